@@ -1,0 +1,1 @@
+"""Lineage Ledger: Django project package and the governance domain (accounts, audit, approvals, archive)."""

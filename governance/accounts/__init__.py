@@ -1,0 +1,1 @@
+"""Users, roles (as Django groups) and API tokens."""

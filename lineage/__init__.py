@@ -1,0 +1,1 @@
+"""The lineage store: source-independent nodes and edges kept as immutable, time-stamped facts."""

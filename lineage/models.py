@@ -1,0 +1,104 @@
+"""Lineage facts. Rows here are appended and closed, never edited in place except `last_seen`.
+
+Every node and edge points at the raw source record it came from (RawRecord), so an auditor can always go
+back to what the source said. Edges carry a validity interval [valid_from, valid_to): an edge that stops
+holding gets `valid_to` set instead of being deleted, which is what makes "as of" queries possible.
+"""
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from lineage.kinds import EdgeKind, NodeKind
+
+
+class RawRecord(models.Model):
+    """A source payload exactly as received (an OpenLineage event, a KFP run, an MLMD execution, a Viya
+    model). Identical payloads for the same source object are stored once (by digest)."""
+
+    source = models.CharField(max_length=32)
+    kind = models.CharField(max_length=64, help_text="e.g. openlineage.RunEvent, kfp.run, mlmd.execution, viya.model")
+    source_id = models.CharField(max_length=1024)
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON body")
+    body = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "kind", "source_id", "digest"], name="raw_unique_body"),
+        ]
+        indexes = [models.Index(fields=["source", "kind", "source_id"], name="raw_source_obj")]
+
+    def __str__(self):
+        return f"{self.source}:{self.kind}:{self.source_id}"
+
+
+class Node(models.Model):
+    kind = models.CharField(max_length=32, choices=NodeKind.choices)
+    source = models.CharField(max_length=32)
+    source_id = models.CharField(max_length=1024, help_text="The source system's own id for this object")
+    namespace = models.CharField(max_length=1024, blank=True, default="")
+    name = models.CharField(max_length=1024)
+    display_name = models.CharField(max_length=1024, blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(help_text="When the source says the object came to be (or we first saw it)")
+    last_seen = models.DateTimeField()
+    raw = models.ForeignKey(RawRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when an evidence bundle froze this node; later harvests never rewrite it"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "kind", "source_id"], name="node_unique_source_id"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "name"], name="node_kind_name"),
+            models.Index(fields=["namespace", "name"], name="node_ns_name"),
+            models.Index(fields=["first_seen"], name="node_first_seen"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}:{self.namespace + ':' if self.namespace else ''}{self.name}"
+
+
+class NodeRevision(models.Model):
+    """A node's properties as they were from `valid_from` on; appended when a source reports a change."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="revisions")
+    valid_from = models.DateTimeField()
+    properties = models.JSONField(default=dict)
+    raw = models.ForeignKey(RawRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["node", "valid_from"], name="noderev_node_from")]
+
+
+class Edge(models.Model):
+    kind = models.CharField(max_length=32, choices=EdgeKind.choices)
+    src = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges")
+    dst = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges")
+    source = models.CharField(max_length=32)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    raw = models.ForeignKey(RawRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # At most one open edge of a kind between two nodes; closed ones accumulate as history.
+            models.UniqueConstraint(
+                fields=["src", "dst", "kind"], condition=Q(valid_to__isnull=True), name="edge_one_open"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["dst", "valid_from"], name="edge_dst_from", include=["src", "valid_to", "kind"]),
+            models.Index(fields=["src", "valid_from"], name="edge_src_from", include=["dst", "valid_to", "kind"]),
+            models.Index(fields=["kind"], name="edge_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.src_id} -{self.kind}-> {self.dst_id}"

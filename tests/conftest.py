@@ -1,0 +1,53 @@
+"""Shared fixtures: users in every role, API clients, and the path to ../shared/fixtures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from governance.accounts.roles import ALL_ROLES, ensure_groups
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def shared_fixture(*parts: str) -> Path:
+    """Path under ../shared/fixtures, or a visible skip when that folder is absent (a fresh clone)."""
+    path = SHARED_FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared fixtures not found at {path} (they live beside the repository, not in it)")
+    return path
+
+
+def make_user(username: str, *roles: str, password: str = "pw-" + "x" * 10):
+    ensure_groups()
+    user = get_user_model().objects.create_user(username=username, password=password)
+    if roles:
+        user.groups.add(*Group.objects.filter(name__in=roles))
+    Token.objects.create(user=user)
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION="Bearer " + user.auth_token.key)
+    return client
+
+
+@pytest.fixture
+def users(db):
+    """One user per role plus an outsider with no role."""
+    made = {role: make_user(role, role) for role in ALL_ROLES}
+    made["outsider"] = make_user("outsider")
+    return made
+
+
+@pytest.fixture
+def clients(users):
+    made = {name: client_for(user) for name, user in users.items()}
+    made["anonymous"] = APIClient()
+    return made
