@@ -60,7 +60,7 @@ def reachable(
     if not start_ids:
         return {}
     step, step_params = _walk_sql(direction, as_of, edge_kinds)
-    seeds = " UNION ".join(["SELECT %s, 0"] * len(start_ids))
+    seeds = "SELECT id, 0 FROM lineage_node WHERE id IN (" + ",".join(["%s"] * len(start_ids)) + ")"
     sql = (
         f"WITH RECURSIVE walk(node_id, depth) AS ({seeds} UNION {step}) "
         "SELECT node_id, MIN(depth) AS d FROM walk GROUP BY node_id ORDER BY d, node_id"
