@@ -31,7 +31,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "governance.accounts",
     "governance.audit",
+    "governance.approvals",
+    "governance.archive",
     "lineage",
+    "lineage.ingest",
     "connectors",
 ]
 

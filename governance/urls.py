@@ -15,7 +15,11 @@ urlpatterns = [
     path("api/health/", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("lineage.ingest.api.urls")),
     path("api/", include("lineage.api.urls")),
+    path("api/", include("governance.approvals.api.urls")),
+    path("api/", include("governance.archive.api.urls")),
+    path("api/", include("connectors.viya.urls")),
     path("api/", include("governance.audit.api.urls")),
     path("api/", include("connectors.api.urls")),
 ]

@@ -1,0 +1,2 @@
+"""API routes of the Viya connector (registered under /api/ by governance/urls.py)."""
+urlpatterns = []

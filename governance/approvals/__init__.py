@@ -1,0 +1,1 @@
+"""Promotion requests, four-eyes approvals, policy gates computed from lineage, stage history."""

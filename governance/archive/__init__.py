@@ -1,0 +1,1 @@
+"""Evidence bundles, restore, retention policies and legal holds."""

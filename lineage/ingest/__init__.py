@@ -1,0 +1,1 @@
+"""OpenLineage ingest: raw events kept beside the normalized graph (as Marquez does)."""
