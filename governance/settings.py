@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "lineage",
     "lineage.ingest",
     "connectors",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""The Plotly Dash dashboard, served by the same Django process under /dashboard/."""

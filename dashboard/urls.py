@@ -1,0 +1,2 @@
+"""Routes under /dashboard/ (registered by governance/urls.py)."""
+urlpatterns = []
