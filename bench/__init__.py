@@ -1,0 +1,1 @@
+"""Benchmarks: each module has `main(argv=None)` that prints its figures. `python -m bench` runs them all."""
