@@ -1,0 +1,66 @@
+"""Who is calling the dashboard, decided on the server for every request and every callback.
+
+The Django view in `dashboard.views` runs after Django's session and authentication middleware, so it
+knows the signed-in user; it hands that user to the Dash (Flask) app through the WSGI environ under
+`ENVIRON_KEY`. Callbacks never trust anything the browser sends about identity: they call
+`current_user()` / `require_role()` here, which read only that environ entry. A request that reached
+Flask any other way (no Django view in front) has no user and is refused.
+"""
+from __future__ import annotations
+
+from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role, roles_of
+
+ENVIRON_KEY = "lineage_ledger.user"
+
+# Which roles may open each page. Reading lineage is open to every role; the audit log and the archive
+# hold evidence only auditors and admins may read (the same split as the API's AuditorsRead).
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "overview": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+    "lineage": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+    "model": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+    "approvals": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+    "audit": (AUDITOR, ADMIN),
+    "archive": (ENGINEER, AUDITOR, ADMIN),
+    "connectors": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+}
+
+
+class PermissionRefused(Exception):
+    """Raised by callbacks when the caller lacks the role; pages turn it into a visible message."""
+
+
+def current_user():
+    """The Django user behind the current Dash request, or None when there is none."""
+    try:
+        from flask import has_request_context, request
+    except ImportError:  # pragma: no cover - flask ships with dash
+        return None
+    if not has_request_context():
+        return None
+    user = request.environ.get(ENVIRON_KEY)
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return user
+
+
+def can(user, *roles: str) -> bool:
+    return user is not None and has_role(user, *roles)
+
+
+def can_open(user, page: str) -> bool:
+    return can(user, *PAGE_ROLES[page])
+
+
+def require_role(*roles: str):
+    """The current user when they hold one of `roles` (admin holds all), else PermissionRefused."""
+    user = current_user()
+    if user is None:
+        raise PermissionRefused("You are not signed in.")
+    if not has_role(user, *roles):
+        held = ", ".join(sorted(roles_of(user))) or "no role"
+        raise PermissionRefused(f"This needs the role {' or '.join(roles)}; you hold {held}.")
+    return user
+
+
+def require_page(page: str):
+    return require_role(*PAGE_ROLES[page])

@@ -1,0 +1,184 @@
+"""Reading lineage for the explorer: search, the subgraph around a node, expansion, paths and the
+details of one node. The traversal itself is lineage.graph's; this module only shapes its answers
+for drawing and checks the explorer's inputs (a bad input is reported, never guessed at)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from dashboard import graph_style
+from lineage import graph
+from lineage.kinds import NodeKind
+from lineage.models import Edge, Node
+
+DEFAULT_DEPTH = 3
+DEFAULT_MAX_NODES = 300
+MAX_DRAWN_NODES = 2000
+SEARCH_LIMIT = 25
+RAW_DISPLAY_LIMIT = 60_000
+LINK_KEYS = ("url", "source_url", "ui_url", "web_url", "link", "href", "uri")
+
+
+class BadInput(ValueError):
+    """An explorer control holds a value we cannot use; the message says which and why."""
+
+
+def parse_as_of(text: str | None) -> dt.datetime | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = parse_datetime(text)
+        if value is None:
+            day = parse_date(text)
+            if day is not None:
+                # A bare date means "as of the end of that day".
+                value = dt.datetime.combine(day, dt.time.max)
+    except ValueError:
+        value = None
+    if value is None:
+        raise BadInput(f"'As of' must be a date or date-time like 2026-01-31 or 2026-01-31T12:00, not {text!r}.")
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def parse_int(value, name: str, low: int, high: int, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"{name} must be a whole number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise BadInput(f"{name} must be between {low} and {high}, not {number}.")
+    return number
+
+
+def parse_direction(value) -> str:
+    value = value or "both"
+    if value not in graph.DIRECTIONS:
+        raise BadInput(f"Direction must be one of {', '.join(graph.DIRECTIONS)}, not {value!r}.")
+    return value
+
+
+def parse_kinds(values) -> list[str] | None:
+    if not values:
+        return None
+    known = set(NodeKind.values)
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise BadInput(f"Unknown node kind(s): {', '.join(map(str, unknown))}.")
+    return list(values)
+
+
+def parse_node_id(value, name: str = "Node") -> int:
+    try:
+        node_id = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise BadInput(f"{name} must be a node id (a number); search for it above and pick it.") from None
+    if not Node.objects.filter(pk=node_id).exists():
+        raise BadInput(f"{name}: there is no node with id {node_id}.")
+    return node_id
+
+
+def search(text: str, limit: int = SEARCH_LIMIT) -> list[Node]:
+    """Nodes whose id, name, display name, namespace/name URI or source id match `text`."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    query = Q(name__icontains=text) | Q(display_name__icontains=text) | Q(source_id__icontains=text)
+    if text.isdigit():
+        query |= Q(pk=int(text))
+    if "/" in text or ":" in text:
+        # An OpenLineage dataset URI is namespace + "/" + name, or namespace + ":" + name.
+        for sep in ("/", ":"):
+            namespace, _, name = text.rpartition(sep)
+            if namespace and name:
+                query |= Q(namespace__iexact=namespace, name__iexact=name)
+    found = list(Node.objects.filter(query).order_by("kind", "name", "pk")[: limit * 4])
+    # Exact matches first: the id, then the name.
+    found.sort(key=lambda n: (str(n.pk) != text, n.name.lower() != text.lower(), n.kind, n.name))
+    return found[:limit]
+
+
+def subgraph(start_id: int, *, direction="both", depth=DEFAULT_DEPTH, as_of=None, node_kinds=None,
+             max_nodes=DEFAULT_MAX_NODES):
+    return graph.lineage([start_id], direction=direction, depth=depth, as_of=as_of, node_kinds=node_kinds,
+                         max_nodes=max_nodes)
+
+
+def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEFAULT_MAX_NODES) -> tuple[list[dict], int, bool]:
+    """Add the node's direct neighbours (both directions) to the drawn elements, placed beside it."""
+    result = graph.lineage([node_id], direction="both", depth=1, as_of=as_of, max_nodes=max_new)
+    present = {e["data"]["id"] for e in elements}
+    anchor = next((e.get("position") for e in elements if e["data"]["id"] == str(node_id)), None) or {"x": 0, "y": 0}
+    upstream = {e.src_id for e in result.edges if e.dst_id == node_id}
+    added_nodes = [n for n in result.nodes if str(n.pk) not in present]
+    sides = {n.pk: ("up" if n.pk in upstream else "down") for n in added_nodes}
+    totals = {side: list(sides.values()).count(side) for side in ("up", "down")}
+    rows = {"up": 0, "down": 0}
+    new = []
+    for node in added_nodes:
+        side = sides[node.pk]
+        offset = rows[side] - (totals[side] - 1) / 2
+        rows[side] += 1
+        position = {
+            "x": anchor["x"] + (-graph_style.X_STEP if side == "up" else graph_style.X_STEP),
+            "y": anchor["y"] + offset * graph_style.Y_STEP,
+        }
+        new.append(graph_style.node_element(node, position=position))
+    ids = present | {str(n.pk) for n in added_nodes}
+    new_edges = [graph_style.edge_element(e) for e in result.edges
+                 if f"e{e.pk}" not in present and str(e.src_id) in ids and str(e.dst_id) in ids]
+    return elements + new + new_edges, len(added_nodes), result.truncated
+
+
+def path_between(from_id: int, to_id: int, *, as_of=None, max_depth: int = graph.MAX_DEPTH):
+    """Every node on a directed path between the two, in whichever order they are connected.
+
+    Uses lineage.graph.path_between when that exists; otherwise the nodes downstream of the upstream
+    end that are also upstream of the downstream end, which is exactly the set of nodes on such paths.
+    Returns (GraphResult or None, upstream_id, downstream_id).
+    """
+    native = getattr(graph, "path_between", None)
+    if native is not None:
+        for a, b in ((from_id, to_id), (to_id, from_id)):
+            found = native(a, b, as_of=as_of)
+            if found is not None and getattr(found, "nodes", None):
+                return found, a, b
+        return None, from_id, to_id
+    for a, b in ((from_id, to_id), (to_id, from_id)):
+        down = graph.reachable([a], direction="downstream", depth=max_depth, as_of=as_of)
+        if b not in down:
+            continue
+        up = graph.reachable([b], direction="upstream", depth=max_depth, as_of=as_of)
+        on_path = set(down) & set(up)
+        nodes = sorted(Node.objects.filter(pk__in=on_path), key=lambda n: (down[n.pk], n.pk))
+        edges = Edge.objects.filter(src_id__in=on_path, dst_id__in=on_path)
+        if as_of is None:
+            edges = edges.filter(valid_to__isnull=True)
+        else:
+            edges = edges.filter(valid_from__lte=as_of).exclude(valid_to__lte=as_of)
+        return graph.GraphResult(nodes=nodes, edges=list(edges.order_by("pk")), depth_of=down), a, b
+    return None, from_id, to_id
+
+
+def source_link(node: Node) -> str | None:
+    for key in LINK_KEYS:
+        value = (node.properties or {}).get(key)
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+    for candidate in (node.source_id, node.namespace):
+        if candidate.startswith(("http://", "https://")):
+            return candidate
+    return None
+
+
+def uri_of(node: Node) -> str:
+    if node.namespace:
+        return f"{node.namespace}/{node.name}" if "://" in node.namespace else f"{node.namespace}:{node.name}"
+    return node.name

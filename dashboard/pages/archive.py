@@ -1,0 +1,13 @@
+"""Placeholder until the archive service lands."""
+from dashboard import components as ui
+
+PAGE = "archive"
+TITLE = "archive".capitalize()
+
+
+def layout(user, query):
+    return ui.page(TITLE, ui.notice("This page is not built yet.", "warn"))
+
+
+def register(app):
+    pass
