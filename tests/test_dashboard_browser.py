@@ -1,0 +1,119 @@
+"""The dashboard in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Data is written through lineage.store.apply (and the approvals service) into the live_server's
+database; the browser signs in through the login form like a person would."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from dashboard.testing import demo_model
+from tests.conftest import make_user
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+PASSWORD = "browser-test-password"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not installed at {CHROMIUM} "
+                       "(apt-get install -y chromium chromium-driver)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser_context():
+    # Django refuses ORM calls from a thread with a running event loop; Playwright's sync API runs one
+    # in the test thread, so let Django's own (synchronous) code run there.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="ll-chromium-")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS,
+            viewport={"width": 1400, "height": 950},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser_context):
+    browser_context.clear_cookies()
+    page = browser_context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    page.close()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base: str, username: str, next_path: str = "/dashboard/") -> None:
+    page.goto(base + next_path)
+    page.wait_for_selector("#id_username")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#whoami")
+    assert page.inner_text("#whoami") == username
+
+
+# cytoscape.js keeps its instance on the container element as `_cyreg.cy`.
+CY = "[...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cyreg && e._cyreg.cy)._cyreg.cy"
+
+
+def graph_node_labels(page) -> list[str]:
+    return page.evaluate(f"() => {CY}.nodes().map(n => n.data('label'))")
+
+
+def wait_for_graph(page, at_least: int = 2) -> None:
+    page.wait_for_function(
+        "(n) => { const el = [...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cyreg && e._cyreg.cy);"
+        " return el && el._cyreg.cy.nodes().length >= n; }", arg=at_least)
+
+
+def tap_node(page, node_id) -> None:
+    page.evaluate(f"(id) => {CY}.getElementById(String(id)).emit('tap')", node_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
+    make_user("eve", "engineer", password=PASSWORD)
+    ids = demo_model("churn-model", "3")
+    sign_in(page, live_server.url, "eve")
+    shot(page, "overview")
+    page.click("#nav-lineage")
+    page.wait_for_selector("#lin-search")
+    page.fill("#lin-search", "churn-model v3")
+    page.click("#lin-search-go")
+    page.wait_for_selector("#lin-hits")
+    page.click(f"text=model_version · churn-model v3")
+    page.wait_for_selector("#lin-summary")
+    page.wait_for_function("() => document.querySelector('#lin-start-label').innerText.includes('churn-model v3')")
+    wait_for_graph(page)
+    labels = graph_node_labels(page)
+    assert "churn-model training data" in labels, labels
+    assert "train churn-model v3" in labels
+    shot(page, "lineage-explorer")
+    # Click the dataset node: its details, source link and raw payload appear.
+    tap_node(page, ids["dataset"])
+    page.wait_for_selector("#lin-node-table")
+    details = page.inner_text("#lin-details")
+    assert "s3://demo-bucket/churn-model/train.csv" in details
+    assert page.get_attribute("#lin-source-link", "href").startswith("https://minio.example/")
+    shot(page, "lineage-node-details")
