@@ -1,5 +1,10 @@
 """API routes of this app (registered under /api/ by governance/urls.py)."""
 from rest_framework.routers import DefaultRouter
 
+from governance.archive.api import views
+
 router = DefaultRouter(trailing_slash="/?")
+router.register("archive/bundles", views.EvidenceBundleViewSet, basename="archive-bundle")
+router.register("archive/holds", views.LegalHoldViewSet, basename="archive-hold")
+router.register("archive/retention-policies", views.RetentionPolicyViewSet, basename="archive-retention-policy")
 urlpatterns = router.urls

@@ -1,0 +1,178 @@
+"""Thin viewsets over governance.archive services; every rule that matters lives in the services.
+
+Who may do what (checked here, on the server):
+- bundles: auditors and admins create and see all; engineers and approvers see only bundles they created;
+  anyone with a role may check an uploaded file with verify-upload (it writes nothing).
+- legal holds: any role reads; auditors and admins place and release.
+- retention policies: any role reads; admins write and run; auditors and admins preview.
+"""
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from governance.accounts.permissions import role_permission
+from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role
+from governance.archive import holds, retention, services, verify
+from governance.archive.api import serializers as s
+from governance.archive.closure import ClosureTooLarge
+from governance.archive.filtersets import EvidenceBundleFilterSet, LegalHoldFilterSet, RetentionPolicyFilterSet
+from governance.archive.models import EvidenceBundle, LegalHold, RetentionPolicy
+from governance.audit.recorder import record
+
+BundlePermission = role_permission(AUDITOR, read_roles=(ENGINEER, APPROVER, AUDITOR))
+AnyRoleMayCheck = role_permission(ENGINEER, APPROVER, AUDITOR)
+HoldPermission = role_permission(AUDITOR)
+PolicyPermission = role_permission(ADMIN)
+PreviewPermission = role_permission(ADMIN, read_roles=(AUDITOR,))
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet):
+    serializer_class = s.EvidenceBundleSerializer
+    filterset_class = EvidenceBundleFilterSet
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        if self.action == "verify_upload":
+            return [AnyRoleMayCheck()]
+        return [BundlePermission()]
+
+    def get_queryset(self):
+        qs = EvidenceBundle.objects.select_related("created_by")
+        if has_role(self.request.user, AUDITOR):
+            return qs
+        return qs.filter(created_by=self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.BundleCreateSerializer
+        if self.action == "verify_upload":
+            return s.BundleUploadSerializer
+        return s.EvidenceBundleSerializer
+
+    def create(self, request, *args, **kwargs):
+        params = s.BundleCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            bundle = services.build_bundle(params.validated_data["node"], request.user, depth=params.validated_data["depth"])
+        except (services.BundleError, ClosureTooLarge) as exc:
+            raise ValidationError({"node": [str(exc)]}) from None
+        return Response(s.EvidenceBundleSerializer(bundle).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        bundle = self.get_object()
+        try:
+            data = services.bundle_bytes(bundle)
+        except (FileNotFoundError, OSError):
+            raise Conflict("the bundle file is missing from the archive store") from None
+        # Exports of evidence are themselves evidence: who took a copy, and when.
+        record("bundle.download", "evidence_bundle", bundle.pk, after={"sha256": bundle.sha256})
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="evidence-{bundle.sha256[:16]}.zip"'
+        response["X-Content-SHA256"] = bundle.sha256
+        return response
+
+    @action(detail=True, methods=["get"])
+    def verify(self, request, pk=None):
+        return Response(services.verify_bundle(self.get_object()))
+
+    @action(detail=False, methods=["post"], url_path="verify-upload")
+    def verify_upload(self, request):
+        params = s.BundleUploadSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data["file"].read()
+        try:
+            report = verify.verify_bytes(data)
+        except verify.Problem as problem:
+            import hashlib
+
+            sha = hashlib.sha256(data).hexdigest()
+            return Response({"ok": False, "problem": str(problem), "sha256": sha,
+                             "registered": EvidenceBundle.objects.filter(sha256=sha).exists()})
+        return Response({"ok": True, "problem": None, "sha256": report.sha256, "files": report.files,
+                         "nodes": report.nodes, "edges": report.edges, "audit_entries": report.audit_entries,
+                         "registered": EvidenceBundle.objects.filter(sha256=report.sha256).exists()})
+
+
+class LegalHoldViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                       viewsets.GenericViewSet):
+    queryset = LegalHold.objects.select_related("node")
+    serializer_class = s.LegalHoldSerializer
+    filterset_class = LegalHoldFilterSet
+    permission_classes = [HoldPermission]
+
+    def get_serializer_class(self):
+        return s.ReleaseSerializer if self.action == "release" else s.LegalHoldSerializer
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = holds.place_hold(
+                serializer.validated_data["node"], self.request.user, serializer.validated_data["reason"]
+            )
+        except holds.HoldError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        hold = self.get_object()
+        params = s.ReleaseSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        if hold.released_at is not None:
+            raise Conflict(f"hold #{hold.pk} was already released")
+        try:
+            hold = holds.release_hold(hold, request.user, params.validated_data["reason"])
+        except holds.HoldError as exc:
+            raise Conflict(str(exc)) from None
+        return Response(s.LegalHoldSerializer(hold).data)
+
+
+class RetentionPolicyViewSet(viewsets.ModelViewSet):
+    queryset = RetentionPolicy.objects.all()
+    serializer_class = s.RetentionPolicySerializer
+    filterset_class = RetentionPolicyFilterSet
+    permission_classes = [PolicyPermission]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_permissions(self):
+        if self.action == "preview":
+            return [PreviewPermission()]
+        return super().get_permissions()
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            policy = serializer.save()
+            record("retention_policy.create", "retention_policy", policy.pk, after=s.policy_data(policy))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = s.policy_data(serializer.instance)
+            policy = serializer.save(updated_at=timezone.now())
+            record("retention_policy.update", "retention_policy", policy.pk, before=before, after=s.policy_data(policy))
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            pk = instance.pk
+            before = s.policy_data(instance)
+            instance.delete()
+            record("retention_policy.delete", "retention_policy", pk, before=before)
+
+    @action(detail=False, methods=["get"])
+    def preview(self, request):
+        """What `apply_retention --dry-run` would print, as JSON."""
+        return Response(retention.apply_retention(dry_run=True).as_dict())
+
+    @action(detail=False, methods=["post"])
+    def apply(self, request):
+        return Response(retention.apply_retention(dry_run=False).as_dict())

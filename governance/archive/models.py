@@ -1,0 +1,100 @@
+"""Evidence bundles, the nodes each one froze, retention policies and legal holds.
+
+A bundle row outlives the lineage it describes: retention may prune a run from the hot store once it is
+archived, so bundles and members keep the node's natural key (source, kind, source_id) beside a nullable
+link to the live row.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from lineage.kinds import NodeKind
+
+# Kinds an evidence bundle can be built for, and kinds a legal hold can be placed on.
+BUNDLE_SUBJECT_KINDS = (NodeKind.MODEL_VERSION, NodeKind.RUN)
+HOLD_KINDS = (NodeKind.MODEL_VERSION, NodeKind.RUN, NodeKind.DATASET, NodeKind.DATASET_VERSION)
+
+
+class EvidenceBundle(models.Model):
+    sha256 = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the ZIP file; its name in the store")
+    storage_key = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    format_version = models.PositiveIntegerField()
+    node = models.ForeignKey(
+        "lineage.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence_bundles"
+    )
+    subject_source = models.CharField(max_length=32)
+    subject_kind = models.CharField(max_length=32)
+    subject_source_id = models.CharField(max_length=1024)
+    subject_name = models.CharField(max_length=1024, blank=True, default="")
+    depth = models.PositiveIntegerField()
+    node_count = models.PositiveIntegerField(default=0)
+    edge_count = models.PositiveIntegerField(default=0)
+    raw_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence_bundles"
+    )
+    created_by_username = models.CharField(max_length=150, blank=True, default="")
+    restored = models.BooleanField(default=False, help_text="Imported by restore_bundle rather than built here")
+
+    class Meta:
+        indexes = [models.Index(fields=["subject_source", "subject_kind", "subject_source_id"], name="bundle_subject")]
+
+    def __str__(self):
+        return f"bundle {self.sha256[:12]} of {self.subject_kind}:{self.subject_name or self.subject_source_id}"
+
+
+class BundleMember(models.Model):
+    """One node frozen by a bundle. Retention asks this table whether a node's evidence exists."""
+
+    bundle = models.ForeignKey(EvidenceBundle, on_delete=models.CASCADE, related_name="members")
+    node = models.ForeignKey("lineage.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=32)
+    kind = models.CharField(max_length=32)
+    source_id = models.CharField(max_length=1024)
+
+    class Meta:
+        indexes = [models.Index(fields=["node"], name="bundlemember_node")]
+
+
+class RetentionPolicy(models.Model):
+    node_kind = models.CharField(max_length=32, choices=NodeKind.choices, unique=True)
+    max_age_days = models.PositiveIntegerField(help_text="Nodes first seen longer ago than this may be pruned")
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+
+    def __str__(self):
+        return f"{self.node_kind} after {self.max_age_days} days"
+
+
+class LegalHold(models.Model):
+    node = models.ForeignKey("lineage.Node", on_delete=models.PROTECT, related_name="legal_holds")
+    reason = models.TextField()
+    placed_at = models.DateTimeField(default=timezone.now)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    release_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["node"], condition=Q(released_at__isnull=True), name="hold_active_node"),
+        ]
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+    def __str__(self):
+        return f"hold #{self.pk} on node {self.node_id}{'' if self.active else ' (released)'}"
