@@ -57,3 +57,30 @@ def set_current(ctx: AuditContext) -> contextvars.Token:
 
 def reset(token: contextvars.Token) -> None:
     _current.reset(token)
+
+
+def snapshot() -> dict:
+    """The current actor and request id as plain data, to hand to a Celery task or a thread.
+
+    Plain data because a task's arguments are serialized (JSON) on their way through the broker.
+    """
+    ctx = current()
+    return {
+        "user_id": ctx.user_id,
+        "username": ctx.username,
+        "request_id": ctx.request_id,
+        "client_ip": ctx.client_ip,
+        "service": ctx.service,
+    }
+
+
+@contextlib.contextmanager
+def restore(data: dict | None):
+    """Act, inside a background job, as whoever started it (see `snapshot`). None: act as "system"."""
+    if not data:
+        with acting_as(AuditContext()) as ctx:
+            yield ctx
+        return
+    known = {name: data[name] for name in ("user_id", "username", "request_id", "client_ip", "service") if name in data}
+    with acting_as(AuditContext(**known)) as ctx:
+        yield ctx

@@ -1,37 +1,87 @@
-"""Appending to the audit chain.
+"""Appending to the audit chain, and signing checkpoints of it.
 
 The chain must stay one line under concurrent writers, so appends are serialized: on PostgreSQL with a
-transaction-scoped advisory lock, on SQLite by its single-writer lock taken up front (BEGIN IMMEDIATE
-semantics via a dummy write) plus a process lock for threads sharing one connection pool.
+transaction-scoped advisory lock (held until the caller's transaction commits, so the next writer reads
+the committed tail); on SQLite by taking the database's single write lock up front with an empty write
+before reading the tail (BEGIN IMMEDIATE semantics inside Django's deferred transactions).
 """
 from __future__ import annotations
 
 import datetime as dt
-import threading
+import json
+from typing import Iterable
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from governance.audit import chain, context
-from governance.audit.models import AuditEntry
+from governance.audit import chain, context, signing
+from governance.audit.models import AuditCheckpoint, AuditEntry, entry_fields, iso
 
 # Arbitrary constant identifying the audit chain's advisory lock.
 ADVISORY_LOCK_KEY = 0x4C4C_4155  # "LLAU"
-_process_lock = threading.Lock()
+
+
+class EmptyChain(Exception):
+    """A checkpoint was asked for before anything was recorded."""
 
 
 def _json_safe(value):
-    """Round-trip through canonical JSON so what is hashed is exactly what the JSON column returns."""
-    import json
+    """Round-trip through canonical JSON so what is hashed is exactly what the JSON column returns.
 
+    NaN and infinities are refused: PostgreSQL's jsonb cannot store them, and they are not JSON.
+    """
     if value is None:
         return None
-    return json.loads(chain.canonical_json(value))
+    return json.loads(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False))
 
 
 def _lock_chain() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        elif connection.vendor == "sqlite":
+            # Matches no row (so the append-only trigger does not fire) but makes this transaction the
+            # writer now, before the tail is read, instead of failing to upgrade a stale read later.
+            cur.execute("DELETE FROM audit_auditentry WHERE seq < 0")
+
+
+def _tail() -> tuple[int, str]:
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    return last if last else (0, chain.GENESIS)
+
+
+def _actor_name(ctx: context.AuditContext) -> str:
+    if ctx.service and not ctx.user_id:
+        return ctx.service
+    return ctx.username
+
+
+def _build(seq: int, prev_hash: str, at: dt.datetime, ctx: context.AuditContext, spec: dict) -> AuditEntry:
+    fields = entry_fields(
+        seq, at, ctx.user_id, _actor_name(ctx), str(spec["action"]), str(spec["object_type"]),
+        str(spec.get("object_id", "") if spec.get("object_id") is not None else ""),
+        _json_safe(spec.get("before")), _json_safe(spec.get("after")), ctx.request_id or "", ctx.client_ip or None,
+        spec.get("reason") or "",
+    )
+    return AuditEntry(**{**fields, "at": at}, prev_hash=prev_hash, hash=chain.entry_hash(prev_hash, fields))
+
+
+def _append(specs: list[dict], ctx: context.AuditContext, *, periodic_checkpoint: bool = True) -> list[AuditEntry]:
+    """Must run inside an atomic block that holds the chain lock."""
+    start, prev_hash = _tail()
+    seq = start
+    at = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for spec in specs:
+        seq += 1
+        row = _build(seq, prev_hash, at, ctx, spec)
+        rows.append(row)
+        prev_hash = row.hash
+    AuditEntry.objects.bulk_create(rows, batch_size=1000)
+    every = int(getattr(settings, "AUDIT_CHECKPOINT_EVERY", 0) or 0)
+    if periodic_checkpoint and every > 0 and start // every != seq // every:
+        _checkpoint(seq, prev_hash, ctx, trigger="periodic")
+    return rows
 
 
 def record(
@@ -48,42 +98,53 @@ def record(
 
     Called inside the same transaction as the write it describes, so that either both land or neither.
     """
-    ctx = ctx or context.current()
-    with _process_lock, transaction.atomic():
+    spec = {"action": action, "object_type": object_type, "object_id": object_id, "before": before, "after": after, "reason": reason}
+    with transaction.atomic():
         _lock_chain()
-        last = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
-        seq = (last.seq + 1) if last else 1
-        prev_hash = last.hash if last else chain.GENESIS
-        at = dt.datetime.now(dt.timezone.utc)
-        username = ctx.username if not ctx.service else (ctx.username if ctx.user_id else ctx.service)
-        fields = {
-            "seq": seq,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor_id": ctx.user_id,
-            "actor_username": username,
-            "action": action,
-            "object_type": object_type,
-            "object_id": str(object_id),
-            "before": _json_safe(before),
-            "after": _json_safe(after),
-            "request_id": ctx.request_id,
-            "client_ip": ctx.client_ip,
-            "reason": reason or "",
-        }
-        digest = chain.entry_hash(prev_hash, fields)
-        return AuditEntry.objects.create(
-            seq=seq,
-            at=at,
-            actor_id=ctx.user_id,
-            actor_username=username,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            before=fields["before"],
-            after=fields["after"],
-            request_id=ctx.request_id,
-            client_ip=ctx.client_ip,
-            reason=reason or "",
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        return _append([spec], ctx or context.current())[0]
+
+
+def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = None) -> list[AuditEntry]:
+    """Append many entries under one lock and one INSERT: for batch writers such as ingest.
+
+    Each item is a dict with the keyword arguments of `record` (action, object_type, object_id, before,
+    after, reason). All entries share the actor, request id and timestamp.
+    """
+    specs = [dict(item) for item in items]
+    for spec in specs:
+        if not spec.get("action") or not spec.get("object_type"):
+            raise ValueError("every audit entry needs an action and an object_type")
+    if not specs:
+        return []
+    with transaction.atomic():
+        _lock_chain()
+        return _append(specs, ctx or context.current())
+
+
+def _checkpoint(seq: int, entry_hash: str, ctx: context.AuditContext, *, trigger: str, reason: str = "") -> AuditCheckpoint:
+    signer = signing.current_signer()
+    created_at = dt.datetime.now(dt.timezone.utc)
+    fields = {"seq": seq, "entry_hash": entry_hash, "created_at": iso(created_at), "key_id": signer.key_id, "algorithm": signer.algorithm}
+    checkpoint = AuditCheckpoint.objects.create(
+        seq=seq, entry_hash=entry_hash, created_at=created_at, key_id=signer.key_id, algorithm=signer.algorithm,
+        signature=signer.sign(fields),
+    )
+    announcement = {
+        "action": chain.CHECKPOINT_ACTION,
+        "object_type": "audit_checkpoint",
+        "object_id": seq,
+        "after": {**checkpoint.signed_fields(), "trigger": trigger},
+        "reason": reason,
+    }
+    _append([announcement], ctx, periodic_checkpoint=False)
+    return checkpoint
+
+
+def checkpoint(*, reason: str = "", ctx: context.AuditContext | None = None) -> AuditCheckpoint:
+    """Sign the current tail of the chain now (on demand: before an export, an archive, a hand-over)."""
+    with transaction.atomic():
+        _lock_chain()
+        seq, entry_hash = _tail()
+        if seq == 0:
+            raise EmptyChain("the audit trail is empty: there is nothing to checkpoint yet")
+        return _checkpoint(seq, entry_hash, ctx or context.current(), trigger="on_demand", reason=reason)
