@@ -4,18 +4,34 @@ Mappers turn source records into `NodeFact` / `EdgeFact` values and hand them to
 dedupes raw payloads, creates nodes or refreshes them (appending a revision when properties change),
 opens edges or refreshes open ones, and closes edges that stopped holding. Applying the same facts twice
 changes nothing but `last_seen`.
+
+`apply` works set-at-a-time, not fact-at-a-time: whatever the number of facts, it reads raw records,
+nodes and open edges with one query each (chunked for very large calls) and writes them with bulk
+inserts and bulk updates. The OpenLineage ingest depends on that for its throughput; the facts are still
+applied with the same meaning as if they were applied one by one in the order given (node facts first,
+then edges and closes in their order).
+
+Order-independence rules the store keeps so that sources replaying or reordering records end in the
+same state: `first_seen`/`valid_from` only move earlier and `last_seen` only later; a node's `raw` points
+at the payload of its latest observation (it moves only when `seen_at` is not older than `last_seen`);
+an edge's `raw` points at the payload that established its earliest `valid_from`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from lineage.models import Edge, Node, NodeRevision, RawRecord
+
+# Ids per IN (...) list: well under SQLite's 32766-variable limit (3.32+) and cheap for PostgreSQL.
+CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,14 @@ class RawPayload:
     kind: str
     source_id: str
     body: object
+    # Filled in by the store on first use; callers never set it (the digest of `body`).
+    _digest: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = canonical_digest(self.body)
+        return self._digest
 
 
 @dataclass
@@ -73,6 +97,7 @@ class ApplyResult:
     edges_created: int = 0
     edges_closed: int = 0
     nodes: dict = field(default_factory=dict)  # NodeKey -> Node
+    raw: dict = field(default_factory=dict)  # (source, kind, source_id, digest) -> RawRecord
 
     def as_counts(self) -> dict:
         return {
@@ -101,165 +126,284 @@ def _aware(value: dt.datetime | None, default: dt.datetime) -> dt.datetime:
     return value
 
 
-class _Session:
-    """Caches within one `apply` call so a batch touching the same node many times queries it once."""
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
-    def __init__(self, now: dt.datetime):
+
+def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
+    """Existing nodes for `keys`, in as few queries as the chunking allows.
+
+    `lock=True` takes row locks (SELECT … FOR UPDATE on PostgreSQL; SQLite serializes writers anyway) so a
+    caller can read properties, merge, and write them back through `apply(..., nodes=...)` safely.
+    """
+    by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key in set(keys):
+        by_group[(key.source, key.kind)].append(key.source_id)
+    found: dict[NodeKey, Node] = {}
+    pairs = [(group, sid) for group, ids in by_group.items() for sid in ids]
+    for chunk in _chunks(pairs):
+        grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for group, sid in chunk:
+            grouped[group].append(sid)
+        condition = Q()
+        for (source, kind), ids in grouped.items():
+            condition |= Q(source=source, kind=kind, source_id__in=ids)
+        qs = Node.objects.filter(condition)
+        if lock:
+            qs = qs.select_for_update()
+        for node in qs:
+            found[NodeKey(node.source, node.kind, node.source_id)] = node
+    return found
+
+
+class _Session:
+    """One `apply` call: what is loaded, what is pending, and the counts."""
+
+    def __init__(self, now: dt.datetime, nodes: dict[NodeKey, Node] | None):
         self.now = now
         self.raw: dict[tuple, RawRecord] = {}
-        self.nodes: dict[NodeKey, Node] = {}
+        self.nodes: dict[NodeKey, Node] = dict(nodes or {})
+        self.new_nodes: list[Node] = []
+        self.dirty_nodes: dict[int, set[str]] = {}  # id(node) -> changed fields (existing nodes only)
+        self.revisions: list[tuple[Node, NodeRevision]] = []
         self.result = ApplyResult()
+
+    # -- raw payloads ---------------------------------------------------------------------------------
+    def load_raw(self, payloads: list[RawPayload]) -> None:
+        wanted: dict[tuple, RawPayload] = {}
+        for payload in payloads:
+            cache_key = (payload.source, payload.kind, payload.source_id, payload.digest)
+            if cache_key not in self.raw:
+                wanted.setdefault(cache_key, payload)
+        if not wanted:
+            return
+        digests = sorted({key[3] for key in wanted})
+        for chunk in _chunks(digests):
+            for record in RawRecord.objects.filter(digest__in=chunk).defer("body"):
+                cache_key = (record.source, record.kind, record.source_id, record.digest)
+                if cache_key in wanted:
+                    self.raw[cache_key] = record
+        missing = [
+            RawRecord(source=p.source, kind=p.kind, source_id=p.source_id, digest=p.digest, body=p.body, received_at=self.now)
+            for key, p in wanted.items() if key not in self.raw
+        ]
+        if missing:
+            RawRecord.objects.bulk_create(missing)
+            for record in missing:
+                self.raw[(record.source, record.kind, record.source_id, record.digest)] = record
+            self.result.raw_created += len(missing)
 
     def raw_record(self, payload: RawPayload | None) -> RawRecord | None:
         if payload is None:
             return None
-        digest = canonical_digest(payload.body)
-        cache_key = (payload.source, payload.kind, payload.source_id, digest)
-        if cache_key in self.raw:
-            return self.raw[cache_key]
-        record, created = RawRecord.objects.get_or_create(
-            source=payload.source,
-            kind=payload.kind,
-            source_id=payload.source_id,
-            digest=digest,
-            defaults={"body": payload.body, "received_at": self.now},
-        )
-        self.result.raw_created += int(created)
-        self.raw[cache_key] = record
-        return record
+        cache_key = (payload.source, payload.kind, payload.source_id, payload.digest)
+        if cache_key not in self.raw:
+            self.load_raw([payload])
+        return self.raw[cache_key]
 
-    def node(self, key: NodeKey) -> Node:
-        if key in self.nodes:
-            return self.nodes[key]
-        node = Node.objects.filter(source=key.source, kind=key.kind, source_id=key.source_id).first()
+    # -- nodes ----------------------------------------------------------------------------------------
+    def load_nodes(self, keys) -> None:
+        missing = {k for k in keys if k not in self.nodes}
+        if missing:
+            self.nodes.update(load_nodes(missing))
+
+    def _mark(self, node: Node, attrs) -> None:
+        if node.pk is not None:
+            self.dirty_nodes.setdefault(id(node), set()).update(attrs)
+
+    def placeholder(self, key: NodeKey) -> Node:
+        node = self.nodes.get(key)
         if node is None:
             # An edge may name a node before any fact describes it (e.g. an input dataset): create a
             # placeholder named after its id; a later NodeFact fills it in.
-            node = Node.objects.create(
-                source=key.source,
-                kind=key.kind,
-                source_id=key.source_id,
-                name=key.source_id,
-                first_seen=self.now,
-                last_seen=self.now,
-            )
+            node = Node(source=key.source, kind=key.kind, source_id=key.source_id, name=key.source_id,
+                        first_seen=self.now, last_seen=self.now, properties={})
+            self.new_nodes.append(node)
+            self.nodes[key] = node
             self.result.nodes_created += 1
-        self.nodes[key] = node
         return node
 
     def put_node(self, fact: NodeFact) -> Node:
         seen = _aware(fact.seen_at, self.now)
         raw = self.raw_record(fact.raw)
-        node = self.nodes.get(fact.key) or Node.objects.filter(
-            source=fact.key.source, kind=fact.key.kind, source_id=fact.key.source_id
-        ).first()
+        node = self.nodes.get(fact.key)
         if node is None:
-            node = Node.objects.create(
-                source=fact.key.source,
-                kind=fact.key.kind,
-                source_id=fact.key.source_id,
-                namespace=fact.namespace,
-                name=fact.name,
-                display_name=fact.display_name,
-                properties=fact.properties,
-                first_seen=seen,
-                last_seen=seen,
-                raw=raw,
-            )
-            NodeRevision.objects.create(node=node, valid_from=seen, properties=fact.properties, raw=raw)
+            node = Node(source=fact.key.source, kind=fact.key.kind, source_id=fact.key.source_id,
+                        namespace=fact.namespace, name=fact.name, display_name=fact.display_name,
+                        properties=fact.properties, first_seen=seen, last_seen=seen, raw=raw)
+            self.new_nodes.append(node)
+            self.revisions.append((node, NodeRevision(valid_from=seen, properties=fact.properties, raw=raw)))
+            self.nodes[fact.key] = node
             self.result.nodes_created += 1
-        else:
-            if node.archived_at is not None:
-                # Frozen by an evidence bundle: record what the source says now as a revision only.
-                new_props = fact.properties if fact.replace_properties else {**node.properties, **fact.properties}
-                if new_props != node.properties:
-                    NodeRevision.objects.create(node=node, valid_from=seen, properties=new_props, raw=raw)
-                self.nodes[fact.key] = node
-                return node
-            new_props = fact.properties if fact.replace_properties else {**node.properties, **fact.properties}
-            changed = {}
+            return node
+        new_props = fact.properties if fact.replace_properties else {**node.properties, **fact.properties}
+        if node.archived_at is not None:
+            # Frozen by an evidence bundle: record what the source says now as a revision only.
             if new_props != node.properties:
-                changed["properties"] = new_props
-                NodeRevision.objects.create(node=node, valid_from=max(seen, node.first_seen), properties=new_props, raw=raw)
-            for attr in ("name", "namespace", "display_name"):
-                value = getattr(fact, attr)
-                if value and value != getattr(node, attr):
-                    changed[attr] = value
-            if raw is not None and raw.pk != node.raw_id:
-                changed["raw"] = raw
-            if seen < node.first_seen:
-                changed["first_seen"] = seen
-            if seen > node.last_seen:
-                changed["last_seen"] = seen
-            if changed:
-                for attr, value in changed.items():
-                    setattr(node, attr, value)
-                node.save(update_fields=list(changed))
-                if set(changed) - {"last_seen", "first_seen"}:
-                    self.result.nodes_updated += 1
-        self.nodes[fact.key] = node
+                self.revisions.append((node, NodeRevision(valid_from=seen, properties=new_props, raw=raw)))
+            return node
+        changed = {}
+        if new_props != node.properties:
+            changed["properties"] = new_props
+            self.revisions.append(
+                (node, NodeRevision(valid_from=max(seen, node.first_seen), properties=new_props, raw=raw))
+            )
+        for attr in ("name", "namespace", "display_name"):
+            value = getattr(fact, attr)
+            if value and value != getattr(node, attr):
+                changed[attr] = value
+        if raw is not None and node.raw_id != raw.pk and seen >= node.last_seen:
+            changed["raw"] = raw
+        if seen < node.first_seen:
+            changed["first_seen"] = seen
+        if seen > node.last_seen:
+            changed["last_seen"] = seen
+        if changed:
+            for attr, value in changed.items():
+                setattr(node, attr, value)
+            self._mark(node, changed)
+            if set(changed) - {"last_seen", "first_seen"} and node.pk is not None:
+                self.result.nodes_updated += 1
         return node
 
-    def put_edge(self, fact: EdgeFact) -> Edge:
-        src = self.node(fact.src)
-        dst = self.node(fact.dst)
-        valid_from = _aware(fact.valid_from, self.now)
-        raw = self.raw_record(fact.raw)
-        edge = Edge.objects.filter(src=src, dst=dst, kind=fact.kind, valid_to__isnull=True).first()
-        if edge is None:
-            edge = Edge.objects.create(
-                kind=fact.kind,
-                src=src,
-                dst=dst,
-                source=fact.source,
-                valid_from=valid_from,
-                last_seen=valid_from,
-                properties=fact.properties,
-                raw=raw,
-            )
-            self.result.edges_created += 1
-        else:
-            updates = {}
-            if valid_from < edge.valid_from:
-                # Out-of-order arrival (COMPLETE before START): the edge held from the earlier time.
-                updates["valid_from"] = valid_from
-            if valid_from > edge.last_seen:
-                updates["last_seen"] = valid_from
-            merged = {**edge.properties, **fact.properties}
-            if merged != edge.properties:
-                updates["properties"] = merged
-            if updates:
-                Edge.objects.filter(pk=edge.pk).update(**updates)
+    def flush_nodes(self) -> None:
+        if self.new_nodes:
+            Node.objects.bulk_create(self.new_nodes)
+        if self.revisions:
+            rows = []
+            for node, revision in self.revisions:
+                revision.node_id = node.pk
+                rows.append(revision)
+            NodeRevision.objects.bulk_create(rows)
+        if self.dirty_nodes:
+            by_fields: dict[tuple, list[Node]] = defaultdict(list)
+            nodes_by_id = {id(n): n for n in self.nodes.values()}
+            for obj_id, attrs in self.dirty_nodes.items():
+                by_fields[tuple(sorted(attrs))].append(nodes_by_id[obj_id])
+            for fields, nodes in by_fields.items():
+                if len(nodes) == 1:
+                    node = nodes[0]
+                    Node.objects.filter(pk=node.pk).update(**{f: getattr(node, f) for f in fields})
+                else:
+                    Node.objects.bulk_update(nodes, list(fields))
+        self.new_nodes, self.revisions, self.dirty_nodes = [], [], {}
+
+    # -- edges ----------------------------------------------------------------------------------------
+    def apply_edges(self, items: list) -> None:
+        if not items:
+            return
+        ids = set()
+        for item in items:
+            for key in (item.src, item.dst):
+                node = self.nodes.get(key)
+                if node is not None:
+                    ids.add(node.pk)
+        open_edges: dict[tuple, Edge] = {}
+        id_list = sorted(ids)
+        for src_chunk in _chunks(id_list):
+            for dst_chunk in _chunks(id_list):
+                for edge in Edge.objects.filter(src_id__in=src_chunk, dst_id__in=dst_chunk, valid_to__isnull=True):
+                    open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
+        new_edges: list[Edge] = []
+        dirty: dict[int, set[str]] = {}
+        edges_by_obj: dict[int, Edge] = {}
+
+        def mark(edge: Edge, attrs) -> None:
+            if edge.pk is not None and attrs:
+                dirty.setdefault(id(edge), set()).update(attrs)
+                edges_by_obj[id(edge)] = edge
+
+        for item in items:
+            if isinstance(item, EdgeFact):
+                src, dst = self.nodes[item.src], self.nodes[item.dst]
+                valid_from = _aware(item.valid_from, self.now)
+                raw = self.raw_record(item.raw)
+                key = (src.pk, dst.pk, item.kind)
+                edge = open_edges.get(key)
+                if edge is None:
+                    edge = Edge(kind=item.kind, src=src, dst=dst, source=item.source, valid_from=valid_from,
+                                last_seen=valid_from, properties=item.properties, raw=raw)
+                    new_edges.append(edge)
+                    open_edges[key] = edge
+                    self.result.edges_created += 1
+                    continue
+                updates = {}
+                if valid_from < edge.valid_from:
+                    # Out-of-order arrival (COMPLETE before START): the edge held from the earlier time,
+                    # and the payload that says so becomes its evidence.
+                    updates["valid_from"] = valid_from
+                    if raw is not None:
+                        updates["raw"] = raw
+                if valid_from > edge.last_seen:
+                    updates["last_seen"] = valid_from
+                merged = {**edge.properties, **item.properties}
+                if merged != edge.properties:
+                    updates["properties"] = merged
                 for attr, value in updates.items():
                     setattr(edge, attr, value)
-        return edge
-
-    def close_edge(self, close: EdgeClose) -> int:
-        src = Node.objects.filter(source=close.src.source, kind=close.src.kind, source_id=close.src.source_id).first()
-        dst = Node.objects.filter(source=close.dst.source, kind=close.dst.kind, source_id=close.dst.source_id).first()
-        if src is None or dst is None:
-            return 0
-        closed = Edge.objects.filter(src=src, dst=dst, kind=close.kind, valid_to__isnull=True).update(
-            valid_to=_aware(close.at, self.now)
-        )
-        self.result.edges_closed += closed
-        return closed
-
-
-def apply(facts, *, now: dt.datetime | None = None) -> ApplyResult:
-    """Apply NodeFact / EdgeFact / EdgeClose values in order, in one transaction."""
-    session = _Session(now or timezone.now())
-    with transaction.atomic():
-        for fact in facts:
-            if isinstance(fact, NodeFact):
-                session.put_node(fact)
-            elif isinstance(fact, EdgeFact):
-                session.put_edge(fact)
-            elif isinstance(fact, EdgeClose):
-                session.close_edge(fact)
-            elif isinstance(fact, RawPayload):
-                session.raw_record(fact)
+                mark(edge, updates)
+            else:  # EdgeClose
+                src, dst = self.nodes.get(item.src), self.nodes.get(item.dst)
+                if src is None or dst is None:
+                    continue
+                edge = open_edges.pop((src.pk, dst.pk, item.kind), None)
+                if edge is None:
+                    continue
+                edge.valid_to = _aware(item.at, self.now)
+                mark(edge, {"valid_to"})
+                self.result.edges_closed += 1
+        if new_edges:
+            Edge.objects.bulk_create(new_edges)
+        by_fields: dict[tuple, list[Edge]] = defaultdict(list)
+        for obj_id, attrs in dirty.items():
+            by_fields[tuple(sorted(attrs))].append(edges_by_obj[obj_id])
+        for fields, edges in by_fields.items():
+            if len(edges) == 1:
+                Edge.objects.filter(pk=edges[0].pk).update(**{f: getattr(edges[0], f) for f in fields})
             else:
-                raise TypeError(f"not a lineage fact: {fact!r}")
+                Edge.objects.bulk_update(edges, list(fields))
+
+
+def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node] | None = None) -> ApplyResult:
+    """Apply NodeFact / EdgeFact / EdgeClose / RawPayload values in one transaction.
+
+    `nodes` may pass nodes the caller already loaded in this transaction (see `load_nodes(lock=True)`),
+    saving the store from reading them again.
+    """
+    facts = list(facts)
+    session = _Session(now or timezone.now(), nodes)
+    node_facts, edge_items, payloads = [], [], []
+    for fact in facts:
+        if isinstance(fact, NodeFact):
+            node_facts.append(fact)
+            if fact.raw is not None:
+                payloads.append(fact.raw)
+        elif isinstance(fact, EdgeFact):
+            edge_items.append(fact)
+            if fact.raw is not None:
+                payloads.append(fact.raw)
+        elif isinstance(fact, EdgeClose):
+            edge_items.append(fact)
+        elif isinstance(fact, RawPayload):
+            payloads.append(fact)
+        else:
+            raise TypeError(f"not a lineage fact: {fact!r}")
+    with transaction.atomic():
+        session.load_raw(payloads)
+        keys = {f.key for f in node_facts}
+        for item in edge_items:
+            keys.add(item.src)
+            keys.add(item.dst)
+        session.load_nodes(keys)
+        for fact in node_facts:
+            session.put_node(fact)
+        for item in edge_items:
+            if isinstance(item, EdgeFact):
+                session.placeholder(item.src)
+                session.placeholder(item.dst)
+        session.flush_nodes()
+        session.apply_edges(edge_items)
     session.result.nodes = session.nodes
+    session.result.raw = session.raw
     return session.result

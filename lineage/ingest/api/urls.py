@@ -1,5 +1,10 @@
-"""API routes of this app (registered under /api/ by governance/urls.py)."""
-from rest_framework.routers import DefaultRouter
+"""API routes of this app (registered under /api/ by governance/urls.py): the OpenLineage endpoints at
+the paths openlineage-python and Marquez use (`/api/v1/lineage`, `/api/v1/lineage/batch`)."""
+from django.urls import re_path
 
-router = DefaultRouter(trailing_slash="/?")
-urlpatterns = router.urls
+from lineage.api.openlineage import LineageBatchView, LineageView
+
+urlpatterns = [
+    re_path(r"^v1/lineage/?$", LineageView.as_view(), name="openlineage-lineage"),
+    re_path(r"^v1/lineage/batch/?$", LineageBatchView.as_view(), name="openlineage-batch"),
+]

@@ -1,0 +1,108 @@
+"""OpenLineage's HTTP API, as Marquez serves it: `POST /api/v1/lineage`, `POST /api/v1/lineage/batch`
+and the Marquez lineage read `GET /api/v1/lineage?nodeId=…&depth=…`.
+
+The views read the body themselves instead of through DRF's parsers: producers send
+`Content-Encoding: gzip` (openlineage-python's `compression: gzip`), which DRF does not undo, and a
+rejected body must be answered with a reason a producer's log can show.
+"""
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.accounts.permissions import CanIngest
+from lineage.ingest import service
+from lineage.ingest.events import MAX_BODY_BYTES, IngestRejected, decode_body
+
+DEFAULT_DEPTH = 20  # Marquez's default
+
+
+def _read_body(request) -> object:
+    raw = request._request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise IngestRejected(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    return decode_body(raw, request.META.get("HTTP_CONTENT_ENCODING", ""))
+
+
+def _rejected(exc: IngestRejected) -> Response:
+    return Response(exc.as_json(), status=exc.status)
+
+
+class LineageView(APIView):
+    """Reading needs any role; ingesting needs engineer or admin."""
+
+    permission_classes = [CanIngest]
+
+    @extend_schema(
+        summary="Marquez-compatible lineage graph around a dataset or job",
+        parameters=[
+            OpenApiParameter("nodeId", str, required=True, description="dataset:NAMESPACE:NAME or job:NAMESPACE:NAME"),
+            OpenApiParameter("depth", int, required=False, description=f"hops to follow (default {DEFAULT_DEPTH})"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        node_id = request.query_params.get("nodeId", "")
+        if not node_id:
+            return Response({"error": "invalid_node_id", "detail": "nodeId is required (dataset:NS:NAME or job:NS:NAME)"}, status=400)
+        try:
+            depth = int(request.query_params.get("depth", DEFAULT_DEPTH))
+        except ValueError:
+            return Response({"error": "invalid_depth", "detail": "depth must be an integer"}, status=400)
+        if depth < 0:
+            return Response({"error": "invalid_depth", "detail": "depth must not be negative"}, status=400)
+        try:
+            from lineage.marquez import marquez_lineage
+        except ImportError:
+            return Response({"error": "not_implemented", "detail": "the Marquez lineage read is not installed"}, status=501)
+        try:
+            return Response(marquez_lineage(node_id, depth))
+        except LookupError as exc:
+            return Response({"error": "not_found", "detail": str(exc) or f"no node {node_id!r}"}, status=404)
+        except ValueError as exc:
+            return Response({"error": "invalid_node_id", "detail": str(exc)}, status=400)
+
+    @extend_schema(
+        summary="Ingest one OpenLineage RunEvent, JobEvent or DatasetEvent (spec 2-0-2; gzip accepted)",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        try:
+            prepared = service.ingest_event(_read_body(request), request.user)
+        except IngestRejected as exc:
+            return _rejected(exc)
+        e = prepared.event
+        return Response(
+            {
+                "status": "duplicate" if prepared.duplicate else "created",
+                "kind": e.kind,
+                "eventType": e.event_type or None,
+                "runId": e.run_id or None,
+                "job": {"namespace": e.job_namespace, "name": e.job_name} if e.job_name else None,
+                "dataset": {"namespace": e.dataset.namespace, "name": e.dataset.name} if e.dataset else None,
+                "strict_ok": not prepared.strict_errors,
+                "strict_errors": prepared.strict_errors,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class LineageBatchView(APIView):
+    permission_classes = [CanIngest]
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        summary="Ingest a JSON array of OpenLineage events; per-event failures are reported, not fatal",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        try:
+            answer = service.ingest_batch(_read_body(request), request.user)
+        except IngestRejected as exc:
+            return _rejected(exc)
+        return Response(answer, status=status.HTTP_200_OK)

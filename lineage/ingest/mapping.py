@@ -1,0 +1,413 @@
+"""How an OpenLineage event becomes lineage facts. Read this before reading the graph it builds.
+
+All nodes and edges below have `source = "openlineage"`. Edges follow the DIRECTION RULE of
+lineage/kinds.py: they point downstream (src is upstream of dst). Look nodes up by (kind, namespace,
+name) or (kind, source_id) — never parse `source_id`, since OpenLineage namespaces contain colons
+(`postgres://db:5432`).
+
+Nodes
+-----
+=================  =======================  ==============  ====================================================
+kind               source_id                namespace/name  properties
+=================  =======================  ==============  ====================================================
+job                "<ns>:<name>"            job ns / name   facets, facet_times; from JobEvents also
+                                                            declared_inputs / declared_outputs (lists of
+                                                            "<ns>:<name>") and declared_at
+run                "<runId>" (as given,     job ns / runId  job {namespace, name}, run_id, state, state_time,
+                   UUID or not)                             event_times {START: t, COMPLETE: t…}, started_at,
+                                                            ended_at, nominal_start_time, nominal_end_time,
+                                                            parent {run_id, job {namespace, name}} (from the
+                                                            parent facet), facets, facet_times, input_facets
+                                                            {"<ns>:<name>": {facet…}}, input_facet_times
+dataset            "<ns>:<name>"            dataset ns/name facets, facet_times (schema, columnLineage,
+                                                            symlinks, dataSource… — every dataset facet seen
+                                                            in inputs, outputs and DatasetEvents)
+dataset_version    "<ns>:<name>@<runId>"    dataset ns/name dataset {namespace, name}, run_id, facets,
+                                                            facet_times, output_facets, output_facet_times
+                                                            (one version per producing run)
+=================  =======================  ==============  ====================================================
+
+Times (`state_time`, `event_times`, `*_at`, `facet_times`) are UTC ISO 8601 strings with microseconds
+(`2024-01-01T00:00:00.000000+00:00`), so they compare as strings. `display_name` of a run is
+"<job name> <runId>", of a dataset version "<name>@<runId>". A node's `first_seen` / `last_seen` are
+the earliest / latest eventTime that named it.
+
+Edges (src -kind-> dst)
+-----------------------
+RunEvent:
+- job -instance_of-> run
+- parent run facet (run.facets.parent with run.runId and job): parent job -instance_of-> parent run,
+  parent run -parent_of-> run. The parent run node exists from then on even if no event of its own
+  ever arrives (its properties then hold only job and run_id).
+- each output: run -produced-> dataset_version, dataset_version -version_of-> dataset.
+- each input: <version> -consumed-> run, where <version> is the dataset's latest dataset_version
+  (produced by another run) whose first_seen is at or before this event's eventTime, as stored when the
+  event is ingested; when the dataset has no such version yet, the dataset node itself: dataset -consumed-> run.
+JobEvent (a job's design-time lineage, with no run):
+- each input: dataset -consumed-> job; each output: job -produced-> dataset. The newest JobEvent (by
+  eventTime) declares the job's current inputs and outputs: job-level edges to datasets it no longer
+  lists are closed at its eventTime (an older JobEvent arriving late adds its edges as already closed).
+DatasetEvent: the dataset node only (its facets merged into the dataset's properties).
+
+Every edge's `valid_from` is the earliest eventTime that stated it, `last_seen` the latest.
+
+Deriving the Marquez graph (datasets and jobs)
+----------------------------------------------
+- job J's outputs: J -instance_of-> R -produced-> V -version_of-> D gives D; plus J -produced-> D.
+- job J's inputs: V -consumed-> R with V -version_of-> D, or D -consumed-> R, for runs R of J; plus
+  D -consumed-> J.
+- Marquez's `job:NS:NAME` is the job node with namespace NS and name NAME; `dataset:NS:NAME` the dataset node.
+- A job's latest run is the run with the greatest `state_time` (or `last_seen`) among its instance_of edges.
+
+Out-of-order safety
+-------------------
+Events of a run may arrive in any order (COMPLETE before START) and end in the same state:
+- run `state` is the eventType with the latest eventTime (ties: terminal > OTHER > RUNNING > START; OTHER
+  never changes state, as in Marquez); `event_times` keeps the latest time per eventType;
+- facets merge per facet name: the value from the latest eventTime wins (`facet_times` records which);
+- edges only move `valid_from` earlier and `last_seen` later (lineage.store).
+Properties here are computed from the node's stored properties plus the event, read under a row lock in
+the same transaction (lineage.store.load_nodes(lock=True)), and written back whole.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+
+from django.db import connection
+
+from lineage.ingest.events import DatasetRef, ParsedEvent
+from lineage.ingest.models import EventKind
+from lineage.kinds import EdgeKind, NodeKind, Source
+from lineage.models import Node
+from lineage.store import EdgeClose, EdgeFact, NodeFact, NodeKey, RawPayload, load_nodes
+
+OL = Source.OPENLINEAGE.value
+TERMINAL = ("COMPLETE", "ABORT", "FAIL")
+STATE_RANK = {"START": 0, "RUNNING": 1, "COMPLETE": 3, "ABORT": 3, "FAIL": 3}
+# How many recent versions per input dataset one query brings back before falling back to a precise query.
+VERSION_WINDOW = 8
+
+
+def job_key(namespace: str, name: str) -> NodeKey:
+    return NodeKey(OL, NodeKind.JOB.value, f"{namespace}:{name}")
+
+
+def run_key(run_id: str) -> NodeKey:
+    return NodeKey(OL, NodeKind.RUN.value, run_id)
+
+
+def dataset_key(namespace: str, name: str) -> NodeKey:
+    return NodeKey(OL, NodeKind.DATASET.value, f"{namespace}:{name}")
+
+
+def version_key(namespace: str, name: str, run_id: str) -> NodeKey:
+    return NodeKey(OL, NodeKind.DATASET_VERSION.value, f"{namespace}:{name}@{run_id}")
+
+
+def iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _canon(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def merge_timed(props: dict, bucket: str, new: dict, when: str) -> None:
+    """Merge `new` into props[bucket] keeping, per key, the value with the latest time (ties: the larger
+    canonical JSON, so that the result never depends on arrival order)."""
+    if not new:
+        return
+    values = dict(props.get(bucket) or {})
+    times = dict(props.get(_times_name(bucket)) or {})
+    for name, value in new.items():
+        old_time = times.get(name)
+        if old_time is None or when > old_time or (
+            when == old_time and _canon(value) > _canon(values.get(name))
+        ):
+            values[name] = value
+            times[name] = when
+    props[bucket] = values
+    props[_times_name(bucket)] = times
+
+
+def _times_name(bucket: str) -> str:
+    return {"facets": "facet_times", "output_facets": "output_facet_times"}.get(bucket, bucket + "_times")
+
+
+def _job_ref(event_or_facet) -> dict:
+    return {"namespace": event_or_facet["namespace"], "name": event_or_facet["name"]}
+
+
+def _parent(facets: dict) -> tuple[str, dict] | None:
+    """(parent run id, parent job) from a parent run facet, when it names both."""
+    parent = facets.get("parent")
+    if not isinstance(parent, dict):
+        return None
+    run, job = parent.get("run"), parent.get("job")
+    if not (isinstance(run, dict) and isinstance(job, dict)):
+        return None
+    run_id, ns, name = run.get("runId"), job.get("namespace"), job.get("name")
+    if not all(isinstance(v, str) and v for v in (run_id, ns, name)):
+        return None
+    return run_id, {"namespace": ns, "name": name}
+
+
+def _derive_run(props: dict) -> None:
+    times = props.get("event_times") or {}
+    props["started_at"] = times.get("START")
+    ends = [times[t] for t in TERMINAL if t in times]
+    props["ended_at"] = max(ends) if ends else None
+    facets = props.get("facets") or {}
+    nominal = facets.get("nominalTime") if isinstance(facets.get("nominalTime"), dict) else {}
+    props["nominal_start_time"] = nominal.get("nominalStartTime")
+    props["nominal_end_time"] = nominal.get("nominalEndTime")
+    parent = _parent(facets)
+    props["parent"] = {"run_id": parent[0], "job": parent[1]} if parent else None
+
+
+class Mapper:
+    """Maps a sequence of accepted events (one post or one batch) to facts for one `store.apply`.
+
+    `preload()` reads — and locks — every node the events touch, so the properties merged here are the
+    ones in the database; later events in the same sequence see the merges of earlier ones.
+    """
+
+    def __init__(self, events: list[ParsedEvent]):
+        self.events = events
+        self.nodes: dict[NodeKey, Node] = {}
+        self.props: dict[NodeKey, dict] = {}
+        # (ns, name) -> [(first_seen iso, version source_id)], newest first, from the database
+        self.stored_versions: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.window_full: set[tuple[str, str]] = set()
+        # versions this sequence creates, visible to the events after it
+        self.new_versions: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+
+    # -- loading --------------------------------------------------------------------------------------
+    def keys(self) -> set[NodeKey]:
+        keys: set[NodeKey] = set()
+        for e in self.events:
+            if e.kind == EventKind.DATASET:
+                keys.add(dataset_key(e.dataset.namespace, e.dataset.name))
+                continue
+            keys.add(job_key(e.job_namespace, e.job_name))
+            for d in e.inputs + e.outputs:
+                keys.add(dataset_key(d.namespace, d.name))
+            if e.kind == EventKind.RUN:
+                keys.add(run_key(e.run_id))
+                for d in e.outputs:
+                    keys.add(version_key(d.namespace, d.name, e.run_id))
+                parent = _parent(e.run_facets)
+                if parent:
+                    keys.add(run_key(parent[0]))
+                    keys.add(job_key(parent[1]["namespace"], parent[1]["name"]))
+        return keys
+
+    def preload(self, lock: bool = True) -> None:
+        self.nodes = load_nodes(self.keys(), lock=lock)
+        self.props = {key: node.properties for key, node in self.nodes.items()}
+        wanted = {(d.namespace, d.name) for e in self.events if e.kind == EventKind.RUN for d in e.inputs}
+        if wanted:
+            latest = max(e.event_time for e in self.events)
+            self._load_versions(sorted(wanted), latest)
+
+    def _load_versions(self, datasets: list[tuple[str, str]], before: dt.datetime) -> None:
+        for start in range(0, len(datasets), 200):
+            chunk = datasets[start:start + 200]
+            parts, params = [], []
+            for i, (ns, name) in enumerate(chunk):
+                parts.append(
+                    f"SELECT * FROM (SELECT namespace, name, source_id, first_seen FROM lineage_node "
+                    f"WHERE source = %s AND kind = %s AND namespace = %s AND name = %s AND first_seen <= %s "
+                    f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
+                )
+                params += [OL, NodeKind.DATASET_VERSION.value, ns, name, before]
+            with connection.cursor() as cur:
+                cur.execute(" UNION ALL ".join(parts), params)
+                rows = cur.fetchall()
+            found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+            for ns, name, source_id, first_seen in rows:
+                found[(ns, name)].append((iso(_as_datetime(first_seen)), source_id))
+            for pair in chunk:
+                versions = sorted(found.get(pair, []), reverse=True)
+                self.stored_versions[pair] = versions
+                if len(versions) >= VERSION_WINDOW:
+                    self.window_full.add(pair)
+
+    def _resolve_input(self, d: DatasetRef, when: str, own_run: str) -> NodeKey:
+        pair = (d.namespace, d.name)
+        own = version_key(d.namespace, d.name, own_run).source_id
+        candidates = [v for v in self.new_versions.get(pair, []) if v[0] <= when and v[1] != own]
+        candidates += [v for v in self.stored_versions.get(pair, []) if v[0] <= when and v[1] != own]
+        if not candidates and pair in self.window_full:
+            row = (
+                Node.objects.filter(source=OL, kind=NodeKind.DATASET_VERSION.value, namespace=d.namespace,
+                                    name=d.name, first_seen__lte=dt.datetime.fromisoformat(when))
+                .exclude(source_id=own).order_by("-first_seen", "-id").values_list("first_seen", "source_id").first()
+            )
+            if row:
+                candidates.append((iso(row[0]), row[1]))
+        if not candidates:
+            return dataset_key(d.namespace, d.name)
+        return NodeKey(OL, NodeKind.DATASET_VERSION.value, max(candidates)[1])
+
+    # -- mapping --------------------------------------------------------------------------------------
+    def _props(self, key: NodeKey) -> dict:
+        return dict(self.props.get(key) or {})
+
+    def facts(self, e: ParsedEvent, raw: RawPayload) -> list:
+        if e.kind == EventKind.DATASET:
+            return [self._dataset_fact(e.dataset, e.event_time, raw)]
+        if e.kind == EventKind.JOB:
+            return self._job_event(e, raw)
+        return self._run_event(e, raw)
+
+    def _node(self, key: NodeKey, props: dict, *, name: str, namespace: str, display_name: str,
+              when: dt.datetime, raw: RawPayload | None) -> NodeFact:
+        self.props[key] = props
+        return NodeFact(key=key, name=name, namespace=namespace, display_name=display_name, properties=props,
+                        seen_at=when, raw=raw, replace_properties=True)
+
+    def _dataset_fact(self, d: DatasetRef, when: dt.datetime, raw: RawPayload) -> NodeFact:
+        key = dataset_key(d.namespace, d.name)
+        props = self._props(key)
+        merge_timed(props, "facets", d.facets, iso(when))
+        props.setdefault("facets", {})
+        props.setdefault("facet_times", {})
+        return self._node(key, props, name=d.name, namespace=d.namespace, display_name=d.name, when=when, raw=raw)
+
+    def _job_fact(self, e: ParsedEvent, raw: RawPayload, props: dict | None = None) -> NodeFact:
+        key = job_key(e.job_namespace, e.job_name)
+        props = props if props is not None else self._props(key)
+        merge_timed(props, "facets", e.job_facets, iso(e.event_time))
+        props.setdefault("facets", {})
+        props.setdefault("facet_times", {})
+        return self._node(key, props, name=e.job_name, namespace=e.job_namespace, display_name=e.job_name,
+                          when=e.event_time, raw=raw)
+
+    def _run_props(self, key: NodeKey, run_id: str, job: dict, *, own: bool) -> dict:
+        props = self._props(key)
+        props["run_id"] = run_id
+        if own or not props.get("job"):
+            props["job"] = job
+        props.setdefault("event_times", {})
+        props.setdefault("facets", {})
+        props.setdefault("facet_times", {})
+        props.setdefault("state", None)
+        props.setdefault("state_time", None)
+        return props
+
+    def _run_event(self, e: ParsedEvent, raw: RawPayload) -> list:
+        when = iso(e.event_time)
+        t = e.event_time
+        jk, rk = job_key(e.job_namespace, e.job_name), run_key(e.run_id)
+        facts: list = [self._job_fact(e, raw)]
+        props = self._run_props(rk, e.run_id, {"namespace": e.job_namespace, "name": e.job_name}, own=True)
+        if e.event_type:
+            times = dict(props["event_times"])
+            times[e.event_type] = max(times.get(e.event_type, ""), when)
+            props["event_times"] = times
+            if e.event_type in STATE_RANK:
+                candidate = (when, STATE_RANK[e.event_type], e.event_type)
+                current = (props.get("state_time") or "", STATE_RANK.get(props.get("state") or "", -1), props.get("state") or "")
+                if candidate > current:
+                    props["state"], props["state_time"] = e.event_type, when
+        merge_timed(props, "facets", e.run_facets, when)
+        inputs_with_facets = [d for d in e.inputs if d.io_facets]
+        if inputs_with_facets:
+            per_input = dict(props.get("input_facets") or {})
+            per_input_times = dict(props.get("input_facet_times") or {})
+            for d in inputs_with_facets:
+                holder = {"facets": per_input.get(d.key, {}), "facet_times": per_input_times.get(d.key, {})}
+                merge_timed(holder, "facets", d.io_facets, when)
+                per_input[d.key], per_input_times[d.key] = holder["facets"], holder["facet_times"]
+            props["input_facets"], props["input_facet_times"] = per_input, per_input_times
+        _derive_run(props)
+        facts.append(self._node(rk, props, name=e.run_id, namespace=e.job_namespace,
+                                display_name=f"{e.job_name} {e.run_id}", when=t, raw=raw))
+        facts.append(EdgeFact(EdgeKind.INSTANCE_OF.value, jk, rk, OL, valid_from=t, raw=raw))
+
+        parent = _parent(e.run_facets)
+        if parent and parent[0] != e.run_id:
+            parent_run, parent_job = parent
+            pjk, prk = job_key(parent_job["namespace"], parent_job["name"]), run_key(parent_run)
+            if pjk not in self.props and pjk != jk:
+                facts.append(self._node(pjk, {"facets": {}, "facet_times": {}}, name=parent_job["name"],
+                                        namespace=parent_job["namespace"], display_name=parent_job["name"],
+                                        when=t, raw=None))
+            # raw=None: the parent's `raw` stays its own event; the edges below carry this one as evidence.
+            pprops = self._run_props(prk, parent_run, parent_job, own=False)
+            _derive_run(pprops)
+            facts.append(self._node(prk, pprops, name=parent_run, namespace=pprops["job"]["namespace"],
+                                    display_name=f"{pprops['job']['name']} {parent_run}", when=t, raw=None))
+            facts.append(EdgeFact(EdgeKind.INSTANCE_OF.value, pjk, prk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(EdgeKind.PARENT_OF.value, prk, rk, OL, valid_from=t, raw=raw))
+
+        for d in e.inputs:
+            facts.append(self._dataset_fact(d, t, raw))
+            source = self._resolve_input(d, when, e.run_id)
+            facts.append(EdgeFact(EdgeKind.CONSUMED.value, source, rk, OL, valid_from=t, raw=raw))
+        for d in e.outputs:
+            dk, vk = dataset_key(d.namespace, d.name), version_key(d.namespace, d.name, e.run_id)
+            facts.append(self._dataset_fact(d, t, raw))
+            vprops = self._props(vk)
+            vprops["dataset"] = {"namespace": d.namespace, "name": d.name}
+            vprops["run_id"] = e.run_id
+            merge_timed(vprops, "facets", d.facets, when)
+            merge_timed(vprops, "output_facets", d.io_facets, when)
+            for bucket in ("facets", "facet_times", "output_facets", "output_facet_times"):
+                vprops.setdefault(bucket, {})
+            existing = self.nodes.get(vk)
+            first = min(iso(existing.first_seen), when) if existing is not None else when
+            self.new_versions[(d.namespace, d.name)].append((first, vk.source_id))
+            facts.append(self._node(vk, vprops, name=d.name, namespace=d.namespace,
+                                    display_name=f"{d.name}@{e.run_id}", when=t, raw=raw))
+            facts.append(EdgeFact(EdgeKind.PRODUCED.value, rk, vk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(EdgeKind.VERSION_OF.value, vk, dk, OL, valid_from=t, raw=raw))
+        return facts
+
+    def _job_event(self, e: ParsedEvent, raw: RawPayload) -> list:
+        when, t = iso(e.event_time), e.event_time
+        jk = job_key(e.job_namespace, e.job_name)
+        props = self._props(jk)
+        declared_at = props.get("declared_at")
+        ins = [d.key for d in e.inputs]
+        outs = [d.key for d in e.outputs]
+        newest = declared_at is None or when >= declared_at
+        previous_ins, previous_outs = props.get("declared_inputs") or [], props.get("declared_outputs") or []
+        if newest:
+            props["declared_inputs"], props["declared_outputs"], props["declared_at"] = ins, outs, when
+        facts: list = [self._job_fact(e, raw, props)]
+        for d in e.inputs + e.outputs:
+            facts.append(self._dataset_fact(d, t, raw))
+        for key in ins:
+            facts.append(EdgeFact(EdgeKind.CONSUMED.value, NodeKey(OL, "dataset", key), jk, OL, valid_from=t, raw=raw))
+        for key in outs:
+            facts.append(EdgeFact(EdgeKind.PRODUCED.value, jk, NodeKey(OL, "dataset", key), OL, valid_from=t, raw=raw))
+        if newest:
+            # What the job no longer declares stops holding now.
+            for key in previous_ins:
+                if key not in ins:
+                    facts.append(EdgeClose(EdgeKind.CONSUMED.value, NodeKey(OL, "dataset", key), jk, at=t))
+            for key in previous_outs:
+                if key not in outs:
+                    facts.append(EdgeClose(EdgeKind.PRODUCED.value, jk, NodeKey(OL, "dataset", key), at=t))
+        else:
+            # A late, older declaration: what the newer one dropped held only until the newer one.
+            until = dt.datetime.fromisoformat(declared_at)
+            for key in ins:
+                if key not in previous_ins:
+                    facts.append(EdgeClose(EdgeKind.CONSUMED.value, NodeKey(OL, "dataset", key), jk, at=until))
+            for key in outs:
+                if key not in previous_outs:
+                    facts.append(EdgeClose(EdgeKind.PRODUCED.value, jk, NodeKey(OL, "dataset", key), at=until))
+        return facts
+
+
+def _as_datetime(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    # SQLite through a raw cursor returns text
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
