@@ -1,0 +1,234 @@
+"""Thin viewsets over `governance.approvals.services`; every write goes through a service or an audited
+perform_* here, and every permission is checked on the server by role."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.accounts.permissions import IsAdminRole, role_permission
+from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from governance.approvals import filtersets, services
+from governance.approvals.api import serializers as s
+from governance.approvals.models import (
+    Decision,
+    PromotionRequest,
+    Stage,
+    StageAssignment,
+    StagePolicy,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from governance.audit.recorder import record
+from lineage.kinds import NodeKind
+from lineage.models import Node
+
+AdminWrites = role_permission(ADMIN)
+AnyRole = role_permission(ADMIN, read_roles=(ENGINEER, AUDITOR, APPROVER, ADMIN))
+
+
+class ServiceErrorsMixin:
+    """Refusals from the services become JSON in the project's one error shape."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.ApprovalError):
+            return Response({"error": exc.code, "detail": exc.message, **exc.detail}, status=exc.status)
+        if isinstance(exc, ProtectedError):
+            return Response({"error": "conflict", "detail": "It is still referenced (requests or history use it)."},
+                            status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
+
+class AuditedModelViewSet(ServiceErrorsMixin, viewsets.ModelViewSet):
+    """Create/update/delete with an audit entry in the same transaction."""
+
+    audit_type = ""
+
+    def _data(self, obj) -> dict:
+        return obj.audit_data() if hasattr(obj, "audit_data") else self.get_serializer(obj).data
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            obj = serializer.save()
+            record(f"{self.audit_type}.create", self.audit_type, obj.pk, after=dict(self._data(obj)))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = dict(self._data(serializer.instance))
+            obj = serializer.save()
+            record(f"{self.audit_type}.update", self.audit_type, obj.pk, before=before, after=dict(self._data(obj)))
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            before, pk = dict(self._data(instance)), instance.pk
+            instance.delete()
+            record(f"{self.audit_type}.delete", self.audit_type, pk, before=before)
+
+
+class StageViewSet(AuditedModelViewSet):
+    queryset = Stage.objects.all()
+    serializer_class = s.StageSerializer
+    permission_classes = [AdminWrites]
+    audit_type = "stage"
+    lookup_field = "name"
+    filterset_fields = ["name"]
+
+
+class StagePolicyViewSet(AuditedModelViewSet):
+    queryset = StagePolicy.objects.select_related("stage")
+    serializer_class = s.StagePolicySerializer
+    permission_classes = [AdminWrites]
+    audit_type = "stage_policy"
+    lookup_field = "stage__name"
+    lookup_url_kwarg = "stage"
+    filterset_fields = ["stage__name"]
+
+    def _data(self, obj):
+        return obj.snapshot()
+
+
+class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                              mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Promotion requests. Engineers request and withdraw their own; approvers decide; admins override gates
+    and retry executions; everyone with a role reads."""
+
+    queryset = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester")
+    serializer_class = s.PromotionRequestSerializer
+    filterset_class = filtersets.PromotionRequestFilterSet
+    search_fields = ["justification", "node__name", "node__display_name"]
+    ordering_fields = ["id", "created_at"]
+
+    ACTION_ROLES = {
+        "create": (ENGINEER,),
+        "submit": (ENGINEER,),
+        "withdraw": (ENGINEER,),
+        "evaluate": (ENGINEER, APPROVER),
+        "approve": (APPROVER,),
+        "reject": (APPROVER,),
+        "override": (ADMIN,),
+        "execute": (ADMIN,),
+    }
+
+    def get_permissions(self):
+        roles = self.ACTION_ROLES.get(self.action, (ADMIN,))
+        return [role_permission(*roles)()]
+
+    def get_serializer_class(self):
+        return {
+            "create": s.PromotionRequestCreateSerializer,
+            "approve": s.DecisionInputSerializer,
+            "reject": s.DecisionInputSerializer,
+            "withdraw": s.WithdrawInputSerializer,
+            "override": s.OverrideInputSerializer,
+        }.get(self.action, s.PromotionRequestSerializer)
+
+    def _input(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _show(self, pk, code=status.HTTP_200_OK):
+        req = self.queryset.get(pk=pk)
+        return Response(s.PromotionRequestSerializer(req, context=self.get_serializer_context()).data, status=code)
+
+    def create(self, request, *args, **kwargs):
+        data = self._input(request)
+        req = services.create_request(request.user, node=data["node"], target_stage=data["target_stage"],
+                                      justification=data["justification"], submit=data["submit"])
+        return self._show(req.pk, status.HTTP_201_CREATED)
+
+    def _pk(self):
+        return self.get_object().pk
+
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._show(services.submit(request.user, self._pk()).pk)
+
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        data = self._input(request)
+        return self._show(services.withdraw(request.user, self._pk(), data["reason"]).pk)
+
+    @action(detail=True, methods=["post"])
+    def evaluate(self, request, pk=None):
+        services.evaluate_gates(request.user, self._pk())
+        return self._show(pk)
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        data = self._input(request)
+        outcome = services.decide(request.user, self._pk(), "approve", data["comment"])
+        return self._show(outcome.request.pk)
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        data = self._input(request)
+        outcome = services.decide(request.user, self._pk(), "reject", data["comment"])
+        return self._show(outcome.request.pk)
+
+    @action(detail=True, methods=["post"])
+    def override(self, request, pk=None):
+        data = self._input(request)
+        services.override_gate(request.user, self._pk(), data["gate"], data["reason"])
+        return self._show(pk, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def execute(self, request, pk=None):
+        return self._show(services.execute(request.user, self._pk()).pk)
+
+
+class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Decision.objects.select_related("actor")
+    serializer_class = s.DecisionSerializer
+    permission_classes = [AnyRole]
+    filterset_class = filtersets.DecisionFilterSet
+
+
+class StageAssignmentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Stage history of every model version; `?current=true` gives each one's current stage."""
+
+    queryset = StageAssignment.objects.select_related("stage", "from_stage")
+    serializer_class = s.StageAssignmentSerializer
+    permission_classes = [AnyRole]
+    filterset_class = filtersets.StageAssignmentFilterSet
+
+
+class StageHistoryView(APIView):
+    """One model version's current stage and full stage history, oldest first."""
+
+    permission_classes = [AnyRole]
+
+    def get(self, request, node_id: int):
+        node = get_object_or_404(Node, pk=node_id)
+        if node.kind != NodeKind.MODEL_VERSION:
+            raise ValidationError({"node": f"Node {node.pk} is a {node.kind}, not a model version."})
+        history = StageAssignment.objects.filter(node=node).select_related("stage", "from_stage").order_by("assigned_at", "pk")
+        current = next((a for a in history if a.superseded_at is None), None)
+        requests = PromotionRequest.objects.filter(node=node).select_related("target_stage", "requester").order_by("pk")
+        return Response({
+            "node": node.pk,
+            "node_name": node.display_name or node.name,
+            "current_stage": current.stage.name if current else None,
+            "history": s.StageAssignmentSerializer(history, many=True).data,
+            "requests": [{"id": r.pk, "target_stage": r.target_stage.name, "state": r.state,
+                          "requester": r.requester.username, "created_at": r.created_at} for r in requests],
+        })
+
+
+class WebhookSubscriptionViewSet(AuditedModelViewSet):
+    queryset = WebhookSubscription.objects.all()
+    serializer_class = s.WebhookSubscriptionSerializer
+    permission_classes = [IsAdminRole]
+    audit_type = "webhook"
+
+
+class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = WebhookDelivery.objects.select_related("subscription")
+    serializer_class = s.WebhookDeliverySerializer
+    permission_classes = [IsAdminRole]
+    filterset_class = filtersets.WebhookDeliveryFilterSet

@@ -1,0 +1,117 @@
+"""Signed webhook deliveries with retries.
+
+Events are written as WebhookDelivery rows inside the transaction that caused them (so a rolled-back
+decision is never announced) and sent after commit by `deliver`, a plain function a Celery task can call.
+Each POST carries the JSON body and `X-Lineage-Ledger-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact
+body bytes under the subscription's secret, so a receiver can check origin and integrity. 5xx, 429 and
+connection errors are retried with exponential backoff; other 4xx answers are final (the receiver refused).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.approvals.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Lineage-Ledger-Signature"
+EVENT_HEADER = "X-Lineage-Ledger-Event"
+DELIVERY_HEADER = "X-Lineage-Ledger-Delivery"
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """What a receiver does (used by the tests' receiver): constant-time comparison."""
+    return hmac.compare_digest(sign(secret, body), header or "")
+
+
+def enqueue(event: str, payload: dict) -> list[int]:
+    """Create one delivery per subscription that wants `event`, and send them once the transaction commits."""
+    ids = []
+    for sub in WebhookSubscription.objects.filter(active=True).order_by("pk"):
+        if sub.wants(event):
+            ids.append(WebhookDelivery.objects.create(subscription=sub, event=event, payload=payload).pk)
+    if ids:
+        transaction.on_commit(lambda: dispatch(ids))
+    return ids
+
+
+def dispatch(ids: list[int]) -> None:
+    for delivery_id in ids:
+        try:
+            deliver(delivery_id)
+        except Exception:  # a broken receiver must never break the caller; the row keeps the error
+            log.exception("webhook delivery %s failed", delivery_id)
+
+
+def _body(delivery: WebhookDelivery) -> bytes:
+    document = {
+        "id": delivery.pk,
+        "event": delivery.event,
+        "created_at": delivery.created_at.isoformat(),
+        "data": delivery.payload,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def deliver(delivery_id: int, *, max_attempts: int | None = None, backoff: float | None = None,
+            sleep=time.sleep) -> WebhookDelivery:
+    """Send one delivery until it succeeds, is refused, or runs out of attempts. Idempotent: a delivery
+    that already succeeded is not sent again."""
+    max_attempts = max_attempts or _setting("APPROVALS_WEBHOOK_MAX_ATTEMPTS", 4)
+    backoff = _setting("APPROVALS_WEBHOOK_BACKOFF", 0.5) if backoff is None else backoff
+    timeout = _setting("APPROVALS_WEBHOOK_TIMEOUT", 10)
+    delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
+    if delivery.status == DeliveryStatus.SUCCEEDED:
+        return delivery
+    body = _body(delivery)
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(delivery.subscription.secret, body),
+        EVENT_HEADER: delivery.event,
+        DELIVERY_HEADER: str(delivery.pk),
+        "User-Agent": "lineage-ledger-webhooks/1",
+    }
+    while delivery.attempts < max_attempts:
+        delivery.attempts += 1
+        retry = False
+        try:
+            response = requests.post(delivery.subscription.url, data=body, headers=headers, timeout=timeout)
+            delivery.last_status_code = response.status_code
+            if 200 <= response.status_code < 300:
+                delivery.status = DeliveryStatus.SUCCEEDED
+                delivery.delivered_at = timezone.now()
+                delivery.last_error = ""
+            else:
+                delivery.last_error = f"HTTP {response.status_code}: {response.text[:500]}"
+                retry = response.status_code >= 500 or response.status_code == 429
+                if not retry:
+                    delivery.status = DeliveryStatus.FAILED
+        except requests.RequestException as exc:
+            delivery.last_status_code = None
+            delivery.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+            retry = True
+        if retry and delivery.attempts >= max_attempts:
+            delivery.status = DeliveryStatus.FAILED
+        delivery.save(update_fields=["attempts", "status", "last_status_code", "last_error", "delivered_at"])
+        if not retry:
+            break
+        if delivery.status != DeliveryStatus.FAILED:
+            sleep(backoff * (2 ** (delivery.attempts - 1)))
+    return delivery

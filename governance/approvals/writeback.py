@@ -1,0 +1,69 @@
+"""Carrying an approved promotion out at the source (e.g. setting the Viya project champion).
+
+Only when the stage policy maps the model version's source to an action AND a configured connector of that
+source has write-back enabled; otherwise the promotion is recorded here only, and the Execution row says why.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.models import ConnectorConfig
+
+
+@dataclass
+class Plan:
+    action: dict | None
+    config: ConnectorConfig | None
+    note: str  # why nothing runs at the source, when nothing does
+
+    @property
+    def runs_at_source(self) -> bool:
+        return self.action is not None and self.config is not None
+
+
+def _matches(config: ConnectorConfig, node) -> bool:
+    if not node.namespace:
+        return False
+    values = [v for v in (config.settings or {}).values() if isinstance(v, str) and v]
+    return any(v.rstrip("/") in node.namespace or node.namespace in v for v in values)
+
+
+def plan(policy: dict, node) -> Plan:
+    action = (policy.get("source_actions") or {}).get(node.source)
+    if not action:
+        return Plan(None, None, f"The {policy.get('stage')} policy maps no action for source {node.source!r}: "
+                                "promotion recorded only.")
+    configs = list(ConnectorConfig.objects.filter(kind=node.source).order_by("pk"))
+    if not configs:
+        return Plan(None, None, f"No connector of kind {node.source!r} is configured: promotion recorded only.")
+    if len(configs) > 1:
+        matching = [c for c in configs if _matches(c, node)]
+        configs = matching or configs
+        if len(configs) > 1:
+            raise WriteBackError(f"{len(configs)} {node.source} connectors could own this model version "
+                                 f"({', '.join(c.name for c in configs)}); none matches its namespace "
+                                 f"{node.namespace!r}.")
+    config = configs[0]
+    if not config.enabled:
+        return Plan(None, config, f"Connector {config.name} is disabled: promotion recorded only.")
+    if not config.write_back_enabled:
+        return Plan(None, config, f"Connector {config.name} does not have write-back enabled: promotion recorded only.")
+    return Plan(dict(action), config, "")
+
+
+class WriteBackError(Exception):
+    pass
+
+
+def perform(p: Plan, node):
+    """Call the connector plugin; its answer (a JSON-able description of what it did) is returned."""
+    from connectors import registry
+
+    try:
+        module = registry.plugin(p.config.kind)
+    except (ImportError, ValueError) as exc:
+        raise WriteBackError(f"connector plugin {p.config.kind!r} unavailable: {exc}") from exc
+    execute = getattr(module, "execute_promotion", None)
+    if execute is None:
+        raise WriteBackError(f"connector plugin {p.config.kind!r} cannot execute promotions")
+    return execute(p.config, node, p.action)
