@@ -42,9 +42,8 @@ def _ctx(user) -> context.AuditContext:
 
 
 def _hold_data(hold: LegalHold) -> dict:
-    node = hold.node
     return {
-        "node": {"id": node.pk, "source": node.source, "kind": node.kind, "source_id": node.source_id, "name": node.name},
+        "node": {"id": hold.node_id, "source": hold.node_source, "kind": hold.node_kind, "source_id": hold.node_source_id},
         "placed_at": hold.placed_at.isoformat(),
         "placed_by": hold.placed_by_id,
         "reason": hold.reason,
@@ -62,7 +61,10 @@ def place_hold(node: Node, user, reason: str) -> LegalHold:
         raise HoldError(f"legal holds are placed on {', '.join(HOLD_KINDS)} nodes, not {node.kind}")
     ctx = _ctx(user)
     with transaction.atomic():
-        hold = LegalHold.objects.create(node=node, reason=reason, placed_by=user if getattr(user, "pk", None) else None)
+        hold = LegalHold.objects.create(
+            node=node, node_source=node.source, node_kind=node.kind, node_source_id=node.source_id, reason=reason,
+            placed_by=user if getattr(user, "pk", None) else None,
+        )
         record("legal_hold.place", "legal_hold", hold.pk, after=_hold_data(hold), reason=reason, ctx=ctx)
     return hold
 
@@ -88,7 +90,7 @@ def release_hold(hold: LegalHold, user, reason: str) -> LegalHold:
 def held_nodes() -> dict[int, list[int]]:
     """Node id -> ids of the active holds protecting it."""
     active: dict[int, list[int]] = {}
-    for hold_id, node_id in LegalHold.objects.filter(released_at__isnull=True).values_list("pk", "node_id"):
+    for hold_id, node_id in LegalHold.objects.filter(released_at__isnull=True, node__isnull=False).values_list("pk", "node_id"):
         active.setdefault(node_id, []).append(hold_id)
     protected: dict[int, list[int]] = {}
     for node_id, hold_ids in active.items():

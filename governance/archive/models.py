@@ -75,7 +75,12 @@ class RetentionPolicy(models.Model):
 
 
 class LegalHold(models.Model):
-    node = models.ForeignKey("lineage.Node", on_delete=models.PROTECT, related_name="legal_holds")
+    # Active holds stop deletion through the pre_delete guard (holds.guard_node_delete); a released hold
+    # must not pin its node forever, so the link is nullable and the node's key is kept beside it.
+    node = models.ForeignKey("lineage.Node", null=True, on_delete=models.SET_NULL, related_name="legal_holds")
+    node_source = models.CharField(max_length=32)
+    node_kind = models.CharField(max_length=32)
+    node_source_id = models.CharField(max_length=1024)
     reason = models.TextField()
     placed_at = models.DateTimeField(default=timezone.now)
     placed_by = models.ForeignKey(

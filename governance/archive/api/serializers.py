@@ -34,17 +34,17 @@ class BundleUploadSerializer(serializers.Serializer):
 
 class LegalHoldSerializer(serializers.ModelSerializer):
     active = serializers.BooleanField(read_only=True)
-    node_kind = serializers.CharField(source="node.kind", read_only=True)
-    node_name = serializers.CharField(source="node.name", read_only=True)
+    node = serializers.PrimaryKeyRelatedField(queryset=Node.objects.all())
     reason = serializers.CharField(allow_blank=False, trim_whitespace=True)
 
     class Meta:
         model = LegalHold
         fields = [
-            "id", "node", "node_kind", "node_name", "reason", "active", "placed_at", "placed_by", "released_at",
+            "id", "node", "node_source", "node_kind", "node_source_id", "reason", "active", "placed_at", "placed_by", "released_at",
             "released_by", "release_reason",
         ]
-        read_only_fields = ["placed_at", "placed_by", "released_at", "released_by", "release_reason"]
+        read_only_fields = ["node_source", "node_kind", "node_source_id", "placed_at", "placed_by", "released_at",
+                            "released_by", "release_reason"]
 
     def validate_node(self, node):
         if node.kind not in HOLD_KINDS:

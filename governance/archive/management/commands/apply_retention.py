@@ -24,7 +24,7 @@ class Command(BaseCommand):
         for d in run.decisions:
             mark = verb if d.action == "prune" else "keep"
             self.stdout.write(f"{mark:12} {d.kind:16} {d.node_id:>8}  {d.source}:{d.source_id}  ({d.reason})")
-        self.stdout.write(f"{verb} {run.pruned}, kept {run.kept}")
+        self.stdout.write(f"summary: {verb} {run.pruned}, kept {run.kept}")
 
 
 def _json(value) -> str:
