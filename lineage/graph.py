@@ -1,8 +1,17 @@
 """Graph queries over the lineage store, computed in the database with recursive SQL.
 
-The same SQL runs on SQLite and PostgreSQL (both support WITH RECURSIVE and UNION de-duplication), so
-both give the same answers. Walking "upstream" follows edges backwards (dst -> src), "downstream"
-forwards; see lineage/kinds.py for the direction rule.
+The same SQL text runs on SQLite and PostgreSQL (both support WITH RECURSIVE, and UNION in a recursive
+CTE discards rows already produced, which is what stops cycles), so both give the same answers. Walking
+"upstream" follows edges backwards (dst -> src), "downstream" forwards; see lineage/kinds.py for the
+direction rule.
+
+Why the walk rows are (node, depth) pairs rather than nodes: a node reached again at a greater depth is a
+new row, but never more than `depth` times, so cycles terminate; the smallest depth per node is what the
+callers want and a GROUP BY picks it. Filtering by node kind, ordering nearest-first and capping at
+`max_nodes` happen in the same statement, so Python only ever sees the rows it returns.
+
+"As of" semantics: an edge holds at t when valid_from <= t < valid_to (valid_to NULL means still open); a
+node exists at t when first_seen <= t. Without `as_of` only open edges are walked (the current graph).
 """
 from __future__ import annotations
 
@@ -17,6 +26,8 @@ DIRECTIONS = ("upstream", "downstream", "both")
 MAX_DEPTH = 50
 MAX_NODES = 10_000
 
+_NODE_COLUMNS = [f.column for f in Node._meta.concrete_fields]
+
 
 @dataclass
 class GraphResult:
@@ -26,23 +37,80 @@ class GraphResult:
     truncated: bool = False
 
 
-def _walk_sql(direction: str, as_of: dt.datetime | None, edge_kinds: list[str] | None) -> tuple[str, list]:
-    near, far = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
-    conditions = []
+@dataclass
+class PathResult:
+    """A shortest directed path. `direction` says how the path runs from the first node asked for:
+    "downstream" when b is downstream of a (edges point along the path), "upstream" when b is upstream of a
+    (the path is listed from a to b, against the edges)."""
+
+    nodes: list[Node]
+    edges: list[Edge]
+    direction: str
+
+    @property
+    def length(self) -> int:
+        return len(self.edges)
+
+
+def _placeholders(values) -> str:
+    return ",".join(["%s"] * len(values))
+
+
+def _edge_filter(alias: str, as_of: dt.datetime | None, edge_kinds) -> tuple[str, list]:
+    """SQL condition (and its parameters) for the edges that hold at `as_of` and have one of `edge_kinds`."""
     params: list = []
     if as_of is None:
-        conditions.append("e.valid_to IS NULL")
+        sql = f"{alias}.valid_to IS NULL"
     else:
-        conditions.append("e.valid_from <= %s AND (e.valid_to IS NULL OR e.valid_to > %s)")
+        sql = f"{alias}.valid_from <= %s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %s)"
         params += [as_of, as_of]
     if edge_kinds:
-        conditions.append("e.kind IN (" + ",".join(["%s"] * len(edge_kinds)) + ")")
+        sql += f" AND {alias}.kind IN ({_placeholders(edge_kinds)})"
         params += list(edge_kinds)
-    step = (
-        f"SELECT e.{far}, w.depth + 1 FROM walk w JOIN lineage_edge e ON e.{near} = w.node_id "
-        f"WHERE w.depth < %s AND " + " AND ".join(conditions)
-    )
-    return step, params
+    return sql, params
+
+
+def _walk_cte(name: str, direction: str, start_ids, depth: int, as_of, edge_kinds) -> tuple[str, list]:
+    """One recursive CTE `name(node_id, depth)`: the start nodes at 0 and everything within `depth` hops.
+
+    The seed selects from lineage_node (rather than `SELECT %s`) so PostgreSQL types the column as bigint and
+    unknown ids simply drop out.
+    """
+    near, far = ("dst_id", "src_id") if direction == "upstream" else ("src_id", "dst_id")
+    seed_params: list = list(start_ids)
+    seed = f"SELECT id, 0 FROM lineage_node WHERE id IN ({_placeholders(start_ids)})"
+    if as_of is not None:
+        seed += " AND first_seen <= %s"
+        seed_params.append(as_of)
+    edge_sql, edge_params = _edge_filter("e", as_of, edge_kinds)
+    step = f"SELECT e.{far}, w.depth + 1 FROM {name} w JOIN lineage_edge e ON e.{near} = w.node_id"
+    step_params: list = []
+    if as_of is not None:
+        # A node that did not exist yet at `as_of` is not walked through either.
+        step += " JOIN lineage_node n ON n.id = e." + far + " AND n.first_seen <= %s"
+        step_params.append(as_of)
+    step += f" WHERE w.depth < %s AND {edge_sql}"
+    step_params += [depth] + edge_params
+    return f"{name}(node_id, depth) AS ({seed} UNION {step})", seed_params + step_params
+
+
+def _walks(start_ids, directions, depth, as_of, edge_kinds) -> tuple[str, list]:
+    """WITH RECURSIVE … reached(node_id, d): every node within `depth` hops in any of `directions`."""
+    ctes, params, names = [], [], []
+    for one in directions:
+        name = "walk_" + one
+        sql, p = _walk_cte(name, one, start_ids, depth, as_of, edge_kinds)
+        ctes.append(sql)
+        params += p
+        names.append(name)
+    union = " UNION ALL ".join(f"SELECT node_id, depth FROM {name}" for name in names)
+    ctes.append(f"reached(node_id, d) AS (SELECT node_id, MIN(depth) FROM ({union}) AS walked GROUP BY node_id)")
+    return "WITH RECURSIVE " + ", ".join(ctes), params
+
+
+def _check_direction(direction: str, allowed=DIRECTIONS) -> None:
+    if direction not in allowed:
+        raise ValueError(f"direction must be one of {', '.join(allowed)}, not {direction!r}")
 
 
 def reachable(
@@ -54,21 +122,19 @@ def reachable(
     edge_kinds: list[str] | None = None,
     limit: int | None = None,
 ) -> dict[int, int]:
-    """Node id -> smallest distance from the start nodes, walking one direction, at most `depth` hops."""
-    if direction not in ("upstream", "downstream"):
-        raise ValueError(f"direction must be upstream or downstream, not {direction!r}")
+    """Node id -> smallest distance from the start nodes, walking one direction, at most `depth` hops.
+
+    Ordered nearest first (then by id), so `limit` keeps the nearest nodes.
+    """
+    _check_direction(direction, ("upstream", "downstream"))
+    start_ids = sorted({int(i) for i in start_ids})
     if not start_ids:
         return {}
-    step, step_params = _walk_sql(direction, as_of, edge_kinds)
-    seeds = "SELECT id, 0 FROM lineage_node WHERE id IN (" + ",".join(["%s"] * len(start_ids)) + ")"
-    sql = (
-        f"WITH RECURSIVE walk(node_id, depth) AS ({seeds} UNION {step}) "
-        "SELECT node_id, MIN(depth) AS d FROM walk GROUP BY node_id ORDER BY d, node_id"
-    )
-    params = list(start_ids) + [depth] + step_params
+    head, params = _walks(start_ids, [direction], int(depth), as_of, edge_kinds)
+    sql = f"{head} SELECT node_id, d FROM reached ORDER BY d, node_id"
     if limit is not None:
         sql += " LIMIT %s"
-        params.append(limit)
+        params.append(int(limit))
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return {row[0]: row[1] for row in cur.fetchall()}
@@ -84,40 +150,113 @@ def lineage(
     edge_kinds: list[str] | None = None,
     max_nodes: int = 1000,
 ) -> GraphResult:
-    """The lineage subgraph around `start_ids`.
+    """The lineage subgraph around `start_ids`: one statement for the nodes, one for the edges between them.
 
-    `node_kinds` filters which nodes are returned (the walk still passes through the others), `max_nodes`
-    caps the answer nearest-first and sets `truncated` when more were reachable.
+    `node_kinds` filters which nodes are returned (the walk still passes through the others; the start
+    nodes are always returned). `max_nodes` caps the answer nearest-first and sets `truncated` when more
+    were reachable. Edges are those holding at `as_of` (of `edge_kinds`) between two returned nodes.
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    _check_direction(direction)
     depth = max(0, min(int(depth), MAX_DEPTH))
     max_nodes = max(1, min(int(max_nodes), MAX_NODES))
+    start_ids = sorted({int(i) for i in start_ids})
+    if not start_ids:
+        return GraphResult(nodes=[], edges=[])
     directions = ("upstream", "downstream") if direction == "both" else (direction,)
-    depth_of: dict[int, int] = {}
-    truncated = False
-    for one in directions:
-        found = reachable(start_ids, direction=one, depth=depth, as_of=as_of, edge_kinds=edge_kinds,
-                          limit=None if node_kinds else max_nodes + 1)
-        for node_id, d in found.items():
-            if node_id not in depth_of or d < depth_of[node_id]:
-                depth_of[node_id] = d
-    nodes_qs = Node.objects.filter(pk__in=list(depth_of))
-    if as_of is not None:
-        nodes_qs = nodes_qs.filter(first_seen__lte=as_of)
+    head, params = _walks(start_ids, directions, depth, as_of, edge_kinds)
+    where = ""
     if node_kinds:
-        nodes_qs = nodes_qs.filter(kind__in=node_kinds) | Node.objects.filter(pk__in=start_ids)
-    nodes = sorted(nodes_qs, key=lambda n: (depth_of.get(n.pk, 0), n.pk))
-    if len(nodes) > max_nodes:
-        nodes = nodes[:max_nodes]
-        truncated = True
-    kept = {n.pk for n in nodes}
-    depth_of = {k: v for k, v in depth_of.items() if k in kept}
-    edges_qs = Edge.objects.filter(src_id__in=kept, dst_id__in=kept)
+        where = (f" WHERE n.kind IN ({_placeholders(node_kinds)})"
+                 f" OR n.id IN ({_placeholders(start_ids)})")
+        params += list(node_kinds) + start_ids
+    columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
+    sql = (f"{head} SELECT {columns}, r.d FROM reached r JOIN lineage_node n ON n.id = r.node_id{where}"
+           " ORDER BY r.d, n.id LIMIT %s")
+    params.append(max_nodes + 1)
+    nodes = list(Node.objects.raw(sql, params))
+    truncated = len(nodes) > max_nodes
+    nodes = nodes[:max_nodes]
+    depth_of = {n.pk: n.d for n in nodes}
+    return GraphResult(nodes=nodes, edges=edges_between(list(depth_of), as_of=as_of, edge_kinds=edge_kinds),
+                       depth_of=depth_of, truncated=truncated)
+
+
+def edges_between(node_ids: list[int], *, as_of: dt.datetime | None = None, edge_kinds=None) -> list[Edge]:
+    """Edges holding at `as_of` whose both ends are in `node_ids` (found through the src index, checked
+    against the dst set in the same statement)."""
+    if not node_ids:
+        return []
+    qs = Edge.objects.filter(src_id__in=node_ids, dst_id__in=node_ids)
     if as_of is None:
-        edges_qs = edges_qs.filter(valid_to__isnull=True)
+        qs = qs.filter(valid_to__isnull=True)
     else:
-        edges_qs = edges_qs.filter(valid_from__lte=as_of).exclude(valid_to__lte=as_of)
+        qs = qs.filter(valid_from__lte=as_of).exclude(valid_to__lte=as_of)
     if edge_kinds:
-        edges_qs = edges_qs.filter(kind__in=edge_kinds)
-    return GraphResult(nodes=nodes, edges=list(edges_qs.order_by("pk")), depth_of=depth_of, truncated=truncated)
+        qs = qs.filter(kind__in=list(edge_kinds))
+    return list(qs.order_by("pk"))
+
+
+def _distances_meeting(a_id: int, b_id: int, max_depth: int, as_of, edge_kinds) -> dict[int, tuple[int, int]]:
+    """Node -> (hops from a walking downstream, hops to b walking upstream from b) for every node reached
+    by both walks within `max_depth` in total: the nodes that can lie on a directed path a -> b."""
+    head_a, params_a = _walk_cte("from_a", "downstream", [a_id], max_depth, as_of, edge_kinds)
+    head_b, params_b = _walk_cte("to_b", "upstream", [b_id], max_depth, as_of, edge_kinds)
+    sql = (
+        f"WITH RECURSIVE {head_a}, {head_b}, "
+        "da(node_id, d) AS (SELECT node_id, MIN(depth) FROM from_a GROUP BY node_id), "
+        "db(node_id, d) AS (SELECT node_id, MIN(depth) FROM to_b GROUP BY node_id) "
+        "SELECT da.node_id, da.d, db.d FROM da JOIN db ON db.node_id = da.node_id WHERE da.d + db.d <= %s"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params_a + params_b + [max_depth])
+        return {row[0]: (row[1], row[2]) for row in cur.fetchall()}
+
+
+def _directed_path(a_id: int, b_id: int, max_depth: int, as_of, edge_kinds) -> tuple[list[int], list[Edge]] | None:
+    meeting = _distances_meeting(a_id, b_id, max_depth, as_of, edge_kinds)
+    if not meeting:
+        return None
+    length = min(da + db for da, db in meeting.values())
+    # Every node with da + db == length lies on some shortest path, so walking level by level and taking
+    # the smallest id that continues never dead-ends; the choice is deterministic on both databases.
+    on_path = {node: da for node, (da, db) in meeting.items() if da + db == length}
+    edges = edges_between(sorted(on_path), as_of=as_of, edge_kinds=edge_kinds)
+    step_edges: dict[int, list[Edge]] = {}
+    for edge in edges:
+        if on_path[edge.dst_id] == on_path[edge.src_id] + 1:
+            step_edges.setdefault(edge.src_id, []).append(edge)
+    ids, path_edges, here = [a_id], [], a_id
+    for _ in range(length):
+        edge = min(step_edges[here], key=lambda e: (e.dst_id, e.pk))
+        path_edges.append(edge)
+        here = edge.dst_id
+        ids.append(here)
+    return ids, path_edges
+
+
+def path_between(
+    a_id: int,
+    b_id: int,
+    max_depth: int = 10,
+    as_of: dt.datetime | None = None,
+    edge_kinds: list[str] | None = None,
+) -> PathResult | None:
+    """A shortest directed path between two nodes, whichever way round it runs, or None.
+
+    Tries a -> b (b downstream of a) first, then b -> a. Both walks meet in the database; Python only sees
+    the nodes that lie on some shortest path.
+    """
+    a_id, b_id = int(a_id), int(b_id)
+    max_depth = max(0, min(int(max_depth), MAX_DEPTH))
+    found = _directed_path(a_id, b_id, max_depth, as_of, edge_kinds)
+    direction = "downstream"
+    if found is None:
+        found = _directed_path(b_id, a_id, max_depth, as_of, edge_kinds)
+        if found is None:
+            return None
+        ids, edges = found
+        ids, edges, direction = ids[::-1], edges[::-1], "upstream"
+    else:
+        ids, edges = found
+    by_id = Node.objects.in_bulk(ids)
+    return PathResult(nodes=[by_id[i] for i in ids], edges=edges, direction=direction)
