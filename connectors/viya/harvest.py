@@ -1,0 +1,247 @@
+"""The Viya connector: pages of store facts for whatever changed in Model Manager since the cursor.
+
+Incremental by each resource's `modifiedTimeStamp` (kept per resource in the cursor): listings are cheap
+and always read in full, but versions, contents, histories and logs are fetched, and facts written, only for
+resources whose stamp moved. The cursor goes into the database with each page, so a harvest killed half-way
+resumes with what it had not stored yet, and a re-harvest of an unchanged server writes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Iterator
+from urllib.parse import urlsplit
+
+from connectors.base import Page
+from connectors.viya import mapping, times
+from connectors.viya.client import ViyaClient, href
+from connectors.viya.errors import ViyaNotFound
+
+CURSOR_VERSION = 1
+WORKFLOW_PATHS = {
+    "processes": "/modelManagement/workflowProcesses",
+    "associations": "/modelManagement/workflowAssociations",
+    "tasks": "/modelManagement/workflowTasks",
+}
+
+
+def _sig(*parts) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ViyaConnector:
+    kind = "viya"
+
+    def __init__(self, client: ViyaClient, *, batch: int = 100, download_digests: bool = False,
+                 history: bool = True, workflows: bool = True, relationships: bool = True):
+        self.client = client
+        self.batch = max(1, int(batch))
+        self.download_digests = download_digests
+        self.history = history
+        self.workflows = workflows
+        self.relationships = relationships
+        self.instance = urlsplit(client.base_url).netloc
+        self.keys = mapping.Keys(self.instance)
+
+    def source_key(self) -> str:
+        return f"viya:{self.client.base_url}"
+
+    # -- the walk ------------------------------------------------------------------------------------------
+    def changes_since(self, cursor: dict | None) -> Iterator[Page]:
+        cursor = dict(cursor or {})
+        if cursor.get("v") != CURSOR_VERSION:
+            cursor = {"v": CURSOR_VERSION}
+        stamps: dict = dict(cursor.get("stamps") or {})
+        champions: dict = dict(cursor.get("champions") or {})
+
+        def page(facts, read):
+            return Page(facts, {"v": CURSOR_VERSION, "stamps": dict(stamps), "champions": dict(champions)}, read)
+
+        workflows_by_project, wf_read = self._workflows()
+
+        # Repositories.
+        facts, changed = [], 0
+        repos = list(self.client.collection("/modelRepository/repositories", limit=self.batch))
+        for body in repos:
+            if self._changed(stamps, "repository", body["id"], times.stamp(body)):
+                facts += mapping.repository_facts(self.keys, body)
+                changed += 1
+        yield page(facts, {"repositories": len(repos), "repositories_changed": changed, **wf_read})
+
+        # All models (summaries) first: projects need their champion and challengers from them.
+        models = list(self.client.collection("/modelRepository/models", limit=self.batch))
+        by_project: dict[str, list] = {}
+        for m in models:
+            by_project.setdefault(m.get("projectId") or "", []).append(m)
+
+        projects = list(self.client.collection("/modelRepository/projects", limit=self.batch))
+        for chunk in _chunks(projects, self.batch):
+            facts, changed, versions_read = [], 0, 0
+            for body in chunk:
+                pid = body["id"]
+                members = by_project.get(pid, [])
+                champion = next(({"model_id": m["id"], "model_name": m.get("name"), "version": m.get("modelVersionName") or "1.0",
+                                  "since": body.get("modifiedTimeStamp")} for m in members if m.get("role") == "champion"), None)
+                challengers = sorted({*(body.get("challengerModels") or []),
+                                      *(m["id"] for m in members if m.get("role") == "challenger")})
+                wfs = workflows_by_project.get(pid) if workflows_by_project is not None else None
+                champ_sig = champion and (champion["model_id"], champion["version"])
+                if not self._changed(stamps, "project", pid, _sig(times.stamp(body), champ_sig, challengers, wfs)):
+                    continue
+                versions = list(self.client.collection(f"/modelRepository/projects/{pid}/projectVersions", limit=self.batch))
+                versions_read += len(versions)
+                history = self._history(body) if self.history else None
+                new_facts, now_champion = mapping.project_facts(
+                    self.keys, body, versions=versions, champion=champion, challengers=challengers, history=history,
+                    workflows=wfs, previous_champion=champions.get(pid))
+                facts += new_facts
+                if now_champion:
+                    champions[pid] = now_champion
+                else:
+                    champions.pop(pid, None)
+                changed += 1
+            yield page(facts, {"projects": len(chunk), "projects_changed": changed, "project_versions": versions_read})
+        facts = self._vanished(stamps, "project", {p["id"] for p in projects}, self.keys.project)
+        for pid in [p for p in list(champions) if p not in {x["id"] for x in projects}]:
+            champions.pop(pid)
+
+        # Models with their versions and contents.
+        for chunk in (_chunks(models, self.batch) if models else [[]]):
+            read = {"models": len(chunk), "models_changed": 0, "model_versions": 0, "contents": 0}
+            for body in chunk:
+                mid = body["id"]
+                if not self._changed(stamps, "model", mid, times.stamp(body)):
+                    continue
+                new = self._model(body, read)
+                facts += new
+                read["models_changed"] += 1
+            yield page(facts, read)
+            facts = []
+        facts = self._vanished(stamps, "model", {m["id"] for m in models}, self.keys.model)
+
+        # Publish destinations and publish records.
+        destinations = {d.get("name"): d for d in self.client.collection("/modelPublish/destinations", limit=self.batch)}
+        for name, d in destinations.items():
+            if self._changed(stamps, "destination", name, times.stamp(d)):
+                facts.append(mapping.raw("destination", name, d))
+        publishes = list(self.client.collection("/modelPublish/models", limit=self.batch))
+        yield page(facts, {"destinations": len(destinations)})
+        for chunk in _chunks(publishes, self.batch):
+            facts, changed = [], 0
+            for body in chunk:
+                if not self._changed(stamps, "publish", body["id"], _sig(times.stamp(body), body.get("state"))):
+                    continue
+                log = None
+                log_url = href(body, "publishingLog") or f"/modelPublish/models/{body['id']}/log"
+                got = self.client.get_optional(log_url)
+                if got is not None:
+                    log = got.body
+                facts += mapping.publish_facts(self.keys, body, destination=destinations.get(body.get("destinationName")), log=log)
+                changed += 1
+            yield page(facts, {"publishes": len(chunk), "publishes_changed": changed})
+
+        # Relationships between resources.
+        if self.relationships:
+            facts, count = [], 0
+            try:
+                for body in self.client.collection("/relationships/relationships", limit=self.batch):
+                    count += 1
+                    if self._changed(stamps, "relationship", body.get("id"), times.stamp(body)):
+                        facts += mapping.relationship_facts(self.keys, body)
+                yield page(facts, {"relationships": count})
+            except ViyaNotFound:
+                yield page([], {"relationships_skipped": 1})
+
+    # -- parts -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _changed(stamps: dict, kind: str, ident: str, mark: str) -> bool:
+        key = f"{kind}:{ident}"
+        if stamps.get(key) == mark and mark:
+            return False
+        stamps[key] = mark
+        return True
+
+    def _vanished(self, stamps: dict, kind: str, present: set, key_of) -> list:
+        """Resources listed before and missing now were deleted in Viya: mark them, close what held them."""
+        facts = []
+        for key in [k for k in stamps if k.startswith(kind + ":")]:
+            ident = key.split(":", 1)[1]
+            if ident in present:
+                continue
+            del stamps[key]
+            facts.append(mapping.store.NodeFact(key=key_of(ident), name="", properties={"deleted": True},
+                                                raw=mapping.raw(f"{kind}.deleted", ident, {"id": ident, "deleted": True})))
+        return facts
+
+    def _model(self, body: dict, read: dict) -> list:
+        mid = body["id"]
+        base = f"/modelRepository/models/{mid}"
+        snapshots = list(self.client.collection(href(body, "modelVersions") or f"{base}/modelVersions", limit=self.batch))
+        read["model_versions"] += len(snapshots) + 1
+        contents = [self._content(c) for c in self.client.collection(href(body, "contents") or f"{base}/contents", limit=self.batch)]
+        read["contents"] += len(contents)
+        snapshot_contents = {}
+        for snap in snapshots:
+            files = snap.get("files")
+            if files is None:
+                url = href(snap, "contents") or f"{base}/modelVersions/{snap['id']}/contents"
+                try:
+                    files = list(self.client.collection(url, limit=self.batch))
+                except ViyaNotFound:
+                    files = []
+            snapshot_contents[snap["id"]] = [self._content(f) for f in files]
+            read["contents"] += len(files)
+        return mapping.model_facts(self.keys, body, snapshots=snapshots, contents=contents,
+                                   snapshot_contents=snapshot_contents)
+
+    def _content(self, body: dict) -> dict:
+        if not self.download_digests:
+            return mapping.content_summary(body)
+        url = href(body, "content") or (href(body, "self") or "") + "/content"
+        data = self.client.download(url)
+        return mapping.content_summary(body, size=len(data), digest="sha256:" + hashlib.sha256(data).hexdigest())
+
+    def _history(self, project: dict) -> list | None:
+        url = href(project, "projectHistory")
+        if not url:
+            return None
+        try:
+            return [{k: v for k, v in h.items() if k != "links"}
+                    for h in self.client.collection(url, limit=self.batch)]
+        except ViyaNotFound:
+            return None
+
+    def _workflows(self) -> tuple[dict | None, dict]:
+        """Workflow processes and tasks by the project they are associated with, or None when the workflow
+        service is absent (404), which is noted in the page's read counts rather than failing the harvest."""
+        if not self.workflows:
+            return None, {}
+        try:
+            associations = list(self.client.collection(WORKFLOW_PATHS["associations"], limit=self.batch))
+        except ViyaNotFound:
+            return None, {"workflows_skipped": 1}
+        processes, tasks = {}, {}
+        try:
+            processes = {p.get("id"): p for p in self.client.collection(WORKFLOW_PATHS["processes"], limit=self.batch)}
+            for t in self.client.collection(WORKFLOW_PATHS["tasks"], limit=self.batch):
+                tasks.setdefault(t.get("processId"), []).append(t)
+        except ViyaNotFound:
+            pass
+        by_project: dict[str, list] = {}
+        for a in associations:
+            m = mapping.PROJECT_URI.search(a.get("solutionObjectUri") or a.get("objectUri") or "")
+            if not m:
+                continue
+            proc = processes.get(a.get("processId"), {})
+            by_project.setdefault(m.group(1), []).append({
+                "process_id": a.get("processId"), "process_name": a.get("processName") or proc.get("name") or "",
+                "state": proc.get("state") or a.get("state") or "",
+                "tasks": [{"id": t.get("id"), "name": t.get("name"), "state": t.get("state"),
+                           "actual_owner": t.get("actualOwner") or ""} for t in tasks.get(a.get("processId"), [])],
+            })
+        return by_project, {"workflow_associations": len(associations), "workflow_processes": len(processes)}
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
