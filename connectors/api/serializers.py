@@ -1,0 +1,92 @@
+"""Connector configuration and harvest records over the API.
+
+Secrets are write-only: the API accepts them, stores them encrypted (connectors.secrets) and only ever
+answers with their names, so neither a response, a log line nor the audit trail carries a value.
+"""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from connectors import registry
+from connectors.models import ConnectorConfig, Harvest
+
+
+class ConnectorConfigSerializer(serializers.ModelSerializer):
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, allow_null=True, trim_whitespace=False),
+        write_only=True, required=False,
+        help_text="Write-only. On update, given names are set (null removes one); others are kept.",
+    )
+    secret_names = serializers.SerializerMethodField()
+    last_harvest = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ConnectorConfig
+        fields = ["id", "name", "kind", "settings", "secrets", "secret_names", "enabled", "write_back_enabled",
+                  "created_at", "updated_at", "last_harvest"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_secret_names(self, obj) -> list[str]:
+        try:
+            return sorted(obj.secrets)
+        except ValueError:
+            return []
+
+    def get_last_harvest(self, obj) -> dict | None:
+        last = obj.harvests.order_by("-started_at", "-pk").first()
+        if last is None:
+            return None
+        return {"id": last.pk, "status": last.status, "started_at": last.started_at, "finished_at": last.finished_at}
+
+    def validate_settings(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("settings must be a JSON object")
+        return value
+
+    def validate(self, attrs):
+        instance = self.instance
+        kind = attrs.get("kind", instance.kind if instance else None)
+        if instance is not None and "kind" in attrs and attrs["kind"] != instance.kind:
+            raise serializers.ValidationError({"kind": "a connector's kind cannot change; create a new connector"})
+        settings = attrs.get("settings", instance.settings if instance else {})
+        secrets = dict(instance.secrets) if instance else {}
+        for name, value in (attrs.get("secrets") or {}).items():
+            if value is None:
+                secrets.pop(name, None)
+            else:
+                secrets[name] = value
+        try:
+            plugin = registry.plugin(kind)
+        except (ValueError, ImportError) as exc:
+            raise serializers.ValidationError({"kind": f"connector kind {kind!r} is not available: {exc}"})
+        try:
+            plugin.validate(settings, secrets)
+        except ValueError as exc:
+            raise serializers.ValidationError({"settings": str(exc)})
+        attrs["_merged_secrets"] = secrets
+        return attrs
+
+    def _save(self, instance, attrs):
+        secrets = attrs.pop("_merged_secrets")
+        attrs.pop("secrets", None)
+        for name, value in attrs.items():
+            setattr(instance, name, value)
+        instance.set_secrets(secrets)
+        instance.save()
+        return instance
+
+    def create(self, validated_data):
+        return self._save(ConnectorConfig(), validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)
+
+
+class HarvestSerializer(serializers.ModelSerializer):
+    connector = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Harvest
+        fields = ["id", "connector", "source_key", "kind", "status", "started_at", "finished_at", "pages", "counts",
+                  "cursor_before", "cursor_after", "error", "actor", "request_id"]
+        read_only_fields = fields
