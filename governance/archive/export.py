@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 
 from django.apps import apps
+from django.conf import settings
 from django.core import serializers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -163,50 +164,32 @@ def _type_names(model) -> set[str]:
 
 
 def audit_entry_doc(entry: AuditEntry) -> dict:
+    if hasattr(entry, "as_export"):
+        return entry.as_export()
     return {
-        "seq": entry.seq,
-        "at": iso(entry.at),
-        "actor_id": entry.actor_id,
-        "actor_username": entry.actor_username,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "before": entry.before,
-        "after": entry.after,
-        "request_id": entry.request_id,
-        "client_ip": entry.client_ip,
-        "reason": entry.reason,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
+        "seq": entry.seq, "at": iso(entry.at), "actor_id": entry.actor_id, "actor_username": entry.actor_username,
+        "action": entry.action, "object_type": entry.object_type, "object_id": entry.object_id,
+        "before": entry.before, "after": entry.after, "request_id": entry.request_id, "client_ip": entry.client_ip,
+        "reason": entry.reason, "prev_hash": entry.prev_hash, "hash": entry.hash,
     }
 
 
-def _nearest_checkpoint(seq: int) -> dict | None:
-    """The audit app's nearest checkpoint to `seq`, when that app provides checkpoints."""
+def _signed_checkpoint(last_seq: int) -> dict | None:
+    """A signed checkpoint at or after `last_seq`, signing the tail on demand when none exists yet."""
     try:
-        from governance.audit import excerpt  # noqa: WPS433 (optional, built by the audit app)
-
-        found = excerpt.nearest_checkpoint(seq)
-    except (ImportError, AttributeError):
-        try:
-            from governance.audit.models import AuditCheckpoint
-        except ImportError:
-            return None
-        found = (AuditCheckpoint.objects.filter(seq__gte=seq).order_by("seq").first()
-                 or AuditCheckpoint.objects.filter(seq__lt=seq).order_by("-seq").first())
-    if found is None:
+        from governance.audit import excerpt
+    except ImportError:  # an audit app without checkpoints
         return None
-    if isinstance(found, dict):
-        return json.loads(json.dumps(found, cls=DjangoJSONEncoder))
-    return serializers.serialize("python", [found])[0]["fields"] | {"id": found.pk}
+    return excerpt.nearest_checkpoint(last_seq, create=True)
 
 
 def audit_document(subject: Node, node_ids: list[int], governance_objects: list, extra: list[tuple[str, str]]) -> dict:
-    """Audit entries about the subject, its governance records, holds on its closure and earlier bundles."""
+    """Audit entries about the subject, its governance records, holds on its closure and earlier bundles,
+    plus a signed checkpoint and, when not too long, the unbroken run of entries that binds them to it."""
     from governance.archive.models import EvidenceBundle, LegalHold
 
     wanted: dict[frozenset, set[str]] = defaultdict(set)
-    wanted[frozenset({"node", "lineage.node"})].add(str(subject.pk))
+    wanted[frozenset({"node", "lineage.node", subject.kind})].add(str(subject.pk))
     for obj in governance_objects:
         wanted[frozenset(_type_names(type(obj)))].add(str(obj.pk))
     holds = LegalHold.objects.filter(node_id__in=node_ids).values_list("pk", flat=True)
@@ -222,12 +205,28 @@ def audit_document(subject: Node, node_ids: list[int], governance_objects: list,
         if ids:
             query |= Q(object_type__in=list(types), object_id__in=list(ids))
     entries = list(AuditEntry.objects.filter(query).order_by("seq")) if query else []
+    of_interest = [e.seq for e in entries]
+    checkpoint = _signed_checkpoint(of_interest[-1]) if of_interest else None
+    by_seq = {e.seq: audit_entry_doc(e) for e in entries}
+    bound = False
+    if checkpoint is not None:
+        limit = getattr(settings, "ARCHIVE_AUDIT_SEGMENT_MAX", 5000)
+        first, last = of_interest[0], checkpoint["seq"]
+        if last - first + 1 <= limit:
+            for entry in AuditEntry.objects.filter(seq__gte=first, seq__lte=last).order_by("seq"):
+                by_seq.setdefault(entry.seq, audit_entry_doc(entry))
+            bound = True
+        else:
+            # Too long to carry: bind at least the newest entry of interest to the checkpoint.
+            for entry in AuditEntry.objects.filter(seq__gte=max(of_interest[-1], last - limit + 1), seq__lte=last):
+                by_seq.setdefault(entry.seq, audit_entry_doc(entry))
     head = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
-    checkpoint = _nearest_checkpoint(entries[-1].seq if entries else (head.seq if head else 0)) if head else None
     return {
         "hashed_fields": list(verify.HASHED_FIELDS),
         "genesis": verify.GENESIS,
-        "entries": [audit_entry_doc(e) for e in entries],
+        "of_interest": of_interest,
+        "entries": [by_seq[seq] for seq in sorted(by_seq)],
         "checkpoint": checkpoint,
+        "bound_to_checkpoint": bound,
         "chain_head": {"seq": head.seq, "hash": head.hash} if head else None,
     }

@@ -196,9 +196,15 @@ def verify_bundle(bundle: EvidenceBundle) -> dict:
         data = bundle_bytes(bundle)
     except (FileNotFoundError, OSError) as exc:
         return {"ok": False, "problem": f"the stored file is missing: {exc}", "sha256": None}
+    keys = None
+    if not bundle.restored:
+        # Built here, so its audit checkpoint was signed with one of this deployment's keys.
+        from governance.audit.signing import verification_keys
+
+        keys = verification_keys()
     try:
-        report = verify.verify_bytes(data, expected_sha256=bundle.sha256)
+        report = verify.verify_bytes(data, expected_sha256=bundle.sha256, keys=keys)
     except verify.Problem as problem:
         return {"ok": False, "problem": str(problem), "sha256": hashlib.sha256(data).hexdigest()}
     return {"ok": True, "problem": None, "sha256": report.sha256, "files": report.files, "nodes": report.nodes,
-            "edges": report.edges, "audit_entries": report.audit_entries}
+            "edges": report.edges, "audit_entries": report.audit_entries, "notes": report.notes}

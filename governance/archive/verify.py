@@ -1,14 +1,15 @@
 """Offline verifier for evidence bundles. Standard library only, on purpose.
 
 An auditor must be able to check a bundle years from now on a machine with nothing but Python, so this
-module imports neither Django nor the project (the audit-chain hashing rule is repeated here, and a test
-keeps it identical to governance/audit/chain.py). Usage:
+module imports no third-party package: only the standard library and the audit app's stdlib-only chain
+walker (governance/audit/chain.py, verifier.py, offline_verify.py, ed25519.py). Usage:
 
-    python -m governance.archive.verify BUNDLE.zip [--sha256 HEX]
+    python -m governance.archive.verify BUNDLE.zip [--sha256 HEX] [--hmac-key KEY | --public-key HEX]
 
 It checks the ZIP, the manifest's own digest, that the files are exactly the manifest's files, every
 file's SHA-256 and size, that the lineage graph is closed (edges and raw references point inside the
-bundle), every raw payload's digest, and the audit-chain excerpt; it stops at and names the first
+bundle), every raw payload's digest, and the audit-chain excerpt (each entry's hash, the links between
+consecutive entries, and, given a key, the checkpoint's signature); it stops at and names the first
 problem and exits 1, or prints OK and the bundle's SHA-256 (compare it with the audit trail) and exits 0.
 See governance/archive/FORMAT.md.
 """
@@ -19,8 +20,14 @@ import hashlib
 import json
 import sys
 import zipfile
+import os
 import zlib
 from dataclasses import dataclass, field
+
+# Standard-library-only modules of the audit app (governance/audit/__init__.py imports nothing).
+from governance.audit import chain as audit_chain
+from governance.audit import verifier as audit_verifier
+from governance.audit.offline_verify import BadExport, keys_from
 
 FORMAT = "lineage-ledger/evidence-bundle"
 FORMAT_VERSION = 1
@@ -31,21 +38,10 @@ MANIFEST_KEYS = (
     "counts", "files", "manifest_sha256",
 )
 
-# Same as governance/audit/chain.py (tests/test_archive_verify.py keeps the two in step).
-GENESIS = "0" * 64
-HASHED_FIELDS = (
-    "seq", "at", "actor_id", "actor_username", "action", "object_type", "object_id", "before", "after",
-    "request_id", "client_ip", "reason",
-)
-
-
-def canonical_json(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def entry_hash(prev_hash: str, fields: dict) -> str:
-    body = canonical_json({name: fields.get(name) for name in HASHED_FIELDS})
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+# The audit chain's own stdlib-only modules, so bundle and trail verification can never disagree.
+GENESIS = audit_chain.GENESIS
+HASHED_FIELDS = audit_chain.HASHED_FIELDS
+canonical_json = audit_chain.canonical_json
 
 
 def manifest_digest(manifest: dict) -> str:
@@ -66,6 +62,7 @@ class Report:
     edges: int
     audit_entries: int
     manifest: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
 
 def _json(zf: zipfile.ZipFile, name: str, contents: dict[str, bytes]):
@@ -139,38 +136,42 @@ def _check_raw(name: str, record) -> None:
         raise Problem(f"{name}: the payload's digest is {actual}, the record says {record['digest']}")
 
 
-def _check_audit(audit) -> int:
+def _check_audit(audit, keys: dict | None, notes: list) -> int:
     if not isinstance(audit, dict) or not isinstance(audit.get("entries"), list):
         raise Problem("audit.json must hold an 'entries' list")
-    if tuple(audit.get("hashed_fields", ())) != HASHED_FIELDS:
+    if tuple(audit.get("hashed_fields", ())) != tuple(HASHED_FIELDS):
         raise Problem("audit.json names different hashed fields than this verifier knows")
-    by_seq = {}
-    previous = None
-    for entry in audit["entries"]:
-        seq = entry.get("seq")
-        if previous is not None and (not isinstance(seq, int) or seq <= previous):
-            raise Problem(f"audit.json entries are not in increasing seq order at seq {seq}")
-        expected = entry_hash(entry.get("prev_hash", ""), entry)
-        if expected != entry.get("hash"):
-            raise Problem(f"audit entry seq {seq}: hash does not match its content (expected {expected})")
-        if seq == 1 and entry.get("prev_hash") != GENESIS:
-            raise Problem("audit entry seq 1 does not start from the genesis hash")
-        if previous is not None and seq == previous + 1 and entry["prev_hash"] != by_seq[previous]["hash"]:
-            raise Problem(f"audit entry seq {seq} does not link to entry {previous}")
-        by_seq[seq] = entry
-        previous = seq
+    entries = audit["entries"]
+    if not all(isinstance(e, dict) for e in entries):
+        raise Problem("audit.json entries must be objects")
     checkpoint = audit.get("checkpoint")
+    result = audit_verifier.verify_excerpt(entries, checkpoint if keys else None, keys or {})
+    if not result.ok:
+        brk = result.first_break
+        raise Problem(f"audit entry seq {brk.seq}: {brk.reason}")
+    by_seq = {e["seq"]: e for e in entries}
+    missing = [s for s in audit.get("of_interest", []) if s not in by_seq]
+    if missing:
+        raise Problem(f"audit entries {missing} are named as of interest but are not in the excerpt")
     if checkpoint:
-        seq, digest = checkpoint.get("seq"), checkpoint.get("hash")
-        if seq in by_seq and by_seq[seq]["hash"] != digest:
+        seq = checkpoint.get("seq")
+        if seq in by_seq and by_seq[seq].get("hash") != checkpoint.get("entry_hash"):
             raise Problem(f"audit checkpoint at seq {seq} disagrees with the excerpt's entry {seq}")
-        nxt = by_seq.get(seq + 1) if isinstance(seq, int) else None
-        if nxt is not None and nxt["prev_hash"] != digest:
-            raise Problem(f"audit entry seq {seq + 1} does not link to the checkpoint at seq {seq}")
-    return len(audit["entries"])
+        if audit.get("bound_to_checkpoint") and audit.get("of_interest"):
+            gaps = [s for s in range(audit["of_interest"][0], seq + 1) if s not in by_seq]
+            if gaps:
+                raise Problem(f"audit excerpt claims to reach its checkpoint unbroken but lacks entry {gaps[0]}")
+        if keys:
+            notes.append(f"audit checkpoint at seq {seq} signature verified")
+        else:
+            notes.append("audit checkpoint signature NOT checked: pass --hmac-key or --public-key (or set AUDIT_HMAC_KEY)")
+    else:
+        notes.append("no audit checkpoint in the bundle: entries are self-consistent but not bound to a signature")
+    notes.extend(result.notes)
+    return len(entries)
 
 
-def verify_zip(zf: zipfile.ZipFile, sha256: str, expected_sha256: str | None = None) -> Report:
+def verify_zip(zf: zipfile.ZipFile, sha256: str, expected_sha256: str | None = None, keys: dict | None = None) -> Report:
     if expected_sha256 and expected_sha256.lower() != sha256:
         raise Problem(f"bundle SHA-256 is {sha256}, expected {expected_sha256.lower()}")
     names = zf.namelist()
@@ -207,11 +208,13 @@ def verify_zip(zf: zipfile.ZipFile, sha256: str, expected_sha256: str | None = N
         raise Problem("manifest count of raw records does not match the raw/ files")
     for name in raw_names:
         _check_raw(name, _json(zf, name, contents))
-    audit_entries = _check_audit(_json(zf, "audit.json", contents))
-    return Report(sha256=sha256, files=len(files), nodes=nodes, edges=edges, audit_entries=audit_entries, manifest=manifest)
+    notes: list = []
+    audit_entries = _check_audit(_json(zf, "audit.json", contents), keys, notes)
+    return Report(sha256=sha256, files=len(files), nodes=nodes, edges=edges, audit_entries=audit_entries,
+                  manifest=manifest, notes=notes)
 
 
-def verify_bytes(data: bytes, expected_sha256: str | None = None) -> Report:
+def verify_bytes(data: bytes, expected_sha256: str | None = None, keys: dict | None = None) -> Report:
     import io
 
     sha256 = hashlib.sha256(data).hexdigest()
@@ -220,25 +223,33 @@ def verify_bytes(data: bytes, expected_sha256: str | None = None) -> Report:
     except zipfile.BadZipFile as exc:
         raise Problem(f"not a readable ZIP file: {exc}") from None
     with zf:
-        return verify_zip(zf, sha256, expected_sha256)
+        return verify_zip(zf, sha256, expected_sha256, keys)
 
 
-def verify_path(path: str, expected_sha256: str | None = None) -> Report:
+def verify_path(path: str, expected_sha256: str | None = None, keys: dict | None = None) -> Report:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise Problem(f"cannot read {path}: {exc.strerror}") from None
-    return verify_bytes(data, expected_sha256)
+    return verify_bytes(data, expected_sha256, keys)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m governance.archive.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", help="path to the evidence bundle ZIP")
     parser.add_argument("--sha256", help="the bundle SHA-256 recorded in the audit trail, to compare against")
+    parser.add_argument("--hmac-key", action="append", default=[], help="audit HMAC secret to check the checkpoint")
+    parser.add_argument("--public-key", action="append", default=[], help="trusted Ed25519 public key (hex)")
     args = parser.parse_args(argv)
+    hmac_keys = args.hmac_key or ([os.environ["AUDIT_HMAC_KEY"]] if os.environ.get("AUDIT_HMAC_KEY") else [])
     try:
-        report = verify_path(args.bundle, args.sha256)
+        keys = keys_from(hmac_keys, args.public_key)
+    except BadExport as exc:
+        print(f"FAIL: {exc}")
+        return 2
+    try:
+        report = verify_path(args.bundle, args.sha256, keys)
     except Problem as problem:
         print(f"FAIL: {problem}")
         return 1
@@ -248,6 +259,8 @@ def main(argv=None) -> int:
         f"subject {subject.get('kind')} {subject.get('name') or subject.get('source_id')}; "
         f"created {report.manifest['created_at']} by {report.manifest['created_by'].get('username')}"
     )
+    for note in report.notes:
+        print(f"note: {note}")
     print(f"sha256 {report.sha256}")
     return 0
 
