@@ -332,10 +332,12 @@ class Mapper:
         if parent and parent[0] != e.run_id:
             parent_run, parent_job = parent
             pjk, prk = job_key(parent_job["namespace"], parent_job["name"]), run_key(parent_run)
-            if pjk not in self.props and pjk != jk:
-                facts.append(self._node(pjk, {"facets": {}, "facet_times": {}}, name=parent_job["name"],
-                                        namespace=parent_job["namespace"], display_name=parent_job["name"],
-                                        when=t, raw=None))
+            if pjk != jk:
+                pjob = self._props(pjk)
+                pjob.setdefault("facets", {})
+                pjob.setdefault("facet_times", {})
+                facts.append(self._node(pjk, pjob, name=parent_job["name"], namespace=parent_job["namespace"],
+                                        display_name=parent_job["name"], when=t, raw=None))
             # raw=None: the parent's `raw` stays its own event; the edges below carry this one as evidence.
             pprops = self._run_props(prk, parent_run, parent_job, own=False)
             _derive_run(pprops)
