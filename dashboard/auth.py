@@ -12,15 +12,16 @@ from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_ro
 
 ENVIRON_KEY = "lineage_ledger.user"
 
-# Which roles may open each page. Reading lineage is open to every role; the audit log and the archive
-# hold evidence only auditors and admins may read (the same split as the API's AuditorsRead).
+# Which roles may open each page, matching what the API lets each role read: the audit log is for
+# auditors and admins (AuditorsRead); the archive page is open to every role but lists only the bundles
+# the archive API would show that user.
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "overview": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "lineage": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "model": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "approvals": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "audit": (AUDITOR, ADMIN),
-    "archive": (ENGINEER, AUDITOR, ADMIN),
+    "archive": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "connectors": (ENGINEER, AUDITOR, APPROVER, ADMIN),
 }
 

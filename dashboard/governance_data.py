@@ -1,55 +1,154 @@
-"""What the dashboard reads from the approvals and archive apps, through their service functions.
+"""What the dashboard reads from the approvals and archive apps, through their models and services.
 
-Kept in one module so that the pages do not each know how those apps are laid out, and so that the
-dashboard keeps working (saying "not available") on an instance where one of them is not installed yet.
+Kept in one module so that the pages do not each know how those apps are laid out. Rules (who may
+decide, which gates block, which bundles a user may see) are always asked of those apps, never
+re-implemented here.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from dash import html
+from django.db.models import Count
+
+from dashboard import components as ui
 from lineage.kinds import NodeKind
 from lineage.models import Node
 
 
+class Unavailable(Exception):
+    """The approvals or archive service cannot answer (refused, or the file is gone): the message says why."""
+
+
+# ---------------------------------------------------------------------------------------------- approvals
 def stage_counts() -> dict[str, int]:
     """Model versions per current stage; versions never promoted count as "none"."""
-    total = Node.objects.filter(kind=NodeKind.MODEL_VERSION).count()
-    return {"none": total} if total else {}
+    from governance.approvals.models import Stage, StageAssignment
+
+    current = dict(
+        StageAssignment.objects.filter(superseded_at__isnull=True).values_list("stage__name")
+        .annotate(n=Count("pk")).values_list("stage__name", "n")
+    )
+    counts = {stage: current.get(stage, 0) for stage in Stage.objects.values_list("name", flat=True)}
+    counts["none"] = Node.objects.filter(kind=NodeKind.MODEL_VERSION).count() - sum(current.values())
+    return counts
 
 
-def pending_count():
-    return None
+def pending_count() -> int:
+    from governance.approvals.models import PromotionRequest, RequestState
+
+    return PromotionRequest.objects.filter(state=RequestState.PENDING).count()
 
 
-class Unavailable(Exception):
-    """The approvals or archive service cannot answer (not installed, or refused): the message says why."""
+def waiting_for(user) -> list:
+    """Pending requests `user` may decide now, by the approvals service's own rule (can_decide)."""
+    from governance.approvals import services
+    from governance.approvals.models import PromotionRequest, RequestState
+
+    pending = PromotionRequest.objects.filter(state=RequestState.PENDING).select_related(
+        "node", "target_stage", "requester").order_by("submitted_at", "pk")
+    return [req for req in pending if services.can_decide(user, req) is None]
 
 
 def model_version_summary(node, user) -> dict:
-    return {"stage": None, "requests": None, "gates": None, "history": None, "bundles": None}
+    from governance.approvals import services
+    from governance.approvals.models import PromotionRequest, StageAssignment
+
+    requests = list(PromotionRequest.objects.filter(node=node).select_related("target_stage", "requester")
+                    .order_by("-created_at", "-pk"))
+    latest = requests[0] if requests else None
+    stage = services.current_stage(node)
+    return {
+        "stage": stage.name if stage else None,
+        "requests": requests,
+        "gates": (services.latest_gates(latest), set(latest.gate_overrides.values_list("gate", flat=True)))
+        if latest else None,
+        "history": list(StageAssignment.objects.filter(node=node).select_related("stage", "from_stage", "request")
+                        .order_by("assigned_at", "pk")),
+        "bundles": visible_bundles(user, node),
+    }
 
 
 def approvals_list(summary):
-    from dash import html
+    from dash import dcc
 
-    return html.P("Approvals are not available on this instance yet.", className="muted")
+    from dashboard import urlpaths
+
+    requests = summary.get("requests") or []
+    if not requests:
+        return html.P("No promotion requested.", className="muted")
+    items = []
+    for req in requests:
+        approvers = [d.actor.username for d in req.decisions.select_related("actor") if d.decision == "approve"]
+        items.append(html.Li([
+            dcc.Link(f"#{req.pk} → {req.target_stage.name}", href=urlpaths.approvals(req.pk)),
+            f" {req.state}, by {req.requester.username}",
+            html.Br(), html.Small(f"approved by {', '.join(approvers)}" if approvers else "no approvals yet"),
+        ]))
+    return html.Ul(items, id="mv-requests")
 
 
-def gate_checklist(gates):
-    from dash import html
-
-    return html.P("Gates are not available on this instance yet.", className="muted")
+def gate_checklist(gates, id="gate-checklist"):
+    if gates is None:
+        return html.P("No gates evaluated: no promotion has been requested.", className="muted", id=id)
+    results, overridden = gates
+    if not results:
+        return html.P("Gates have not been evaluated yet.", className="muted", id=id)
+    rows = []
+    for g in results:
+        if g.passed:
+            mark = html.Span("✔ pass", className="gate-pass")
+        elif g.gate in overridden:
+            mark = html.Span("✘ fail (overridden by an admin)", className="gate-pass")
+        else:
+            mark = html.Span("✘ fail", className="gate-fail")
+        rows.append([g.gate.replace("_", " "), mark, g.reason])
+    return ui.table(["gate", "result", "reason"], rows, id=id)
 
 
 def stage_history_table(history):
-    from dash import html
-
-    return html.P("Stage history is not available on this instance yet.", className="muted")
-
-
-def bundle_table(bundles):
-    from dash import html
-
-    return html.P("Evidence bundles are not available on this instance yet.", className="muted")
+    if not history:
+        return html.P("Never promoted.", className="muted", id="mv-history")
+    rows = [[ui.when(a.assigned_at), a.from_stage.name if a.from_stage else "—", a.stage.name, a.requested_by,
+             ", ".join(a.approved_by) or "—", f"#{a.request_id}",
+             "current" if a.superseded_at is None else f"until {ui.when(a.superseded_at)}"]
+            for a in history]
+    return ui.table(["when", "from", "to", "requested by", "approved by", "request", "status"], rows, id="mv-history")
 
 
-def latest_bundle_bytes(user, node_id):
-    raise Unavailable("Evidence bundles are not available on this instance yet.")
+# ---------------------------------------------------------------------------------------------- archive
+def visible_bundles(user, node=None) -> list:
+    """Bundles `user` may see, asked of the archive API's own queryset rule (auditors and admins see all,
+    others the bundles they made)."""
+    from governance.archive.api.views import EvidenceBundleViewSet
+
+    view = EvidenceBundleViewSet()
+    view.request = SimpleNamespace(user=user)
+    qs = view.get_queryset()
+    if node is not None:
+        qs = qs.filter(subject_source=node.source, subject_kind=node.kind, subject_source_id=node.source_id)
+    return list(qs.order_by("-created_at", "-pk")[:200])
+
+
+def bundle_download_url(bundle) -> str:
+    # The API download is audited and permission-checked there; the dashboard links to it.
+    return f"/api/archive/bundles/{bundle.pk}/download/"
+
+
+def bundle_table(bundles, id="bundle-table"):
+    if not bundles:
+        return html.P("No evidence bundle archived.", className="muted", id=id)
+    rows = [[b.pk, f"{b.subject_kind} {b.subject_name or b.subject_source_id}", html.Code(b.sha256[:16] + "…", title=b.sha256),
+             f"{b.size:,} B", b.node_count, b.created_by_username or "—", ui.when(b.created_at),
+             html.A("download", href=bundle_download_url(b), id=f"bundle-download-{b.pk}")]
+            for b in bundles]
+    return ui.table(["#", "subject", "sha256", "size", "nodes", "by", "created", ""], rows, id=id)
+
+
+def verify_visible_bundle(user, bundle_id: int) -> dict:
+    from governance.archive import services
+
+    bundle = next((b for b in visible_bundles(user) if b.pk == bundle_id), None)
+    if bundle is None:
+        raise Unavailable(f"There is no bundle #{bundle_id} you may see.")
+    return services.verify_bundle(bundle)

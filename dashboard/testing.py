@@ -108,16 +108,26 @@ class DashCaller:
             self._deps = response.json()
         return self._deps
 
-    def find(self, output: str) -> dict:
-        """The callback whose output string names `output` (e.g. "conn-result.children")."""
+    def find(self, output: str, values: dict | None = None) -> dict:
+        """The callback whose output names `output` (e.g. "conn-result.children"); when several write it,
+        the one whose inputs and state `values` fills best."""
+        candidates = []
         for dep in self.dependencies():
             names = [part.split("@")[0] for part in dep["output"].strip(".").split("...")]
             if output in names:
-                return dep
-        raise KeyError(f"no callback outputs {output}")
+                candidates.append(dep)
+        if not candidates:
+            raise KeyError(f"no callback outputs {output}")
+        values = values or {}
+
+        def score(dep):
+            props = [f"{d['id']}.{d['property']}" for d in dep["inputs"] + dep["state"]]
+            return (sum(p in values for p in props), -len(props))
+
+        return max(candidates, key=score)
 
     def payload(self, output: str, values: dict, changed: str | None = None) -> dict:
-        dep = self.find(output)
+        dep = self.find(output, values)
         outputs = [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
                    for o in dep["output"].strip(".").split("...")]
         inputs = [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in dep["inputs"]]
@@ -146,3 +156,21 @@ class DashCaller:
         response = self.call(output, values, changed)
         assert response.status_code == 200, (response.status_code, response.content[:500])
         return response.json()["response"]
+
+
+def find_component(tree, component_id):
+    """The component with `component_id` in a Dash layout JSON tree (as returned by a callback), or None."""
+    if isinstance(tree, dict):
+        props = tree.get("props", {})
+        if props.get("id") == component_id:
+            return tree
+        for value in list(props.values()) + [v for k, v in tree.items() if k != "props"]:
+            found = find_component(value, component_id)
+            if found is not None:
+                return found
+    elif isinstance(tree, list):
+        for item in tree:
+            found = find_component(item, component_id)
+            if found is not None:
+                return found
+    return None

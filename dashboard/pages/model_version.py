@@ -5,9 +5,9 @@ the model it versions and its deployments). Approvals, stage history, gates and 
 from the approvals and archive apps through dashboard.governance_data."""
 from __future__ import annotations
 
-from dash import Input, Output, State, dcc, html, no_update
+from dash import dcc, html
 
-from dashboard import auth, components as ui, governance_data, urlpaths
+from dashboard import components as ui, governance_data, urlpaths
 from lineage import graph
 from lineage.kinds import NodeKind
 from lineage.models import Node
@@ -83,26 +83,11 @@ def layout(user, query, node_id):
             ui.card("Gate checklist", governance_data.gate_checklist(gov.get("gates"))),
         ], className="grid-2"),
         ui.card("Stage history", governance_data.stage_history_table(gov.get("history"))),
-        ui.card("Evidence bundles", governance_data.bundle_table(gov.get("bundles")),
-                html.Div([html.Button("Download latest bundle", id="mv-download", n_clicks=0),
-                          dcc.Download(id="mv-bundle-file"), html.Div(id="mv-download-result")])
-                if gov.get("bundles") else html.Div()),
-        dcc.Store(id="mv-node", data=node.pk),
+        ui.card("Evidence bundles", governance_data.bundle_table(gov.get("bundles"), id="mv-bundles"),
+                html.P("Downloads go through the archive API, which checks your role and records the export.",
+                       className="muted")),
     )
 
 
 def register(app):
-    @app.callback(
-        Output("mv-bundle-file", "data"), Output("mv-download-result", "children"),
-        Input("mv-download", "n_clicks"), State("mv-node", "data"),
-        prevent_initial_call=True,
-    )
-    def download(n_clicks, node_id):
-        if not n_clicks:
-            return no_update, no_update
-        try:
-            user = auth.require_page(PAGE)
-            filename, content = governance_data.latest_bundle_bytes(user, int(node_id))
-        except (auth.PermissionRefused, governance_data.Unavailable) as exc:
-            return no_update, ui.refused(str(exc), id="mv-download-refused")
-        return dcc.send_bytes(content, filename), ui.notice(f"Downloaded {filename}.", "ok")
+    """Read-only page: nothing to register (bundle downloads are links to the audited archive API)."""
