@@ -62,6 +62,9 @@ class KubeflowConnector:
         self.retry_policy = retry_policy
         # Called with each Page before it is yielded (progress, tests that kill a harvest mid-way).
         self.page_hook = page_hook
+        # Artefacts (id -> update time) already mapped by the executions stream of this harvest: the
+        # artefacts stream skips them unless they changed since (it exists for later updates).
+        self._mapped_artifacts: dict[int, int] = {}
 
     @classmethod
     def from_settings(cls, settings: dict, secrets: dict | None = None, **kwargs) -> "KubeflowConnector":
@@ -201,6 +204,7 @@ class KubeflowConnector:
             if not batch.executions:
                 return
             facts = mapping.execution_facts(self.keys, batch)
+            self._mapped_artifacts.update((a.id, a.updated_ms) for a in batch.artifacts.values())
             last = batch.executions[-1]
             state["mlmd"]["executions"] = [last.updated_ms, last.id]
             yield Page(facts=facts, cursor={}, read={"executions": len(batch.executions), "events": len(batch.events),
@@ -215,11 +219,14 @@ class KubeflowConnector:
                                    "read ML Metadata artifacts")
             if not artifacts:
                 return
-            facts = []
+            facts, changed = [], 0
             for artifact in artifacts:
+                if self._mapped_artifacts.get(artifact.id) == artifact.updated_ms:
+                    continue
+                changed += 1
                 facts += mapping.artifact_facts(self.keys, artifact)
             state["mlmd"]["artifacts"] = [artifacts[-1].updated_ms, artifacts[-1].id]
-            yield Page(facts=facts, cursor={}, read={"artifacts_updated": len(artifacts)})
+            yield Page(facts=facts, cursor={}, read={"artifacts_updated": changed})
             if len(artifacts) < self.page_size:
                 return
 

@@ -328,7 +328,8 @@ def generate(path: str | Path) -> DemoSource:
 
 def generate_bulk(path: str | Path, runs: int) -> DemoSource:
     """A large store for benchmarks: `runs` runs of one training pipeline, each with 4 executions
-    (root DAG, ingest, train, evaluate), 4 artefacts and 9 events, sharing one imported raw dataset."""
+    (root DAG, ingest, train, evaluate), 4 artefacts (data, model, metrics, evaluate's executor logs) and 9
+    events, sharing one imported raw dataset."""
     path = Path(path)
     if path.exists():
         path.unlink()
@@ -349,7 +350,7 @@ def generate_bulk(path: str | Path, runs: int) -> DemoSource:
         metrics = s.w.artifact("system.Metrics", f"minio://mlpipeline/bulk/{run_id}/metrics", "metrics",
                                {"accuracy": 0.5 + (i % 50) / 100})
         s.task(run_id, ctx, dag, "train", inputs=[("dataset", clean)], outputs=[("model", model), ("metrics", metrics)],
-               params=params)
+               params=params, logs=False)
         s.task(run_id, ctx, dag, "evaluate", inputs=[("model", model), ("dataset", clean), ("metrics", metrics)])
         s.finish(ctx, dag)
     return s.src
