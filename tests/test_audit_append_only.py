@@ -10,6 +10,12 @@ from governance.audit.models import AuditCheckpoint, AuditEntry
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """The `users` fixture hashes a password per user; the default hasher costs seconds on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def entries():
     recorder.record("thing.create", "thing", 1, after={"a": 1})

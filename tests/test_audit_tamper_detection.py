@@ -17,6 +17,12 @@ from governance.audit.verify import verify_chain
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """The `users` fixture hashes a password per user; the default hasher costs seconds on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def trail(settings):
     """14 entries; checkpoints at 5 and 10, announced by entries 6 and 11."""

@@ -24,6 +24,10 @@ CSV_COLUMNS = (
 
 def plan(seq_min: int | None = None, seq_max: int | None = None) -> dict:
     """The header of an export of entries seq_min..seq_max (default: the whole chain up to its tail now)."""
+    # Checkpoints are noted before the tail is read, as in verify.py: one signed after this moment (say,
+    # the periodic one the export's own audit entry may trigger) lies beyond the export and is left out,
+    # while one that vouches for an entry past a tail that shrank is kept and flagged offline.
+    newest_checkpoint = AuditCheckpoint.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     tail = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     first = max(1, seq_min or 1)
     last = min(tail, seq_max) if seq_max is not None else tail
@@ -38,11 +42,12 @@ def plan(seq_min: int | None = None, seq_max: int | None = None) -> dict:
         # included and flagged. False: a slice; checkpoints after it are left out.
         "to_tail": seq_max is None or seq_max >= tail,
         "public_keys": {signer.key_id: signer.public_key} if signer.public_key else {},
+        "checkpoints_through": newest_checkpoint,
     }
 
 
 def _checkpoints(header: dict) -> list[dict]:
-    qs = AuditCheckpoint.objects.filter(seq__gte=header["first_seq"])
+    qs = AuditCheckpoint.objects.filter(seq__gte=header["first_seq"], seq__lte=header["checkpoints_through"])
     if not header["to_tail"]:
         qs = qs.filter(seq__lt=header["last_seq"])
     return [cp.signed_fields() for cp in qs]
