@@ -33,13 +33,14 @@ class ViyaConnector:
     kind = "viya"
 
     def __init__(self, client: ViyaClient, *, batch: int = 100, download_digests: bool = False,
-                 history: bool = True, workflows: bool = True, relationships: bool = True):
+                 history: bool = True, workflows: bool = True, relationships: bool = True, stitch: bool = True):
         self.client = client
         self.batch = max(1, int(batch))
         self.download_digests = download_digests
         self.history = history
         self.workflows = workflows
         self.relationships = relationships
+        self.stitch = stitch
         self.instance = urlsplit(client.base_url).netloc
         self.keys = mapping.Keys(self.instance)
 
@@ -151,6 +152,17 @@ class ViyaConnector:
                 yield page(facts, {"relationships": count})
             except ViyaNotFound:
                 yield page([], {"relationships_skipped": 1})
+
+        # Same-as links to Kubeflow originals, for every Viya version of this instance (Kubeflow data may
+        # have arrived since the last harvest, so unchanged versions are looked at again).
+        if self.stitch:
+            from lineage import stitching
+            from lineage.models import Node
+
+            copies = Node.objects.filter(source=mapping.SOURCE, kind="model_version",
+                                         source_id__startswith=self.instance + "/")
+            facts = stitching.same_as_facts(copies)
+            yield page(facts, {"same_as_links": len(facts)})
 
     # -- parts -----------------------------------------------------------------------------------------------
     @staticmethod
