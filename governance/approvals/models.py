@@ -62,6 +62,26 @@ class StagePolicy(models.Model):
     def __str__(self):
         return f"policy for {self.stage.name}"
 
+    def clean(self):
+        """Run by the Django admin's form; the API serializer applies the same rules."""
+        from django.core.exceptions import ValidationError
+
+        from governance.approvals.gates import validate_metric_rules
+
+        errors = {}
+        try:
+            validate_metric_rules(self.required_metrics)
+        except ValueError as exc:
+            errors["required_metrics"] = str(exc)
+        if not isinstance(self.source_actions, dict) or any(
+                not isinstance(a, dict) or not isinstance(a.get("action"), str) or not a["action"]
+                for a in self.source_actions.values()):
+            errors["source_actions"] = 'An object like {"viya": {"action": "set_champion"}}.'
+        if self.required_approvals < 1:
+            errors["required_approvals"] = "At least one approver is required."
+        if errors:
+            raise ValidationError(errors)
+
     def snapshot(self) -> dict:
         return {
             "stage": self.stage.name,
