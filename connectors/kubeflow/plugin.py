@@ -7,7 +7,7 @@ MLMD_SOURCES = ("mlmd_host", "mlmd_sqlite", "mlmd_mysql_host", "mlmd_postgres_ho
 SECRET_NAMES = ("kfp_token", "mlmd_password")
 SETTING_NAMES = (
     "kfp_host", "namespace", "instance", "timeout", "verify_ssl", "api_page_size", "mlmd_page_size",
-    "retry_attempts", "retry_base_delay", "retry_max_delay", "mlmd_port", "mlmd_timeout", "mlmd_mysql_port",
+    "retry_attempts", "retry_base_delay", "retry_max_delay", "emit_openlineage", "mlmd_port", "mlmd_timeout", "mlmd_mysql_port",
     "mlmd_postgres_port", "mlmd_database", "mlmd_user", *MLMD_SOURCES,
 )
 
@@ -95,3 +95,10 @@ def from_config(config):
     secrets = config.secrets
     validate(settings, secrets)
     return KubeflowConnector.from_settings(settings, secrets)
+
+
+def emit_openlineage(harvest, **kwargs) -> int:
+    """Send the runs `harvest` created or changed as OpenLineage events to OPENLINEAGE_URL."""
+    from connectors.kubeflow.openlineage import emit_openlineage as emit
+
+    return emit(harvest, **kwargs)

@@ -97,6 +97,15 @@ class Command(BaseCommand):
         finally:
             if bar is not None:
                 bar.close()
+        if options.get("emit_openlineage") or (config is not None and config.settings.get("emit_openlineage")):
+            emit = getattr(registry.plugin(kind), "emit_openlineage", None)
+            if emit is None:
+                raise CommandError(f"the {kind} connector cannot emit OpenLineage events")
+            try:
+                sent = emit(harvest)
+            except Exception as exc:  # the harvest itself is stored; say the emission failed
+                raise CommandError(f"harvest {harvest.pk} stored, but OpenLineage emission failed: {exc}") from exc
+            self.stdout.write(f"sent {sent} OpenLineage events")
         counts = harvest.counts
         read = ", ".join(f"{k} {v}" for k, v in sorted(counts.get("read", {}).items())) or "nothing"
         self.stdout.write(
@@ -111,6 +120,8 @@ def _common(sub):
                      help="Show a progress bar even when not on a terminal")
     sub.add_argument("--no-progress", dest="progress", action="store_false", help="Never show a progress bar")
     sub.add_argument("--actor", default="", help="Who asked for this harvest (default: the OS user)")
+    sub.add_argument("--emit-openlineage", action="store_true",
+                     help="Also send the harvested runs as OpenLineage events to OPENLINEAGE_URL")
     return sub
 
 
