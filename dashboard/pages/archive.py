@@ -16,7 +16,12 @@ TITLE = "Archive"
 def holds_table():
     from governance.archive.models import LegalHold
 
-    rows = [[h.pk, dcc.Link(f"{h.node.kind} {h.node.display_name or h.node.name}", href=urlpaths.lineage(h.node_id)),
+    def subject(h):
+        if h.node_id is None:  # the node left the hot store; the hold keeps its natural key
+            return f"{getattr(h, 'node_kind', '')} {getattr(h, 'node_source_id', '')} (not in the store)"
+        return dcc.Link(f"{h.node.kind} {h.node.display_name or h.node.name}", href=urlpaths.lineage(h.node_id))
+
+    rows = [[h.pk, subject(h),
              "active" if h.active else "released", h.reason, h.placed_by.username if h.placed_by else "—",
              ui.when(h.placed_at), ui.when(h.released_at) if h.released_at else "—", h.release_reason or ""]
             for h in LegalHold.objects.select_related("node", "placed_by").order_by("released_at", "-placed_at")[:200]]
