@@ -1,0 +1,180 @@
+"""Read-only views of the lineage store: nodes (all kinds and one list per kind), edges, raw records, and the
+graph walks of lineage.graph. Any role may read (the project default permission); nothing here writes.
+
+The viewsets stay thin: filtering is the filterset's, walking is lineage.graph's, the shapes are the
+serializers'. Query parameters of the graph endpoints are validated by serializers so a bad one is a 400
+with the offending field named, before any query runs.
+"""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import filters, serializers as drf_serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from django_filters.rest_framework import DjangoFilterBackend
+
+from lineage import graph
+from lineage.api import serializers as s
+from lineage.filtersets import EdgeFilterSet, NodeFilterSet, RawRecordFilterSet
+from lineage.kinds import NodeKind
+from lineage.models import Edge, Node, RawRecord
+
+AS_OF_PARAM = OpenApiParameter(
+    "as_of", OpenApiTypes.DATETIME, description="ISO 8601: also show the properties the node had at that time"
+)
+
+
+class _AsOfQuery(drf_serializers.Serializer):
+    as_of = drf_serializers.DateTimeField(required=False)
+
+
+class _ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    ordering_fields = ["id"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="Lineage nodes. Filter by kind, source, ids, names, time ranges; `q`/`search` "
+                                   "for text; cursor-paginated newest first."),
+    retrieve=extend_schema(parameters=[AS_OF_PARAM],
+                           description="One node with its revisions; with `as_of`, the properties it had then."),
+)
+class _NodeViewSetBase(_ReadOnlyViewSet):
+    filterset_class = NodeFilterSet
+    search_fields = list(NodeFilterSet.SEARCH_FIELDS)
+    kinds: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        qs = Node.objects.all()
+        if self.kinds:
+            qs = qs.filter(kind__in=self.kinds)
+        return qs
+
+    def get_serializer_class(self):
+        return s.NodeDetailSerializer if self.action == "retrieve" else s.NodeSerializer
+
+    def retrieve(self, request, *args, **kwargs):
+        query = _AsOfQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        node = self.get_object()
+        context = {**self.get_serializer_context(), "as_of": query.validated_data.get("as_of")}
+        return Response(s.NodeDetailSerializer(node, context=context).data)
+
+
+class NodeViewSet(_NodeViewSetBase):
+    """Every node, whatever its kind, plus the graph walks around one node."""
+
+    @extend_schema(
+        parameters=[s.LineageQuerySerializer],
+        responses={200: s.LineageSerializer},
+        description="The lineage subgraph around this node, computed in the database. Nodes come nearest "
+                    "first; `truncated` says more than `max_nodes` were reachable.",
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def lineage(self, request, pk=None):
+        node = get_object_or_404(Node, pk=pk)
+        query = s.LineageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        result = graph.lineage(
+            [node.pk], direction=q["direction"], depth=q["depth"], as_of=q.get("as_of"),
+            node_kinds=q.get("node_kinds") or None, edge_kinds=q.get("edge_kinds") or None,
+            max_nodes=q["max_nodes"],
+        )
+        context = {"request": request, "depth_of": result.depth_of}
+        return Response({
+            "start": node.pk,
+            "direction": q["direction"],
+            "depth": q["depth"],
+            "as_of": drf_serializers.DateTimeField().to_representation(q["as_of"]) if q.get("as_of") else None,
+            "truncated": result.truncated,
+            "nodes": s.GraphNodeSerializer(result.nodes, many=True, context=context).data,
+            "edges": s.GraphEdgeSerializer(result.edges, many=True).data,
+        })
+
+    @extend_schema(
+        parameters=[s.PathQuerySerializer],
+        responses={200: s.PathSerializer},
+        description="A shortest directed path between this node and `to`, whichever way round it runs.",
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def path(self, request, pk=None):
+        node = get_object_or_404(Node, pk=pk)
+        query = s.PathQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        if not Node.objects.filter(pk=q["to"]).exists():
+            raise drf_serializers.ValidationError({"to": [f"No node with id {q['to']}."]})
+        found = graph.path_between(node.pk, q["to"], max_depth=q["max_depth"], as_of=q.get("as_of"),
+                                   edge_kinds=q.get("edge_kinds") or None)
+        if found is None:
+            return Response({"found": False, "direction": None, "length": None, "nodes": [], "edges": []})
+        depth_of = {n.pk: i for i, n in enumerate(found.nodes)}
+        return Response({
+            "found": True,
+            "direction": found.direction,
+            "length": found.length,
+            "nodes": s.GraphNodeSerializer(found.nodes, many=True, context={"depth_of": depth_of}).data,
+            "edges": s.GraphEdgeSerializer(found.edges, many=True).data,
+        })
+
+
+def _kind_viewset(class_name: str, *kinds: str):
+    """A list/detail viewset over nodes of `kinds`, sharing NodeFilterSet and the node serializers."""
+    return type(class_name, (_NodeViewSetBase,), {
+        "kinds": kinds,
+        "__doc__": f"Lineage nodes of kind {' or '.join(kinds)}.",
+        "__module__": __name__,
+    })
+
+
+JobViewSet = _kind_viewset("JobViewSet", NodeKind.JOB)
+RunViewSet = _kind_viewset("RunViewSet", NodeKind.RUN)
+DatasetViewSet = _kind_viewset("DatasetViewSet", NodeKind.DATASET)
+DatasetVersionViewSet = _kind_viewset("DatasetVersionViewSet", NodeKind.DATASET_VERSION)
+ArtifactViewSet = _kind_viewset("ArtifactViewSet", NodeKind.ARTIFACT, NodeKind.METRICS)
+ModelViewSet = _kind_viewset("ModelViewSet", NodeKind.MODEL)
+ModelVersionViewSet = _kind_viewset("ModelVersionViewSet", NodeKind.MODEL_VERSION)
+DeploymentViewSet = _kind_viewset("DeploymentViewSet", NodeKind.DEPLOYMENT)
+ProjectViewSet = _kind_viewset("ProjectViewSet", NodeKind.PROJECT)
+RepositoryViewSet = _kind_viewset("RepositoryViewSet", NodeKind.REPOSITORY)
+
+KIND_ROUTES = [
+    ("jobs", JobViewSet, "job"),
+    ("runs", RunViewSet, "run"),
+    ("datasets", DatasetViewSet, "dataset"),
+    ("dataset-versions", DatasetVersionViewSet, "dataset-version"),
+    ("artifacts", ArtifactViewSet, "artifact"),
+    ("models", ModelViewSet, "model"),
+    ("model-versions", ModelVersionViewSet, "model-version"),
+    ("deployments", DeploymentViewSet, "deployment"),
+    ("projects", ProjectViewSet, "project"),
+    ("repositories", RepositoryViewSet, "repository"),
+]
+
+
+@extend_schema_view(list=extend_schema(description="Lineage edges (src is upstream of dst); `as_of` keeps "
+                                                   "those that held then, `open` those that still hold."))
+class EdgeViewSet(_ReadOnlyViewSet):
+    queryset = Edge.objects.all()
+    serializer_class = s.EdgeSerializer
+    filterset_class = EdgeFilterSet
+    search_fields = ["kind", "source"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="Source payloads as received (bodies only on the detail)."),
+    retrieve=extend_schema(description="The source payload exactly as received."),
+)
+class RawRecordViewSet(_ReadOnlyViewSet):
+    filterset_class = RawRecordFilterSet
+    search_fields = ["source_id", "kind"]
+
+    def get_queryset(self):
+        qs = RawRecord.objects.all()
+        return qs if self.action == "retrieve" else qs.defer("body")
+
+    def get_serializer_class(self):
+        return s.RawRecordDetailSerializer if self.action == "retrieve" else s.RawRecordSerializer
