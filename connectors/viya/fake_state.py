@@ -289,7 +289,7 @@ class ViyaState:
     def add_publish(self, model: dict, destination: str, *, state: str = "completed", when: str | None = None,
                     version_name: str | None = None, source_uri: str | None = None, log: str | None = None) -> dict:
         when = when or now_stamp()
-        pid = str(uuid.uuid4())
+        pid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"publish/{model['id']}/{destination}/{when}/{len(self.resources['publish'])}"))
         publish_name = re.sub(r"\W", "", model["name"]) + "_" + model["id"].replace("-", "")
         body = {"creationTimeStamp": when, "createdBy": "demo", "modifiedTimeStamp": when, "modifiedBy": "demo",
                 "version": 2, "id": pid, "name": publish_name, "publishName": publish_name,

@@ -33,7 +33,8 @@ class ViyaConnector:
     kind = "viya"
 
     def __init__(self, client: ViyaClient, *, batch: int = 100, download_digests: bool = False,
-                 history: bool = True, workflows: bool = True, relationships: bool = True, stitch: bool = True):
+                 history: bool = True, workflows: bool = True, relationships: bool = True, stitch: bool = True,
+                 instance: str | None = None):
         self.client = client
         self.batch = max(1, int(batch))
         self.download_digests = download_digests
@@ -41,11 +42,12 @@ class ViyaConnector:
         self.workflows = workflows
         self.relationships = relationships
         self.stitch = stitch
-        self.instance = urlsplit(client.base_url).netloc
+        # Node ids are namespaced by instance (host:port unless named), so two Viya servers never collide.
+        self.instance = instance or urlsplit(client.base_url).netloc
         self.keys = mapping.Keys(self.instance)
 
     def source_key(self) -> str:
-        return f"viya:{self.client.base_url}"
+        return f"viya:{self.instance}"
 
     # -- the walk ------------------------------------------------------------------------------------------
     def changes_since(self, cursor: dict | None) -> Iterator[Page]:

@@ -14,7 +14,7 @@ from connectors.viya.harvest import ViyaConnector
 from connectors.viya.writeback import execute_promotion  # noqa: F401  (part of this plugin's interface)
 
 SETTINGS = {"url", "username", "client_id", "verify_tls", "timeout", "batch", "download_digests", "history",
-            "workflows", "relationships", "stitch"}
+            "workflows", "relationships", "stitch", "instance"}
 SECRETS = {"token", "password", "client_secret"}
 
 
@@ -105,4 +105,5 @@ def build(settings: dict, secrets: dict, *, policy: RetryPolicy = RetryPolicy())
     return ViyaConnector(client_for(settings, secrets, policy=policy), batch=int(settings.get("batch") or 100),
                          download_digests=bool(settings.get("download_digests")),
                          history=settings.get("history", True), workflows=settings.get("workflows", True),
-                         relationships=settings.get("relationships", True), stitch=settings.get("stitch", True))
+                         relationships=settings.get("relationships", True), stitch=settings.get("stitch", True),
+                         instance=settings.get("instance") or None)
