@@ -167,6 +167,18 @@ class DemoSource:
     executions: dict[str, dict[str, int]] = field(default_factory=dict)
     artifacts: dict[str, int] = field(default_factory=dict)
 
+    def save(self, path: Path) -> None:
+        import json
+
+        body = {k: getattr(self, k) for k in ("experiments", "pipelines", "versions", "runs", "executions", "artifacts")}
+        Path(path).write_text(json.dumps(body))
+
+    @classmethod
+    def load(cls, mlmd_path: Path, path: Path) -> "DemoSource":
+        import json
+
+        return cls(mlmd_path=Path(mlmd_path), **json.loads(Path(path).read_text()))
+
 
 class _Scenario:
     def __init__(self, path: Path):
@@ -369,7 +381,13 @@ def load_demo(*, mlmd_path: str | Path | None = None, progress: bool = False) ->
     from governance.audit import context
 
     path = Path(mlmd_path or Path(settings.DATA_DIR) / "demo-kfp-mlmd.sqlite")
-    source = generate(path)
+    api_path = path.with_suffix(".api.json")
+    if path.exists() and api_path.exists():
+        # Run twice, harvest twice: the same store again, so the second harvest is a no-op, not new history.
+        source = DemoSource.load(path, api_path)
+    else:
+        source = generate(path)
+        source.save(api_path)
     with FakeKfpServer.serving(source) as server, context.acting_as(
         context.AuditContext(username="demo", service="harvester:kubeflow")
     ):
