@@ -56,6 +56,7 @@ def set_policy(stage: str, **changes):
 
 def open_policy(stage: str, approvals: int = 1, **changes):
     """A policy with every gate off, so a test can look at one rule at a time."""
-    return set_policy(stage, required_approvals=approvals, require_producing_run=False, max_training_hops=None,
-                      required_metrics={}, forbid_failed_runs=False, require_evidence_archived=False,
-                      expiry_hours=None, source_actions={}, **changes)
+    closed = {"require_producing_run": False, "max_training_hops": None, "required_metrics": {},
+              "forbid_failed_runs": False, "require_evidence_archived": False, "expiry_hours": None,
+              "source_actions": {}}
+    return set_policy(stage, required_approvals=approvals, **{**closed, **changes})
