@@ -60,3 +60,13 @@ def open_policy(stage: str, approvals: int = 1, **changes):
               "forbid_failed_runs": False, "require_evidence_archived": False, "expiry_hours": None,
               "source_actions": {}}
     return set_policy(stage, required_approvals=approvals, **{**closed, **changes})
+
+
+def ensure_default_stages() -> None:
+    """Recreate the data migration's stages and policies: transactional tests flush every table after
+    themselves, so a test running after one cannot count on migration data."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("governance.approvals.migrations.0002_default_stages").create(apps, None)
