@@ -170,7 +170,7 @@ class _Session:
         self.result = ApplyResult()
 
     # -- raw payloads ---------------------------------------------------------------------------------
-    def load_raw(self, payloads: list[RawPayload]) -> None:
+    def load_raw(self, payloads: list[RawPayload], assume_new: bool = False) -> None:
         wanted: dict[tuple, RawPayload] = {}
         for payload in payloads:
             cache_key = (payload.source, payload.kind, payload.source_id, payload.digest)
@@ -178,7 +178,7 @@ class _Session:
                 wanted.setdefault(cache_key, payload)
         if not wanted:
             return
-        digests = sorted({key[3] for key in wanted})
+        digests = [] if assume_new else sorted({key[3] for key in wanted})
         for chunk in _chunks(digests):
             for record in RawRecord.objects.filter(digest__in=chunk).defer("body"):
                 cache_key = (record.source, record.kind, record.source_id, record.digest)
@@ -204,9 +204,11 @@ class _Session:
 
     # -- nodes ----------------------------------------------------------------------------------------
     def load_nodes(self, keys) -> None:
+        # A key the caller passed with None is known not to exist: no need to ask again.
         missing = {k for k in keys if k not in self.nodes}
         if missing:
-            self.nodes.update(load_nodes(missing))
+            found = load_nodes(missing)
+            self.nodes.update({k: found.get(k) for k in missing})
 
     def _mark(self, node: Node, attrs) -> None:
         if node.pk is not None:
@@ -277,16 +279,8 @@ class _Session:
                 rows.append(revision)
             NodeRevision.objects.bulk_create(rows)
         if self.dirty_nodes:
-            by_fields: dict[tuple, list[Node]] = defaultdict(list)
-            nodes_by_id = {id(n): n for n in self.nodes.values()}
-            for obj_id, attrs in self.dirty_nodes.items():
-                by_fields[tuple(sorted(attrs))].append(nodes_by_id[obj_id])
-            for fields, nodes in by_fields.items():
-                if len(nodes) == 1:
-                    node = nodes[0]
-                    Node.objects.filter(pk=node.pk).update(**{f: getattr(node, f) for f in fields})
-                else:
-                    Node.objects.bulk_update(nodes, list(fields))
+            nodes_by_id = {id(n): n for n in self.nodes.values() if n is not None}
+            _update([nodes_by_id[i] for i in self.dirty_nodes], set().union(*self.dirty_nodes.values()))
         self.new_nodes, self.revisions, self.dirty_nodes = [], [], {}
 
     # -- edges ----------------------------------------------------------------------------------------
@@ -355,21 +349,31 @@ class _Session:
                 self.result.edges_closed += 1
         if new_edges:
             Edge.objects.bulk_create(new_edges)
-        by_fields: dict[tuple, list[Edge]] = defaultdict(list)
-        for obj_id, attrs in dirty.items():
-            by_fields[tuple(sorted(attrs))].append(edges_by_obj[obj_id])
-        for fields, edges in by_fields.items():
-            if len(edges) == 1:
-                Edge.objects.filter(pk=edges[0].pk).update(**{f: getattr(edges[0], f) for f in fields})
-            else:
-                Edge.objects.bulk_update(edges, list(fields))
+        if dirty:
+            _update(list(edges_by_obj.values()), set().union(*dirty.values()))
 
 
-def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node] | None = None) -> ApplyResult:
+def _update(objects: list, fields: set[str]) -> None:
+    """One UPDATE for all changed rows of a model (the union of their changed fields; unchanged values
+    are written back as they are)."""
+    model = type(objects[0])
+    names = sorted(fields)
+    if len(objects) == 1:
+        obj = objects[0]
+        model.objects.filter(pk=obj.pk).update(**{name: getattr(obj, name) for name in names})
+    else:
+        model.objects.bulk_update(objects, names)
+
+
+def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | None] | None = None,
+          assume_new_raw: bool = False) -> ApplyResult:
     """Apply NodeFact / EdgeFact / EdgeClose / RawPayload values in one transaction.
 
     `nodes` may pass nodes the caller already loaded in this transaction (see `load_nodes(lock=True)`),
-    saving the store from reading them again.
+    with None for a key known not to exist, saving the store from reading them again.
+    `assume_new_raw` says the caller has already established, in this transaction, that none of the raw
+    payloads is stored yet (the OpenLineage ingest does, by event digest); the store then skips looking.
+    A concurrent writer storing the same payload makes the insert fail rather than duplicate it.
     """
     facts = list(facts)
     session = _Session(now or timezone.now(), nodes)
@@ -389,8 +393,10 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node] |
             payloads.append(fact)
         else:
             raise TypeError(f"not a lineage fact: {fact!r}")
-    with transaction.atomic():
-        session.load_raw(payloads)
+    # No savepoint: when the caller holds a transaction, a failure here must fail the caller's unit of
+    # work anyway, and the savepoint would cost two round trips per call.
+    with transaction.atomic(savepoint=False):
+        session.load_raw(payloads, assume_new=assume_new_raw)
         keys = {f.key for f in node_facts}
         for item in edge_items:
             keys.add(item.src)
@@ -404,6 +410,6 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node] |
                 session.placeholder(item.dst)
         session.flush_nodes()
         session.apply_edges(edge_items)
-    session.result.nodes = session.nodes
+    session.result.nodes = {k: n for k, n in session.nodes.items() if n is not None}
     session.result.raw = session.raw
     return session.result

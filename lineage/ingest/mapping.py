@@ -176,7 +176,7 @@ class Mapper:
 
     def __init__(self, events: list[ParsedEvent]):
         self.events = events
-        self.nodes: dict[NodeKey, Node] = {}
+        self.nodes: dict[NodeKey, Node | None] = {}
         self.props: dict[NodeKey, dict] = {}
         # (ns, name) -> [(first_seen iso, version source_id)], newest first, from the database
         self.stored_versions: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -205,8 +205,11 @@ class Mapper:
         return keys
 
     def preload(self, lock: bool = True) -> None:
-        self.nodes = load_nodes(self.keys(), lock=lock)
-        self.props = {key: node.properties for key, node in self.nodes.items()}
+        keys = self.keys()
+        found = load_nodes(keys, lock=lock)
+        # None marks a key known to be absent, so lineage.store.apply does not look it up again.
+        self.nodes = {key: found.get(key) for key in keys}
+        self.props = {key: node.properties for key, node in found.items()}
         wanted = {(d.namespace, d.name) for e in self.events if e.kind == EventKind.RUN for d in e.inputs}
         if wanted:
             latest = max(e.event_time for e in self.events)

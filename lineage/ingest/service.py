@@ -98,7 +98,8 @@ def _store(prepared: list[Prepared], user) -> Stored:
         payloads.append(payload)
         facts.append(payload)
         facts.extend(mapper.facts(p.event, payload))
-    result = store.apply(facts, nodes=mapper.nodes)
+    # The digests were just checked against IngestedEvent, written in the same transaction as RawRecord.
+    result = store.apply(facts, nodes=mapper.nodes, assume_new_raw=True)
     rows = [_ingested_row(p, result.raw[(pl.source, pl.kind, pl.source_id, pl.digest)], user, ctx)
             for p, pl in zip(todo, payloads)]
     IngestedEvent.objects.bulk_create(rows)

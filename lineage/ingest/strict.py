@@ -2,7 +2,7 @@
 
 The running service cannot read the spec's JSON schemas (they are not packaged), but openlineage-python
 ships classes generated from exactly that spec (`openlineage.client.generated.base`, whose `_get_schema()`
-names 2-0-2). We structure the event into them field by field — the attrs fields say what is required
+names 2-0-2). We walk the event through them field by field — the attrs fields say what is required
 and of which type, their validators check `eventTime` and `runId` — and add the three things the client
 deliberately leaves loose because it fills them in itself when *it* builds an event:
 
@@ -61,42 +61,48 @@ def judge(body: dict, kind: str) -> list[str]:
     return errors
 
 
-def _structure(cls, data, path: str, errors: list[str]):
-    """Build an instance of the generated attrs class `cls` from JSON `data`, collecting errors."""
+@functools.lru_cache(maxsize=None)
+def _fields(cls) -> tuple:
+    """Per generated class, once: (JSON key, required, type plan, attrs validator, attrs field)."""
+    hints = _hints(cls)
+    plan = []
+    for field in attr.fields(cls):
+        required = (field.init and field.default is attr.NOTHING) or field.name in SPEC_REQUIRED_DEFAULTED
+        plan.append((field.name, required, _plan(hints.get(field.name, typing.Any)), field.validator, field))
+    return tuple(plan)
+
+
+def _structure(cls, data, path: str, errors: list[str]) -> bool:
+    """Walk JSON `data` through the fields of the generated attrs class `cls`, collecting errors.
+
+    The classes' own validators run on each value as attrs would run them when building the instance;
+    we do not build it (nothing reads it, and building would run every validator a second time)."""
     if not isinstance(data, dict):
         errors.append(f"{path}: {_short(data)} is not of type 'object'")
-        return None
+        return False
     before = len(errors)
-    hints = _hints(cls)
-    kwargs = {}
-    for field in attr.fields(cls):
-        key = field.name
-        where = f"{path}.{key}"
+    for key, required, plan, validator, field in _fields(cls):
         if key not in data:
-            if (field.init and field.default is attr.NOTHING) or key in SPEC_REQUIRED_DEFAULTED:
+            if required:
                 errors.append(f"{path}: {key!r} is a required property")
             continue
-        value = _convert(hints.get(key, typing.Any), data[key], where, errors)
-        if key in URI_FIELDS and isinstance(value, str) and not _URI.match(value):
-            errors.append(f"{where}: {_short(value)} is not a 'uri'")
-        if key == "eventTime" and isinstance(value, str) and not _RFC3339.match(value):
-            errors.append(f"{where}: {_short(value)} is not a 'date-time' (RFC 3339, with a zone offset)")
-        if key == "runId" and isinstance(value, str) and not _hyphenated_uuid(value):
-            errors.append(f"{where}: {_short(value)} is not a 'uuid'")
-        if field.validator is not None and value is not None and len(errors) == before:
+        value = data[key]
+        field_errors = len(errors)
+        _check(plan, value, path, key, errors)
+        if len(errors) != field_errors or not isinstance(value, str):
+            continue
+        if key in URI_FIELDS and not _URI.match(value):
+            errors.append(f"{path}.{key}: {_short(value)} is not a 'uri'")
+        elif key == "eventTime" and not _RFC3339.match(value):
+            errors.append(f"{path}.{key}: {_short(value)} is not a 'date-time' (RFC 3339, with a zone offset)")
+        elif key == "runId" and not _hyphenated_uuid(value):
+            errors.append(f"{path}.{key}: {_short(value)} is not a 'uuid'")
+        elif validator is not None:
             try:
-                field.validator(None, field, value)
+                validator(None, field, value)
             except (ValueError, TypeError, OverflowError) as exc:
-                errors.append(f"{where}: {_short(value)} is rejected by openlineage-python: {exc}")
-        if field.init:
-            kwargs[field.alias] = value
-    if len(errors) != before:
-        return None
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:  # pragma: no cover - every check above ran first
-        errors.append(f"{path}: {exc}")
-        return None
+                errors.append(f"{path}.{key}: {_short(value)} is rejected by openlineage-python: {exc}")
+    return len(errors) == before
 
 
 def _hyphenated_uuid(value: str) -> bool:
@@ -109,52 +115,59 @@ def _hyphenated_uuid(value: str) -> bool:
     return len(value) == 36 and all(value[i] == "-" for i in (8, 13, 18, 23))
 
 
-def _json_type(hint) -> str:
-    origin = typing.get_origin(hint)
-    if origin is dict or attr.has(hint):
-        return "object"
-    if origin is list:
-        return "array"
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return "string"
-    return _TYPE_NAMES.get(hint, "value")
-
-
-def _convert(hint, value, where: str, errors: list[str]):
+@functools.lru_cache(maxsize=None)
+def _plan(hint) -> tuple:
+    """How to check a JSON value against a type hint of the generated classes, worked out once per hint."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         hint = options[0] if len(options) == 1 else typing.Any
         origin = typing.get_origin(hint)
     if hint is typing.Any:
-        return value
+        return ("any",)
+    if origin is dict:
+        return ("dict", _plan(typing.get_args(hint)[1]))
+    if origin is list:
+        return ("list", _plan(typing.get_args(hint)[0]))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return ("enum", hint, frozenset(m.value for m in hint))
+    if attr.has(hint):
+        return ("attrs", hint)
+    if hint in _TYPE_NAMES:
+        return ("scalar", hint)
+    return ("any",)
+
+
+_PLAN_JSON_TYPE = {"dict": "object", "attrs": "object", "list": "array", "enum": "string"}
+
+
+def _check(plan: tuple, value, path: str, key, errors: list[str]) -> None:
+    kind = plan[0]
+    if kind == "any":
+        return
+    where = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
     if value is None:
         # `X | None` in the classes is the Python default; the spec makes no core property nullable.
-        errors.append(f"{where}: None is not of type '{_json_type(hint)}'")
-        return None
-    if origin is dict:
-        _key_type, item_type = typing.get_args(hint)
+        name = _PLAN_JSON_TYPE.get(kind) or _TYPE_NAMES.get(plan[1], "value")
+        errors.append(f"{where}: None is not of type '{name}'")
+    elif kind == "attrs":
+        _structure(plan[1], value, where, errors)
+    elif kind == "dict":
         if not isinstance(value, dict):
             errors.append(f"{where}: {_short(value)} is not of type 'object'")
-            return None
-        return {k: _convert(item_type, v, f"{where}.{k}", errors) for k, v in value.items()}
-    if origin is list:
-        (item_type,) = typing.get_args(hint)
+            return
+        for k, v in value.items():
+            _check(plan[1], v, where, k, errors)
+    elif kind == "list":
         if not isinstance(value, list):
             errors.append(f"{where}: {_short(value)} is not of type 'array'")
-            return None
-        return [_convert(item_type, v, f"{where}[{i}]", errors) for i, v in enumerate(value)]
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(value)
-        except ValueError:
-            errors.append(f"{where}: {_short(value)} is not one of {[m.value for m in hint]}")
-            return None
-    if attr.has(hint):
-        return _structure(hint, value, where, errors)
-    if hint in _TYPE_NAMES:
-        ok = isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
-        if not ok:
+            return
+        for i, v in enumerate(value):
+            _check(plan[1], v, where, i, errors)
+    elif kind == "enum":
+        if not isinstance(value, str) or value not in plan[2]:
+            errors.append(f"{where}: {_short(value)} is not one of {sorted(plan[2])}")
+    elif kind == "scalar":
+        hint = plan[1]
+        if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
             errors.append(f"{where}: {_short(value)} is not of type '{_TYPE_NAMES[hint]}'")
-            return None
-    return value

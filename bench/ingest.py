@@ -1,0 +1,182 @@
+"""OpenLineage ingest throughput over real HTTP on PostgreSQL: single POSTs and batches.
+
+    python -m bench.ingest                          # 600 single events, 3000 batched (batches of 250)
+    python -m bench.ingest --single 5000 --batch 20000 --batch-size 500 --workers 2
+
+Starts gunicorn (the production WSGI server) on a free local port against `DATABASE_URL` (default
+postgres://postgres@127.0.0.1:5432/ll_ingest_bench, created and migrated when missing), creates an
+engineer and its token with `manage.py create_user`, then posts generated events (lineage.ingest.demo,
+fresh seed each run so nothing is a duplicate) with one keep-alive requests.Session:
+- single: one event per request, sequentially, each answered 201 before the next is sent;
+- batch: `--batch-size` events per request to /api/v1/lineage/batch, sequentially, each answered 200
+  with every event successful.
+Each figure is events stored per wall-clock second, including HTTP, auth, parsing, strict judgement,
+graph writes, audit entry and commit. Every response is checked; a failure aborts the benchmark.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_ingest_bench"
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg2
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                             password=parsed.password, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _manage(env: dict, *args: str) -> str:
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _wait_until_up(session, base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            if session.get(base + "/api/health/", timeout=2).status_code == 200:
+                return
+        except Exception:  # noqa: BLE001 - not listening yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /api/health/ in time")
+
+
+def _events(seed: int, count: int) -> list[dict]:
+    from lineage.ingest.demo import generate_events
+
+    events: list[dict] = []
+    pipelines = max(1, count // 10 + 1)
+    while len(events) < count:
+        events.extend(e for e in generate_events(seed=seed, n_pipelines=pipelines) if "run" in e)
+        seed += 1
+    return events[:count]
+
+
+def run(single: int, batch: int, batch_size: int, workers: int, database_url: str, seed: int) -> dict:
+    import json
+
+    import requests
+
+    _ensure_database(database_url)
+    data_dir = tempfile.mkdtemp(prefix="ll_ingest_bench_")
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 40,
+        "LL_DATA_DIR": data_dir, "DB_CONN_MAX_AGE": "600", "DJANGO_SETTINGS_MODULE": "governance.settings",
+        "LOG_LEVEL": "ERROR",
+    }
+    _manage(env, "migrate", "--noinput")
+    token = _manage(env, "create_user", f"bench-ingest-{seed}", "--role", "engineer").strip().splitlines()[-1]
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "governance.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "sync", "--keep-alive", "30", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    figures: dict = {}
+    try:
+        _wait_until_up(session, base, server)
+        # warm both endpoints (imports, connection) outside the measurement
+        warm = _events(seed + 10_000, 2)
+        for e in warm[:1]:
+            session.post(base + "/api/v1/lineage", data=json.dumps(e)).raise_for_status()
+        session.post(base + "/api/v1/lineage/batch", data=json.dumps(warm[1:])).raise_for_status()
+
+        events = _events(seed, single)
+        bodies = [json.dumps(e) for e in events]
+        latencies = []
+        started = time.perf_counter()
+        for body in bodies:
+            t0 = time.perf_counter()
+            response = session.post(base + "/api/v1/lineage", data=body)
+            latencies.append(time.perf_counter() - t0)
+            if response.status_code != 201 or response.json()["status"] != "created":
+                raise SystemExit(f"single POST failed: {response.status_code} {response.text[:300]}")
+        elapsed = time.perf_counter() - started
+        figures["single_events"] = len(bodies)
+        figures["single_events_per_s"] = len(bodies) / elapsed
+        figures["single_p50_ms"] = statistics.median(latencies) * 1000
+        figures["single_p95_ms"] = statistics.quantiles(latencies, n=20)[18] * 1000 if len(latencies) > 1 else latencies[0] * 1000
+
+        events = _events(seed + 5_000, batch)
+        chunks = [json.dumps(events[i:i + batch_size]) for i in range(0, len(events), batch_size)]
+        started = time.perf_counter()
+        for body in chunks:
+            response = session.post(base + "/api/v1/lineage/batch", data=body)
+            answer = response.json()
+            if response.status_code != 200 or answer["summary"]["failed"] or answer["summary"]["duplicates"]:
+                raise SystemExit(f"batch POST failed: {response.status_code} {response.text[:300]}")
+        elapsed = time.perf_counter() - started
+        figures["batch_events"] = len(events)
+        figures["batch_size"] = batch_size
+        figures["batch_events_per_s"] = len(events) / elapsed
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return figures
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--single", type=int, default=600, help="events sent one per request (default 600)")
+    parser.add_argument("--batch", type=int, default=3000, help="events sent in batches (default 3000)")
+    parser.add_argument("--batch-size", type=int, default=250, help="events per batch request (default 250)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--seed", type=int, default=None, help="event seed (default: time-based, so events are new)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    if not database_url.startswith("postgres"):
+        raise SystemExit("bench.ingest measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    import django
+
+    django.setup()  # only to import the demo generator; the measured work happens in gunicorn
+    seed = args.seed if args.seed is not None else int(time.time())
+    figures = run(args.single, args.batch, args.batch_size, args.workers, database_url, seed)
+    print(f"OpenLineage ingest over HTTP (gunicorn, {args.workers} workers) on PostgreSQL {urlparse(database_url).path.lstrip('/')}")
+    print(f"single POST : {figures['single_events_per_s']:8.1f} events/s  ({figures['single_events']} events, "
+          f"p50 {figures['single_p50_ms']:.1f} ms, p95 {figures['single_p95_ms']:.1f} ms)   goal >= 500")
+    print(f"batch POST  : {figures['batch_events_per_s']:8.1f} events/s  ({figures['batch_events']} events, "
+          f"{figures['batch_size']} per request)   goal >= 3000")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
