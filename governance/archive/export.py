@@ -206,10 +206,12 @@ def audit_document(subject: Node, node_ids: list[int], governance_objects: list,
             query |= Q(object_type__in=list(types), object_id__in=list(ids))
     entries = list(AuditEntry.objects.filter(query).order_by("seq")) if query else []
     of_interest = [e.seq for e in entries]
-    checkpoint = _signed_checkpoint(of_interest[-1]) if of_interest else None
+    head = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
+    # With nothing of interest, still sign the chain head: the bundle then proves what the trail was then.
+    checkpoint = _signed_checkpoint(of_interest[-1] if of_interest else head.seq) if head else None
     by_seq = {e.seq: audit_entry_doc(e) for e in entries}
     bound = False
-    if checkpoint is not None:
+    if checkpoint is not None and of_interest:
         limit = getattr(settings, "ARCHIVE_AUDIT_SEGMENT_MAX", 5000)
         first, last = of_interest[0], checkpoint["seq"]
         if last - first + 1 <= limit:
@@ -220,7 +222,7 @@ def audit_document(subject: Node, node_ids: list[int], governance_objects: list,
             # Too long to carry: bind at least the newest entry of interest to the checkpoint.
             for entry in AuditEntry.objects.filter(seq__gte=max(of_interest[-1], last - limit + 1), seq__lte=last):
                 by_seq.setdefault(entry.seq, audit_entry_doc(entry))
-    head = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
+    head = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()  # after any on-demand checkpoint
     return {
         "hashed_fields": list(verify.HASHED_FIELDS),
         "genesis": verify.GENESIS,
