@@ -96,6 +96,9 @@ def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
     make_user("eve", "engineer", password=PASSWORD)
     ids = demo_model("churn-model", "3")
     sign_in(page, live_server.url, "eve")
+    # The Plotly chart draws from plotly.js served by this process (no CDN, no network).
+    page.wait_for_selector("#events-chart .main-svg")
+    assert page.inner_text("#stat-versions").startswith("1")
     shot(page, "overview")
     page.click("#nav-lineage")
     page.wait_for_selector("#lin-search")
@@ -117,3 +120,77 @@ def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
     assert "s3://demo-bucket/churn-model/train.csv" in details
     assert page.get_attribute("#lin-source-link", "href").startswith("https://minio.example/")
     shot(page, "lineage-node-details")
+
+
+def _pending_request(requester, name="churn-model", version="3"):
+    from governance.approvals import services
+    from governance.approvals.models import Stage, StagePolicy
+    from governance.audit import context
+    from lineage.models import Node
+
+    # A transactional test starts from an empty database (the default stages' data migration is flushed).
+    stage, _ = Stage.objects.get_or_create(name="staging", defaults={"order": 10})
+    StagePolicy.objects.get_or_create(stage=stage, defaults={"required_approvals": 1, "max_training_hops": None})
+    ids = demo_model(name, version)
+    with context.acting_as(context.for_user(requester)):
+        return services.create_request(requester, node=Node.objects.get(pk=ids["model_version"]),
+                                       target_stage=stage,
+                                       justification="holdout accuracy 0.91", submit=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approver_approves_a_pending_request(live_server, page):
+    from governance.approvals.models import Decision, PromotionRequest
+    from governance.audit.models import AuditEntry
+
+    requester = make_user("erin", "engineer", password=PASSWORD)
+    make_user("alice", "approver", password=PASSWORD)
+    req = _pending_request(requester)
+    sign_in(page, live_server.url, "alice")
+    page.click("#nav-approvals")
+    page.wait_for_selector(f"#waiting-for-me #req-link-{req.pk}")
+    shot(page, "approvals-waiting-for-me")
+    page.click(f"#waiting-for-me #req-link-{req.pk}")
+    page.wait_for_selector("#req-detail #req-gates")
+    assert "pending" in page.inner_text("#req-state")
+    page.fill("#req-comment", "Checked the gates and the holdout metrics.")
+    page.click("#req-approve")
+    page.wait_for_selector("#req-decided")
+    page.wait_for_function("() => document.querySelector('#req-state').innerText === 'executed'")
+    assert "alice" in page.inner_text("#req-decisions")
+    shot(page, "approvals-approved")
+    req = PromotionRequest.objects.get(pk=req.pk)
+    assert req.state == "executed"
+    assert Decision.objects.get(request=req).actor.username == "alice"
+    entry = AuditEntry.objects.get(action="promotion.decision.approve")
+    assert entry.actor_username == "alice" and entry.object_id == str(req.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requester_sees_the_four_eyes_refusal(live_server, page):
+    from governance.approvals.models import Decision
+
+    rita = make_user("rita", "engineer", "approver", password=PASSWORD)
+    req = _pending_request(rita)
+    sign_in(page, live_server.url, "rita", next_path=f"/dashboard/approvals?request={req.pk}")
+    page.wait_for_selector("#req-cannot-decide")
+    assert "Four-eyes rule" in page.inner_text("#req-cannot-decide")
+    page.click("#req-approve")
+    page.wait_for_selector("#req-refused")
+    assert "Four-eyes rule: you requested this promotion" in page.inner_text("#req-refused")
+    assert page.inner_text("#req-state") == "pending"
+    shot(page, "approvals-four-eyes-refusal")
+    assert not Decision.objects.filter(request_id=req.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_auditor_is_denied_the_approve_button(live_server, page):
+    requester = make_user("erin", "engineer", password=PASSWORD)
+    make_user("audrey", "auditor", password=PASSWORD)
+    req = _pending_request(requester)
+    sign_in(page, live_server.url, "audrey", next_path=f"/dashboard/approvals?request={req.pk}")
+    page.wait_for_selector("#req-approve-denied")
+    assert "Only approvers can approve" in page.inner_text("#req-approve-denied")
+    assert page.locator("#req-approve").count() == 0
+    assert page.locator("#req-reject").count() == 0
+    shot(page, "approvals-auditor-denied")

@@ -67,6 +67,7 @@ def events_figure(days: int = CHART_DAYS) -> go.Figure:
         title=f"Source records ingested per day (last {days} days)",
         xaxis_title="day (UTC)", yaxis_title="records", legend_title="source",
     )
+    fig.update_xaxes(tickformat="%Y-%m-%d", dtick=86_400_000)
     return fig
 
 
