@@ -105,14 +105,52 @@ class MlmdReader:
         if not executions:
             return ExecutionBatch(executions=[])
         ids = [e.id for e in executions]
+        by_id = {e.id: e for e in executions}
+        for record in executions:
+            record.run_id, record.pipeline_name = self._run_for(record, by_id)
         events = [self._event(ev) for ev in self._store.get_events_by_execution_ids(ids)]
         events = [ev for ev in events if ev.type in ("INPUT", "OUTPUT")]
         artifact_ids = sorted({ev.artifact_id for ev in events})
         artifacts = {a.id: a for a in self.artifacts_by_id(artifact_ids)}
         on_page = set(ids)
-        parent_ids = sorted({e.parent_dag_id for e in executions if e.parent_dag_id and e.parent_dag_id not in on_page})
-        parents = {p.id: p for p in self.executions_by_id(parent_ids)}
+        parent_ids = {e.parent_dag_id for e in executions if e.parent_dag_id and e.parent_dag_id not in on_page}
+        missing = sorted(parent_ids - set(by_id))
+        for parent in self.executions_by_id(missing):
+            by_id[parent.id] = parent
+        parents = {pid: by_id[pid] for pid in parent_ids if pid in by_id}
+        for parent in parents.values():
+            parent.run_id, parent.pipeline_name = self._run_for(parent, by_id)
         return ExecutionBatch(executions=executions, events=events, artifacts=artifacts, parents=parents)
+
+    def _run_for(self, record: ExecutionRecord, by_id: dict) -> tuple[str, str]:
+        """(run id, pipeline name) of an execution.
+
+        Only a root DAG (or an execution without parent) asks ML Metadata for its contexts; every task
+        inherits its root's through `parent_dag_id`, which KFP's driver always sets. One contexts call per
+        run instead of one per execution, and the answers are cached (bounded) across pages.
+        """
+        if record.id in self._run_of:
+            return self._run_of[record.id]
+        parent_id = record.parent_dag_id
+        if record.is_run_root or parent_id is None:
+            value = self._contexts(record.id)
+        else:
+            parent = by_id.get(parent_id)
+            if parent is None and parent_id not in self._run_of:
+                fetched = self.executions_by_id([parent_id])
+                parent = fetched[0] if fetched else None
+                if parent is not None:
+                    by_id[parent.id] = parent
+            if parent_id in self._run_of:
+                value = self._run_of[parent_id]
+            elif parent is not None:
+                value = self._run_for(parent, by_id)
+            else:
+                value = self._contexts(record.id)
+        if len(self._run_of) > 100_000:
+            self._run_of.clear()  # memory stays bounded whatever the store's size
+        self._run_of[record.id] = value
+        return value
 
     def artifacts_after(self, after, limit) -> list[ArtifactRecord]:
         return [self._artifact(a) for a in self._store.get_artifacts(list_options=self._list_options(after, limit))]
@@ -138,20 +176,17 @@ class MlmdReader:
         return self._type_names[key]
 
     def _contexts(self, execution_id: int) -> tuple[str, str]:
-        if execution_id not in self._run_of:
-            run_id = pipeline = ""
-            for ctx in self._store.get_contexts_by_execution(execution_id):
-                if ctx.type == RUN_CONTEXT:
-                    run_id = ctx.name
-                elif ctx.type == PIPELINE_CONTEXT:
-                    pipeline = ctx.name
-            self._run_of[execution_id] = (run_id, pipeline)
-        return self._run_of[execution_id]
+        run_id = pipeline = ""
+        for ctx in self._store.get_contexts_by_execution(execution_id):
+            if ctx.type == RUN_CONTEXT:
+                run_id = ctx.name
+            elif ctx.type == PIPELINE_CONTEXT:
+                pipeline = ctx.name
+        return run_id, pipeline
 
     def _execution(self, e) -> ExecutionRecord:
         from ml_metadata.proto import metadata_store_pb2 as pb
 
-        run_id, pipeline = self._contexts(e.id)
         return ExecutionRecord(
             id=e.id,
             type=self._type_name("execution", e),
@@ -161,8 +196,6 @@ class MlmdReader:
             updated_ms=e.last_update_time_since_epoch,
             properties=_props(e),
             raw=_raw(e),
-            run_id=run_id,
-            pipeline_name=pipeline,
         )
 
     def _artifact(self, a) -> ArtifactRecord:
