@@ -7,6 +7,7 @@ narrow columns; properties (JSON) are not searched, since that cannot use an ind
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from lineage.kinds import EdgeKind, NodeKind
@@ -23,6 +24,24 @@ def _text_search(queryset, fields: tuple[str, ...], value: str):
     return queryset.filter(condition)
 
 
+class _StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0, yes/no); anything else is a 400 instead of being silently ignored."""
+
+    ACCEPTED = {"true", "false", "1", "0", "yes", "no", "on", "off"}
+    widget = forms.TextInput  # the default select widget turns unknown values into None before validation
+
+    def to_python(self, value):
+        if value in (None, "") or isinstance(value, bool):
+            return value if isinstance(value, bool) else None
+        if str(value).strip().lower() not in self.ACCEPTED:
+            raise forms.ValidationError(f"Expected true or false, not {value!r}.", code="invalid")
+        return str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+
 class NodeFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=NodeKind.choices)
     source = django_filters.CharFilter()
@@ -36,7 +55,7 @@ class NodeFilterSet(django_filters.FilterSet):
     last_seen = django_filters.IsoDateTimeFromToRangeFilter(
         help_text="last_seen_after / last_seen_before (ISO 8601, inclusive)"
     )
-    archived = django_filters.BooleanFilter(
+    archived = StrictBooleanFilter(
         field_name="archived_at", lookup_expr="isnull", exclude=True,
         help_text="true: frozen by an evidence bundle; false: not frozen",
     )
@@ -60,7 +79,7 @@ class EdgeFilterSet(django_filters.FilterSet):
     node = django_filters.NumberFilter(method="filter_node", help_text="Edges with this node at either end")
     valid_from = django_filters.IsoDateTimeFromToRangeFilter()
     last_seen = django_filters.IsoDateTimeFromToRangeFilter()
-    open = django_filters.BooleanFilter(
+    open = StrictBooleanFilter(
         field_name="valid_to", lookup_expr="isnull", help_text="true: still holds; false: closed"
     )
     as_of = django_filters.IsoDateTimeFilter(method="filter_as_of", help_text="Edges that held at this time")
