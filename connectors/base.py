@@ -83,9 +83,9 @@ def run_harvest(connector: Connector, *, config=None, progress=None) -> Harvest:
             if progress:
                 progress(page)
         harvest.status = HarvestStatus.SUCCEEDED
-    except Exception as exc:  # recorded, then re-raised for callers that want the traceback
+    except BaseException as exc:  # recorded (Ctrl-C and SIGTERM too), then re-raised for the traceback
         harvest.status = HarvestStatus.FAILED
-        harvest.error = f"{type(exc).__name__}: {exc}"
+        harvest.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         log.warning("harvest %s failed: %s", key, harvest.error)
         _finish(harvest, totals, read, cursor)
         raise

@@ -152,3 +152,19 @@ def test_missing_mlmd_store_fails_clearly(tmp_path):
     with pytest.raises(HarvestError, match="cannot open ML Metadata"):
         harvest({"mlmd_sqlite": str(tmp_path / "absent.sqlite"), "instance": "test"})
     assert Harvest.objects.get().status == "failed"
+
+
+def test_a_run_without_id_is_an_unparseable_payload(server, source):
+    server.state.runs.append({"display_name": "no id", "created_at": "2030-01-01T00:00:00Z", "state": "SUCCEEDED"})
+    with pytest.raises(ValueError, match="run without run_id"):
+        harvest(settings_for(server, source))
+    record = Harvest.objects.get()
+    assert record.status == "failed" and "PayloadError" in record.error
+
+
+def test_a_timestamp_the_sdk_cannot_parse_fails_clearly(server, source):
+    server.state.runs.append(dict(source.runs[0], run_id="bad-time", created_at="2030-01-01T00:00:00Z",
+                                  finished_at="the day after tomorrow"))
+    with pytest.raises(HarvestError, match="cannot parse"):
+        harvest(settings_for(server, source))
+    assert "the day after tomorrow" in Harvest.objects.get().error

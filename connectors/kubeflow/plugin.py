@@ -29,6 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mlmd-password", help="ML Metadata database password (or env MLMD_PASSWORD)")
     parser.add_argument("--timeout", type=float, default=30.0, help="Seconds before a KFP API request times out")
     parser.add_argument("--page-size", type=int, default=100, help="KFP API page size (the server caps it at 200)")
+    parser.add_argument("--mlmd-page-size", type=int, default=200, help="ML Metadata executions per page")
 
 
 def _settings_from_options(options: dict) -> tuple[dict, dict]:
@@ -42,7 +43,7 @@ def _settings_from_options(options: dict) -> tuple[dict, dict]:
         "mlmd_postgres_host": options.get("mlmd_postgres_host"),
         "mlmd_postgres_port": options.get("mlmd_postgres_port"), "mlmd_database": options.get("mlmd_database"),
         "mlmd_user": options.get("mlmd_user"), "timeout": options.get("timeout") or 30.0,
-        "api_page_size": options.get("page_size") or 100,
+        "api_page_size": options.get("page_size") or 100, "mlmd_page_size": options.get("mlmd_page_size") or 200,
     }
     settings = {k: v for k, v in settings.items() if v not in (None, "")}
     secrets = {"kfp_token": options.get("kfp_token") or os.environ.get("KFP_TOKEN", ""),

@@ -11,7 +11,9 @@ always leaves a Harvest record, including when it fails.
 from __future__ import annotations
 
 import getpass
+import signal
 import sys
+import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -87,6 +89,11 @@ class Command(BaseCommand):
                     totals[name] = totals.get(name, 0) + count
                 bar.set_postfix({k: v for k, v in totals.items() if v}, refresh=False)
 
+        previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (a stopped pod or service) ends the harvest as a recorded failure, not a silent death;
+            # the pages already stored stay, and the next harvest resumes after them.
+            previous_handler = signal.signal(signal.SIGTERM, _terminated)
         actor = options.get("actor") or _os_user()
         ctx = context.AuditContext(username=actor, service=f"harvester:{kind}")
         try:
@@ -97,6 +104,8 @@ class Command(BaseCommand):
         finally:
             if bar is not None:
                 bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
         if options.get("emit_openlineage") or (config is not None and config.settings.get("emit_openlineage")):
             emit = getattr(registry.plugin(kind), "emit_openlineage", None)
             if emit is None:
@@ -113,6 +122,10 @@ class Command(BaseCommand):
             f"nodes +{counts.get('nodes_created', 0)} ~{counts.get('nodes_updated', 0)}, "
             f"edges +{counts.get('edges_created', 0)} -{counts.get('edges_closed', 0)}"
         )
+
+
+def _terminated(signum, frame):
+    raise SystemExit(f"terminated by signal {signum}")
 
 
 def _common(sub):
