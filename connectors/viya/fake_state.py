@@ -93,6 +93,8 @@ class ViyaState:
     history: dict = field(default_factory=dict)  # project id -> [history entries]
     workflows: dict | None = None  # {"processes": [...], "associations": [...], "tasks": [...]} or None (404)
     deleted: dict = field(default_factory=lambda: {kind: set() for kind in KINDS})
+    # (kind, parent ident) -> {ident: body}: members of a model or project without scanning every resource.
+    children: dict = field(default_factory=dict)
 
     # -- views ---------------------------------------------------------------------------------------------
     def items(self, kind: str) -> dict:
@@ -102,20 +104,26 @@ class ViyaState:
         return self.resources[kind].get(tuple(ident))
 
     def put(self, kind: str, ident: tuple, body: dict) -> None:
-        self.resources[kind][tuple(ident)] = body
-        self.etags.pop((kind, tuple(ident)), None)
+        ident = tuple(ident)
+        self.resources[kind][ident] = body
+        self.etags.pop((kind, ident), None)
+        if len(ident) > 1:
+            self.children.setdefault((kind, ident[:-1]), {})[ident] = body
+
+    def members(self, kind: str, *parent) -> list[dict]:
+        return list(self.children.get((kind, tuple(parent)), {}).values())
 
     def etag(self, kind: str, ident: tuple) -> str:
         return self.etags.get((kind, tuple(ident))) or weak_etag(self.resources[kind][tuple(ident)])
 
     def model_versions_of(self, model_id: str) -> list[dict]:
-        return [b for (m, _), b in self.resources["model_version"].items() if m == model_id]
+        return self.members("model_version", model_id)
 
     def contents_of(self, model_id: str) -> list[dict]:
-        return [b for (m, _), b in self.resources["content"].items() if m == model_id]
+        return self.members("content", model_id)
 
     def version_contents(self, model_id: str, version_id: str) -> list[dict]:
-        return [b for (m, v, _), b in self.resources["version_content"].items() if (m, v) == (model_id, version_id)]
+        return self.members("version_content", model_id, version_id)
 
     def file_content(self, file_uri: str) -> bytes:
         """Recorded bytes when the recordings have them; otherwise stable bytes derived from the URI (the
@@ -173,7 +181,7 @@ class ViyaState:
             if (kind, ident) in gone and gone[(kind, ident)] >= s.order:
                 state.deleted[kind].add(ident)
                 continue
-            state.resources[kind][ident] = s.body
+            state.put(kind, ident, s.body)
             if s.etag:
                 state.etags[(kind, ident)] = s.etag
         for (kind, ident), when in gone.items():
@@ -202,6 +210,7 @@ class ViyaState:
 
     def _drop(self, kind, ident):
         self.resources[kind].pop(ident, None)
+        self.children.get((kind, ident[:-1]), {}).pop(ident, None)
         self.deleted[kind].add(ident)
 
     # -- building: generated ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ class ViyaConnector:
 
     def __init__(self, client: ViyaClient, *, batch: int = 100, download_digests: bool = False,
                  history: bool = True, workflows: bool = True, relationships: bool = True, stitch: bool = True,
-                 instance: str | None = None):
+                 instance: str | None = None, concurrency: int = 4):
         self.client = client
         self.batch = max(1, int(batch))
         self.download_digests = download_digests
@@ -42,6 +43,8 @@ class ViyaConnector:
         self.workflows = workflows
         self.relationships = relationships
         self.stitch = stitch
+        # Per-model reads (versions, contents) are independent; a few in flight hide the network latency.
+        self.concurrency = max(1, int(concurrency))
         # Node ids are namespaced by instance (host:port unless named), so two Viya servers never collide.
         self.instance = instance or urlsplit(client.base_url).netloc
         self.keys = mapping.Keys(self.instance)
@@ -111,13 +114,17 @@ class ViyaConnector:
         # Models with their versions and contents.
         for chunk in (_chunks(models, self.batch) if models else [[]]):
             read = {"models": len(chunk), "models_changed": 0, "model_versions": 0, "contents": 0}
-            for body in chunk:
-                mid = body["id"]
-                if not self._changed(stamps, "model", mid, times.stamp(body)):
-                    continue
-                new = self._model(body, read)
+            changed = [b for b in chunk if self._changed(stamps, "model", b["id"], times.stamp(b))]
+            if self.concurrency > 1 and len(changed) > 1:
+                with ThreadPoolExecutor(self.concurrency, thread_name_prefix="viya-harvest") as pool:
+                    results = list(pool.map(self._model, changed))
+            else:
+                results = [self._model(b) for b in changed]
+            for new, counts in results:
                 facts += new
-                read["models_changed"] += 1
+                for name, value in counts.items():
+                    read[name] += value
+            read["models_changed"] = len(changed)
             yield page(facts, read)
             facts = []
         facts = self._vanished(stamps, "model", {m["id"] for m in models}, self.keys.model)
@@ -187,7 +194,8 @@ class ViyaConnector:
                                                 raw=mapping.raw(f"{kind}.deleted", ident, {"id": ident, "deleted": True})))
         return facts
 
-    def _model(self, body: dict, read: dict) -> list:
+    def _model(self, body: dict) -> tuple[list, dict]:
+        read = {"model_versions": 0, "contents": 0}
         mid = body["id"]
         base = f"/modelRepository/models/{mid}"
         snapshots = list(self.client.collection(href(body, "modelVersions") or f"{base}/modelVersions", limit=self.batch))
@@ -206,7 +214,7 @@ class ViyaConnector:
             snapshot_contents[snap["id"]] = [self._content(f) for f in files]
             read["contents"] += len(files)
         return mapping.model_facts(self.keys, body, snapshots=snapshots, contents=contents,
-                                   snapshot_contents=snapshot_contents)
+                                   snapshot_contents=snapshot_contents), read
 
     def _content(self, body: dict) -> dict:
         if not self.download_digests:

@@ -14,7 +14,7 @@ from connectors.viya.harvest import ViyaConnector
 from connectors.viya.writeback import execute_promotion  # noqa: F401  (part of this plugin's interface)
 
 SETTINGS = {"url", "username", "client_id", "verify_tls", "timeout", "batch", "download_digests", "history",
-            "workflows", "relationships", "stitch", "instance"}
+            "workflows", "relationships", "stitch", "instance", "concurrency"}
 SECRETS = {"token", "password", "client_secret"}
 
 
@@ -80,7 +80,7 @@ def validate(settings: dict, secrets: dict) -> None:
         raise ValueError("a username needs a password (secret 'password' / --password-file)")
     if secrets.get("password") and not settings.get("username"):
         raise ValueError("a password needs a username")
-    for name in ("timeout", "batch"):
+    for name in ("timeout", "batch", "concurrency"):
         if name in settings:
             try:
                 if float(settings[name]) <= 0:
@@ -106,4 +106,4 @@ def build(settings: dict, secrets: dict, *, policy: RetryPolicy = RetryPolicy())
                          download_digests=bool(settings.get("download_digests")),
                          history=settings.get("history", True), workflows=settings.get("workflows", True),
                          relationships=settings.get("relationships", True), stitch=settings.get("stitch", True),
-                         instance=settings.get("instance") or None)
+                         instance=settings.get("instance") or None, concurrency=int(settings.get("concurrency") or 4))
