@@ -136,3 +136,14 @@ def test_engineers_cannot_retry_execution_and_it_is_idempotent(clients, mv):
     again = clients["admin"].post(f"{URL}{req['id']}/execute/", format="json")
     assert again.status_code == 200 and again.json()["state"] == "executed"
     assert AuditEntry.objects.filter(action="promotion.execute", object_id=str(req["id"])).count() == 1
+
+
+def test_the_expiry_task_runs_the_sweep_as_a_named_service(clients, mv):
+    from governance.approvals.tasks import expire_overdue_task
+
+    t.set_policy("staging", expiry_hours=1)
+    req = create(clients["engineer"], mv, submit=True).json()
+    PromotionRequest.objects.filter(pk=req["id"]).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert expire_overdue_task.apply().get() == 1
+    entry = AuditEntry.objects.get(action="promotion.expire")
+    assert entry.actor_username == "approvals:expiry" and entry.object_id == str(req["id"])

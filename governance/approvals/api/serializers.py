@@ -2,6 +2,7 @@
 the caller may set (state, fingerprint, policy snapshot and decisions are the service's to fill in)."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from governance.approvals import gates as gate_rules
@@ -138,9 +139,11 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
     def get_node_name(self, obj) -> str:
         return obj.node.display_name or obj.node.name
 
-    def get_gates(self, obj) -> list:
+    @extend_schema_field(GateResultSerializer(many=True))
+    def get_gates(self, obj):
         return GateResultSerializer(services.latest_gates(obj), many=True).data
 
+    @extend_schema_field(ExecutionSerializer(allow_null=True))
     def get_execution(self, obj):
         execution = Execution.objects.filter(request=obj).first()
         return ExecutionSerializer(execution).data if execution else None
@@ -148,10 +151,10 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
     def get_approvals(self, obj) -> int:
         return obj.decisions.filter(decision="approve").count()
 
-    def get_required_approvals(self, obj):
+    def get_required_approvals(self, obj) -> int | None:
         return obj.policy.get("required_approvals") if obj.policy else None
 
-    def get_blocked_by(self, obj) -> list:
+    def get_blocked_by(self, obj) -> list[str]:
         return [g.gate for g in services.blocking_gates(obj)]
 
     def get_stale(self, obj) -> bool:
@@ -246,3 +249,21 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         fields = ["id", "subscription", "event", "payload", "status", "attempts", "last_status_code", "last_error",
                   "created_at", "delivered_at"]
         read_only_fields = fields
+
+
+class RequestBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    target_stage = serializers.CharField()
+    state = serializers.CharField()
+    requester = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class StageHistorySerializer(serializers.Serializer):
+    """The answer of /api/model-versions/{id}/stage-history/ (documentation only)."""
+
+    node = serializers.IntegerField()
+    node_name = serializers.CharField()
+    current_stage = serializers.CharField(allow_null=True)
+    history = StageAssignmentSerializer(many=True)
+    requests = RequestBriefSerializer(many=True)

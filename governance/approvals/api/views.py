@@ -3,6 +3,7 @@ perform_* here, and every permission is checked on the server by role."""
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, status, viewsets
@@ -136,6 +137,7 @@ class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.
         req = self.queryset.get(pk=pk)
         return Response(s.PromotionRequestSerializer(req, context=self.get_serializer_context()).data, status=code)
 
+    @extend_schema(request=s.PromotionRequestCreateSerializer, responses={201: s.PromotionRequestSerializer})
     def create(self, request, *args, **kwargs):
         data = self._input(request)
         req = services.create_request(request.user, node=data["node"], target_stage=data["target_stage"],
@@ -145,38 +147,45 @@ class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.
     def _pk(self):
         return self.get_object().pk
 
+    @extend_schema(request=None, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         return self._show(services.submit(request.user, self._pk()).pk)
 
+    @extend_schema(request=s.WithdrawInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         data = self._input(request)
         return self._show(services.withdraw(request.user, self._pk(), data["reason"]).pk)
 
+    @extend_schema(request=None, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def evaluate(self, request, pk=None):
         services.evaluate_gates(request.user, self._pk())
         return self._show(pk)
 
+    @extend_schema(request=s.DecisionInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         data = self._input(request)
         outcome = services.decide(request.user, self._pk(), "approve", data["comment"])
         return self._show(outcome.request.pk)
 
+    @extend_schema(request=s.DecisionInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         data = self._input(request)
         outcome = services.decide(request.user, self._pk(), "reject", data["comment"])
         return self._show(outcome.request.pk)
 
+    @extend_schema(request=s.OverrideInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def override(self, request, pk=None):
         data = self._input(request)
         services.override_gate(request.user, self._pk(), data["gate"], data["reason"])
         return self._show(pk, status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def execute(self, request, pk=None):
         return self._show(services.execute(request.user, self._pk()).pk)
@@ -203,6 +212,7 @@ class StageHistoryView(APIView):
 
     permission_classes = [AnyRole]
 
+    @extend_schema(responses=s.StageHistorySerializer)
     def get(self, request, node_id: int):
         node = get_object_or_404(Node, pk=node_id)
         if node.kind != NodeKind.MODEL_VERSION:
