@@ -31,7 +31,8 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def dumps(value) -> bytes:
-    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    # No indent: the C encoder is several times faster, and any JSON viewer pretty-prints.
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def node_ref(source: str, kind: str, source_id: str) -> str:

@@ -14,10 +14,9 @@ import zipfile
 from importlib import metadata
 
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from governance.archive import export, storage, verify
+from governance.archive import export, report, storage, verify
 from governance.archive.closure import bundle_closure
 from governance.archive.models import BUNDLE_SUBJECT_KINDS, BundleMember, EvidenceBundle
 from governance.audit import context
@@ -98,16 +97,7 @@ def render_bundle(node: Node, user, depth: int, now: dt.datetime) -> tuple[bytes
         "as_of": export.iso(now),
         "counts": counts,
     }
-    by_direction = {"upstream": [], "downstream": []}
-    for doc in lineage_doc["nodes"]:
-        if doc["direction"] in by_direction:
-            by_direction[doc["direction"]].append(doc)
-    files["report.html"] = render_to_string("archive/report.html", {
-        "manifest": manifest, "subject": subject, "counts": counts, "edges": lineage_doc["edges"],
-        "upstream": sorted(by_direction["upstream"], key=lambda d: (d["distance"], d["ref"])),
-        "downstream": sorted(by_direction["downstream"], key=lambda d: (d["distance"], d["ref"])),
-        "governance": governance_doc, "audit": audit_doc,
-    }).encode("utf-8")
+    files["report.html"] = report.render(manifest, lineage_doc, governance_doc, audit_doc)
     manifest["files"] = {
         name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in sorted(files.items())
     }
@@ -203,8 +193,8 @@ def verify_bundle(bundle: EvidenceBundle) -> dict:
 
         keys = verification_keys()
     try:
-        report = verify.verify_bytes(data, expected_sha256=bundle.sha256, keys=keys)
+        checked = verify.verify_bytes(data, expected_sha256=bundle.sha256, keys=keys)
     except verify.Problem as problem:
         return {"ok": False, "problem": str(problem), "sha256": hashlib.sha256(data).hexdigest()}
-    return {"ok": True, "problem": None, "sha256": report.sha256, "files": report.files, "nodes": report.nodes,
-            "edges": report.edges, "audit_entries": report.audit_entries, "notes": report.notes}
+    return {"ok": True, "problem": None, "sha256": checked.sha256, "files": checked.files, "nodes": checked.nodes,
+            "edges": checked.edges, "audit_entries": checked.audit_entries, "notes": checked.notes}
