@@ -151,7 +151,8 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
             condition |= Q(source=source, kind=kind, source_id__in=ids)
         qs = Node.objects.filter(condition)
         if lock:
-            qs = qs.select_for_update()
+            # Always lock in id order, so two writers touching the same nodes cannot deadlock on them.
+            qs = qs.select_for_update().order_by("pk")
         for node in qs:
             found[NodeKey(node.source, node.kind, node.source_id)] = node
     return found

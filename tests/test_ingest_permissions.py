@@ -48,15 +48,30 @@ def test_post_batch(clients, who):
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", sorted(READ_EXPECTED))
 def test_marquez_read(clients, who):
-    """Any role may read; the node does not exist, so readers get a 404 JSON answer (or 501 while the
-    Marquez read module is not installed) — never a 401/403."""
+    """Any role may read; the node does not exist, so readers get a 404 JSON answer — never a 401/403."""
     response = clients[who].get("/api/v1/lineage", {"nodeId": "job:nowhere:nothing", "depth": 2})
-    expected = READ_EXPECTED[who]
-    if expected == 404:
-        assert response.status_code in (404, 501), response.content
-    else:
-        assert response.status_code == expected
+    assert response.status_code == READ_EXPECTED[who], response.content
     assert "error" in response.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["engineer", "auditor", "approver", "admin"])
+def test_marquez_read_of_ingested_lineage(clients, who):
+    event = dict(EVENT, inputs=[{"namespace": "db", "name": "src"}], outputs=[{"namespace": "db", "name": "dst"}])
+    assert clients["engineer"].post("/api/v1/lineage", data=json.dumps(event), content_type="application/json").status_code == 201
+    response = clients[who].get("/api/v1/lineage", {"nodeId": "job:ns:perm", "depth": 5})
+    assert response.status_code == 200, response.content
+    ids = {node["id"] for node in response.json()["graph"]}
+    assert {"job:ns:perm", "dataset:db:src", "dataset:db:dst"} <= ids
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("params", [{}, {"nodeId": "table:x:y"}, {"nodeId": "job:ns:perm", "depth": "deep"},
+                                    {"nodeId": "job:ns:perm", "depth": "-1"}])
+def test_marquez_read_bad_parameters_are_400(clients, params):
+    response = clients["engineer"].get("/api/v1/lineage", params)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] in ("invalid_node_id", "invalid_depth")
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 
 from governance.audit import context
 from governance.audit.recorder import record
@@ -127,12 +127,25 @@ def ingest_event(body: object, user=None) -> Prepared:
                 record("ingest.event", f"openlineage.{p.event.kind}", p.event.subject,
                        after=_event_summary(p, stored.counts))
             return p
-        except IntegrityError:
-            # A concurrent request created one of the same nodes (or the same event) first: re-read.
-            p.duplicate, p.ingested = False, None
-            if attempt == RETRIES - 1:
+        except (IntegrityError, OperationalError) as exc:
+            # A concurrent request created one of the same nodes (or the same event) first, or the
+            # database broke a lock cycle between the two: start again and re-read what is there now.
+            if not _retriable(exc) or attempt == RETRIES - 1:
                 raise
+            p.duplicate, p.ingested = False, None
     raise AssertionError("unreachable")
+
+
+# PostgreSQL: unique_violation, deadlock_detected, serialization_failure
+_RETRIABLE_PGCODES = {"23505", "40P01", "40001"}
+
+
+def _retriable(exc: Exception) -> bool:
+    code = getattr(exc.__cause__, "pgcode", None)
+    if code is not None:
+        return code in _RETRIABLE_PGCODES
+    # SQLite: a UNIQUE constraint raced us, or another writer committed after our transaction's first read
+    return isinstance(exc, IntegrityError) or "database is locked" in str(exc)
 
 
 def ingest_batch(items: object, user=None) -> dict:
