@@ -62,7 +62,8 @@ def shell():
                       html.Span(", ".join(roles) or "no role", id="my-roles", className="roles"), logout],
                      className="user"),
         ], className="topbar"),
-        dcc.Loading(html.Main(id="page"), type="dot", delay_show=400),
+        # Only the page switch shows the spinner; callbacks inside a page must not re-render the whole page.
+        dcc.Loading(html.Main(id="page"), type="dot", delay_show=400, target_components={"page": "children"}),
     ])
 
 
