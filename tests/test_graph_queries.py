@@ -141,3 +141,14 @@ def test_bad_arguments_raise(chain):
         graph.lineage([chain["a"]], direction="sideways")
     assert graph.lineage([], direction="both").nodes == []
     assert graph.lineage([10**12]).nodes == []  # unknown ids drop out
+
+
+def test_as_of_in_another_utc_offset_means_the_same_instant(db):
+    ids = build({"a": "dataset", "b": "run"}, [("a", "b", "consumed", 2)])
+    store.apply([store.EdgeClose(kind="consumed", src=key("a", "dataset"), dst=key("b", "run"), at=at(5))])
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    walk = lambda t: names(ids, graph.lineage([ids["b"]], direction="upstream", as_of=t).depth_of)  # noqa: E731
+    assert walk(at(4).astimezone(plus_two)) == {"b": 0, "a": 1}   # 06:00+02:00 is 04:00 UTC: still open
+    assert walk(at(5).astimezone(plus_two)) == {"b": 0}           # 07:00+02:00 is 05:00 UTC: closed
+    assert walk(at(1).astimezone(plus_two)) == {"b": 0}           # 03:00+02:00 is 01:00 UTC: not yet
+    assert len(graph.lineage([ids["b"]], direction="upstream", as_of=at(4).astimezone(plus_two)).edges) == 1
