@@ -93,7 +93,7 @@ def bench_append(appends: int, batch: int, threads: int) -> dict:
     from governance.audit.verify import verify_chain
 
     _reset()
-    figures = {}
+    figures = {"commit_baseline_per_s": _commit_baseline(min(appends, 1000))}
     with context.acting_as(context.AuditContext(username="bench", request_id="bench-append")):
         recorder.record(**_payload(0))  # warm: connection, imports, first checkpoint state
         started = time.perf_counter()
@@ -147,6 +147,20 @@ def bench_append(appends: int, batch: int, threads: int) -> dict:
 
 
 _NEEDS_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _commit_baseline(n: int) -> float:
+    """Bare one-row INSERT + COMMIT per transaction on this server: the ceiling for any audited write."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS audit_bench_baseline (id bigserial PRIMARY KEY, v text)")
+        cur.execute("TRUNCATE audit_bench_baseline")
+        started = time.perf_counter()
+        for i in range(n):
+            cur.execute("INSERT INTO audit_bench_baseline (v) VALUES (%s)", [f"row {i}"])
+        elapsed = time.perf_counter() - started
+    return n / elapsed
 
 
 def _copy_escape(value) -> str:
@@ -239,7 +253,7 @@ def bench_verify(entries: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.audit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--appends", type=int, default=2000, help="single-entry appends (default 2000)")
-    parser.add_argument("--batch", type=int, default=200, help="record_many batch size (default 200)")
+    parser.add_argument("--batch", type=int, default=500, help="record_many batch size (default 500)")
     parser.add_argument("--threads", type=int, default=4, help="concurrent writers (default 4)")
     parser.add_argument("--entries", type=int, default=200_000, help="chain length to verify (default 200000)")
     parser.add_argument("--skip-append", action="store_true")
@@ -247,9 +261,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     _setup(url)
-    print(f"audit benchmark on {urlparse(url).hostname}/{urlparse(url).path.lstrip('/')}, checkpoint every {CHECKPOINT_EVERY}")
+    print(f"audit benchmark on {urlparse(url).hostname}/{urlparse(url).path.lstrip('/')}, checkpoint every {CHECKPOINT_EVERY}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     if not args.skip_append:
         f = bench_append(args.appends, args.batch, args.threads)
+        print(f"append, baseline: bare INSERT+COMMIT (no audit):  {f['commit_baseline_per_s']:>9,.0f} rows/s (this server's commit rate)")
         print(f"append, record() one entry per transaction:      {f['record_single_per_s']:>9,.0f} entries/s ({args.appends} entries)")
         print(f"append, record() from {f['record_threads']} threads at once:        {f['record_threads_per_s']:>9,.0f} entries/s")
         print(f"append, record_many() batches of {f['record_many_batch']}:           {f['record_many_per_s']:>9,.0f} entries/s  (goal >= 2,000)")
@@ -260,6 +276,7 @@ def main(argv=None) -> int:
         print(f"verify: generated {f['verify_entries']:,} entries + {f['verify_checkpoints']} checkpoints by COPY in {f['verify_generate_s']:.1f} s")
         print(f"verify: {f['verify_entries']:,} entries in {f['verify_s']:.2f} s = {f['verify_entries_per_s']:,.0f} entries/s "
               f"(1M would take ~{projected:.1f} s at this rate; goal <= 30 s, measure with --entries 1000000)")
+    print(f"load average {os.getloadavg()[0]:.1f} at end (figures are wall-clock; a busy machine lowers them)")
     return 0
 
 
