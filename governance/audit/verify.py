@@ -1,6 +1,8 @@
 """Verifying the audit chain stored in the database (for `manage.py verify_audit` and the API)."""
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 
 from django.db import connection, transaction
@@ -39,13 +41,16 @@ FROM audit_auditentry WHERE seq >= %s AND seq <= %s ORDER BY seq
 """
 
 
+_cursor_numbers = itertools.count(1)
+
+
 def _iter_entries_postgresql(seq_min, seq_max, chunk_size):
     """Raw server-side cursor: verifying a million entries is dominated by per-row overhead, and the ORM's
     model converters (datetime and JSON per row) roughly double it."""
     loads = json.loads
     connection.ensure_connection()
     with transaction.atomic():
-        with connection.connection.cursor(name="audit_walk") as cur:
+        with connection.connection.cursor(name=f"audit_walk_{next(_cursor_numbers)}") as cur:
             cur.itersize = chunk_size
             cur.execute(_PG_SELECT, [seq_min if seq_min is not None else -(2**63), seq_max if seq_max is not None else 2**63 - 1])
             for row in cur:
@@ -77,7 +82,9 @@ def verify_chain(*, keys: dict | None = None, chunk_size: int = 5000) -> Result:
         ed25519_verify=signing.fast_ed25519_verify,
         lookup=_checkpoint_at,
     )
-    for entry in iter_entries(seq_max=tail, chunk_size=chunk_size):
-        if not walk.feed(entry):
-            break
+    # closing(): stopping at a break must end the generator's transaction and server-side cursor now.
+    with contextlib.closing(iter_entries(seq_max=tail, chunk_size=chunk_size)) as entries:
+        for entry in entries:
+            if not walk.feed(entry):
+                break
     return walk.finish()
