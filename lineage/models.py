@@ -56,6 +56,8 @@ class Node(models.Model):
             models.Index(fields=["kind", "name"], name="node_kind_name"),
             models.Index(fields=["namespace", "name"], name="node_ns_name"),
             models.Index(fields=["first_seen"], name="node_first_seen"),
+            # Per-kind lists page newest first (cursor on -id): without it a rare kind scans the whole table.
+            models.Index(fields=["kind", "-id"], name="node_kind_id"),
         ]
 
     def __str__(self):
@@ -77,8 +79,10 @@ class NodeRevision(models.Model):
 
 class Edge(models.Model):
     kind = models.CharField(max_length=32, choices=EdgeKind.choices)
-    src = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges")
-    dst = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges")
+    # No single-column FK indexes: edge_src_from / edge_dst_from lead with these columns and also cover the
+    # recursive walks (index-only scans), so the plain ones would only slow every ingest down.
+    src = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="out_edges", db_index=False)
+    dst = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="in_edges", db_index=False)
     source = models.CharField(max_length=32)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
