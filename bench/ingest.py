@@ -12,6 +12,8 @@ fresh seed each run so nothing is a duplicate) with one keep-alive requests.Sess
   with every event successful.
 Each figure is events stored per wall-clock second, including HTTP, auth, parsing, strict judgement,
 graph writes, audit entry and commit. Every response is checked; a failure aborts the benchmark.
+Beside it, the CPU time the server processes and the PostgreSQL backends spent per event (from /proc):
+on a shared machine the wall-clock figure mostly measures the load, the CPU figure the work.
 """
 from __future__ import annotations
 
@@ -72,6 +74,53 @@ def _wait_until_up(session, base: str, server: subprocess.Popen, timeout: float 
     raise SystemExit("gunicorn did not answer /api/health/ in time")
 
 
+def _cpu_seconds(pids) -> float:
+    """user+system CPU of these processes so far (Linux /proc), to show cost apart from machine load."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _server_pids(master: int) -> list[int]:
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _backend_pids(database_url: str) -> list[int]:
+    import psycopg2
+
+    parsed = urlparse(database_url)
+    conn = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                            password=parsed.password, dbname=parsed.path.lstrip("/"))
+    with conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        pids = [row[0] for row in cur.fetchall()]
+    conn.close()
+    return pids
+
+
+def _measure(database_url: str, server: subprocess.Popen, work) -> tuple[float, float, float]:
+    """(wall seconds, server CPU seconds, PostgreSQL backend CPU seconds) of `work()`."""
+    app, db = _server_pids(server.pid), _backend_pids(database_url)
+    app0, db0 = _cpu_seconds(app), _cpu_seconds(db)
+    started = time.perf_counter()
+    work()
+    wall = time.perf_counter() - started
+    return wall, _cpu_seconds(app) - app0, _cpu_seconds(db) - db0
+
+
 def _events(seed: int, count: int) -> list[dict]:
     from lineage.ingest.demo import generate_events
 
@@ -118,28 +167,34 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
         events = _events(seed, single)
         bodies = [json.dumps(e) for e in events]
         latencies = []
-        started = time.perf_counter()
-        for body in bodies:
-            t0 = time.perf_counter()
-            response = session.post(base + "/api/v1/lineage", data=body)
-            latencies.append(time.perf_counter() - t0)
-            if response.status_code != 201 or response.json()["status"] != "created":
-                raise SystemExit(f"single POST failed: {response.status_code} {response.text[:300]}")
-        elapsed = time.perf_counter() - started
+
+        def singles():
+            for body in bodies:
+                t0 = time.perf_counter()
+                response = session.post(base + "/api/v1/lineage", data=body)
+                latencies.append(time.perf_counter() - t0)
+                if response.status_code != 201 or response.json()["status"] != "created":
+                    raise SystemExit(f"single POST failed: {response.status_code} {response.text[:300]}")
+
+        elapsed, app_cpu, db_cpu = _measure(database_url, server, singles)
         figures["single_events"] = len(bodies)
         figures["single_events_per_s"] = len(bodies) / elapsed
+        figures["single_cpu_ms"] = (app_cpu * 1000 / len(bodies), db_cpu * 1000 / len(bodies))
         figures["single_p50_ms"] = statistics.median(latencies) * 1000
         figures["single_p95_ms"] = statistics.quantiles(latencies, n=20)[18] * 1000 if len(latencies) > 1 else latencies[0] * 1000
 
         events = _events(seed + 5_000, batch)
         chunks = [json.dumps(events[i:i + batch_size]) for i in range(0, len(events), batch_size)]
-        started = time.perf_counter()
-        for body in chunks:
-            response = session.post(base + "/api/v1/lineage/batch", data=body)
-            answer = response.json()
-            if response.status_code != 200 or answer["summary"]["failed"] or answer["summary"]["duplicates"]:
-                raise SystemExit(f"batch POST failed: {response.status_code} {response.text[:300]}")
-        elapsed = time.perf_counter() - started
+
+        def batches():
+            for body in chunks:
+                response = session.post(base + "/api/v1/lineage/batch", data=body)
+                answer = response.json()
+                if response.status_code != 200 or answer["summary"]["failed"] or answer["summary"]["duplicates"]:
+                    raise SystemExit(f"batch POST failed: {response.status_code} {response.text[:300]}")
+
+        elapsed, app_cpu, db_cpu = _measure(database_url, server, batches)
+        figures["batch_cpu_ms"] = (app_cpu * 1000 / len(events), db_cpu * 1000 / len(events))
         figures["batch_events"] = len(events)
         figures["batch_size"] = batch_size
         figures["batch_events_per_s"] = len(events) / elapsed
@@ -169,12 +224,17 @@ def main(argv=None) -> int:
 
     django.setup()  # only to import the demo generator; the measured work happens in gunicorn
     seed = args.seed if args.seed is not None else int(time.time())
+    load_before = os.getloadavg()[0]
     figures = run(args.single, args.batch, args.batch_size, args.workers, database_url, seed)
-    print(f"OpenLineage ingest over HTTP (gunicorn, {args.workers} workers) on PostgreSQL {urlparse(database_url).path.lstrip('/')}")
+    load_after = os.getloadavg()[0]
+    print(f"OpenLineage ingest over HTTP (gunicorn, {args.workers} workers) on PostgreSQL {urlparse(database_url).path.lstrip('/')}"
+          f"  [{os.cpu_count()} CPUs, load average {load_before:.1f} before, {load_after:.1f} after]")
     print(f"single POST : {figures['single_events_per_s']:8.1f} events/s  ({figures['single_events']} events, "
           f"p50 {figures['single_p50_ms']:.1f} ms, p95 {figures['single_p95_ms']:.1f} ms)   goal >= 500")
+    print(f"              CPU per event: server {figures['single_cpu_ms'][0]:.2f} ms, PostgreSQL {figures['single_cpu_ms'][1]:.2f} ms")
     print(f"batch POST  : {figures['batch_events_per_s']:8.1f} events/s  ({figures['batch_events']} events, "
           f"{figures['batch_size']} per request)   goal >= 3000")
+    print(f"              CPU per event: server {figures['batch_cpu_ms'][0]:.2f} ms, PostgreSQL {figures['batch_cpu_ms'][1]:.2f} ms")
     return 0
 
 

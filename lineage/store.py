@@ -24,7 +24,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -355,15 +355,40 @@ class _Session:
 
 
 def _update(objects: list, fields: set[str]) -> None:
-    """One UPDATE for all changed rows of a model (the union of their changed fields; unchanged values
-    are written back as they are)."""
+    """One UPDATE … FROM (rows) for all changed rows of a model, on PostgreSQL and SQLite (3.33+) alike.
+
+    Django's bulk_update builds a CASE WHEN per row and field, which costs more to compile and plan than
+    the write itself for the handful of rows an event touches. Unchanged values among the union of
+    changed fields are written back as they are."""
     model = type(objects[0])
-    names = sorted(fields)
-    if len(objects) == 1:
-        obj = objects[0]
-        model.objects.filter(pk=obj.pk).update(**{name: getattr(obj, name) for name in names})
-    else:
-        model.objects.bulk_update(objects, names)
+    db_fields = [model._meta.get_field(name) for name in sorted(fields)]
+    pk = model._meta.pk
+    table = connection.ops.quote_name(model._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = [pk.column] + [f.column for f in db_fields]
+    postgres = connection.vendor == "postgresql"
+    for chunk in _chunks(objects, 500):
+        params: list = []
+        rows = []
+        for obj in chunk:
+            params.append(obj.pk)
+            for f in db_fields:
+                params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
+            rows.append(obj)
+        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns[1:])
+        if postgres:
+            casts = [pk.db_type(connection)] + [f.db_type(connection) for f in db_fields]
+            row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+            values = ", ".join([row_sql] * len(rows))
+            names = ", ".join(quote(c) for c in columns)
+            sql = f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v({names}) WHERE t.{quote(pk.column)} = v.{quote(pk.column)}"
+        else:
+            first = "SELECT " + ", ".join(f"%s AS {quote(c)}" for c in columns)
+            rest = " UNION ALL SELECT " + ", ".join(["%s"] * len(columns))
+            values = first + rest * (len(rows) - 1)
+            sql = f"UPDATE {table} SET {assignments} FROM ({values}) AS v WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}"
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
 
 
 def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | None] | None = None,
