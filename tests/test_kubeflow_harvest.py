@@ -167,3 +167,17 @@ def test_a_run_that_finished_since_is_updated_and_new_runs_are_added(server, sou
     assert node("run", "run/new-run-2").properties["state"] == "SUCCEEDED"
     assert second.counts["read"]["runs"] == 1
     assert "late-run-1" not in second.cursor_after["api"]["open_runs"]
+
+
+def test_a_running_run_deleted_in_kfp_is_marked_and_no_longer_polled(server, source):
+    running = dict(source.runs[0], run_id="doomed-run", state="RUNNING", created_at="2026-11-04T08:00:00Z")
+    running.pop("finished_at", None)
+    server.state.runs.append(running)
+    first = harvest(settings_for(server, source))
+    assert "doomed-run" in first.cursor_after["api"]["open_runs"]
+    server.state.runs.remove(running)
+    second = harvest(settings_for(server, source))
+    assert second.status == "succeeded"
+    assert "doomed-run" not in second.cursor_after["api"]["open_runs"]
+    doomed = node("run", "run/doomed-run")
+    assert doomed.properties["deleted_in_source"] is True and doomed.properties["state"] == "RUNNING"

@@ -184,6 +184,10 @@ class KubeflowConnector:
             facts, closed = [], set()
             for run_id in chunk:
                 run = self.api.get_run(run_id)
+                if run is None:  # deleted in KFP before it finished: say so, and stop asking
+                    facts += mapping.deleted_run_facts(self.keys, run_id)
+                    closed.add(run_id)
+                    continue
                 facts += mapping.run_facts(self.keys, run)
                 if (run.get("state") or "") in mapping.FINAL_RUN_STATES:
                     closed.add(run_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.parse
 from typing import Callable, Iterator
 
 import urllib3
@@ -211,6 +210,17 @@ class KfpApiReader:
             page_token=t, page_size=self.page_size, sort_by="created_at", namespace=self.namespace, filter=flt),
             "runs", "list runs")
 
-    def get_run(self, run_id: str) -> dict:
-        return self.to_json(self._retry(lambda: self.client.get_run(urllib.parse.quote(run_id, safe="")),
-                                        f"get run {run_id}"))
+    def get_run(self, run_id: str) -> dict | None:
+        """The run, or None when KFP no longer has it (deleted since we listed it)."""
+        import kfp_server_api
+
+        def call():
+            try:
+                return self.client.get_run(run_id)
+            except kfp_server_api.ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        run = self._retry(call, f"get run {run_id}")
+        return None if run is None else self.to_json(run)

@@ -178,6 +178,11 @@ def run_facts(keys: Keys, run: dict) -> list:
     return facts
 
 
+def deleted_run_facts(keys: Keys, run_id: str) -> list:
+    """A run KFP no longer knows: the node stays (lineage history is never dropped), marked as deleted."""
+    return [store.NodeFact(key=keys.run(run_id), name=run_id, properties={"deleted_in_source": True})]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # ML Metadata records
 # ---------------------------------------------------------------------------------------------------------
