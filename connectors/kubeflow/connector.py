@@ -21,6 +21,9 @@ from connectors.kubeflow.metadata import MetadataReader, MlmdReader
 from connectors.retry import PERMANENT, TRANSIENT, RetryPolicy, call_with_retry
 
 OPEN_RUNS_PER_PAGE = 50
+# Beyond this many, artefacts the executions stream mapped are mapped again by the artefacts stream:
+# idempotent, a little slower, and memory stays flat however big the store is.
+MAX_REMEMBERED_ARTIFACTS = 200_000
 
 
 def _after(item: dict, id_field: str, position: dict | None) -> bool:
@@ -208,7 +211,8 @@ class KubeflowConnector:
             if not batch.executions:
                 return
             facts = mapping.execution_facts(self.keys, batch)
-            self._mapped_artifacts.update((a.id, a.updated_ms) for a in batch.artifacts.values())
+            if len(self._mapped_artifacts) < MAX_REMEMBERED_ARTIFACTS:  # bounded memory on any source size
+                self._mapped_artifacts.update((a.id, a.updated_ms) for a in batch.artifacts.values())
             last = batch.executions[-1]
             state["mlmd"]["executions"] = [last.updated_ms, last.id]
             yield Page(facts=facts, cursor={}, read={"executions": len(batch.executions), "events": len(batch.events),
