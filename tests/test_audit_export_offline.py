@@ -178,3 +178,16 @@ def test_the_offline_script_imports_only_the_standard_library():
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=REPO,
                           env={"PYTHONPATH": str(REPO)}, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_checkpoints_must_precede_entries(trail, tmp_path):
+    """The verifier streams entries past checkpoints it already holds; a checkpoint slipped in later is refused."""
+    path = tmp_path / "trail.jsonl"
+    call_command("export_audit", "--output", str(path))
+    lines = path.read_text().splitlines(True)
+    checkpoint = next(l for l in lines if '"type": "checkpoint"' in l)
+    lines.remove(checkpoint)
+    lines.insert(-1, checkpoint)
+    path.write_text("".join(lines))
+    code, out = offline(path, "--hmac-key", trail.AUDIT_HMAC_KEY)
+    assert code == 2 and "checkpoints come first" in out

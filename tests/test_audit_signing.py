@@ -98,3 +98,18 @@ def test_switching_from_hmac_to_ed25519_keeps_both_verifiable(settings):
     recorder.checkpoint()
     result = verify_chain()
     assert result.ok and result.checkpoints_verified == 2
+
+
+def test_system_checks_catch_a_bad_signing_setup(settings):
+    from governance.audit.checks import DEV_HMAC_KEY, signing_key
+
+    settings.DEBUG = False
+    settings.AUDIT_HMAC_KEY = DEV_HMAC_KEY
+    assert [c.id for c in signing_key()] == ["audit.W001"]
+    settings.AUDIT_HMAC_KEY = "a-real-secret-" + "q" * 30
+    assert signing_key() == []
+    settings.AUDIT_ED25519_PRIVATE_KEY = "not-a-key"
+    assert [c.id for c in signing_key()] == ["audit.E001"]
+    settings.AUDIT_ED25519_PRIVATE_KEY = ""
+    settings.AUDIT_CHECKPOINT_EVERY = -1
+    assert [c.id for c in signing_key()] == ["audit.E002"]

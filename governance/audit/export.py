@@ -60,15 +60,18 @@ def _entries(header: dict):
 
 
 def jsonl(header: dict):
-    """One JSON object per line: the header, every entry, every checkpoint, then an end record."""
+    """One JSON object per line: the header, the checkpoints, every entry, then an end record.
+
+    Checkpoints come first so that a verifier can stream the entries past them in one pass, holding only
+    the checkpoints in memory."""
     yield json.dumps({"type": "header", **header}, ensure_ascii=False) + "\n"
+    checkpoints = _checkpoints(header)
+    for cp in checkpoints:
+        yield json.dumps({"type": "checkpoint", **cp}, ensure_ascii=False) + "\n"
     count = 0
     for entry in _entries(header):
         count += 1
         yield json.dumps({"type": "entry", **entry}, ensure_ascii=False) + "\n"
-    checkpoints = _checkpoints(header)
-    for cp in checkpoints:
-        yield json.dumps({"type": "checkpoint", **cp}, ensure_ascii=False) + "\n"
     yield json.dumps({"type": "end", "entries": count, "checkpoints": len(checkpoints)}) + "\n"
 
 
@@ -83,6 +86,9 @@ def csv_rows(header: dict):
     an empty actor_id or client_ip cell means null."""
     yield _csv_line({c: c for c in CSV_COLUMNS})
     yield _csv_line({"record_type": "header", "meta": chain.canonical_json(header)})
+    checkpoints = _checkpoints(header)
+    for cp in checkpoints:
+        yield _csv_line({**cp, "record_type": "checkpoint"})
     count = 0
     for entry in _entries(header):
         count += 1
@@ -92,9 +98,6 @@ def csv_rows(header: dict):
         row["actor_id"] = "" if entry["actor_id"] is None else entry["actor_id"]
         row["client_ip"] = entry["client_ip"] or ""
         yield _csv_line(row)
-    checkpoints = _checkpoints(header)
-    for cp in checkpoints:
-        yield _csv_line({**cp, "record_type": "checkpoint"})
     yield _csv_line({"record_type": "end", "meta": chain.canonical_json({"entries": count, "checkpoints": len(checkpoints)})})
 
 

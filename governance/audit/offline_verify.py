@@ -76,10 +76,9 @@ def read_records(path: str):
 
 
 def verify_records(records, keys: dict, *, check_signatures: bool = True) -> Result:
-    """Verify an export given as an iterable of records (header, entries, checkpoints, end).
+    """Verify an export given as an iterable of records: header, checkpoints, entries, end.
 
-    Entries are held until the checkpoints (which come after them) are read; an export is meant to be
-    checked on an ordinary machine, and a million entries fit in memory comfortably.
+    One pass, holding only the checkpoints: a file of millions of entries verifies in constant memory.
     """
     records = iter(records)
     header = next(records, None)
@@ -89,35 +88,40 @@ def verify_records(records, keys: dict, *, check_signatures: bool = True) -> Res
         raise BadExport(f"format {header.get('format')!r} is not {chain.EXPORT_FORMAT!r}")
     if tuple(header.get("hashed_fields") or ()) != chain.HASHED_FIELDS:
         raise BadExport("the export hashes different fields than this verifier knows")
-    entries, checkpoints, end = [], [], None
+    checkpoints, walk, end = [], None, None
+    entries = broken = 0
     for record in records:
         kind = record.pop("type")
         if end is not None:
             raise BadExport(f"a {kind} record follows the end record")
-        if kind == "entry":
-            entries.append(record)
-        elif kind == "checkpoint":
+        if kind == "checkpoint":
+            if walk is not None:
+                raise BadExport("a checkpoint record follows the entries (checkpoints come first)")
             checkpoints.append(record)
+        elif kind == "entry":
+            if walk is None:
+                first = header.get("first_seq") or 1
+                walk = ChainWalk(
+                    checkpoints, keys, start_seq=first, start_hash=chain.GENESIS if first == 1 else None,
+                    check_signatures=check_signatures,
+                )
+            entries += 1
+            if not broken and not walk.feed(record):
+                broken = True
         elif kind == "end":
             end = record
         else:
             raise BadExport(f"unknown record type {kind!r}")
-    first = header.get("first_seq") or 1
-    walk = ChainWalk(
-        checkpoints, keys, start_seq=first, start_hash=chain.GENESIS if first == 1 else None,
-        check_signatures=check_signatures,
-    )
-    for entry in entries:
-        if not walk.feed(entry):
-            break
+    if walk is None:
+        walk = ChainWalk(checkpoints, keys, start_seq=header.get("first_seq") or 1, check_signatures=check_signatures)
     result = walk.finish()
     if result.ok and end is None:
         result.ok = False
         result.first_break = _break(None, "the export has no end record: the file was cut short")
-    elif result.ok and (end.get("entries") != len(entries) or end.get("checkpoints") != len(checkpoints)):
+    elif result.ok and (end.get("entries") != entries or end.get("checkpoints") != len(checkpoints)):
         result.ok = False
         result.first_break = _break(None, "the end record's counts do not match the file: records were added or removed")
-    elif result.ok and header.get("last_seq") not in (result.verified_to, None) and entries:
+    elif result.ok and entries and header.get("last_seq") != result.verified_to:
         result.ok = False
         result.first_break = _break(result.verified_to, f"the header promises entries up to {header.get('last_seq')}")
     if not check_signatures:
