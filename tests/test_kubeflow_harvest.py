@@ -5,7 +5,7 @@ import pytest
 from connectors.kubeflow import demo
 from connectors.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
 from connectors.kubeflow.testing import harvest, snapshot
-from connectors.models import Harvest, HarvestCursor
+from connectors.models import HarvestCursor
 from governance.audit.models import AuditEntry
 from lineage import graph
 from lineage.models import Edge, Node, RawRecord

@@ -181,7 +181,6 @@ class KubeflowConnector:
     def _open_runs(self, state):
         """Re-read runs that were still going last time; drop them from the list once final."""
         pending = list(state["api"].get("open_runs") or [])
-        listed_now = set()
         for start in range(0, len(pending), OPEN_RUNS_PER_PAGE):
             chunk = pending[start:start + OPEN_RUNS_PER_PAGE]
             facts, closed = [], set()
@@ -194,7 +193,6 @@ class KubeflowConnector:
                 facts += mapping.run_facts(self.keys, run)
                 if (run.get("state") or "") in mapping.FINAL_RUN_STATES:
                     closed.add(run_id)
-                listed_now.add(run_id)
             state["api"]["open_runs"] = sorted(set(state["api"].get("open_runs") or []) - closed)
             yield Page(facts=facts, cursor={}, read={"runs_refreshed": len(chunk)})
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from connectors.base import run_harvest
 from connectors.kubeflow.connector import KubeflowConnector
-from connectors.retry import RetryPolicy
 from governance.audit import context
 from lineage.models import Edge, Node
 
@@ -28,4 +27,4 @@ def snapshot() -> tuple[set, set]:
     return nodes, edges
 
 
-__all__ = ["FAST_RETRY", "RetryPolicy", "harvest", "snapshot"]
+__all__ = ["FAST_RETRY", "harvest", "snapshot"]
