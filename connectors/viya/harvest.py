@@ -7,6 +7,7 @@ resumes with what it had not stored yet, and a re-harvest of an unchanged server
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -184,14 +185,24 @@ class ViyaConnector:
 
     def _vanished(self, stamps: dict, kind: str, present: set, key_of) -> list:
         """Resources listed before and missing now were deleted in Viya: mark them, close what held them."""
+        from lineage.models import Edge
+
         facts = []
+        now = dt.datetime.now(dt.timezone.utc)
         for key in [k for k in stamps if k.startswith(kind + ":")]:
             ident = key.split(":", 1)[1]
             if ident in present:
                 continue
             del stamps[key]
-            facts.append(mapping.store.NodeFact(key=key_of(ident), name="", properties={"deleted": True},
-                                                raw=mapping.raw(f"{kind}.deleted", ident, {"id": ident, "deleted": True})))
+            node_key = key_of(ident)
+            facts.append(mapping.store.NodeFact(
+                key=node_key, name="", properties={"deleted": True, "deleted_seen": times.iso(now)},
+                raw=mapping.raw(f"{kind}.deleted", ident, {"id": ident, "deleted": True})))
+            holders = Edge.objects.filter(kind="contains", valid_to__isnull=True, dst__source=node_key.source,
+                                          dst__kind=node_key.kind, dst__source_id=node_key.source_id).select_related("src")
+            for edge in holders:
+                facts.append(mapping.store.EdgeClose("contains", mapping.store.NodeKey(edge.src.source, edge.src.kind,
+                                                                                       edge.src.source_id), node_key, at=now))
         return facts
 
     def _model(self, body: dict) -> tuple[list, dict]:
