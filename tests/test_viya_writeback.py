@@ -160,3 +160,24 @@ def test_bad_actions_are_refused_before_calling_viya(fake, action, message):
     with pytest.raises(ValueError, match=message):
         execute_promotion(_config(fake), _version_node(fake, model), action)
     assert not [c for c in fake.calls[calls:] if c.method == "POST" and not c.path.startswith("/SASLogon")]
+
+
+def test_publishing_an_earlier_version_names_its_snapshot():
+    state = ViyaState()
+    repo = state.add_repository("Public", when="2026-01-01T00:00:00Z")
+    project = state.add_project(repo, "Risk", when="2026-01-01T00:00:00Z")
+    model = state.add_model(project, "scorecard", versions=3, when="2026-01-02T00:00:00Z")
+    state.add_destination("maslocal")
+    with FakeViya(state) as fake:
+        run_harvest(connector_for(fake))
+        host = fake.url.split("://")[1]
+        old = Node.objects.get(source="viya", source_id=f"{host}/model/{model['id']}/version/1.0")
+        config = _config(fake)
+        result = execute_promotion(config, old, {"action": "publish", "destination": "maslocal"})
+        [call] = fake.calls_to("POST", "/modelManagement/publish")
+        source_uri = json.loads(call.body)["modelContents"][0]["sourceUri"]
+        assert source_uri == f"/modelRepository/models/{model['id']}/modelVersions/{old.properties['snapshot_id']}"
+        assert result["version_name"] == "1.0"
+        assert fake.state.get("publish", result["publish_id"])["modelVersionId"] == "1.0"
+        with pytest.raises(ValueError, match="current version the champion"):
+            execute_promotion(config, old, {"action": "set_champion"})
