@@ -64,6 +64,7 @@ BAD_REQUESTS = [
 UNPROCESSABLE = [
     ("no eventTime", _with(eventTime=None), "eventTime"),
     ("unreadable eventTime", _with(eventTime="yesterday"), "eventTime"),
+    ("date without time", _with(eventTime="2024-01-01"), "eventTime"),
     ("no producer", _with(producer=None), "producer"),
     ("no run id", _with(run={}), "runId"),
     ("no run", _with(run=None), "run"),

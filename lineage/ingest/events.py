@@ -91,6 +91,8 @@ def kind_from_schema_url(schema_url: object) -> str:
 
 
 def parse_event_time(value: str) -> dt.datetime:
+    if "t" not in value.lower() and " " not in value.strip():
+        raise ValueError("it has a date but no time of day")
     parsed = date_parser.isoparse(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
