@@ -97,3 +97,19 @@ def test_reads_change_nothing(api, chain):
     api.get(f"/api/nodes/{chain['e']}/lineage/")
     api.get(f"/api/nodes/{chain['e']}/lineage/", {"direction": "nowhere"})
     assert (Node.objects.count(), Edge.objects.count()) == before
+
+
+def test_graph_answer_matches_the_documented_serializers(api, chain):
+    """The view builds graph rows directly for speed; they must be exactly what the schema's serializers say."""
+    from lineage import graph as lineage_graph
+    from lineage.api.serializers import GraphEdgeSerializer, GraphNodeSerializer
+
+    body = api.get(f"/api/nodes/{chain['c']}/lineage/", {"direction": "both", "depth": 10}).json()
+    result = lineage_graph.lineage([chain["c"]], direction="both", depth=10, max_nodes=1000)
+    assert body["nodes"] == GraphNodeSerializer(result.nodes, many=True, context={"depth_of": result.depth_of}).data
+    assert body["edges"] == GraphEdgeSerializer(result.edges, many=True).data
+    assert len(body["nodes"]) == 4 and len(body["edges"]) == 3  # c, b, d, e: x is upstream of d, not of c
+    closed = Edge.objects.get(kind="consumed", valid_to__isnull=False)
+    then = api.get(f"/api/nodes/{chain['c']}/lineage/", {"direction": "both", "depth": 10,
+                                                          "as_of": "2024-01-01T03:00:00Z"}).json()
+    assert {e["id"]: e["valid_to"] for e in then["edges"]}[closed.pk] == "2024-01-01T05:00:00Z"

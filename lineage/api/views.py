@@ -7,6 +7,8 @@ with the offending field named, before any query runs.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,6 +26,26 @@ from lineage.models import Edge, Node, RawRecord
 AS_OF_PARAM = OpenApiParameter(
     "as_of", OpenApiTypes.DATETIME, description="ISO 8601: also show the properties the node had at that time"
 )
+
+
+def _iso(value):
+    """DRF's datetime rendering (UTC, 'Z'), without a serializer field per value."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _graph_nodes(nodes, depth_of) -> list[dict]:
+    """The GraphNodeSerializer shape built directly: a graph answer holds up to 10,000 nodes and DRF's
+    per-field serializers would cost more than the walk itself. test_api_lineage_graph checks both agree."""
+    return [{"id": n.pk, "kind": n.kind, "source": n.source, "source_id": n.source_id, "namespace": n.namespace,
+             "name": n.name, "display_name": n.display_name, "first_seen": _iso(n.first_seen),
+             "last_seen": _iso(n.last_seen), "depth": depth_of.get(n.pk, 0), "raw": n.raw_id} for n in nodes]
+
+
+def _graph_edges(edges) -> list[dict]:
+    return [{"id": e.pk, "kind": e.kind, "src": e.src_id, "dst": e.dst_id, "source": e.source,
+             "valid_from": _iso(e.valid_from), "valid_to": _iso(e.valid_to), "raw": e.raw_id} for e in edges]
 
 
 class _AsOfQuery(drf_serializers.Serializer):
@@ -83,15 +105,14 @@ class NodeViewSet(_NodeViewSetBase):
             node_kinds=q.get("node_kinds") or None, edge_kinds=q.get("edge_kinds") or None,
             max_nodes=q["max_nodes"],
         )
-        context = {"request": request, "depth_of": result.depth_of}
         return Response({
             "start": node.pk,
             "direction": q["direction"],
             "depth": q["depth"],
             "as_of": drf_serializers.DateTimeField().to_representation(q["as_of"]) if q.get("as_of") else None,
             "truncated": result.truncated,
-            "nodes": s.GraphNodeSerializer(result.nodes, many=True, context=context).data,
-            "edges": s.GraphEdgeSerializer(result.edges, many=True).data,
+            "nodes": _graph_nodes(result.nodes, result.depth_of),
+            "edges": _graph_edges(result.edges),
         })
 
     @extend_schema(
@@ -116,8 +137,8 @@ class NodeViewSet(_NodeViewSetBase):
             "found": True,
             "direction": found.direction,
             "length": found.length,
-            "nodes": s.GraphNodeSerializer(found.nodes, many=True, context={"depth_of": depth_of}).data,
-            "edges": s.GraphEdgeSerializer(found.edges, many=True).data,
+            "nodes": _graph_nodes(found.nodes, depth_of),
+            "edges": _graph_edges(found.edges),
         })
 
 
