@@ -1,5 +1,6 @@
 """Bundle endpoints: create, list, download, verify, verify an upload; bad input is a 4xx JSON and changes nothing."""
 import hashlib
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -27,7 +28,7 @@ def test_create_download_and_verify(clients):
     assert body["subject_source_id"] == mv.source_id and body["created_by_username"] == "auditor"
     assert body["node_count"] > 12 and body["depth"] == 20
 
-    download = clients["auditor"].get(body["download_url"])
+    download = clients["auditor"].get(body["download_url"], HTTP_ACCEPT="application/zip")
     assert download.status_code == 200 and download["Content-Type"] == "application/zip"
     assert hashlib.sha256(download.content).hexdigest() == body["sha256"] == download["X-Content-SHA256"]
     assert verify.verify_bytes(download.content).nodes == body["node_count"]
@@ -98,3 +99,5 @@ def test_malformed_json_and_unknown_bundle(clients):
     assert clients["auditor"].get("/api/archive/bundles/424242").status_code == 404
     missing = clients["auditor"].get("/api/archive/bundles/424242/download")
     assert missing.status_code == 404 and missing.json()["detail"]
+    as_zip = clients["auditor"].get("/api/archive/bundles/424242/download", HTTP_ACCEPT="application/zip")
+    assert as_zip.status_code == 404 and json.loads(as_zip.content)["detail"]

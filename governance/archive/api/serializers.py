@@ -1,4 +1,5 @@
 """API representations of bundles, holds and retention policies."""
+from django.conf import settings
 from rest_framework import serializers
 
 from governance.archive.models import HOLD_KINDS, EvidenceBundle, LegalHold, RetentionPolicy
@@ -30,6 +31,12 @@ class BundleCreateSerializer(serializers.Serializer):
 
 class BundleUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
+
+    def validate_file(self, upload):
+        limit = getattr(settings, "ARCHIVE_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024)
+        if upload.size > limit:
+            raise serializers.ValidationError(f"the file is larger than {limit} bytes")
+        return upload
 
 
 class LegalHoldSerializer(serializers.ModelSerializer):
@@ -68,3 +75,36 @@ class RetentionPolicySerializer(serializers.ModelSerializer):
 def policy_data(policy: RetentionPolicy) -> dict:
     return {"node_kind": policy.node_kind, "max_age_days": policy.max_age_days, "enabled": policy.enabled,
             "description": policy.description}
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    """What the verifier said; `problem` names the first thing wrong when `ok` is false."""
+
+    ok = serializers.BooleanField()
+    problem = serializers.CharField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True)
+    files = serializers.IntegerField(required=False)
+    nodes = serializers.IntegerField(required=False)
+    edges = serializers.IntegerField(required=False)
+    audit_entries = serializers.IntegerField(required=False)
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+    registered = serializers.BooleanField(required=False, help_text="A bundle with this SHA-256 is registered here")
+
+
+class RetentionDecisionSerializer(serializers.Serializer):
+    node_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    source = serializers.CharField()
+    source_id = serializers.CharField()
+    name = serializers.CharField()
+    first_seen = serializers.CharField()
+    action = serializers.ChoiceField(choices=["prune", "keep"])
+    reason = serializers.CharField()
+    bundles = serializers.ListField(child=serializers.CharField())
+
+
+class RetentionRunSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    pruned = serializers.IntegerField()
+    kept = serializers.IntegerField()
+    decisions = RetentionDecisionSerializer(many=True)

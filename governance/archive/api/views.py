@@ -6,13 +6,18 @@ Who may do what (checked here, on the server):
 - legal holds: any role reads; auditors and admins place and release.
 - retention policies: any role reads; admins write and run; auditors and admins preview.
 """
+import hashlib
+
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from governance.accounts.permissions import role_permission
@@ -29,6 +34,18 @@ AnyRoleMayCheck = role_permission(ENGINEER, APPROVER, AUDITOR)
 HoldPermission = role_permission(AUDITOR)
 PolicyPermission = role_permission(ADMIN)
 PreviewPermission = role_permission(ADMIN, read_roles=(AUDITOR,))
+
+
+class ZipRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/zip` on download; errors still go out as JSON bytes."""
+
+    media_type = "application/zip"
+    format = "zip"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data)
 
 
 class Conflict(APIException):
@@ -61,6 +78,7 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
             return s.BundleUploadSerializer
         return s.EvidenceBundleSerializer
 
+    @extend_schema(request=s.BundleCreateSerializer, responses={201: s.EvidenceBundleSerializer})
     def create(self, request, *args, **kwargs):
         params = s.BundleCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -70,7 +88,8 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
             raise ValidationError({"node": [str(exc)]}) from None
         return Response(s.EvidenceBundleSerializer(bundle).data, status=status.HTTP_201_CREATED)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The bundle ZIP")})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ZipRenderer])
     def download(self, request, pk=None):
         bundle = self.get_object()
         try:
@@ -84,10 +103,12 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
         response["X-Content-SHA256"] = bundle.sha256
         return response
 
+    @extend_schema(responses={200: s.VerifyResultSerializer})
     @action(detail=True, methods=["get"])
     def verify(self, request, pk=None):
         return Response(services.verify_bundle(self.get_object()))
 
+    @extend_schema(request={"multipart/form-data": s.BundleUploadSerializer}, responses={200: s.VerifyResultSerializer})
     @action(detail=False, methods=["post"], url_path="verify-upload")
     def verify_upload(self, request):
         params = s.BundleUploadSerializer(data=request.data)
@@ -96,8 +117,6 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
         try:
             report = verify.verify_bytes(data)
         except verify.Problem as problem:
-            import hashlib
-
             sha = hashlib.sha256(data).hexdigest()
             return Response({"ok": False, "problem": str(problem), "sha256": sha,
                              "registered": EvidenceBundle.objects.filter(sha256=sha).exists()})
@@ -124,6 +143,7 @@ class LegalHoldViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         except holds.HoldError as exc:
             raise ValidationError({"detail": str(exc)}) from None
 
+    @extend_schema(request=s.ReleaseSerializer, responses={200: s.LegalHoldSerializer})
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
         hold = self.get_object()
@@ -168,11 +188,13 @@ class RetentionPolicyViewSet(viewsets.ModelViewSet):
             instance.delete()
             record("retention_policy.delete", "retention_policy", pk, before=before)
 
+    @extend_schema(responses={200: s.RetentionRunSerializer})
     @action(detail=False, methods=["get"])
     def preview(self, request):
         """What `apply_retention --dry-run` would print, as JSON."""
         return Response(retention.apply_retention(dry_run=True).as_dict())
 
+    @extend_schema(request=None, responses={200: s.RetentionRunSerializer})
     @action(detail=False, methods=["post"])
     def apply(self, request):
         return Response(retention.apply_retention(dry_run=False).as_dict())
