@@ -125,3 +125,13 @@ def test_deployment_makes_a_version_governed(world):
     governed = retention.governed_model_versions()
     assert world["governed"].pk in governed and world["archived"].pk not in governed
     assert Edge.objects.filter(kind=EdgeKind.DEPLOYED_AS, src=world["governed"]).exists()
+
+
+def test_retention_is_scheduled_daily_with_celery_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="archive.apply_retention")
+    assert task.enabled and task.crontab.hour == "3"
+    from celery import current_app
+
+    assert "archive.apply_retention" in current_app.tasks
