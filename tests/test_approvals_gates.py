@@ -88,6 +88,18 @@ def test_metrics_from_an_evaluation_run_that_consumed_the_model():
 
 
 @pytest.mark.django_db
+def test_a_non_finite_metric_value_counts_as_missing_and_is_stored_safely(clients):
+    t.set_policy("staging", require_producing_run=False, max_training_hops=None, forbid_failed_runs=False,
+                 required_metrics={"accuracy": {">=": 0.8}}, require_evidence_archived=False)
+    mv = t.node(NodeKind.MODEL_VERSION, "nan-mv", {"metrics": {"accuracy": "NaN"}, "accuracy": "inf"})
+    result = check(mv, required_metrics={"accuracy": {">=": 0.8}})["metrics"]
+    assert not result.passed and "not found: accuracy" in result.reason
+    r = clients["engineer"].post(URL, {"node": mv.pk, "target_stage": "staging", "justification": "j",
+                                       "submit": True}, format="json")
+    assert r.status_code == 201 and r.json()["blocked_by"] == ["metrics"]
+
+
+@pytest.mark.django_db
 def test_missing_metric_fails_and_names_it():
     g = t.trained_model("f", metrics={"accuracy": 0.9})
     result = check(g["mv"], required_metrics={"precision": {">=": 0.5}})["metrics"]
@@ -145,7 +157,7 @@ def test_gates_switched_off_are_not_on_the_checklist():
 
 def test_metric_rules_are_validated():
     gates.validate_metric_rules({"accuracy": {">=": 0.8, "<": 1}})
-    for bad in ([], {"a": {}}, {"a": {"~": 1}}, {"a": {">=": "high"}}, {"a": {">=": True}}, {"": {">": 1}}):
+    for bad in ([], {"a": {}}, {"a": {">=": float("nan")}}, {"a": {"~": 1}}, {"a": {">=": "high"}}, {"a": {">=": True}}, {"": {">": 1}}):
         with pytest.raises(ValueError):
             gates.validate_metric_rules(bad)
 

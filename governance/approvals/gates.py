@@ -22,6 +22,7 @@ Where each gate looks:
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 
@@ -64,21 +65,19 @@ def validate_metric_rules(rules) -> None:
         for op, threshold in checks.items():
             if op not in OPERATORS:
                 raise ValueError(f"metric {name!r}: unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
-            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
                 raise ValueError(f"metric {name!r}: threshold for {op!r} must be a number, not {threshold!r}")
 
 
 def _number(value):
-    if isinstance(value, bool):
+    """A finite float, or None: booleans, NaN and infinities are not metric values a gate can judge."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _metric_in(properties: dict, name: str):

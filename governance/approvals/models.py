@@ -15,6 +15,22 @@ from django.utils import timezone
 from connectors import secrets as secret_box
 
 
+class Immutable(models.Model):
+    """Evidence rows: written once. Saving an existing row or deleting one raises, so no code path (admin,
+    shell, a future view) can quietly rewrite a decision."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError(f"{type(self).__name__} records are immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(f"{type(self).__name__} records are immutable")
+
+
 class Stage(models.Model):
     """A stage a model version can be promoted to. The list is data, not code, so operators can add one."""
 
@@ -162,7 +178,7 @@ class DecisionKind(models.TextChoices):
     REJECT = "reject"
 
 
-class Decision(models.Model):
+class Decision(Immutable):
     """One approver's verdict on one request. Never edited; the unique constraint makes a second verdict by
     the same person impossible, so the same approver twice counts once."""
 
@@ -180,7 +196,7 @@ class Decision(models.Model):
         ]
 
 
-class GateResult(models.Model):
+class GateResult(Immutable):
     """One gate's outcome in one evaluation of a request. Each evaluation (on submit, on every approval)
     appends a full set, so the checklist an approver saw stays on record."""
 
@@ -199,7 +215,7 @@ class GateResult(models.Model):
         ]
 
 
-class GateOverride(models.Model):
+class GateOverride(Immutable):
     """An admin's written decision to let a failing gate pass for one request. Kept forever."""
 
     request = models.ForeignKey(PromotionRequest, on_delete=models.PROTECT, related_name="gate_overrides")

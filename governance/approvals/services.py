@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import math
 import threading
 from dataclasses import dataclass
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -35,11 +38,28 @@ from governance.approvals.models import (
     StagePolicy,
     WebhookEvent,
 )
-from governance.audit.recorder import record, _json_safe
+from governance.audit.recorder import record
 from lineage.kinds import NodeKind
 from lineage.models import Node
 
 _sqlite_writer = threading.Lock()
+
+
+def _json_safe(value):
+    """Plain JSON (dates as ISO strings, tuples as lists) for JSON columns: what a source plugin returns
+    is not ours to trust. NaN and infinities become strings, since PostgreSQL's jsonb refuses them."""
+    def fix(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        if isinstance(v, dict):
+            return {str(k): fix(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [fix(x) for x in v]
+        return v
+
+    if value is None:
+        return None
+    return fix(json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str)))
 
 
 class ApprovalError(Exception):

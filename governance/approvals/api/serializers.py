@@ -149,7 +149,7 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
         return ExecutionSerializer(execution).data if execution else None
 
     def get_approvals(self, obj) -> int:
-        return obj.decisions.filter(decision="approve").count()
+        return sum(1 for d in obj.decisions.all() if d.decision == "approve")
 
     def get_required_approvals(self, obj) -> int | None:
         return obj.policy.get("required_approvals") if obj.policy else None

@@ -98,7 +98,8 @@ class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.
     """Promotion requests. Engineers request and withdraw their own; approvers decide; admins override gates
     and retry executions; everyone with a role reads."""
 
-    queryset = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester")
+    queryset = (PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester")
+                .prefetch_related("decisions__actor", "gate_overrides__actor"))
     serializer_class = s.PromotionRequestSerializer
     filterset_class = filtersets.PromotionRequestFilterSet
     search_fields = ["justification", "node__name", "node__display_name"]
