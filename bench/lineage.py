@@ -426,7 +426,7 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.lineage", description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=100_000, help="graph size (default 100000; goal at 1000000)")
-    parser.add_argument("--queries", type=int, default=200, help="start nodes per direction (default 200)")
+    parser.add_argument("--queries", type=int, default=100, help="start nodes per direction (default 100)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default=None, help="a *_bench PostgreSQL database (default: see above)")
     parser.add_argument("--regenerate", action="store_true", help="generate even when the marker says it exists")
@@ -447,8 +447,18 @@ def main(argv=None) -> int:
         print(f"reusing the generated graph in {name} (marker: {args.nodes} nodes, seed {args.seed})")
 
     figures = measure(url, args.queries, args.seed, args.http)
+    conn = _connect(url)
+    with conn.cursor() as cur:
+        # Context for the figures: when the tables and indexes outgrow shared_buffers, random walks read
+        # pages from the OS cache and the node/edge row fetches, not the walk, dominate.
+        cur.execute("SELECT current_setting('shared_buffers'), pg_size_pretty(pg_total_relation_size('lineage_node')),"
+                    " pg_size_pretty(pg_total_relation_size('lineage_edge'))")
+        buffers, node_size, edge_size = cur.fetchone()
+    conn.close()
     print(f"\nLineage queries on PostgreSQL {name}: {args.nodes} nodes, {edges} edges, depth {DEPTH}, "
           f"max_nodes {MAX_NODES}, {args.queries} random start nodes per direction")
+    print(f"(shared_buffers {buffers}; lineage_node {node_size}, lineage_edge {edge_size} with indexes; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print("raw walk = recursive walk returning ids only; raw SQL = the same answer as lineage() (node rows "
           "and edges) on a bare psycopg2 cursor")
     print(f"{'direction':<11} {'method':<10} {'p50 ms':>8} {'p95 ms':>8} {'mean nodes':>11}")
