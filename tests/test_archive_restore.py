@@ -105,3 +105,24 @@ def test_restore_refuses_a_tampered_bundle_and_changes_nothing(users, tmp_path):
         call_command("restore_bundle", str(tmp_path / "missing.zip"))
     with pytest.raises(CommandError, match="no user"):
         call_command("restore_bundle", str(path), "--user", "ghost")
+
+
+def test_pruned_lineage_comes_back_from_its_bundle(users, tmp_path):
+    import datetime as dt
+
+    from governance.archive import retention
+    from governance.archive.models import RetentionPolicy
+    from lineage.kinds import NodeKind
+
+    mv = make_model_lineage("prn", upstream=15, when=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), deployment=False)
+    bundle = services.build_bundle(mv, users["auditor"], depth=50)
+    before = _graph(list(BundleMember.objects.filter(bundle=bundle).values_list("node_id", flat=True)))
+    RetentionPolicy.objects.create(node_kind=NodeKind.RUN, max_age_days=30)
+    assert retention.apply_retention().pruned > 0
+    assert BundleMember.objects.filter(bundle=bundle, node__isnull=True).exists()
+    path = tmp_path / "b.zip"
+    path.write_bytes(services.bundle_bytes(bundle))
+    call_command("restore_bundle", str(path), "--merge")
+    assert _graph() == before
+    assert not BundleMember.objects.filter(bundle=bundle, node__isnull=True).exists()
+    assert EvidenceBundle.objects.count() == 1

@@ -126,14 +126,19 @@ def restore_bytes(data: bytes, user=None, *, merge: bool = False) -> RestoreResu
                 [BundleMember(bundle=bundle, node=n, source=n.source, kind=n.kind, source_id=n.source_id) for n in nodes],
                 batch_size=500,
             )
-        elif bundle.node_id is None and subject_node is not None:
-            bundle.node = subject_node
-            bundle.save(update_fields=["node"])
-            BundleMember.objects.filter(bundle=bundle, node__isnull=True).delete()
-            BundleMember.objects.bulk_create(
-                [BundleMember(bundle=bundle, node=n, source=n.source, kind=n.kind, source_id=n.source_id) for n in nodes],
-                batch_size=500,
-            )
+        else:
+            # Restoring into the instance that built it, after retention pruned part of the closure: re-link.
+            if bundle.node_id is None and subject_node is not None:
+                bundle.node = subject_node
+                bundle.save(update_fields=["node"])
+            by_key = {(n.source, n.kind, n.source_id): n for n in nodes}
+            relinked = []
+            for member in BundleMember.objects.filter(bundle=bundle, node__isnull=True):
+                found = by_key.get((member.source, member.kind, member.source_id))
+                if found is not None:
+                    member.node = found
+                    relinked.append(member)
+            BundleMember.objects.bulk_update(relinked, ["node"], batch_size=500)
         record(
             "bundle.restore", "evidence_bundle", bundle.pk,
             after={"sha256": sha256, "subject": subject, "merge": merge, "counts": result.as_counts(),
