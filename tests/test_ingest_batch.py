@@ -150,3 +150,25 @@ def test_empty_and_all_invalid_batches_store_nothing(clients):
     assert body["status"] == "partial_success" and body["summary"]["failed"] == 2
     assert IngestedEvent.objects.count() == 0 and Node.objects.count() == 0
     assert AuditEntry.objects.count() == audit_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_the_database_refuses_fails_alone(clients):
+    """PostgreSQL refuses NUL characters in JSON; the batch is then replayed one event per transaction so
+    that only that event fails (SQLite stores it, so there every event succeeds)."""
+    from django.db import connection
+
+    nul = _event("66666666-6666-4666-8666-666666666666", job="nul")
+    nul["job"]["facets"] = {"documentation": {"_producer": "https://p", "_schemaURL": "https://s", "description": "a\u0000b"}}
+    batch = [_event("77777777-7777-4777-8777-777777777777", job="fine"), nul]
+    body = _post(clients["engineer"], batch).json()
+    if connection.vendor == "postgresql":
+        assert body["status"] == "partial_success"
+        assert body["failed_events"] == [{"index": 1, "reason": body["failed_events"][0]["reason"], "retriable": False}]
+        assert "unstorable_event" in body["failed_events"][0]["reason"]
+        assert IngestedEvent.objects.count() == 1
+        single = clients["engineer"].post("/api/v1/lineage", data=json.dumps(nul), content_type="application/json")
+        assert single.status_code == 422 and single.json()["error"] == "unstorable_event"
+        assert IngestedEvent.objects.count() == 1
+    else:
+        assert body["status"] == "success" and IngestedEvent.objects.count() == 2

@@ -28,6 +28,12 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 EVENT_KEYS = {"eventTime", "eventType", "run", "job", "dataset", "producer", "schemaURL", "inputs", "outputs"}
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+# Column sizes of the store: node ids are "<namespace>:<name>" (dataset versions add "@<runId>") in 1024
+# characters, run ids 255, producer and schemaURL 2048. Longer values are refused up front (422) rather
+# than failing — or, on SQLite, silently passing — at the database.
+MAX_NAME_CHARS = 700
+MAX_RUN_ID_CHARS = 255
+MAX_URI_CHARS = 2048
 
 
 class IngestRejected(Exception):
@@ -181,14 +187,22 @@ def _required_text(container: dict, key: str, where: str) -> str:
     return value
 
 
+def _check_name(namespace: str, name: str, where: str) -> None:
+    if len(namespace) + len(name) > MAX_NAME_CHARS:
+        raise _unprocessable(f"{where}: namespace and name together are {len(namespace) + len(name)} characters; "
+                             f"at most {MAX_NAME_CHARS} are kept")
+
+
 def _dataset(value, where: str, io_key: str | None) -> DatasetRef:
     item = _obj(value, where)
-    return DatasetRef(
+    ref = DatasetRef(
         namespace=_required_text(item, "namespace", where),
         name=_required_text(item, "name", where),
         facets=_facets(item, "facets", where),
         io_facets=_facets(item, io_key, where) if io_key else {},
     )
+    _check_name(ref.namespace, ref.name, where)
+    return ref
 
 
 def _datasets(body: dict, key: str, io_key: str) -> list[DatasetRef]:
@@ -215,9 +229,14 @@ def parse_event(body: object) -> ParsedEvent:
         event_time = parse_event_time(time_given)
     except (ValueError, OverflowError) as exc:
         raise _unprocessable(f"$.eventTime {time_given!r} is not an ISO 8601 date-time: {exc}") from None
+    if len(time_given) > 64:
+        raise _unprocessable("$.eventTime is longer than any ISO 8601 date-time")
     producer = _text(body, "producer", "$")
     if not producer.strip():
         raise _unprocessable("$.producer is required (a URI naming what produced the event)")
+    for key, value in (("producer", producer), ("schemaURL", schema_url)):
+        if len(value) > MAX_URI_CHARS:
+            raise _unprocessable(f"$.{key} is {len(value)} characters; at most {MAX_URI_CHARS} are kept")
     event_type = _text(body, "eventType", "$")
     if event_type and event_type not in EVENT_TYPES:
         raise _unprocessable(f"$.eventType {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
@@ -236,6 +255,7 @@ def parse_event(body: object) -> ParsedEvent:
     event.job_namespace = _required_text(job, "namespace", "$.job")
     event.job_name = _required_text(job, "name", "$.job")
     event.job_facets = _facets(job, "facets", "$.job")
+    _check_name(event.job_namespace, event.job_name, "$.job")
     event.inputs = _datasets(body, "inputs", "inputFacets")
     event.outputs = _datasets(body, "outputs", "outputFacets")
     if kind == EventKind.RUN:
@@ -243,6 +263,8 @@ def parse_event(body: object) -> ParsedEvent:
             raise _unprocessable("$.run is required in a RunEvent (set schemaURL to …#/$defs/JobEvent for a JobEvent)")
         run = _obj(body["run"], "$.run")
         event.run_id = _required_text(run, "runId", "$.run")
+        if len(event.run_id) > MAX_RUN_ID_CHARS:
+            raise _unprocessable(f"$.run.runId is {len(event.run_id)} characters; at most {MAX_RUN_ID_CHARS} are kept")
         event.run_facets = _facets(run, "facets", "$.run")
     return event
 

@@ -151,6 +151,8 @@ def _parent(facets: dict) -> tuple[str, dict] | None:
     run_id, ns, name = run.get("runId"), job.get("namespace"), job.get("name")
     if not all(isinstance(v, str) and v for v in (run_id, ns, name)):
         return None
+    if len(run_id) > 255 or len(ns) + len(name) > 700:
+        return None  # too long to be a node id; the facet itself is still kept in the run's properties
     return run_id, {"namespace": ns, "name": name}
 
 

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, OperationalError, transaction
 
 from governance.audit import context
 from governance.audit.recorder import record
@@ -127,6 +127,9 @@ def ingest_event(body: object, user=None) -> Prepared:
                 record("ingest.event", f"openlineage.{p.event.kind}", p.event.subject,
                        after=_event_summary(p, stored.counts))
             return p
+        except DataError as exc:
+            # e.g. PostgreSQL refuses "\u0000" inside JSON text: nothing of the event was stored.
+            raise IngestRejected(422, "unstorable_event", f"the database refused a value of this event: {exc}".strip()) from None
         except (IntegrityError, OperationalError) as exc:
             # A concurrent request created one of the same nodes (or the same event) first, or the
             # database broke a lock cycle between the two: start again and re-read what is there now.
@@ -173,8 +176,13 @@ def ingest_batch(items: object, user=None) -> dict:
                 try:
                     ingest_event(p.event.body, user)
                     stored_ok.append(p)
+                except IngestRejected as exc:
+                    failed.append({"index": p.index, "reason": f"{exc.code}: {exc.detail}", "retriable": False})
                 except DatabaseError as exc:
-                    failed.append({"index": p.index, "reason": f"server error: {exc.__class__.__name__}", "retriable": True})
+                    # Lock conflicts and races may pass on a retry; a value the database refuses will not.
+                    retriable = isinstance(exc, (OperationalError, IntegrityError))
+                    failed.append({"index": p.index, "reason": f"server error: {exc.__class__.__name__}",
+                                   "retriable": retriable})
     failed.sort(key=lambda f: f["index"])
     retriable = sum(1 for f in failed if f["retriable"])
     return {
