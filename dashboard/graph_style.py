@@ -30,12 +30,12 @@ SOURCE_BORDER = {
     Source.VIYA: ("#f4511e", "dashed"),
     Source.MANUAL: ("#757575", "dotted"),
 }
-X_STEP, Y_STEP = 220, 70
+X_STEP, Y_STEP = 170, 60
 
 
 def label_of(node) -> str:
     text = node.display_name or node.name
-    return text if len(text) <= 40 else "…" + text[-39:]
+    return text if len(text) <= 30 else "…" + text[-29:]
 
 
 def node_element(node, *, start_ids=(), position=None) -> dict:
@@ -116,16 +116,16 @@ def stylesheet() -> list[dict]:
             "selector": "node",
             "style": {
                 "label": "data(label)",
-                "font-size": 11,
+                "font-size": 13,
                 "text-valign": "bottom",
                 "text-margin-y": 4,
                 "width": 26,
                 "height": 26,
                 "border-width": 3,
                 "text-wrap": "ellipsis",
-                "text-max-width": 200,
+                "text-max-width": 160,
                 # Labels too small to read are not drawn: a zoomed-out 300-node graph stays fast.
-                "min-zoomed-font-size": 7,
+                "min-zoomed-font-size": 6,
             },
         },
         {

@@ -93,7 +93,7 @@ def layout(user, query):
                 cyto.Cytoscape(
                     id="lin-graph", elements=elements, layout={"name": "preset", "fit": True, "padding": 30},
                     stylesheet=graph_style.stylesheet(), style={"width": "100%", "height": "600px"},
-                    minZoom=0.05, maxZoom=3, boxSelectionEnabled=False,
+                    minZoom=0.05, maxZoom=1.6, boxSelectionEnabled=False,
                 ),
                 graph_style.legend(),
             ], className="graph-pane"),

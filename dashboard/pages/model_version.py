@@ -9,8 +9,8 @@ from dash import dcc, html
 
 from dashboard import components as ui, governance_data, urlpaths
 from lineage import graph
-from lineage.kinds import NodeKind
-from lineage.models import Node
+from lineage.kinds import EdgeKind, NodeKind
+from lineage.models import Edge, Node
 
 PAGE = "model"
 TITLE = "Model version"
@@ -23,10 +23,17 @@ def provenance(node: Node) -> dict[str, list[Node]]:
     up = graph.lineage([node.pk], direction="upstream", depth=PROVENANCE_DEPTH, max_nodes=500)
     down = graph.lineage([node.pk], direction="downstream", depth=2, max_nodes=200)
     others = [n for n in up.nodes if n.pk != node.pk]
+    # Evaluation metrics are usually a sibling output of the run that produced the version, not upstream.
+    producers = list(Edge.objects.filter(dst=node, kind=EdgeKind.PRODUCED, valid_to__isnull=True)
+                     .values_list("src_id", flat=True))
+    siblings = graph.lineage(producers, direction="downstream", depth=1, node_kinds=[NodeKind.METRICS],
+                             max_nodes=50).nodes if producers else []
+    metrics = [n for n in siblings if n.kind == NodeKind.METRICS]
+    metrics += [n for n in others if n.kind == NodeKind.METRICS and n not in metrics]
     return {
         "data": [n for n in others if n.kind in DATA_KINDS],
         "runs": [n for n in others if n.kind in RUN_KINDS],
-        "metrics": [n for n in others if n.kind == NodeKind.METRICS],
+        "metrics": metrics,
         "models": [n for n in down.nodes if n.kind == NodeKind.MODEL],
         "deployments": [n for n in down.nodes if n.kind == NodeKind.DEPLOYMENT],
         "copies": [n for n in down.nodes + up.nodes if n.pk != node.pk and n.kind == NodeKind.MODEL_VERSION],
