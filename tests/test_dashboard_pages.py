@@ -86,6 +86,7 @@ def test_model_version_page_shows_provenance_metrics_gates_history_and_bundles(u
         assert name in chain
     assert "staging" in text_of(tree, "mv-stage")
     assert "accuracy" in text_of(tree, "mv-metrics") and "0.91" in text_of(tree, "mv-metrics")
+    assert "auc" in text_of(tree, "mv-metrics")  # from the metrics artefact the training run also produced
     assert "producing run" in text_of(tree, "gate-checklist")
     history = text_of(tree, "mv-history")
     assert "engineer" in history and "approver" in history
