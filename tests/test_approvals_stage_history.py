@@ -71,3 +71,21 @@ def test_stage_history_of_something_else_is_a_clear_error(clients):
     assert r.status_code == 400 and "not a model version" in str(r.json()["detail"])
     assert clients["auditor"].get("/api/model-versions/987654/stage-history/").status_code == 404
     assert clients["outsider"].get(f"/api/model-versions/{run.pk}/stage-history/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_evidence_rows_refuse_to_be_rewritten_or_deleted(clients):
+    from governance.approvals.models import Decision, GateResult
+
+    t.open_policy("staging", approvals=1, require_producing_run=True)
+    g = t.trained_model("imm")
+    promote(clients, g["mv"], "staging")
+    decision = Decision.objects.get()
+    decision.comment = "rewritten"
+    with pytest.raises(PermissionError):
+        decision.save()
+    with pytest.raises(PermissionError):
+        decision.delete()
+    with pytest.raises(PermissionError):
+        GateResult.objects.first().delete()
+    assert Decision.objects.get().comment == "approver ok"
