@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models.base import ModelState
 
 from lineage.models import Edge, Node
 
@@ -198,9 +199,11 @@ def lineage(
 def _loader(model):
     """A row -> model instance function for rows holding `model`'s concrete columns in field order.
 
-    Why not the ORM or Model.objects.raw(): for the few thousand rows of a graph answer their per-row
-    bookkeeping costs more than the query itself; this applies the same database converters (JSON text,
-    SQLite datetimes) and builds instances the way the ORM does (Model.from_db).
+    Why not the ORM or Model.objects.raw(): for the thousands of rows of a graph answer, Model.__init__'s
+    per-field descriptor work costs more than the query itself. This applies the same database converters
+    (JSON text, SQLite datetimes) and fills the instance the way Django's own deserialisation leaves it
+    (attribute values plus a ModelState saying "from this database, not adding"). The lineage models have
+    no pre_init/post_init receivers, which is all Model.__init__ would add.
     """
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
@@ -211,6 +214,7 @@ def _loader(model):
         if found:
             converters.append((index, found, col))
     alias = connection.alias
+    new = model.__new__
 
     def build(row):
         values = list(row)
@@ -219,7 +223,13 @@ def _loader(model):
             for convert in found:
                 value = convert(value, col, connection)
             values[index] = value
-        return model.from_db(alias, names, values)
+        obj = new(model)
+        obj.__dict__.update(zip(names, values))
+        state = ModelState()
+        state.adding = False
+        state.db = alias
+        obj._state = state
+        return obj
 
     return build
 

@@ -152,3 +152,16 @@ def test_as_of_in_another_utc_offset_means_the_same_instant(db):
     assert walk(at(5).astimezone(plus_two)) == {"b": 0}           # 07:00+02:00 is 05:00 UTC: closed
     assert walk(at(1).astimezone(plus_two)) == {"b": 0}           # 03:00+02:00 is 01:00 UTC: not yet
     assert len(graph.lineage([ids["b"]], direction="upstream", as_of=at(4).astimezone(plus_two)).edges) == 1
+
+
+def test_answer_instances_behave_like_orm_instances(chain):
+    """lineage() builds model instances from rows itself; they must equal and act like the ORM's."""
+    result = graph.lineage([chain["d"]], direction="upstream", depth=10)
+    for node in result.nodes:
+        fresh = Node.objects.get(pk=node.pk)
+        assert node == fresh and node._state.adding is False and node._state.db == fresh._state.db
+        assert {f.attname: getattr(node, f.attname) for f in Node._meta.concrete_fields} == \
+            {f.attname: getattr(fresh, f.attname) for f in Node._meta.concrete_fields}
+        assert node.revisions.count() == 1  # related managers work
+    edge = result.edges[0]
+    assert edge.src.pk == edge.src_id and edge.dst.name in CHAIN  # foreign keys load on access
