@@ -94,6 +94,11 @@ class ChainWalk:
 
     def feed(self, entry: dict) -> bool:
         """Check one entry; False once the chain is broken (stop feeding then)."""
+        body = {name: entry.get(name) for name in chain.HASHED_FIELDS}
+        return self.feed_body(body, entry.get("prev_hash"), entry.get("hash"))
+
+    def feed_body(self, entry: dict, prev_hash, digest) -> bool:
+        """`feed` for an entry already split into its hashed fields, prev_hash and hash."""
         if self._broken:
             return False
         seq = entry.get("seq")
@@ -105,14 +110,13 @@ class ChainWalk:
         if seq < self.expected_seq:
             return self._break(seq, f"entry {seq} appears after entry {self.expected_seq - 1} (rows out of order)")
         if self.prev_hash is None:
-            self.prev_hash = entry.get("prev_hash")
+            self.prev_hash = prev_hash
             self.result.notes.append(f"the range starts at seq {seq}; its link to entry {seq - 1} is taken on trust")
-        if entry.get("prev_hash") != self.prev_hash:
+        if prev_hash != self.prev_hash:
             return self._break(
                 seq, f"prev_hash does not link to entry {seq - 1}'s hash (a row was inserted, replaced or reordered)"
             )
-        expected_hash = chain.entry_hash(self.prev_hash, entry)
-        if expected_hash != entry.get("hash"):
+        if chain.body_hash(self.prev_hash, entry) != digest:
             return self._break(seq, "content does not match its hash (a field was changed)")
         if self._pending_announcement is not None and not self._announces(entry, self._pending_announcement):
             return self._break(
@@ -142,7 +146,7 @@ class ChainWalk:
             problem = self._signature_problem(cp)
             if problem:
                 return self._break(seq, f"checkpoint at seq {seq}: {problem}")
-            if cp.get("entry_hash") != entry.get("hash"):
+            if cp.get("entry_hash") != digest:
                 return self._break(
                     seq,
                     f"entry {seq}'s hash differs from the one its signed checkpoint vouches for (history was rewritten)",
@@ -153,7 +157,7 @@ class ChainWalk:
             # the checkpoint rather than an unsigned entry.
             self.result.unsigned_tail = -2
             self._pending_announcement = cp
-        self.prev_hash = entry.get("hash")
+        self.prev_hash = digest
         self.expected_seq = seq + 1
         self.result.entries_checked += 1
         self.result.verified_to = seq
