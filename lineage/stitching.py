@@ -18,6 +18,7 @@ import re
 from typing import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 
 from governance.audit.recorder import record
 from lineage import graph, store
@@ -112,9 +113,10 @@ def _models_of_run(run_pk: int) -> list[int]:
     """Model artifacts produced by a run or by any of its tasks."""
     near = graph.reachable([run_pk], direction="downstream", depth=6,
                            edge_kinds=[EdgeKind.PARENT_OF, EdgeKind.PRODUCED])
-    return list(Node.objects.filter(pk__in=list(near), source=Source.KUBEFLOW, kind__in=ORIGINAL_KINDS)
-                .exclude(kind=NodeKind.ARTIFACT, properties__mlmd_type__in=["system.Dataset", "system.Metrics"])
-                .values_list("pk", flat=True))
+    # Only models: a run also produces datasets, metrics and executor logs, none of which the registered
+    # model "is".
+    is_model = Q(kind=NodeKind.MODEL_VERSION) | Q(kind=NodeKind.ARTIFACT, properties__mlmd_type="system.Model")
+    return list(Node.objects.filter(is_model, pk__in=list(near), source=Source.KUBEFLOW).values_list("pk", flat=True))
 
 
 def same_as_facts(copies: Iterable[Node] | None = None) -> list:

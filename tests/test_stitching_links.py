@@ -20,6 +20,7 @@ DIGEST = "sha256:" + "ab" * 32
 
 def _kubeflow_training():
     data, run, task, model = K("dataset", "artifact/1"), K("run", f"run/{RUN_ID}"), K("run", "execution/7"), K("model_version", "artifact/2")
+    logs = K("artifact", "artifact/3")  # executor logs: produced by the same task, never the model
     store.apply([
         store.NodeFact(data, name="s3://lake/customers.csv", properties={"uri": "s3://lake/customers.csv"}),
         store.NodeFact(run, name=RUN_ID, properties={"kfp_kind": "run", "run_id": RUN_ID}),
@@ -27,7 +28,10 @@ def _kubeflow_training():
         store.NodeFact(model, name=URI, properties={"uri": URI, "digest": DIGEST, "mlmd_type": "system.Model"}),
         store.EdgeFact("parent_of", run, task, KF),
         store.EdgeFact("consumed", data, task, KF),
+        store.NodeFact(logs, name=f"minio://mlpipeline/logs/{RUN_ID}/train/executor-logs",
+                       properties={"mlmd_type": "system.Artifact", "display_name": "executor-logs"}),
         store.EdgeFact("produced", task, model, KF),
+        store.EdgeFact("produced", task, logs, KF),
     ])
     return {k: Node.objects.get(source=KF, source_id=v.source_id) for k, v in
             {"data": data, "run": run, "task": task, "model": model}.items()}
@@ -65,7 +69,7 @@ def test_no_evidence_no_link():
     assert not Edge.objects.filter(kind="same_as").exists()
 
 
-def test_datasets_of_the_run_are_not_taken_for_the_model():
+def test_datasets_and_logs_of_the_run_are_not_taken_for_the_model():
     kf = _kubeflow_training()
     copy = _viya_version("churn", description=f"run {RUN_ID}")
     stitching.stitch()
