@@ -52,10 +52,14 @@ def test_a_failing_write_rolls_back_the_audit_entry_with_it(clients, monkeypatch
     none of them stays."""
     from lineage.ingest import service
 
-    def broken_bulk_create(rows):
-        raise service.IntegrityError("simulated")
+    real_insert = service.store.insert
 
-    monkeypatch.setattr(service.IngestedEvent.objects, "bulk_create", broken_bulk_create)
+    def insert_failing_on_the_log_row(objects):
+        if objects and isinstance(objects[0], service.IngestedEvent):
+            raise service.IntegrityError("simulated")
+        real_insert(objects)
+
+    monkeypatch.setattr(service.store, "insert", insert_failing_on_the_log_row)
     from lineage.models import Node, RawRecord
 
     with pytest.raises(service.IntegrityError):

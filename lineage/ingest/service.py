@@ -102,7 +102,7 @@ def _store(prepared: list[Prepared], user) -> Stored:
     result = store.apply(facts, nodes=mapper.nodes, assume_new_raw=True)
     rows = [_ingested_row(p, result.raw[(pl.source, pl.kind, pl.source_id, pl.digest)], user, ctx)
             for p, pl in zip(todo, payloads)]
-    IngestedEvent.objects.bulk_create(rows)
+    store.insert(rows)
     for p, row in zip(todo, rows):
         p.ingested = row
     return Stored(prepared, result.as_counts())
