@@ -120,16 +120,21 @@ def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEF
     added_nodes = [n for n in result.nodes if str(n.pk) not in present]
     sides = {n.pk: ("up" if n.pk in upstream else "down") for n in added_nodes}
     totals = {side: list(sides.values()).count(side) for side in ("up", "down")}
+    columns = {"up": anchor["x"] - graph_style.X_STEP, "down": anchor["x"] + graph_style.X_STEP}
+    # New neighbours go in the column beside the node; below whatever is already drawn there, so that
+    # nothing lands on top of an existing node.
+    first_y = {}
+    for side, x in columns.items():
+        taken = [e["position"]["y"] for e in elements
+                 if "position" in e and abs(e["position"]["x"] - x) < graph_style.X_STEP / 2]
+        first_y[side] = (max(taken) + graph_style.Y_STEP if taken
+                         else anchor["y"] - (totals[side] - 1) / 2 * graph_style.Y_STEP)
     rows = {"up": 0, "down": 0}
     new = []
     for node in added_nodes:
         side = sides[node.pk]
-        offset = rows[side] - (totals[side] - 1) / 2
+        position = {"x": columns[side], "y": first_y[side] + rows[side] * graph_style.Y_STEP}
         rows[side] += 1
-        position = {
-            "x": anchor["x"] + (-graph_style.X_STEP if side == "up" else graph_style.X_STEP),
-            "y": anchor["y"] + offset * graph_style.Y_STEP,
-        }
         new.append(graph_style.node_element(node, position=position))
     ids = present | {str(n.pk) for n in added_nodes}
     new_edges = [graph_style.edge_element(e) for e in result.edges
@@ -138,19 +143,18 @@ def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEF
 
 
 def path_between(from_id: int, to_id: int, *, as_of=None, max_depth: int = graph.MAX_DEPTH):
-    """Every node on a directed path between the two, in whichever order they are connected.
+    """A shortest directed path between the two nodes, in whichever order they are connected.
 
-    Uses lineage.graph.path_between when that exists; otherwise the nodes downstream of the upstream
-    end that are also upstream of the downstream end, which is exactly the set of nodes on such paths.
-    Returns (GraphResult or None, upstream_id, downstream_id).
+    Returns (result with .nodes and .edges, or None; upstream end id; downstream end id). Uses
+    lineage.graph.path_between; on an older store without it, every node downstream of one end and
+    upstream of the other (the nodes on any such path).
     """
     native = getattr(graph, "path_between", None)
     if native is not None:
-        for a, b in ((from_id, to_id), (to_id, from_id)):
-            found = native(a, b, as_of=as_of)
-            if found is not None and getattr(found, "nodes", None):
-                return found, a, b
-        return None, from_id, to_id
+        found = native(from_id, to_id, max_depth=max_depth, as_of=as_of)
+        if found is None:
+            return None, from_id, to_id
+        return (found, from_id, to_id) if found.direction == "downstream" else (found, to_id, from_id)
     for a, b in ((from_id, to_id), (to_id, from_id)):
         down = graph.reachable([a], direction="downstream", depth=max_depth, as_of=as_of)
         if b not in down:

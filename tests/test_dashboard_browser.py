@@ -127,6 +127,26 @@ def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
     assert "s3://demo-bucket/churn-model/train.csv" in details
     assert page.get_attribute("#lin-source-link", "href").startswith("https://minio.example/")
     shot(page, "lineage-node-details")
+    # Path between the dataset and the deployment, picked by clicking nodes.
+    page.click("#lin-set-from")
+    page.wait_for_function(f"() => document.querySelector('#lin-path-from').value === '{ids['dataset']}'")
+    tap_node(page, ids["deployment"])
+    page.wait_for_selector(f"#lin-details [data-node='{ids['deployment']}']")
+    page.click("#lin-set-to")
+    page.wait_for_function(f"() => document.querySelector('#lin-path-to').value === '{ids['deployment']}'")
+    page.click("#lin-path-go")
+    page.wait_for_selector("#lin-path-found")
+    page.wait_for_function(f"() => {CY}.nodes().length === 4")
+    assert set(graph_node_labels(page)) == {"churn-model training data", "train churn-model v3", "churn-model v3",
+                                            "churn-model-3-endpoint"}
+    # Expand the run in place: its job and its metrics join the drawing.
+    tap_node(page, ids["run"])
+    page.wait_for_selector(f"#lin-details [data-node='{ids['run']}']")
+    page.click("#lin-expand")
+    page.wait_for_selector("#lin-expanded")
+    page.wait_for_function(f"() => {CY}.nodes().length === 6")
+    assert {"churn-model-training", "churn-model-3-metrics"} <= set(graph_node_labels(page))
+    shot(page, "lineage-path-and-expand")
 
 
 def _pending_request(requester, name="churn-model", version="3"):

@@ -116,6 +116,13 @@ def test_expand_adds_neighbours_in_place(caller):
     run = next(e for e in grown if e["data"]["id"] == str(ids["run"]))
     anchor = next(e for e in grown if e["data"]["id"] == str(ids["model_version"]))
     assert run["position"]["x"] < anchor["position"]["x"]  # the upstream neighbour lands on the left
+    # Expanding the run adds its job and metrics without covering a node already drawn.
+    again = caller.call_json("lin-graph.elements", {
+        "lin-expand.n_clicks": 2, "lin-graph.tapNodeData": {"id": str(ids["run"]), "label": "train churn-model v3"},
+        "lin-graph.elements": grown, "lin-asof.value": ""})["lin-graph"]["elements"]
+    assert {str(ids["job"]), str(ids["dataset"]), str(ids["metrics"])} <= node_ids(again)
+    spots = [(e["position"]["x"], e["position"]["y"]) for e in again if "position" in e]
+    assert len(spots) == len(set(spots))
     assert "lin-expanded" in json.dumps(response)
 
 
@@ -128,6 +135,7 @@ def test_path_between_two_nodes_in_either_order(caller):
         drawn = node_ids(response["lin-graph"]["elements"])
         assert drawn == {str(ids[k]) for k in ("dataset", "run", "model_version", "deployment")}
         assert "lin-path-found" in json.dumps(response)
+        assert f"Path from node {ids['dataset']} (upstream) to node {ids['deployment']}" in json.dumps(response)
     unrelated = caller.call_json("lin-graph.elements", {
         "lin-path-go.n_clicks": 1, "lin-path-from.value": str(ids["metrics"]), "lin-path-to.value": str(ids["model"]),
         "lin-asof.value": ""})
