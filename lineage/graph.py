@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models import JSONField
 from django.db.models.base import ModelState
 
 from lineage.models import Edge, Node
@@ -196,6 +197,12 @@ def lineage(
                        depth_of=depth_of, truncated=truncated)
 
 
+def _json_value(value, expression, conn):
+    if not isinstance(value, str):
+        return value  # NULL, or a driver that already decoded it
+    return {} if value == "{}" else json.loads(value)  # most graph rows carry no properties
+
+
 def _loader(model):
     """A row -> model instance function for rows holding `model`'s concrete columns in field order.
 
@@ -210,7 +217,10 @@ def _loader(model):
     converters = []
     for index, f in enumerate(fields):
         col = f.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+        if isinstance(f, JSONField) and f.decoder is None:
+            found = [_json_value]  # what JSONField.from_db_value does for a plain column, minus its checks
+        else:
+            found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
         if found:
             converters.append((index, found, col))
     alias = connection.alias
