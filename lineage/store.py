@@ -24,7 +24,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from lineage.models import Edge, Node, NodeRevision, RawRecord
@@ -161,6 +161,26 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
     return found
 
 
+def _getter(field):
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return lambda obj: field.pre_save(obj, True)
+    attname = field.attname
+    return lambda obj: getattr(obj, attname)
+
+
+def _preparer(field):
+    """Database value of a field. psycopg2 adapts strings, numbers, booleans and aware datetimes itself,
+    so on PostgreSQL those skip Django's generic (and, per value, costly) preparation."""
+    generic = lambda value: field.get_db_prep_save(value, connection)  # noqa: E731
+    if connection.vendor != "postgresql":
+        return generic
+    if isinstance(field, models.DateTimeField):
+        return lambda value: value if value is None or (isinstance(value, dt.datetime) and value.tzinfo) else generic(value)
+    if isinstance(field, (models.CharField, models.TextField, models.BooleanField, models.IntegerField, models.ForeignKey)):
+        return lambda value: value
+    return generic
+
+
 def insert(objects: list) -> None:
     """INSERT … RETURNING id for unsaved model instances of one model, setting their primary keys.
 
@@ -175,9 +195,10 @@ def insert(objects: list) -> None:
     columns = ", ".join(quote(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     per_statement = max(1, 30000 // max(1, len(fields)))  # stay under SQLite's 32766 variables
+    preparers = [(_getter(f), _preparer(f)) for f in fields]
     for start in range(0, len(objects), per_statement):
         chunk = objects[start:start + per_statement]
-        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
+        params = [prep(getter(obj)) for obj in chunk for getter, prep in preparers]
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(chunk))} RETURNING {quote(meta.pk.column)}"
         with connection.cursor() as cur:
             cur.execute(sql, params)
