@@ -40,19 +40,24 @@ def _json_safe(value) -> tuple[object, str | None]:
     return json.loads(text), text
 
 
-def _lock_chain() -> None:
+_TAIL_SQL = "SELECT seq, hash FROM audit_auditentry ORDER BY seq DESC LIMIT 1"
+
+
+def _lock_and_tail() -> tuple[int, str]:
+    """Take the chain lock, then read the tail (seq and hash of the last entry) as it is after the lock."""
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-        elif connection.vendor == "sqlite":
-            # Matches no row (so the append-only trigger does not fire) but makes this transaction the
-            # writer now, before the tail is read, instead of failing to upgrade a stale read later.
-            cur.execute("DELETE FROM audit_auditentry WHERE seq < 0")
-
-
-def _tail() -> tuple[int, str]:
-    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-    return last if last else (0, chain.GENESIS)
+            # One round trip for both: in READ COMMITTED the second statement takes its own snapshot, after
+            # the lock is granted, so it sees the entries of whoever held the lock before.
+            cur.execute(f"SELECT pg_advisory_xact_lock({int(ADVISORY_LOCK_KEY)}); {_TAIL_SQL}")
+        else:
+            if connection.vendor == "sqlite":
+                # Matches no row (so the append-only trigger does not fire) but makes this transaction the
+                # writer now, before the tail is read, instead of failing to upgrade a stale read later.
+                cur.execute("DELETE FROM audit_auditentry WHERE seq < 0")
+            cur.execute(_TAIL_SQL)
+        row = cur.fetchone()
+    return (row[0], row[1]) if row else (0, chain.GENESIS)
 
 
 def _actor_name(ctx: context.AuditContext) -> str:
@@ -102,9 +107,9 @@ def _insert(entries: list[AuditEntry], rows: list[tuple]) -> None:
         entry._state.db = connection.alias
 
 
-def _append(specs: list[dict], ctx: context.AuditContext, *, periodic_checkpoint: bool = True) -> list[AuditEntry]:
-    """Must run inside an atomic block that holds the chain lock."""
-    start, prev_hash = _tail()
+def _append(specs: list[dict], ctx: context.AuditContext, tail: tuple[int, str], *, periodic_checkpoint: bool = True) -> list[AuditEntry]:
+    """Must run inside an atomic block that holds the chain lock; `tail` is the chain's (seq, hash) now."""
+    start, prev_hash = tail
     seq = start
     at = dt.datetime.now(dt.timezone.utc)
     entries, rows = [], []
@@ -137,8 +142,7 @@ def record(
     """
     spec = {"action": action, "object_type": object_type, "object_id": object_id, "before": before, "after": after, "reason": reason}
     with transaction.atomic():
-        _lock_chain()
-        return _append([spec], ctx or context.current())[0]
+        return _append([spec], ctx or context.current(), _lock_and_tail())[0]
 
 
 def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = None) -> list[AuditEntry]:
@@ -154,8 +158,7 @@ def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = Non
     if not specs:
         return []
     with transaction.atomic():
-        _lock_chain()
-        return _append(specs, ctx or context.current())
+        return _append(specs, ctx or context.current(), _lock_and_tail())
 
 
 def _checkpoint(seq: int, entry_hash: str, ctx: context.AuditContext, *, trigger: str, reason: str = "") -> AuditCheckpoint:
@@ -173,15 +176,14 @@ def _checkpoint(seq: int, entry_hash: str, ctx: context.AuditContext, *, trigger
         "after": {**checkpoint.signed_fields(), "trigger": trigger},
         "reason": reason,
     }
-    _append([announcement], ctx, periodic_checkpoint=False)
+    _append([announcement], ctx, (seq, entry_hash), periodic_checkpoint=False)
     return checkpoint
 
 
 def checkpoint(*, reason: str = "", ctx: context.AuditContext | None = None) -> AuditCheckpoint:
     """Sign the current tail of the chain now (on demand: before an export, an archive, a hand-over)."""
     with transaction.atomic():
-        _lock_chain()
-        seq, entry_hash = _tail()
+        seq, entry_hash = _lock_and_tail()
         if seq == 0:
             raise EmptyChain("the audit trail is empty: there is nothing to checkpoint yet")
         return _checkpoint(seq, entry_hash, ctx or context.current(), trigger="on_demand", reason=reason)
