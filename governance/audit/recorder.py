@@ -4,6 +4,9 @@ The chain must stay one line under concurrent writers, so appends are serialized
 transaction-scoped advisory lock (held until the caller's transaction commits, so the next writer reads
 the committed tail); on SQLite by taking the database's single write lock up front with an empty write
 before reading the tail (BEGIN IMMEDIATE semantics inside Django's deferred transactions).
+
+Either lock is held until the caller's transaction ends, so other audited writers wait for it: record as
+late in a transaction as the logic allows, and use `record_many` for batches (one lock, one INSERT).
 """
 from __future__ import annotations
 
