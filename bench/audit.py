@@ -256,7 +256,7 @@ def main(argv=None) -> int:
     parser.add_argument("--appends", type=int, default=2000, help="single-entry appends (default 2000)")
     parser.add_argument("--batch", type=int, default=500, help="record_many batch size (default 500)")
     parser.add_argument("--threads", type=int, default=4, help="concurrent writers (default 4)")
-    parser.add_argument("--entries", type=int, default=200_000, help="chain length to verify (default 200000)")
+    parser.add_argument("--entries", type=int, default=100_000, help="chain length to verify (default 100000)")
     parser.add_argument("--skip-append", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args(argv)

@@ -191,3 +191,23 @@ def test_checkpoints_must_precede_entries(trail, tmp_path):
     path.write_text("".join(lines))
     code, out = offline(path, "--hmac-key", trail.AUDIT_HMAC_KEY)
     assert code == 2 and "checkpoints come first" in out
+
+
+def test_ed25519_export_verifies_offline_with_the_public_key_alone(trail, tmp_path):
+    secret = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"  # RFC 8032 test 1
+    public = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    trail.AUDIT_ED25519_PRIVATE_KEY = secret
+    for n in range(5):
+        recorder.record("thing.update", "thing", f"ed-{n}")
+    recorder.checkpoint()
+    path = tmp_path / "trail.jsonl"
+    call_command("export_audit", "--output", str(path))
+    header = json.loads(path.read_text().splitlines()[0])
+    assert public in header["public_keys"].values()  # a hint only; the verifier never trusts it
+    # HMAC checkpoints from before the switch need the HMAC key; the Ed25519 ones only the public key.
+    code, out = offline(path, "--hmac-key", trail.AUDIT_HMAC_KEY, "--public-key", public)
+    assert code == 0, out
+    code, out = offline(path, "--hmac-key", trail.AUDIT_HMAC_KEY)
+    assert code == 1 and "not among the keys given" in out
+    code, out = offline(path, "--hmac-key", trail.AUDIT_HMAC_KEY, "--public-key", "11" * 32)
+    assert code == 1
