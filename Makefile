@@ -32,8 +32,9 @@ serve: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole suite. DATABASE_URL picks the database (SQLite when unset); .ci/run runs it on both.
+# Tests write evidence bundles and demo stores under LL_DATA_DIR: a fresh temporary folder, never ./data.
 test: install
-	$(PY) -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	LL_DATA_DIR=$$(mktemp -d /tmp/ll-test-XXXXXX) $(PY) -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 test-sqlite: install
 	env -u DATABASE_URL $(MAKE) test
