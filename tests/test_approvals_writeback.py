@@ -133,3 +133,30 @@ def test_a_failed_write_back_leaves_the_request_approved_until_an_admin_retries(
     assert retried["execution"]["attempts"] == 2
     assert len(fake.calls_to("POST", f"/modelRepository/projects/{model['projectId']}/champion")) == 1
     assert Execution.objects.count() == 1
+
+
+def test_with_several_connectors_of_a_kind_the_one_whose_url_the_node_came_from_acts(clients, fake):
+    _production_policy()
+    other = ConnectorConfig(name="viya-other", kind="viya", settings={"url": "http://127.0.0.1:9", "username": "u"},
+                            write_back_enabled=True)
+    other.set_secrets({"password": "p"})
+    other.save()
+    _config(fake)
+    model = _a_model_in_a_project(fake)
+    done = _request_and_approve(clients, _version_node(fake, model)).json()
+    assert done["execution"]["status"] == "succeeded" and done["execution"]["connector_name"] == "viya-prod"
+    assert len(fake.calls_to("POST", f"/modelRepository/projects/{model['projectId']}/champion")) == 1
+
+
+def test_several_connectors_and_none_matching_is_a_failed_execution_not_a_guess(clients, fake):
+    _production_policy()
+    for n in (1, 2):
+        c = ConnectorConfig(name=f"viya-elsewhere-{n}", kind="viya",
+                            settings={"url": f"http://10.0.0.{n}:8080", "username": "u"}, write_back_enabled=True)
+        c.set_secrets({"password": "p"})
+        c.save()
+    node = _version_node(fake, _a_model_in_a_project(fake))
+    failed = _request_and_approve(clients, node).json()
+    assert failed["state"] == "approved" and failed["execution"]["status"] == "failed"
+    assert "none matches" in failed["execution"]["error"]
+    assert not fake.calls_to("POST", "/modelRepository/projects")

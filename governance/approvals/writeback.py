@@ -6,6 +6,7 @@ source has write-back enabled; otherwise the promotion is recorded here only, an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from connectors.models import ConnectorConfig
 
@@ -22,10 +23,14 @@ class Plan:
 
 
 def _matches(config: ConnectorConfig, node) -> bool:
-    if not node.namespace:
-        return False
-    values = [v for v in (config.settings or {}).values() if isinstance(v, str) and v]
-    return any(v.rstrip("/") in node.namespace or node.namespace in v for v in values)
+    """Connectors name the instance a node came from by the host[:port] of their URL (node namespace and
+    source-id prefix), so that is how a node finds its connector when several of one kind exist."""
+    for value in (config.settings or {}).values():
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            netloc = urlsplit(value).netloc
+            if netloc and (node.namespace == netloc or node.source_id.startswith(netloc + "/")):
+                return True
+    return False
 
 
 def plan(policy: dict, node) -> Plan:
