@@ -14,6 +14,12 @@ from governance.accounts.roles import ALL_ROLES, ensure_groups
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at production strength costs seconds per user on this machine; tests need no strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def shared_fixture(*parts: str) -> Path:
     """Path under ../shared/fixtures, or a visible skip when that folder is absent (a fresh clone)."""
     path = SHARED_FIXTURES.joinpath(*parts)
