@@ -100,18 +100,13 @@ def layout(user, query):
     from governance.approvals.models import OPEN_STATES, PromotionRequest
 
     base = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester")
-    if auth.can(user, APPROVER):
-        waiting = ui.table(HEADERS, _request_rows(governance_data.waiting_for(user)), id="waiting-for-me",
-                           empty="Nothing is waiting for you.")
-    else:
-        waiting = ui.notice("Only approvers have requests waiting for them.", "info", id="waiting-for-me")
     mine = list(base.filter(requester=user).order_by("-created_at")[:50])
     open_requests = list(base.filter(state__in=OPEN_STATES).order_by("-created_at")[:100])
     closed = list(base.exclude(state__in=OPEN_STATES).order_by("-created_at")[:50])
     return ui.page(
         TITLE,
         detail(user, query["request"]) if query.get("request") else html.Div(),
-        ui.card("Waiting for me", waiting),
+        ui.card("Waiting for me", html.Div(waiting_table(user), id="waiting-wrap")),
         html.Div([
             ui.card("Open requests", ui.table(HEADERS, _request_rows(open_requests), id="open-requests",
                                               empty="No open request.")),
@@ -120,6 +115,13 @@ def layout(user, query):
         ], className="grid-2"),
         ui.card("Recently closed", ui.table(HEADERS, _request_rows(closed), id="closed-requests", empty="None.")),
     )
+
+
+def waiting_table(user):
+    if auth.can(user, APPROVER):
+        return ui.table(HEADERS, _request_rows(governance_data.waiting_for(user)), id="waiting-for-me",
+                        empty="Nothing is waiting for you.")
+    return ui.notice("Only approvers have requests waiting for them.", "info", id="waiting-for-me")
 
 
 def decide(user, request_id, verdict: str, comment: str):
@@ -133,6 +135,7 @@ def decide(user, request_id, verdict: str, comment: str):
 def register(app):
     @app.callback(
         Output("req-decision-result", "children"), Output("req-info", "children"),
+        Output("waiting-wrap", "children"),
         Input("req-approve", "n_clicks"), Input("req-reject", "n_clicks"),
         State("req-comment", "value"), State("req-id", "data"),
         prevent_initial_call=True,
@@ -142,21 +145,21 @@ def register(app):
         from governance.approvals.models import PromotionRequest
 
         if not (approve_clicks or reject_clicks) or request_id is None:
-            return no_update, no_update
+            return no_update, no_update, no_update
         verdict = "reject" if ctx.triggered_id == "req-reject" else "approve"
         try:
             user = auth.require_role(APPROVER)
         except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="req-refused"), no_update
+            return ui.refused(str(exc), id="req-refused"), no_update, no_update
         try:
             req = decide(user, request_id, verdict, comment)
         except services.ApprovalError as exc:
             message = ui.refused(exc.message, id="req-refused")
         except PromotionRequest.DoesNotExist:
-            return ui.refused(f"There is no promotion request #{request_id}.", id="req-refused"), no_update
+            return ui.refused(f"There is no promotion request #{request_id}.", id="req-refused"), no_update, no_update
         else:
             message = ui.notice(f"Recorded your {verdict} of request #{req.pk}; it is now {req.state}.", "ok",
                                 id="req-decided")
         fresh = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester").get(
             pk=int(request_id))
-        return message, info(fresh)
+        return message, info(fresh), waiting_table(user)
