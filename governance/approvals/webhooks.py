@@ -76,7 +76,7 @@ def deliver(delivery_id: int, *, max_attempts: int | None = None, backoff: float
     that already succeeded is not sent again."""
     max_attempts = max_attempts or _setting("APPROVALS_WEBHOOK_MAX_ATTEMPTS", 4)
     backoff = _setting("APPROVALS_WEBHOOK_BACKOFF", 0.5) if backoff is None else backoff
-    timeout = _setting("APPROVALS_WEBHOOK_TIMEOUT", 10)
+    timeout = _setting("APPROVALS_WEBHOOK_TIMEOUT", 5)
     delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
     if delivery.status == DeliveryStatus.SUCCEEDED:
         return delivery
