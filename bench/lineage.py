@@ -16,7 +16,8 @@ consumed edges closed. It is written with COPY (secondary indexes and constraint
 VACUUM ANALYZE), and reused on the next run when the marker table `bench_lineage_marker` says it has the
 size asked for.
 
-Measured, each on the same random start nodes (dataset versions of the last layers for upstream, of the
+Measured, interleaved (the order rotating per start node, so none always runs on pages another just
+read), each on the same random start nodes (dataset versions of the last layers for upstream, of the
 first layers for downstream), current graph, depth 10, max_nodes 1000:
 - raw SQL: the bare recursive walk (ids and smallest depth, nearest first, LIMIT) on a psycopg2 cursor;
 - lineage(): `lineage.graph.lineage()` — the same walk plus the node rows and the edges between them,
@@ -320,14 +321,20 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p95
 
 
-def _time(fn, starts) -> tuple[list[float], list[int]]:
-    fn(starts[0])  # warm the connection and caches once
-    times, sizes = [], []
-    for start in starts:
-        t = time.perf_counter()
-        sizes.append(fn(start))
-        times.append((time.perf_counter() - t) * 1000)
-    return times, sizes
+def _time(methods: dict, starts) -> dict[str, tuple[list[float], list[int]]]:
+    """Time every method on every start node, interleaved with the order rotating per start, so no method
+    always finds the pages the one before it just read (which would flatter whichever runs later)."""
+    names = list(methods)
+    for name in names:
+        methods[name](starts[0])  # warm each connection once
+    out = {name: ([], []) for name in names}
+    for i, start in enumerate(starts):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            t = time.perf_counter()
+            size = methods[name](start)
+            out[name][0].append((time.perf_counter() - t) * 1000)
+            out[name][1].append(size)
+    return out
 
 
 def _free_port() -> int:
@@ -408,13 +415,10 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
                 result = graph.lineage([start], direction=direction, depth=DEPTH, max_nodes=MAX_NODES)
                 return len(result.nodes)
 
-            row = {}
-            row["raw walk"] = _time(raw_sql, starts[direction])
-            row["raw SQL"] = _time(raw_answer, starts[direction])
-            row["lineage()"] = _time(via_graph, starts[direction])
+            methods = {"raw walk": raw_sql, "raw SQL": raw_answer, "lineage()": via_graph}
             if http_fetch:
-                row["HTTP"] = _time(lambda s, d=direction: http_fetch(d, s), starts[direction])
-            figures[direction] = row
+                methods["HTTP"] = lambda s, d=direction: http_fetch(d, s)
+            figures[direction] = _time(methods, starts[direction])
     finally:
         if http_stop:
             http_stop()
