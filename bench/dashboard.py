@@ -12,12 +12,14 @@ threaded server on 127.0.0.1, signs in through the login form once, then for eac
   t0            page.goto(/dashboard/lineage?node=<model version>&direction=upstream&depth=50&max=N)
   drawn         cytoscape holds all N nodes and has fitted them into the visible canvas (polled every frame)
   interactive   a real mouse click on a drawn node has been answered: the details panel shows that node
-                (a callback round trip through Django's CSRF check and the ORM)
+                (a callback round trip through Django's CSRF check and the ORM); a click not answered
+                within 1 s is repeated, and the time of the unanswered ones counts
 
 and prints the median and worst of each, plus the first (cold browser cache) run on its own, and the CPU
 time Chromium (all its processes, from /proc) and the server (this process) spent over the same span,
 which does not stretch when other processes compete for the CPU the way wall time does. The headline
-figure compared with the 2 s goal is "interactive". Needs Debian's chromium at /usr/bin/chromium (or
+figure compared with the 2 s goal is "interactive". BENCH_DEBUG=1 also prints where the time went
+(CPU per Chromium process, callback request timings). Needs Debian's chromium at /usr/bin/chromium (or
 CHROMIUM_PATH) and the playwright Python package; no browser download.
 """
 from __future__ import annotations
@@ -115,12 +117,25 @@ def _measure(page, profile: str, url: str, nodes: int, node_id: int) -> tuple[fl
         arg=nodes, polling="raf", timeout=60_000)
     drawn = time.perf_counter() - started
     # Click the model version where cytoscape drew it, as a person would.
+    page.locator("#lin-graph").scroll_into_view_if_needed()
     box = page.evaluate(
         f"(id) => {{ const el = {CY}; const cy = el._cyreg.cy; const p = cy.getElementById(String(id)).renderedPosition();"
         f" const r = el.getBoundingClientRect(); return {{x: r.left + p.x, y: r.top + p.y}}; }}", node_id)
     clicked = page.evaluate("() => performance.now()")
-    page.mouse.click(box["x"], box["y"])
-    page.wait_for_selector(f"#lin-details [data-node='{node_id}']", timeout=60_000)
+    # A click that lands while the page is still settling can go unanswered; like a person, click again
+    # after a second. Every retry stays inside the measured time.
+    clicks = 0
+    while True:
+        clicks += 1
+        page.mouse.click(box["x"], box["y"])
+        try:
+            page.wait_for_selector(f"#lin-details [data-node='{node_id}']", timeout=1_000)
+            break
+        except Exception:
+            if clicks >= 30:
+                page.screenshot(path=os.path.join(tempfile.gettempdir(), "bench-dashboard-failure.png"))
+                print("click at", box, "never answered; screenshot in", tempfile.gettempdir())
+                raise
     interactive = time.perf_counter() - started
     browser_cpu = _browser_cpu_since(profile, browser_before)
     if os.environ.get("BENCH_DEBUG"):
@@ -134,7 +149,7 @@ def _measure(page, profile: str, url: str, nodes: int, node_id: int) -> tuple[fl
         print("clicked at", round(clicked), "now", round(page.evaluate("() => performance.now()")), page.evaluate(
             "() => JSON.stringify(performance.getEntriesByType('resource').filter(e => e.name.includes('update'))"
             ".map(e => [Math.round(e.startTime), Math.round(e.responseEnd)]))"))
-    return drawn, interactive, browser_cpu, server_cpu
+    return drawn, interactive, browser_cpu, server_cpu, clicks
 
 
 def main(argv=None) -> int:
@@ -176,11 +191,11 @@ def main(argv=None) -> int:
     server, base = _serve()
     profile = tempfile.mkdtemp(prefix="ll-dashboard-chromium-")
     url = f"{base}/dashboard/lineage?node={model_version}&direction=upstream&depth=50&max={args.nodes}"
-    drawn, interactive, browser_cpu, server_cpu = [], [], [], []
+    drawn, interactive, browser_cpu, server_cpu, clicks = [], [], [], [], []
     try:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                            args=LAUNCH_ARGS, viewport={"width": 1400, "height": 950})
+                                                            args=LAUNCH_ARGS, viewport={"width": 1400, "height": 1100})
             page = context.new_page()
             page.goto(f"{base}/accounts/login/?next=/dashboard/")
             page.fill("#id_username", username)
@@ -188,7 +203,8 @@ def main(argv=None) -> int:
             page.click("#login-submit")
             page.wait_for_selector("#whoami")
             for _ in range(args.runs):
-                d, i, b, c = _measure(page, profile, url, args.nodes, model_version)
+                d, i, b, c, k = _measure(page, profile, url, args.nodes, model_version)
+                clicks.append(k)
                 drawn.append(d)
                 interactive.append(i)
                 browser_cpu.append(b)
@@ -208,7 +224,7 @@ def main(argv=None) -> int:
     warm_d, warm_i = (drawn[1:], interactive[1:]) if len(drawn) > 1 else (drawn, interactive)
     print(f"navigation -> graph drawn:        median {statistics.median(warm_d):.2f} s, worst {max(warm_d):.2f} s")
     print(f"navigation -> interactive (click answered): median {statistics.median(warm_i):.2f} s, "
-          f"worst {max(warm_i):.2f} s (goal <= 2 s)")
+          f"worst {max(warm_i):.2f} s (goal <= 2 s); clicks needed per run: {clicks}")
     warm_b = browser_cpu[1:] if len(browser_cpu) > 1 else browser_cpu
     warm_c = server_cpu[1:] if len(server_cpu) > 1 else server_cpu
     print(f"CPU used from navigation to interactive: Chromium {statistics.median(warm_b):.2f} s, "
