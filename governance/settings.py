@@ -125,6 +125,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The schema describes every endpoint: only signed-in users may read it.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {"NodeKindEnum": "lineage.kinds.NodeKind", "EdgeKindEnum": "lineage.kinds.EdgeKind"},
 }
 
 # Audit chain checkpoints are HMAC-signed with this key (never the SECRET_KEY, so rotating one

@@ -14,9 +14,10 @@ from governance.accounts.roles import ALL_ROLES, ensure_groups
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
+def pytest_configure(config):
     """PBKDF2 at production strength costs seconds per user on this machine; tests need no strength."""
+    from django.conf import settings
+
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -8,3 +8,5 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from governance.accounts import signals  # noqa: F401
+        # Bind @shared_task functions to the project's Celery app (eager without a broker).
+        import governance.celery  # noqa: F401
