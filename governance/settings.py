@@ -132,6 +132,9 @@ SPECTACULAR_SETTINGS = {
 # does not invalidate the other).
 AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "dev-audit-key-change-me")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
+# Optional Ed25519 signing of checkpoints (hex or PEM private key), and retired HMAC keys that still verify.
+AUDIT_ED25519_PRIVATE_KEY = env_str("AUDIT_ED25519_PRIVATE_KEY", "")
+AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS", "")
 
 # Connector secrets are encrypted at rest with this Fernet key (derived from SECRET_KEY when unset).
 CONNECTOR_SECRET_KEY = env_str("CONNECTOR_SECRET_KEY", "")
