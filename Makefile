@@ -26,6 +26,7 @@ demo: install
 	DEBUG=1 $(PY) manage.py load_demo
 	DEBUG=1 $(PY) manage.py collectstatic --noinput -v 0
 	@echo "Serving API and dashboard on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@echo "Log in at http://$(HOST):$(PORT)/accounts/login/ as bob / bob-demo-pass (approver); other users are listed above."
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 serve: install
