@@ -26,32 +26,14 @@ import sys
 import threading
 import time
 from urllib.parse import urlparse
+from bench._db import ensure_database
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_audit_bench"
 CHECKPOINT_EVERY = 1000
 
 
-def _ensure_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    if not name.endswith("_bench"):
-        raise SystemExit(f"refusing to run on database {name!r}: this benchmark empties the audit tables; use a *_bench database")
-    admin = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password, dbname="postgres",
-    )
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
 def _setup(url: str) -> None:
-    _ensure_database(url)
+    ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     os.environ.setdefault("LL_DATA_DIR", "/tmp/ll_audit_bench")

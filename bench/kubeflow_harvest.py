@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from bench._db import fresh_database
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_kubeflow_bench"
 GENERATOR_VERSION = 1  # bump when demo.generate_bulk changes, so a cached source is not reused
@@ -43,23 +44,6 @@ def _generate(path: str, runs: int, api_json: str) -> None:
     source = demo.generate_bulk(path, runs)
     Path(api_json).write_text(json.dumps({"experiments": source.experiments, "pipelines": source.pipelines,
                                           "versions": source.versions, "runs": source.runs}))
-
-
-def _fresh_database(url: str) -> None:
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    cfg = dj_database_url.parse(url)
-    if cfg["ENGINE"] != "django.db.backends.postgresql":
-        return
-    conn = psycopg2.connect(dbname="postgres", user=cfg["USER"] or "postgres", host=cfg["HOST"] or "127.0.0.1",
-                            port=cfg["PORT"] or 5432, password=cfg["PASSWORD"] or None)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
 
 
 def main(argv=None) -> int:
@@ -94,7 +78,7 @@ def main(argv=None) -> int:
     else:
         print(f"source: {args.runs} runs, generated earlier, in {workdir} (--fresh-source to regenerate)")
 
-    _fresh_database(url)
+    fresh_database(url)
     import django
 
     django.setup()

@@ -38,6 +38,7 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+from bench._db import ensure_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_lineage_bench"
@@ -89,19 +90,8 @@ def _connect(url: str, dbname: str | None = None):
                             dbname=dbname or parts.path.lstrip("/"))
 
 
-def _ensure_database(url: str) -> None:
-    name = urlparse(url).path.lstrip("/")
-    admin = _connect(url, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
 def _setup_django(url: str) -> None:
-    _ensure_database(url)
+    ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     os.environ.setdefault("LL_DATA_DIR", "/tmp/ll_lineage_bench")

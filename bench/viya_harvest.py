@@ -20,25 +20,9 @@ import os
 import sys
 import tempfile
 import time
+from bench._db import fresh_database
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_viya_bench"
-
-
-def _fresh_database(url: str) -> None:
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    cfg = dj_database_url.parse(url)
-    if cfg["ENGINE"] != "django.db.backends.postgresql":
-        return
-    conn = psycopg2.connect(dbname="postgres", user=cfg["USER"] or "postgres", host=cfg["HOST"] or "127.0.0.1",
-                            port=cfg["PORT"] or 5432, password=cfg["PASSWORD"] or None)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cfg["NAME"])))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
-    conn.close()
 
 
 def generate(models: int, versions: int, publish_every: int):
@@ -94,7 +78,7 @@ def main(argv=None) -> int:
     print(f"source: {n_models} models, {args.versions} versions each ({n_snapshots} snapshots + current), "
           f"{n_publishes} publishes, generated and served by a separate process in {time.perf_counter() - t0:.1f} s")
 
-    _fresh_database(url)
+    fresh_database(url)
     import django
 
     django.setup()
