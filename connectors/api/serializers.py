@@ -7,11 +7,23 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from connectors import registry
+from connectors import registry, tasks
 from connectors.models import ConnectorConfig, Harvest
 
 
+class ScheduleField(serializers.CharField):
+    """Read from the connector's django-celery-beat PeriodicTask, which is where beat reads it too."""
+
+    def get_attribute(self, instance):
+        return tasks.schedule_of(instance)
+
+
 class ConnectorConfigSerializer(serializers.ModelSerializer):
+    schedule = ScheduleField(
+        required=False, allow_null=True, allow_blank=True,
+        help_text="Harvest schedule as a crontab expression ('m h dom mon dow', e.g. '*/30 * * * *'), run by "
+                  "celery beat; null or '' removes it. Also editable as the 'harvest:<name>' periodic task in admin.",
+    )
     secrets = serializers.DictField(
         child=serializers.CharField(allow_blank=True, allow_null=True, trim_whitespace=False),
         write_only=True, required=False,
@@ -23,7 +35,7 @@ class ConnectorConfigSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConnectorConfig
         fields = ["id", "name", "kind", "settings", "secrets", "secret_names", "enabled", "write_back_enabled",
-                  "created_at", "updated_at", "last_harvest"]
+                  "schedule", "created_at", "updated_at", "last_harvest"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def get_secret_names(self, obj) -> list[str]:
@@ -42,6 +54,15 @@ class ConnectorConfigSerializer(serializers.ModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("settings must be a JSON object")
         return value
+
+    def validate_schedule(self, value):
+        if not value:
+            return None
+        try:
+            tasks.parse_crontab(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc))
+        return " ".join(value.split())
 
     def validate(self, attrs):
         instance = self.instance
@@ -69,10 +90,19 @@ class ConnectorConfigSerializer(serializers.ModelSerializer):
     def _save(self, instance, attrs):
         secrets = attrs.pop("_merged_secrets")
         attrs.pop("secrets", None)
+        has_schedule = "schedule" in attrs
+        schedule = attrs.pop("schedule", None)
+        old_schedule = tasks.schedule_of(instance) if instance.pk else None
+        if instance.pk and "name" in attrs and attrs["name"] != instance.name:
+            tasks.remove_schedule(instance)  # its beat entry is named after the connector: re-made below
+            has_schedule, schedule = (True, schedule) if has_schedule else (True, old_schedule)
         for name, value in attrs.items():
             setattr(instance, name, value)
         instance.set_secrets(secrets)
         instance.save()
+        if has_schedule:
+            tasks.set_schedule(instance, schedule)
+        tasks.sync_schedule_enabled(instance)
         return instance
 
     def create(self, validated_data):
@@ -90,3 +120,15 @@ class HarvestSerializer(serializers.ModelSerializer):
         fields = ["id", "connector", "source_key", "kind", "status", "started_at", "finished_at", "pages", "counts",
                   "cursor_before", "cursor_after", "error", "actor", "request_id"]
         read_only_fields = fields
+
+
+class HarvestQueuedSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="queued")
+    task_id = serializers.CharField(help_text="Celery task id of the harvest")
+    harvest = serializers.IntegerField(help_text="Harvest record to poll at /api/harvests/<id>/")
+
+
+class HarvestRefusedSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="already_running or disabled")
+    detail = serializers.CharField()
+    harvest = serializers.IntegerField(required=False, help_text="The harvest that is running")

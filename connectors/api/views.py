@@ -6,6 +6,8 @@ values never reach the trail.
 """
 from __future__ import annotations
 
+import uuid
+
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
@@ -13,10 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from connectors import registry
-from connectors.api.serializers import ConnectorConfigSerializer, HarvestSerializer
-from connectors.base import run_harvest
+from connectors.api.serializers import (ConnectorConfigSerializer, HarvestQueuedSerializer, HarvestRefusedSerializer,
+                                        HarvestSerializer)
+from connectors import tasks
 from connectors.filtersets import ConnectorConfigFilterSet, HarvestFilterSet
-from connectors.models import ConnectorConfig, Harvest
+from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 from governance.accounts.permissions import IsAdminRole, RoleReadOnlyOrDeny
 from governance.audit import context
 from governance.audit.recorder import record
@@ -34,44 +37,64 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         with transaction.atomic():
             config = serializer.save()
-            record("connector.create", "connector", config.pk, after=config.audit_data())
+            record("connector.create", "connector", config.pk, after=_audit_data(config))
 
     def perform_update(self, serializer):
         with transaction.atomic():
-            before = ConnectorConfig.objects.select_for_update().get(pk=serializer.instance.pk).audit_data()
+            before = _audit_data(ConnectorConfig.objects.select_for_update().get(pk=serializer.instance.pk))
             config = serializer.save()
-            record("connector.update", "connector", config.pk, before=before, after=config.audit_data())
+            record("connector.update", "connector", config.pk, before=before, after=_audit_data(config))
 
     def perform_destroy(self, instance):
         with transaction.atomic():
-            before = instance.audit_data()
+            before = _audit_data(instance)
             pk = instance.pk
+            tasks.remove_schedule(instance)
             instance.delete()
             record("connector.delete", "connector", pk, before=before)
 
-    @extend_schema(request=None, responses={201: HarvestSerializer, 502: HarvestSerializer})
+    @extend_schema(request=None, responses={201: HarvestSerializer, 202: HarvestQueuedSerializer,
+                                            409: HarvestRefusedSerializer, 502: HarvestSerializer})
     @action(detail=True, methods=["post"])
     def harvest(self, request, name=None):
-        """Harvest this connector now, as `harvester:<kind>` on behalf of the requesting admin."""
+        """Harvest this connector now, as `harvester:<kind>` on behalf of the requesting admin.
+
+        With a broker the harvest is queued for the workers (202, with the Celery task id and the Harvest id
+        to poll); without one it runs here (201 succeeded, 502 failed). One harvest of a connector at a
+        time: a second start while one runs is a 409 "already_running" naming the running harvest."""
         config = self.get_object()
         if not config.enabled:
             return Response({"error": "disabled", "detail": f"connector {config.name!r} is disabled"},
                             status=status.HTTP_409_CONFLICT)
         try:
-            connector = registry.plugin(config.kind).from_config(config)
+            registry.plugin(config.kind).from_config(config)
         except (ValueError, ImportError) as exc:
             return Response({"error": "misconfigured", "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        here = context.current()
-        ctx = context.AuditContext(user_id=request.user.pk, username=request.user.get_username(),
-                                   request_id=here.request_id, client_ip=here.client_ip,
-                                   service=f"harvester:{config.kind}")
-        with context.acting_as(ctx):
-            try:
-                result = run_harvest(connector, config=config)
-            except Exception:  # noqa: BLE001 - the failed Harvest record says why
-                result = Harvest.objects.filter(connector=config).order_by("-pk").first()
-                return Response(HarvestSerializer(result).data, status=status.HTTP_502_BAD_GATEWAY)
-        return Response(HarvestSerializer(result).data, status=status.HTTP_201_CREATED)
+        ctx = tasks.harvest_context(config, context.snapshot())
+        taken = tasks.claim(config, ctx)
+        if taken.refused:
+            return Response({"error": "already_running", "harvest": taken.running.pk,
+                             "detail": f"connector {config.name!r} is already being harvested (harvest {taken.running.pk})"},
+                            status=status.HTTP_409_CONFLICT)
+        harvest = taken.harvest
+        if tasks.broker_configured():
+            task_id = str(uuid.uuid4())
+            # After commit: a worker must find the claimed Harvest row when it picks the task up.
+            transaction.on_commit(lambda: tasks.harvest_task.apply_async((config.name, ctx, harvest.pk), task_id=task_id))
+            return Response({"status": "queued", "task_id": task_id, "harvest": harvest.pk},
+                            status=status.HTTP_202_ACCEPTED)
+        try:
+            tasks.start(config.name, ctx, harvest.pk)
+        except Exception:  # noqa: BLE001 - the failed Harvest record says why
+            pass
+        harvest.refresh_from_db()
+        code = status.HTTP_201_CREATED if harvest.status == HarvestStatus.SUCCEEDED else status.HTTP_502_BAD_GATEWAY
+        return Response(HarvestSerializer(harvest).data, status=code)
+
+
+def _audit_data(config: ConnectorConfig) -> dict:
+    """The model's audit view plus its harvest schedule, so a schedule change is in the trail too."""
+    return {**config.audit_data(), "schedule": tasks.schedule_of(config)}
 
 
 class HarvestViewSet(viewsets.ReadOnlyModelViewSet):

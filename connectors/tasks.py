@@ -1,0 +1,369 @@
+"""Harvests as Celery tasks: one harvest of a connector at a time, split into partitions workers share.
+
+Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harvest --enqueue` or beat):
+
+1. **Claim** (the lock). Under a row lock on the ConnectorConfig, refuse when the connector already has a
+   RUNNING Harvest younger than `HARVEST_LOCK_TTL` seconds, else create the RUNNING Harvest row. The row *is*
+   the lock: it spans every partition task, wherever they run, and it is released by the harvest ending
+   (succeeded or failed). A refusal is answered "already running" and written to the audit trail. A RUNNING
+   row older than the TTL is a harvest whose worker vanished: it is closed as failed ("abandoned") and the
+   new harvest proceeds.
+2. **Plan**. The Kubeflow connector lists the runs created since the cursor once, then the runs are cut
+   into chunks of `HARVEST_PARTITION_RUNS` run ids. Partitions: one `runs` partition per chunk (get each run
+   by id, map it, apply its facts) and one `rest` partition (experiments, pipelines, the runs still open
+   last time and both ML Metadata streams, through the connector's own streams, with its runs listing
+   switched off). Other kinds (Viya: its cursor is a chain of change stamps read in order) get a single
+   `rest` partition, which is the classic page loop.
+3. **Partitions** run anywhere, in any order, at once. Facts are idempotent in `lineage.store`, so a
+   partition run twice (a worker killed mid-task: tasks are acks_late and rejected back to the queue when
+   their process dies) or two partitions touching the same node change nothing. The `rest` partition saves
+   its cursor per page exactly like `run_harvest`: that cursor never moves the runs position, so a harvest
+   that dies half-way re-lists the same runs next time and nothing is lost.
+4. **Finish**. Each partition marks itself done on the Harvest row (under its row lock, so completions
+   never race). The one that completes the set advances the runs position and adds the newly listed
+   unfinished runs to the cursor — only then, when every partition landed — and closes the Harvest as
+   succeeded, audited like any harvest. A partition that fails closes the harvest as failed; the cursor's
+   runs position stays, so the next harvest redoes the runs and nothing is lost.
+
+With no broker (the embedded default) `.delay()` runs each partition in-process, one after the other, so
+`make demo` and the API's "harvest now" take exactly the same path.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import registry
+from connectors.base import _finish, load_cursor
+from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
+from governance.audit import context
+from governance.audit.recorder import record
+from lineage import store
+
+log = logging.getLogger(__name__)
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def lock_ttl() -> dt.timedelta:
+    return dt.timedelta(seconds=int(_setting("HARVEST_LOCK_TTL", 6 * 3600)))
+
+
+def partition_runs() -> int:
+    return max(1, int(_setting("HARVEST_PARTITION_RUNS", 100)))
+
+
+def broker_configured() -> bool:
+    """True when tasks go through a broker to workers; False in the embedded (eager) default."""
+    return bool(_setting("CELERY_BROKER_URL", "")) and not _setting("CELERY_TASK_ALWAYS_EAGER", False)
+
+
+@dataclass
+class Claim:
+    harvest: Harvest | None
+    running: Harvest | None = None  # set when refused: the harvest that holds the lock
+
+    @property
+    def refused(self) -> bool:
+        return self.harvest is None
+
+
+def claim(config: ConnectorConfig, ctx: dict | None = None, task_id: str | None = None) -> Claim:
+    """Take the connector's harvest lock by creating its RUNNING Harvest, or say who holds it.
+
+    `task_id`: the start task's id. A start task redelivered after its worker died finds its own RUNNING
+    harvest and carries on with it instead of refusing itself."""
+    with context.restore(ctx), transaction.atomic():
+        ConnectorConfig.objects.select_for_update().filter(pk=config.pk).first()
+        running = (Harvest.objects.filter(connector=config, status=HarvestStatus.RUNNING)
+                   .order_by("-started_at", "-pk").first())
+        if running is not None and running.started_at < timezone.now() - lock_ttl():
+            _abandon(running)
+            running = None
+        if running is not None and task_id and running.counts.get("partitions", {}).get("task") == task_id:
+            return Claim(harvest=running)
+        if running is not None:
+            record("harvest.refused", "connector", config.pk,
+                   after={"connector": config.name, "reason": "already running", "running_harvest": running.pk})
+            return Claim(harvest=None, running=running)
+        connector = registry.plugin(config.kind).from_config(config)
+        here = context.current()
+        key = connector.source_key()
+        before = load_cursor(key)
+        harvest = Harvest.objects.create(connector=config, source_key=key, kind=config.kind, cursor_before=before,
+                                         cursor_after=before, actor=here.service or here.username or "",
+                                         request_id=here.request_id or "", counts={"partitions": {"state": "planning", "task": task_id}})
+        return Claim(harvest=harvest)
+
+
+def _abandon(harvest: Harvest) -> None:
+    Harvest.objects.filter(pk=harvest.pk).update(
+        status=HarvestStatus.FAILED, finished_at=timezone.now(),
+        error=f"abandoned: still running after {int(lock_ttl().total_seconds())} s (its worker is gone)")
+    record("harvest.abandoned", "harvest", harvest.pk, after={"source": harvest.source_key})
+
+
+def harvest_context(config: ConnectorConfig, ctx: dict | None) -> dict:
+    """Whoever started it, acting through the `harvester:<kind>` service."""
+    data = dict(ctx or {})
+    data["service"] = f"harvester:{config.kind}"
+    data.setdefault("username", "scheduler")
+    return data
+
+
+# -- the tasks --------------------------------------------------------------------------------------------
+@shared_task(name="connectors.harvest", bind=True, **TASK_OPTIONS)
+def harvest_task(self, name: str, ctx: dict | None = None, harvest_id: int | None = None) -> dict:
+    """Harvest the connector `name`; `harvest_id` when the caller already took the lock (the API does)."""
+    return start(name, ctx, harvest_id, task_id=self.request.id)
+
+
+@shared_task(name="connectors.harvest_partition", **TASK_OPTIONS)
+def harvest_partition_task(harvest_id: int, spec: dict, ctx: dict | None = None) -> dict:
+    return run_partition(harvest_id, spec, ctx)
+
+
+def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, task_id: str | None = None) -> dict:
+    config = ConnectorConfig.objects.filter(name=name).first()
+    if config is None:
+        return {"status": "unknown_connector", "connector": name}
+    if not config.enabled and harvest_id is None:
+        return {"status": "disabled", "connector": name}
+    ctx = harvest_context(config, ctx)
+    if harvest_id is None:
+        taken = claim(config, ctx, task_id)
+        if taken.refused:
+            return {"status": "already_running", "connector": name, "harvest": taken.running.pk}
+        harvest = taken.harvest
+    else:
+        harvest = Harvest.objects.get(pk=harvest_id)
+    if harvest.status != HarvestStatus.RUNNING:
+        return {"status": harvest.status, "connector": name, "harvest": harvest.pk}
+    if harvest.counts.get("partitions", {}).get("state") != "planning":
+        # A redelivered start whose plan was already dispatched: the partitions are on their way.
+        return {"status": "running", "connector": name, "harvest": harvest.pk}
+    with context.restore(ctx):
+        try:
+            specs = plan(config, harvest)
+        except BaseException as exc:
+            _fail(harvest.pk, exc)
+            raise
+    for spec in specs:
+        harvest_partition_task.delay(harvest.pk, spec, ctx)
+    return {"status": "started", "connector": name, "harvest": harvest.pk, "partitions": len(specs)}
+
+
+def plan(config: ConnectorConfig, harvest: Harvest) -> list[dict]:
+    """The partitions of this harvest, recorded on the Harvest row before any is dispatched."""
+    connector = registry.plugin(config.kind).from_config(config)
+    specs: list[dict] = [{"part": "rest"}]
+    runs_position, open_runs = None, []
+    if config.kind == "kubeflow" and getattr(connector, "api", None) is not None:
+        from connectors.kubeflow.connector import _after, _position
+
+        connector.api.healthz()
+        position = (harvest.cursor_before.get("api") or {}).get("runs")
+        run_ids = []
+        for items in connector.api.list_runs((position or {}).get("created_at")):
+            for run in items:
+                if _after(run, "run_id", position):
+                    run_ids.append(run["run_id"])
+                    here = _position(run, "run_id")
+                    if runs_position is None or (here["created_at"], here["id"]) > (runs_position["created_at"], runs_position["id"]):
+                        runs_position = here
+        size = partition_runs()
+        specs += [{"part": "runs", "run_ids": run_ids[i:i + size]} for i in range(0, len(run_ids), size)]
+    for index, spec in enumerate(specs):
+        spec["index"] = index
+    with transaction.atomic():
+        locked = Harvest.objects.select_for_update().get(pk=harvest.pk)
+        locked.counts = {"partitions": {"state": "running", "total": len(specs), "done": [],
+                                        "runs_position": runs_position, "open_runs": open_runs}}
+        locked.save(update_fields=["counts"])
+    return specs
+
+
+def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None) -> dict:
+    harvest = Harvest.objects.select_related("connector").get(pk=harvest_id)
+    if harvest.status != HarvestStatus.RUNNING:
+        return {"status": "skipped", "harvest": harvest_id, "reason": f"harvest {harvest.status}"}
+    if spec["index"] in harvest.counts.get("partitions", {}).get("done", []):
+        return {"status": "done", "harvest": harvest_id, "partition": spec["index"]}  # a redelivered duplicate
+    config = harvest.connector
+    with context.restore(ctx or harvest_context(config, None)):
+        try:
+            connector = registry.plugin(config.kind).from_config(config)
+            if spec["part"] == "runs":
+                totals, read, still_open, pages = _runs_partition(connector, spec["run_ids"])
+            else:
+                totals, read, still_open, pages = _rest_partition(connector)
+        except BaseException as exc:
+            _fail(harvest_id, exc)
+            raise
+        return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
+
+
+def _runs_partition(connector, run_ids: list[str]):
+    from connectors.kubeflow import mapping
+
+    facts, still_open = [], []
+    for run_id in run_ids:
+        run = connector.api.get_run(run_id)
+        if run is None:  # deleted between the listing and now
+            facts += mapping.deleted_run_facts(connector.keys, run_id)
+            continue
+        facts += mapping.run_facts(connector.keys, run)
+        if (run.get("state") or "") not in mapping.FINAL_RUN_STATES:
+            still_open.append(run_id)
+    with transaction.atomic():
+        totals = store.apply(facts)
+    return totals, {"runs": len(run_ids)}, still_open, 1
+
+
+def _rest_partition(connector):
+    """The connector's own page loop (cursor saved with each page), minus the runs listing for Kubeflow."""
+    if getattr(connector, "kind", "") == "kubeflow":
+        connector._runs = lambda state: iter(())  # the runs partitions hold them
+    key = connector.source_key()
+    totals, read, pages = store.ApplyResult(), {}, 0
+    for page in connector.changes_since(load_cursor(key) or None):
+        with transaction.atomic():
+            result = store.apply(page.facts)
+            HarvestCursor.objects.update_or_create(key=key, defaults={"cursor": page.cursor})
+        totals.add(result)
+        pages += 1
+        for name, count in page.read.items():
+            read[name] = read.get(name, 0) + count
+    return totals, read, [], pages
+
+
+def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int) -> dict:
+    with transaction.atomic():
+        harvest = Harvest.objects.select_for_update().select_related("connector").get(pk=harvest_id)
+        parts = harvest.counts.get("partitions", {})
+        if harvest.status != HarvestStatus.RUNNING or index in parts.get("done", []):
+            return {"status": "done", "harvest": harvest_id, "partition": index}
+        counts = dict(harvest.counts)
+        for name, value in totals.as_counts().items():
+            counts[name] = counts.get(name, 0) + value
+        merged_read = dict(counts.get("read") or {})
+        for name, count in read.items():
+            merged_read[name] = merged_read.get(name, 0) + count
+        counts["read"] = merged_read
+        parts = {**parts, "done": sorted([*parts.get("done", []), index]),
+                 "open_runs": sorted({*parts.get("open_runs", []), *still_open})}
+        counts["partitions"] = parts
+        harvest.counts = counts
+        harvest.pages += pages
+        if len(parts["done"]) < parts.get("total", 0):
+            harvest.save(update_fields=["counts", "pages"])
+            return {"status": "partition_done", "harvest": harvest_id, "partition": index}
+        # The last partition: only now may the runs position move.
+        cursor = load_cursor(harvest.source_key) or copy.deepcopy(harvest.cursor_before)
+        if parts.get("runs_position"):
+            api = cursor.setdefault("api", {})
+            api["runs"] = parts["runs_position"]
+            api["open_runs"] = sorted({*(api.get("open_runs") or []), *parts["open_runs"]})
+        HarvestCursor.objects.update_or_create(key=harvest.source_key, defaults={"cursor": cursor})
+        harvest.status = HarvestStatus.SUCCEEDED
+        parts["state"] = "finished"
+        final = store.ApplyResult(**{name: counts.get(name, 0) for name in
+                                     ("raw_created", "nodes_created", "nodes_updated", "edges_created", "edges_closed")})
+        _finish(harvest, final, merged_read, cursor)
+        Harvest.objects.filter(pk=harvest.pk).update(counts={**harvest.counts, "partitions": parts})
+    return {"status": "succeeded", "harvest": harvest_id, "partition": index}
+
+
+def _fail(harvest_id: int, exc: BaseException) -> None:
+    with transaction.atomic():
+        harvest = Harvest.objects.select_for_update().select_related("connector").get(pk=harvest_id)
+        if harvest.status != HarvestStatus.RUNNING:
+            return
+        harvest.status = HarvestStatus.FAILED
+        harvest.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning("harvest %s failed: %s", harvest.source_key, harvest.error)
+        counts = harvest.counts
+        final = store.ApplyResult(**{name: counts.get(name, 0) for name in
+                                     ("raw_created", "nodes_created", "nodes_updated", "edges_created", "edges_closed")})
+        parts = counts.get("partitions", {})
+        _finish(harvest, final, counts.get("read") or {}, load_cursor(harvest.source_key) or harvest.cursor_before)
+        Harvest.objects.filter(pk=harvest.pk).update(counts={**harvest.counts, "partitions": {**parts, "state": "failed"}})
+
+
+# -- per-connector schedules (django-celery-beat) ---------------------------------------------------------
+def schedule_task_name(config: ConnectorConfig) -> str:
+    return f"harvest:{config.name}"
+
+
+def parse_crontab(expression: str) -> dict:
+    """"m h dom mon dow" as CrontabSchedule fields; ValueError with the reason when it is not one."""
+    from celery.schedules import crontab
+
+    fields = str(expression).split()
+    if len(fields) != 5:
+        raise ValueError(f"a schedule is a crontab expression of 5 fields (minute hour day-of-month month "
+                         f"day-of-week), e.g. '*/30 * * * *'; got {expression!r}")
+    names = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+    values = dict(zip(names, fields))
+    try:
+        crontab(**values)  # celery's own parser: rejects out-of-range and malformed fields
+    except Exception as exc:  # noqa: BLE001 - celery raises ValueError or its ParseException
+        raise ValueError(f"invalid crontab {expression!r}: {exc}") from None
+    return values
+
+
+def schedule_of(config: ConnectorConfig) -> str | None:
+    from django_celery_beat.models import PeriodicTask
+
+    if config.pk is None:
+        return None
+    task = PeriodicTask.objects.filter(name=schedule_task_name(config)).select_related("crontab").first()
+    if task is None or task.crontab is None:
+        return None
+    c = task.crontab
+    return " ".join([c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week])
+
+
+def set_schedule(config: ConnectorConfig, expression: str | None) -> None:
+    """Create, change or (None/"") remove the connector's beat entry; call inside the audited transaction."""
+    import json
+
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    if not expression:
+        remove_schedule(config)
+        return
+    values = parse_crontab(expression)
+    crontab, _ = CrontabSchedule.objects.get_or_create(**values, timezone=settings.TIME_ZONE)
+    PeriodicTask.objects.update_or_create(
+        name=schedule_task_name(config),
+        defaults={"task": "connectors.harvest", "crontab": crontab, "interval": None,
+                  "args": json.dumps([config.name]), "enabled": config.enabled,
+                  "description": f"Scheduled harvest of connector {config.name} (set through the connector API)"},
+    )
+
+
+def sync_schedule_enabled(config: ConnectorConfig) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    for task in PeriodicTask.objects.filter(name=schedule_task_name(config)).exclude(enabled=config.enabled):
+        task.enabled = config.enabled
+        task.save()  # save(), not update(): beat notices changes through PeriodicTasks.changed
+
+
+def remove_schedule(config: ConnectorConfig) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    for task in PeriodicTask.objects.filter(name=schedule_task_name(config)):
+        task.delete()
