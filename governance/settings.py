@@ -142,6 +142,19 @@ CONNECTOR_SECRET_KEY = env_str("CONNECTOR_SECRET_KEY", "")
 OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "")
 OPENLINEAGE_API_KEY = env_str("OPENLINEAGE_API_KEY", "")
 
+# Django's cache holds the ingest rate-limit counts. The default (LocMemCache) is per process: with
+# several gunicorn workers set CACHE_URL=redis://127.0.0.1:6379/1 so that all workers share one count.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL:
+    raise ValueError(f"CACHE_URL={CACHE_URL!r}: only redis:// (or rediss://, unix://) URLs are supported")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Per-token limit on POST /api/v1/lineage and /api/v1/lineage/batch ("600/minute"; empty or 0 = off).
+# A batch request counts once. Answered with 429 and Retry-After (lineage/ingest/throttling.py).
+INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # No broker configured (the embedded default): tasks run in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)

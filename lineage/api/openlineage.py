@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from governance.accounts.permissions import CanIngest
 from lineage.ingest import service
 from lineage.ingest.events import MAX_BODY_BYTES, IngestRejected, decode_body
+from lineage.ingest.throttling import IngestRateThrottle
 
 DEFAULT_DEPTH = 20  # Marquez's default
 
@@ -35,6 +36,7 @@ class LineageView(APIView):
     """Reading needs any role; ingesting needs engineer or admin."""
 
     permission_classes = [CanIngest]
+    throttle_classes = [IngestRateThrottle]
 
     @extend_schema(
         summary="Marquez-compatible lineage graph around a dataset or job",
@@ -68,7 +70,7 @@ class LineageView(APIView):
     @extend_schema(
         summary="Ingest one OpenLineage RunEvent, JobEvent or DatasetEvent (spec 2-0-2; gzip accepted)",
         request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
     )
     def post(self, request):
         try:
@@ -93,12 +95,13 @@ class LineageView(APIView):
 
 class LineageBatchView(APIView):
     permission_classes = [CanIngest]
+    throttle_classes = [IngestRateThrottle]
     http_method_names = ["post", "options"]
 
     @extend_schema(
         summary="Ingest a JSON array of OpenLineage events; per-event failures are reported, not fatal",
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
     )
     def post(self, request):
         try:
