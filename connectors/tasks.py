@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass
 
 from celery import shared_task
@@ -45,6 +46,7 @@ from connectors.base import _finish, load_cursor
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
 from governance.audit import context
 from governance.audit.recorder import record
+from governance.celery import broker_configured  # noqa: F401 - the API asks it through this module
 from lineage import store
 
 log = logging.getLogger(__name__)
@@ -57,16 +59,14 @@ def _setting(name: str, default):
 
 
 def lock_ttl() -> dt.timedelta:
-    return dt.timedelta(seconds=int(_setting("HARVEST_LOCK_TTL", 6 * 3600)))
+    """How long a RUNNING harvest holds its connector's lock before it counts as abandoned."""
+    return dt.timedelta(seconds=int(_setting("HARVEST_LOCK_TTL", os.environ.get("HARVEST_LOCK_TTL") or 6 * 3600)))
 
 
 def partition_runs() -> int:
-    return max(1, int(_setting("HARVEST_PARTITION_RUNS", 100)))
-
-
-def broker_configured() -> bool:
-    """True when tasks go through a broker to workers; False in the embedded (eager) default."""
-    return bool(_setting("CELERY_BROKER_URL", "")) and not _setting("CELERY_TASK_ALWAYS_EAGER", False)
+    """KFP runs per partition task: small enough to spread over workers, large enough that a task's
+    overhead (a message, a transaction) stays small beside its GETs."""
+    return max(1, int(_setting("HARVEST_PARTITION_RUNS", os.environ.get("HARVEST_PARTITION_RUNS") or 100)))
 
 
 @dataclass
@@ -208,10 +208,10 @@ def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None) -> dict:
                 totals, read, still_open, pages = _runs_partition(connector, spec["run_ids"])
             else:
                 totals, read, still_open, pages = _rest_partition(connector)
+            return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
         except BaseException as exc:
             _fail(harvest_id, exc)
             raise
-        return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
 
 
 def _runs_partition(connector, run_ids: list[str]):
@@ -250,7 +250,7 @@ def _rest_partition(connector):
 
 def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int) -> dict:
     with transaction.atomic():
-        harvest = Harvest.objects.select_for_update().select_related("connector").get(pk=harvest_id)
+        harvest = Harvest.objects.select_for_update().get(pk=harvest_id)
         parts = harvest.counts.get("partitions", {})
         if harvest.status != HarvestStatus.RUNNING or index in parts.get("done", []):
             return {"status": "done", "harvest": harvest_id, "partition": index}
@@ -287,7 +287,7 @@ def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict
 
 def _fail(harvest_id: int, exc: BaseException) -> None:
     with transaction.atomic():
-        harvest = Harvest.objects.select_for_update().select_related("connector").get(pk=harvest_id)
+        harvest = Harvest.objects.select_for_update().get(pk=harvest_id)
         if harvest.status != HarvestStatus.RUNNING:
             return
         harvest.status = HarvestStatus.FAILED

@@ -1,4 +1,14 @@
-"""The Celery app. With no CELERY_BROKER_URL (the embedded default) tasks run in-process (eager)."""
+"""The Celery app. With no CELERY_BROKER_URL (the embedded default) tasks run in-process (eager).
+
+Reliability defaults for a worker fleet, set here rather than per task so every task gets them:
+a task is acknowledged only after it ran (acks_late) and handed back to the queue when the process running
+it dies (reject_on_worker_lost), and a worker reserves one task at a time (prefetch 1), so a killed worker
+loses nothing and a long harvest partition does not hold back short tasks queued behind it. That is safe
+because every task here is idempotent: lineage facts, harvest partitions, webhook deliveries (a succeeded
+delivery is not sent again) and retention runs all converge when repeated. Settings named CELERY_* in
+governance/settings.py (or the environment through it) override these.
+"""
+import json
 import os
 
 from celery import Celery
@@ -6,5 +16,29 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
 app = Celery("lineage_ledger")
+app.add_defaults(dict(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    # One broker can serve several deployments (or test runs): each uses its own queue.
+    task_default_queue=os.environ.get("CELERY_QUEUE", "celery"),
+    # Redis hands a task no worker acknowledged to another after `visibility_timeout` seconds (a worker
+    # killed outright); keep it longer than any one task. JSON in the environment overrides, e.g.
+    # CELERY_BROKER_TRANSPORT_OPTIONS='{"visibility_timeout": 7200}'.
+    broker_transport_options={"visibility_timeout": 3600,
+                              **json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")},
+))
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def broker_configured() -> bool:
+    """True when tasks travel through a broker to workers; False in the embedded (eager) default, where
+    callers that would enqueue run the work in-process instead."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "CELERY_BROKER_URL", "")) and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)

@@ -53,6 +53,24 @@ def enqueue(event: str, payload: dict) -> list[int]:
 
 
 def dispatch(ids: list[int]) -> None:
+    """With a broker, each delivery goes to a worker (`approvals.deliver_webhook`), so a slow or retrying
+    receiver never holds a web worker; without one (the embedded default) they are sent here, in turn.
+    A broker that cannot be reached falls back to sending here: the decision is committed, it must be told."""
+    from governance.celery import broker_configured
+
+    if broker_configured():
+        from governance.approvals.tasks import deliver_webhook_task
+
+        queued = []
+        try:
+            for delivery_id in ids:
+                deliver_webhook_task.delay(delivery_id)
+                queued.append(delivery_id)
+            return
+        except Exception:  # noqa: BLE001 - kombu raises its own OperationalError family
+            log.exception("webhook deliveries %s could not be queued; sending them from this process",
+                          [i for i in ids if i not in queued])
+            ids = [i for i in ids if i not in queued]
     for delivery_id in ids:
         try:
             deliver(delivery_id)
