@@ -1,7 +1,10 @@
 """Django settings, read from the environment (see governance/env.py and README "Configuration")."""
+import os
+import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from governance.env import env_bool, env_int, env_list, env_str
 
@@ -12,8 +15,13 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-secret-key-change-me" if DEBUG else "")
 if not SECRET_KEY:
-    # Tests and the demo set DEBUG or SECRET_KEY; production must set SECRET_KEY.
-    SECRET_KEY = "insecure-default-" + "x" * 40
+    # Sessions, CSRF tokens and (without CONNECTOR_SECRET_KEY) connector secrets all hang on this key, so a
+    # server must not start with a guessable one. The demo sets DEBUG; a pytest run (which loads settings
+    # before any conftest could set a variable) gets a fixed test key, also put in the environment so the
+    # harvest and worker processes a test starts share it and can read the secrets the test stored.
+    if "pytest" not in sys.modules:
+        raise ImproperlyConfigured("SECRET_KEY is not set: set it in the environment (or DEBUG=1 for local use)")
+    SECRET_KEY = os.environ.setdefault("SECRET_KEY", "insecure-test-only-" + "x" * 40)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
@@ -42,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "governance.audit.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "governance.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -165,15 +174,49 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "lineage-ledger@localhost")
 
-if not DEBUG and env_bool("LL_SECURE", False):
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = 31536000
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# Transport and browser hardening: on unless DEBUG; each can be switched off from the environment (e.g.
+# SESSION_COOKIE_SECURE=false for a plain-HTTP trial behind no TLS). HSTS is only sent over HTTPS.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("LL_BEHIND_TLS_PROXY", False):
+    # The proxy terminates TLS and says so; only set this when every request comes through that proxy.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# governance.security.ContentSecurityPolicyMiddleware; None switches the header off (as in DEBUG, where
+# Django's error pages need inline scripts).
+CONTENT_SECURITY_POLICY = None if DEBUG or not env_bool("CSP_ENABLED", True) else {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+CONTENT_SECURITY_POLICY_EXTRA = {
+    "/api/docs/": {
+        "script-src": ["'unsafe-inline'", "https://cdn.jsdelivr.net"],
+        "style-src": ["https://cdn.jsdelivr.net"],
+        "img-src": ["https://cdn.jsdelivr.net"],
+    },
+}
+DEFAULT_EXCEPTION_REPORTER_FILTER = "governance.security.ExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Tokens, passwords and Authorization headers are masked before any handler writes a line.
+    "filters": {"redact_secrets": {"()": "governance.security.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }

@@ -1,0 +1,112 @@
+"""Response headers and log hygiene that Django does not provide on its own.
+
+Content-Security-Policy: Django 5.2 has no CSP support, and the one library that does (django-csp) would
+be a new dependency for a dozen lines. The policy is a dict in settings (CONTENT_SECURITY_POLICY, None to
+turn it off) with per-path additions (CONTENT_SECURITY_POLICY_EXTRA) for the two pages that need more:
+
+* /dashboard/: Dash writes one inline <script> that starts its renderer. Rather than 'unsafe-inline' the
+  policy names that script's hash, which Dash computes itself (`Dash.csp_hashes()`), so an injected script
+  still cannot run. Plotly and the component libraries add <style> elements, hence style 'unsafe-inline'
+  (styles cannot run code).
+* /api/docs/: drf-spectacular's Swagger page loads swagger-ui from jsDelivr and starts it with an inline
+  script.
+
+Redaction: a token or password that reaches a log line is kept wherever the logs go (files, a log
+service, e-mailed error reports), so it is taken out before the line is written: a logging filter on every
+handler, and an exception-report filter that also hides the Authorization header, which Django's default
+one shows in full (its pattern matches API|TOKEN|KEY|SECRET|PASS|SIGNATURE, not AUTHORIZATION).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+from django.conf import settings
+from django.views.debug import SafeExceptionReporterFilter
+
+REDACTED = "********"
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds the Content-Security-Policy header to every response that has none yet."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = header_for(request.path, policy)
+        return response
+
+
+def header_for(path: str, policy: dict[str, list[str]]) -> str:
+    directives = {name: list(values) for name, values in policy.items()}
+    for prefix, extra in getattr(settings, "CONTENT_SECURITY_POLICY_EXTRA", {}).items():
+        if path.startswith(prefix):
+            for name, values in extra.items():
+                directives.setdefault(name, []).extend(v for v in values if v not in directives.get(name, []))
+    if path.startswith("/dashboard/"):
+        directives.setdefault("script-src", []).extend(_dash_script_hashes())
+    return "; ".join(" ".join([name, *values]) for name, values in directives.items())
+
+
+@lru_cache(maxsize=1)
+def _dash_script_hashes() -> tuple[str, ...]:
+    """The quoted hashes ('sha256-…') of the Dash app's inline scripts (its renderer start-up); fixed once
+    the app is built."""
+    from dashboard.app import get_app
+
+    return tuple(get_app().csp_hashes())
+
+
+# A key that names a secret, then a separator, then the value (JSON, query strings, headers, key=value).
+_SECRET_FIELD = re.compile(
+    r"""(?ix)
+    (?P<key>["']?\b(?:authorization|password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|apikey|
+                  access[_-]?token|refresh[_-]?token|id[_-]?token|token|private[_-]?key|secret[_-]?key)\b["']?)
+    (?P<sep>\s*[:=]\s*["']?)
+    (?:(?P<scheme>bearer|token|basic)\s+)?
+    (?P<value>[^\s"'&,;}\]]+)
+    """
+)
+_BEARER = re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_URL_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """`text` with the values of secret-looking fields, bearer tokens and URL passwords replaced."""
+
+    def field(match: re.Match) -> str:
+        scheme = match.group("scheme")
+        return f"{match.group('key')}{match.group('sep')}{scheme + ' ' if scheme else ''}{REDACTED}"
+
+    text = _SECRET_FIELD.sub(field, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Rewrites each record's message (and its traceback text) with `redact`; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the caller's bug; leave the record as it is
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+class ExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Django's error-report filter, also hiding Authorization headers (HTTP_AUTHORIZATION in META)."""
+
+    hidden_settings = re.compile("API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE", flags=re.I)
