@@ -1,13 +1,15 @@
 """OpenLineage ingest throughput over real HTTP on PostgreSQL: single POSTs and batches.
 
     python -m bench.ingest                          # 600 single events, 3000 batched (batches of 250)
-    python -m bench.ingest --single 5000 --batch 20000 --batch-size 500 --workers 2
+    python -m bench.ingest --single 5000 --batch 20000 --batch-size 500 --workers 4 --clients 8
 
 Starts gunicorn (the production WSGI server) on a free local port against `DATABASE_URL` (default
 postgres://postgres@127.0.0.1:5432/ll_ingest_bench, created and migrated when missing), creates an
 engineer and its token with `manage.py create_user`, then posts generated events (lineage.ingest.demo,
 fresh seed each run so nothing is a duplicate) with one keep-alive requests.Session:
-- single: one event per request, sequentially, each answered 201 before the next is sent;
+- single: one event per request, each answered 201 before that client sends its next; measured twice,
+  with one client (sequential: the figure is bounded by one request's latency) and with `--clients`
+  concurrent clients (threads, one keep-alive session each), as many producers posting at once do;
 - batch: `--batch-size` events per request to /api/v1/lineage/batch, sequentially, each answered 200
   with every event successful.
 Each figure is events stored per wall-clock second, including HTTP, auth, parsing, strict judgement,
@@ -24,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -118,7 +121,9 @@ def _measure(database_url: str, server: subprocess.Popen, work) -> tuple[float, 
     started = time.perf_counter()
     work()
     wall = time.perf_counter() - started
-    return wall, _cpu_seconds(app) - app0, _cpu_seconds(db) - db0
+    # a worker that had not connected yet opened its backend during the work: all of its CPU counts
+    db_new = [pid for pid in _backend_pids(database_url) if pid not in db]
+    return wall, _cpu_seconds(app) - app0, _cpu_seconds(db) - db0 + _cpu_seconds(db_new)
 
 
 def _events(seed: int, count: int) -> list[dict]:
@@ -132,7 +137,7 @@ def _events(seed: int, count: int) -> list[dict]:
     return events[:count]
 
 
-def run(single: int, batch: int, batch_size: int, workers: int, database_url: str, seed: int) -> dict:
+def run(single: int, batch: int, batch_size: int, workers: int, database_url: str, seed: int, clients: int = 8) -> dict:
     import json
 
     import requests
@@ -142,7 +147,7 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
     env = {
         **os.environ, "DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 40,
         "LL_DATA_DIR": data_dir, "DB_CONN_MAX_AGE": "600", "DJANGO_SETTINGS_MODULE": "governance.settings",
-        "LOG_LEVEL": "ERROR",
+        "LOG_LEVEL": "ERROR", "INGEST_RATE_LIMIT": "",  # measured without the per-token limit
     }
     _manage(env, "migrate", "--noinput")
     token = _manage(env, "create_user", f"bench-ingest-{seed}", "--role", "engineer").strip().splitlines()[-1]
@@ -164,24 +169,49 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
             session.post(base + "/api/v1/lineage", data=json.dumps(e)).raise_for_status()
         session.post(base + "/api/v1/lineage/batch", data=json.dumps(warm[1:])).raise_for_status()
 
-        events = _events(seed, single)
-        bodies = [json.dumps(e) for e in events]
-        latencies = []
+        for label, n_clients, event_seed in (("single", 1, seed), ("concurrent", clients, seed + 2_500)):
+            if n_clients < 1:
+                continue
+            bodies = [json.dumps(e) for e in _events(event_seed, single)]
+            latencies: list[float] = []
+            failures: list[str] = []
 
-        def singles():
-            for body in bodies:
-                t0 = time.perf_counter()
-                response = session.post(base + "/api/v1/lineage", data=body)
-                latencies.append(time.perf_counter() - t0)
-                if response.status_code != 201 or response.json()["status"] != "created":
-                    raise SystemExit(f"single POST failed: {response.status_code} {response.text[:300]}")
+            def post_all(share, own_session):
+                for body in share:
+                    if failures:
+                        return
+                    t0 = time.perf_counter()
+                    response = own_session.post(base + "/api/v1/lineage", data=body)
+                    latencies.append(time.perf_counter() - t0)
+                    if response.status_code != 201 or response.json()["status"] != "created":
+                        failures.append(f"single POST failed: {response.status_code} {response.text[:300]}")
+                        return
 
-        elapsed, app_cpu, db_cpu = _measure(database_url, server, singles)
-        figures["single_events"] = len(bodies)
-        figures["single_events_per_s"] = len(bodies) / elapsed
-        figures["single_cpu_ms"] = (app_cpu * 1000 / len(bodies), db_cpu * 1000 / len(bodies))
-        figures["single_p50_ms"] = statistics.median(latencies) * 1000
-        figures["single_p95_ms"] = statistics.quantiles(latencies, n=20)[18] * 1000 if len(latencies) > 1 else latencies[0] * 1000
+            def singles():
+                if n_clients == 1:
+                    post_all(bodies, session)
+                    return
+                sessions = []
+                for _ in range(n_clients):
+                    own = requests.Session()
+                    own.headers.update(session.headers)
+                    sessions.append(own)
+                threads = [threading.Thread(target=post_all, args=(bodies[i::n_clients], own))
+                           for i, own in enumerate(sessions)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+
+            elapsed, app_cpu, db_cpu = _measure(database_url, server, singles)
+            if failures:
+                raise SystemExit(failures[0])
+            figures[f"{label}_clients"] = n_clients
+            figures[f"{label}_events"] = len(bodies)
+            figures[f"{label}_events_per_s"] = len(bodies) / elapsed
+            figures[f"{label}_cpu_ms"] = (app_cpu * 1000 / len(bodies), db_cpu * 1000 / len(bodies))
+            figures[f"{label}_p50_ms"] = statistics.median(latencies) * 1000
+            figures[f"{label}_p95_ms"] = (statistics.quantiles(latencies, n=20)[18] if len(latencies) > 1 else latencies[0]) * 1000
 
         events = _events(seed + 5_000, batch)
         chunks = [json.dumps(events[i:i + batch_size]) for i in range(0, len(events), batch_size)]
@@ -212,7 +242,10 @@ def main(argv=None) -> int:
     parser.add_argument("--single", type=int, default=600, help="events sent one per request (default 600)")
     parser.add_argument("--batch", type=int, default=3000, help="events sent in batches (default 3000)")
     parser.add_argument("--batch-size", type=int, default=250, help="events per batch request (default 250)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)),
+                        help="gunicorn sync workers (default 2 x CPUs)")
+    parser.add_argument("--clients", type=int, default=8,
+                        help="concurrent clients for the second single-POST figure (default 8; 0 skips it)")
     parser.add_argument("--seed", type=int, default=None, help="event seed (default: time-based, so events are new)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -225,15 +258,20 @@ def main(argv=None) -> int:
     django.setup()  # only to import the demo generator; the measured work happens in gunicorn
     seed = args.seed if args.seed is not None else int(time.time())
     load_before = os.getloadavg()[0]
-    figures = run(args.single, args.batch, args.batch_size, args.workers, database_url, seed)
+    figures = run(args.single, args.batch, args.batch_size, args.workers, database_url, seed, args.clients)
     load_after = os.getloadavg()[0]
     print(f"OpenLineage ingest over HTTP (gunicorn, {args.workers} workers) on PostgreSQL {urlparse(database_url).path.lstrip('/')}"
-          f"  [{os.cpu_count()} CPUs, load average {load_before:.1f} before, {load_after:.1f} after]")
-    print(f"single POST : {figures['single_events_per_s']:8.1f} events/s  ({figures['single_events']} events, "
-          f"p50 {figures['single_p50_ms']:.1f} ms, p95 {figures['single_p95_ms']:.1f} ms)   goal >= 500")
-    print(f"              CPU per event: server {figures['single_cpu_ms'][0]:.2f} ms, PostgreSQL {figures['single_cpu_ms'][1]:.2f} ms")
+          f"  [{len(os.sched_getaffinity(0))} CPUs, load average {load_before:.1f} before, {load_after:.1f} after]")
+    for label, name in (("single", "single POST "), ("concurrent", "single POST ")):
+        if f"{label}_events_per_s" not in figures:
+            continue
+        clients = figures[f"{label}_clients"]
+        print(f"{name}: {figures[f'{label}_events_per_s']:8.1f} events/s  ({figures[f'{label}_events']} events, "
+              f"{clients} client{'s' if clients > 1 else ''} {'concurrently' if clients > 1 else 'sequentially'}, "
+              f"{args.workers} workers, p50 {figures[f'{label}_p50_ms']:.1f} ms, p95 {figures[f'{label}_p95_ms']:.1f} ms)   goal >= 500")
+        print(f"              CPU per event: server {figures[f'{label}_cpu_ms'][0]:.2f} ms, PostgreSQL {figures[f'{label}_cpu_ms'][1]:.2f} ms")
     print(f"batch POST  : {figures['batch_events_per_s']:8.1f} events/s  ({figures['batch_events']} events, "
-          f"{figures['batch_size']} per request)   goal >= 3000")
+          f"{figures['batch_size']} per request, 1 client, {args.workers} workers)   goal >= 3000")
     print(f"              CPU per event: server {figures['batch_cpu_ms'][0]:.2f} ms, PostgreSQL {figures['batch_cpu_ms'][1]:.2f} ms")
     return 0
 

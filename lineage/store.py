@@ -217,6 +217,7 @@ class _Session:
         self.raw: dict[tuple, RawRecord] = {}
         self.nodes: dict[NodeKey, Node] = dict(nodes or {})
         self.new_nodes: list[Node] = []
+        self.created_nodes: list[Node] = []  # inserted by this call: no edge can touch them yet
         self.dirty_nodes: dict[int, set[str]] = {}  # id(node) -> changed fields (existing nodes only)
         self.revisions: list[tuple[Node, NodeRevision]] = []
         self.result = ApplyResult()
@@ -324,6 +325,7 @@ class _Session:
     def flush_nodes(self) -> None:
         if self.new_nodes:
             insert(self.new_nodes)
+            self.created_nodes.extend(self.new_nodes)
         if self.revisions:
             rows = []
             for node, revision in self.revisions:
@@ -339,21 +341,22 @@ class _Session:
     def apply_edges(self, items: list) -> None:
         if not items:
             return
-        ids = set()
+        # Only the exact (src, dst) pairs the items name can matter, and a pair with a node created in this
+        # call has no edge yet. Asking by pair uses the open-edge unique index; asking by "src in ids and
+        # dst in ids" read every open edge of a hub dataset (hundreds per event as the graph grows).
+        created = {id(n) for n in self.created_nodes}
+        pairs = set()
         for item in items:
-            for key in (item.src, item.dst):
-                node = self.nodes.get(key)
-                if node is not None:
-                    ids.add(node.pk)
+            src, dst = self.nodes.get(item.src), self.nodes.get(item.dst)
+            if src is not None and dst is not None and id(src) not in created and id(dst) not in created:
+                pairs.add((src.pk, dst.pk))
         open_edges: dict[tuple, Edge] = {}
-        id_list = sorted(ids)
         table = connection.ops.quote_name(Edge._meta.db_table)
-        for src_chunk in _chunks(id_list):
-            for dst_chunk in _chunks(id_list):
-                sql = (f"SELECT * FROM {table} WHERE valid_to IS NULL AND src_id IN ({', '.join(['%s'] * len(src_chunk))})"
-                       f" AND dst_id IN ({', '.join(['%s'] * len(dst_chunk))})")
-                for edge in Edge.objects.raw(sql, [*src_chunk, *dst_chunk]):
-                    open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
+        for chunk in _chunks(sorted(pairs), CHUNK // 2):
+            sql = (f"SELECT * FROM {table} WHERE valid_to IS NULL AND (src_id, dst_id) IN "
+                   f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})")
+            for edge in Edge.objects.raw(sql, [v for pair in chunk for v in pair]):
+                open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
         new_edges: list[Edge] = []
         dirty: dict[int, set[str]] = {}
         edges_by_obj: dict[int, Edge] = {}

@@ -116,7 +116,25 @@ def test_known_nodes_and_known_absent_keys_are_not_read_again(django_assert_num_
     known = store.load_nodes([key(0), key(1)])
     nodes = {**known, key(5): None}
     facts = [NodeFact(key(5), name="d5", seen_at=T0), EdgeFact("produced", key(1), key(5), "manual", valid_from=T0)]
-    # insert node, insert revision, read open edges, insert edge (no node SELECT)
-    with django_assert_num_queries(4):
+    # insert node, insert revision, insert edge: no node SELECT, and no open-edge SELECT since d5 is new
+    with django_assert_num_queries(3):
         store.apply(facts, nodes=nodes)
     assert Edge.objects.filter(src__source_id="d1", dst__source_id="d5").exists()
+
+
+@pytest.mark.django_db
+def test_open_edges_are_found_by_exact_pair_among_hub_edges():
+    """Refreshing an edge of a hub node finds that edge (and only that one), not a fresh duplicate."""
+    hub = key(0)
+    facts = [NodeFact(hub, name="hub", seen_at=T0)]
+    for i in range(1, 30):
+        facts += [NodeFact(key(i), name=f"d{i}", seen_at=T0), EdgeFact("produced", hub, key(i), "manual", valid_from=T0)]
+    store.apply(facts)
+    later = T0 + dt.timedelta(hours=1)
+    result = store.apply([EdgeFact("produced", hub, key(7), "manual", valid_from=later),
+                          EdgeFact("consumed", hub, key(7), "manual", valid_from=later)])
+    assert result.edges_created == 1  # the consumed edge is new, the produced one refreshed
+    produced = Edge.objects.get(src__source_id="d0", dst__source_id="d7", kind="produced")
+    assert produced.valid_to is None and produced.last_seen == later and produced.valid_from == T0
+    assert Edge.objects.filter(kind="produced", last_seen=later).count() == 1
+    assert Edge.objects.filter(valid_to__isnull=True).count() == 30
