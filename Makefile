@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export DJANGO_SETTINGS_MODULE := governance.settings
 
-.PHONY: venv install demo serve migrate test test-sqlite test-postgres bench clean
+.PHONY: venv install demo serve migrate test test-sqlite test-postgres bench clean serve-prod worker beat
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,24 @@ demo: install
 
 serve: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production shape (docs/deployment.md): N gunicorn processes for the API and dashboard, Celery workers
+# and one beat, all on PostgreSQL (DATABASE_URL) and one broker (CELERY_BROKER_URL: Redis or RabbitMQ).
+# Run `make migrate` once per release before starting them.
+WEB_WORKERS ?= 4
+WORKERS     ?= 2
+serve-prod: install
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(VENV)/bin/gunicorn governance.wsgi --workers $(WEB_WORKERS) --bind $(HOST):$(PORT) \
+		--timeout 120 --graceful-timeout 30 --max-requests 5000 --max-requests-jitter 500 --access-logfile -
+
+worker: install
+	@test -n "$$CELERY_BROKER_URL" || { echo "set CELERY_BROKER_URL (redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//)"; exit 2; }
+	$(VENV)/bin/celery -A governance.celery worker --concurrency $(WORKERS) --loglevel INFO
+
+beat: install
+	@test -n "$$CELERY_BROKER_URL" || { echo "set CELERY_BROKER_URL (redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//)"; exit 2; }
+	$(VENV)/bin/celery -A governance.celery beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO
 
 # The whole suite. DATABASE_URL picks the database (SQLite when unset); .ci/run runs it on both.
 # Tests write evidence bundles and demo stores under LL_DATA_DIR: a fresh temporary folder, never ./data.
