@@ -42,7 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors import registry
-from connectors.base import _finish, load_cursor
+from connectors.base import Page, _finish, load_cursor
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
 from governance.audit import context
 from governance.audit.recorder import record
@@ -134,7 +134,11 @@ def harvest_partition_task(harvest_id: int, spec: dict, ctx: dict | None = None)
     return run_partition(harvest_id, spec, ctx)
 
 
-def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, task_id: str | None = None) -> dict:
+def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, task_id: str | None = None, *,
+          inline: bool = False, progress=None) -> dict:
+    """Claim (unless `harvest_id` is already claimed), plan and dispatch one harvest. `inline`: run the
+    partitions here, one after the other, even with a broker (the CLI does); `progress(page)` then sees
+    every page stored."""
     config = ConnectorConfig.objects.filter(name=name).first()
     if config is None:
         return {"status": "unknown_connector", "connector": name}
@@ -160,7 +164,10 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
             _fail(harvest.pk, exc)
             raise
     for spec in specs:
-        harvest_partition_task.delay(harvest.pk, spec, ctx)
+        if inline:
+            run_partition(harvest.pk, spec, ctx, progress=progress)
+        else:
+            harvest_partition_task.delay(harvest.pk, spec, ctx)
     return {"status": "started", "connector": name, "harvest": harvest.pk, "partitions": len(specs)}
 
 
@@ -194,7 +201,7 @@ def plan(config: ConnectorConfig, harvest: Harvest) -> list[dict]:
     return specs
 
 
-def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None) -> dict:
+def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress=None) -> dict:
     harvest = Harvest.objects.select_related("connector").get(pk=harvest_id)
     if harvest.status != HarvestStatus.RUNNING:
         return {"status": "skipped", "harvest": harvest_id, "reason": f"harvest {harvest.status}"}
@@ -205,16 +212,16 @@ def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None) -> dict:
         try:
             connector = registry.plugin(config.kind).from_config(config)
             if spec["part"] == "runs":
-                totals, read, still_open, pages = _runs_partition(connector, spec["run_ids"])
+                totals, read, still_open, pages = _runs_partition(connector, spec["run_ids"], progress)
             else:
-                totals, read, still_open, pages = _rest_partition(connector)
+                totals, read, still_open, pages = _rest_partition(connector, progress)
             return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
         except BaseException as exc:
             _fail(harvest_id, exc)
             raise
 
 
-def _runs_partition(connector, run_ids: list[str]):
+def _runs_partition(connector, run_ids: list[str], progress=None):
     from connectors.kubeflow import mapping
 
     facts, still_open = [], []
@@ -228,10 +235,12 @@ def _runs_partition(connector, run_ids: list[str]):
             still_open.append(run_id)
     with transaction.atomic():
         totals = store.apply(facts)
+    if progress:
+        progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}))
     return totals, {"runs": len(run_ids)}, still_open, 1
 
 
-def _rest_partition(connector):
+def _rest_partition(connector, progress=None):
     """The connector's own page loop (cursor saved with each page), minus the runs listing for Kubeflow."""
     if getattr(connector, "kind", "") == "kubeflow":
         connector._runs = lambda state: iter(())  # the runs partitions hold them
@@ -245,6 +254,8 @@ def _rest_partition(connector):
         pages += 1
         for name, count in page.read.items():
             read[name] = read.get(name, 0) + count
+        if progress:
+            progress(page)
     return totals, read, [], pages
 
 

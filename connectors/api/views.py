@@ -84,7 +84,7 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
             return Response({"status": "queued", "task_id": task_id, "harvest": harvest.pk},
                             status=status.HTTP_202_ACCEPTED)
         try:
-            tasks.start(config.name, ctx, harvest.pk)
+            tasks.start(config.name, ctx, harvest.pk, inline=True)
         except Exception:  # noqa: BLE001 - the failed Harvest record says why
             pass
         harvest.refresh_from_db()

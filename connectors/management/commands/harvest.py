@@ -3,10 +3,13 @@
     manage.py harvest kubeflow --kfp-host URL --mlmd-sqlite PATH     ad hoc, arguments from the kind's plugin
     manage.py harvest viya ...                                       idem, Viya's plugin
     manage.py harvest <connector-name>                               a connector configured in the database
+    manage.py harvest <connector-name> --enqueue                     idem, queued for the Celery workers
 
 Each kind is a subcommand whose arguments its plugin adds (connectors/registry.py), so a new kind needs no
 change here. The harvest runs as the service actor `harvester:<kind>` on behalf of the invoking user, and
-always leaves a Harvest record, including when it fails.
+always leaves a Harvest record, including when it fails. A configured connector is harvested through
+connectors.tasks, like the API and the schedules do: under the connector's lock (a harvest already running
+is an error, not a second harvest) and in the same partitions a worker would run, here one after the other.
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors import registry
+from connectors import registry, tasks
 from connectors.base import run_harvest
+from connectors.models import Harvest
 from governance.audit import context
 
 
@@ -73,6 +77,8 @@ class Command(BaseCommand):
                 connector = registry.plugin(kind).from_config(config)
             except ValueError as exc:
                 raise CommandError(f"connector {name!r} is misconfigured: {exc}") from exc
+            if options.get("enqueue"):
+                return self._enqueue(config, options)
 
         show = options.get("progress") if options.get("progress") is not None else self.stdout.isatty()
         bar = None
@@ -97,8 +103,13 @@ class Command(BaseCommand):
         actor = options.get("actor") or _os_user()
         ctx = context.AuditContext(username=actor, service=f"harvester:{kind}")
         try:
-            with context.acting_as(ctx):
-                harvest = run_harvest(connector, config=config, progress=progress)
+            if config is None:
+                with context.acting_as(ctx):
+                    harvest = run_harvest(connector, config=config, progress=progress)
+            else:
+                harvest = self._locked_harvest(config, ctx, progress)
+        except CommandError:
+            raise
         except Exception as exc:  # the Harvest record holds the failure; say it plainly and exit non-zero
             raise CommandError(f"harvest failed: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -124,6 +135,32 @@ class Command(BaseCommand):
         )
 
 
+    def _locked_harvest(self, config, ctx, progress) -> Harvest:
+        data = {"username": ctx.username, "service": ctx.service}
+        taken = tasks.claim(config, data)
+        if taken.refused:
+            raise CommandError(f"connector {config.name!r} is already being harvested (harvest {taken.running.pk}); "
+                               "wait for it to finish")
+        try:
+            tasks.start(config.name, data, taken.harvest.pk, inline=True, progress=progress)
+        finally:
+            taken.harvest.refresh_from_db()
+        return taken.harvest
+
+    def _enqueue(self, config, options):
+        from governance.celery import broker_configured
+
+        if not broker_configured():
+            raise CommandError("--enqueue needs a broker: set CELERY_BROKER_URL (without one, drop --enqueue "
+                               "and the harvest runs here)")
+        data = {"username": options.get("actor") or _os_user(), "service": f"harvester:{config.kind}"}
+        taken = tasks.claim(config, data)
+        if taken.refused:
+            raise CommandError(f"connector {config.name!r} is already being harvested (harvest {taken.running.pk})")
+        result = tasks.harvest_task.apply_async((config.name, data, taken.harvest.pk))
+        self.stdout.write(f"harvest {taken.harvest.pk} queued as task {result.id}")
+
+
 def _terminated(signum, frame):
     raise SystemExit(f"terminated by signal {signum}")
 
@@ -133,6 +170,8 @@ def _common(sub):
                      help="Show a progress bar even when not on a terminal")
     sub.add_argument("--no-progress", dest="progress", action="store_false", help="Never show a progress bar")
     sub.add_argument("--actor", default="", help="Who asked for this harvest (default: the OS user)")
+    sub.add_argument("--enqueue", action="store_true",
+                     help="Configured connectors: queue the harvest for the Celery workers instead of running it here")
     sub.add_argument("--emit-openlineage", action="store_true",
                      help="Also send the harvested runs as OpenLineage events to OPENLINEAGE_URL")
     return sub
