@@ -221,13 +221,20 @@ class Mapper:
         for start in range(0, len(datasets), 200):
             chunk = datasets[start:start + 200]
             parts, params = [], []
+            # The inner SELECT reads the nodes named (namespace, name) through the node_ns_name index;
+            # OFFSET 0 keeps PostgreSQL from pushing the source/kind test into it, where, with statistics
+            # older than the data, it chose a scan of every dataset version through the unique
+            # (source, kind, source_id) index instead: milliseconds per event, growing with the store.
+            fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
             for i, (ns, name) in enumerate(chunk):
                 parts.append(
-                    f"SELECT * FROM (SELECT namespace, name, source_id, first_seen FROM lineage_node "
-                    f"WHERE source = %s AND kind = %s AND namespace = %s AND name = %s AND first_seen <= %s "
+                    f"SELECT * FROM (SELECT namespace, name, source_id, first_seen FROM "
+                    f"(SELECT namespace, name, source_id, first_seen, source, kind, id FROM lineage_node "
+                    f"WHERE namespace = %s AND name = %s{fence}) n{i} "
+                    f"WHERE source = %s AND kind = %s AND first_seen <= %s "
                     f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
                 )
-                params += [OL, NodeKind.DATASET_VERSION.value, ns, name, before]
+                params += [ns, name, OL, NodeKind.DATASET_VERSION.value, before]
             with connection.cursor() as cur:
                 cur.execute(" UNION ALL ".join(parts), params)
                 rows = cur.fetchall()
