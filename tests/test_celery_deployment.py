@@ -60,23 +60,26 @@ def web(tmp_path, broker_queue):
         [sys.executable, "-m", "gunicorn", "governance.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
         cwd=ROOT, env=_env(tmp_path, broker_queue), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(base + "/api/health/", timeout=2).status_code < 500:
-                break
-        except requests.ConnectionError:
-            pass
-        assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
-        assert time.monotonic() < deadline, "gunicorn did not answer in 60 s"
-        time.sleep(0.2)
-    yield base
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/api/health/", timeout=10).status_code < 500:
+                    break
+            except requests.RequestException:  # not listening yet, or a worker still booting
+                pass
+            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            assert time.monotonic() < deadline, "gunicorn did not answer in 60 s"
+            time.sleep(0.2)
+        yield base
+    finally:  # also when it never came up: no gunicorn outlives the test
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(timeout=10)
+        log.close()
 
 
 class Receiver:

@@ -65,10 +65,14 @@ class Worker:
              "-c", "1", "-Q", queue, "-n", self.name, "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
-        while b" ready." not in self.output():
-            assert self.process.poll() is None, self.output().decode(errors="replace")
-            assert time.monotonic() < deadline, "worker not ready in 60 s:\n" + self.output().decode(errors="replace")
-            time.sleep(0.2)
+        try:
+            while b" ready." not in self.output():
+                assert self.process.poll() is None, self.output().decode(errors="replace")
+                assert time.monotonic() < deadline, "worker not ready in 60 s:\n" + self.output().decode(errors="replace")
+                time.sleep(0.2)
+        except BaseException:  # never leave a half-started worker behind
+            self.stop()
+            raise
 
     def output(self) -> bytes:
         return self.log_path.read_bytes()
