@@ -54,6 +54,8 @@ class _AsOfQuery(drf_serializers.Serializer):
 
 class _ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    # Ids are integers: anything else is a 404 at routing, never a ValueError deep in a query (a 500).
+    lookup_value_regex = r"[0-9]+"
     ordering_fields = ["id"]
 
 

@@ -117,7 +117,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
 class PromotionRequestSerializer(serializers.ModelSerializer):
     node_name = serializers.SerializerMethodField()
     target_stage = serializers.CharField(source="target_stage.name", read_only=True)
-    from_stage = serializers.CharField(source="from_stage.name", read_only=True, default=None)
+    from_stage = serializers.CharField(source="from_stage.name", read_only=True, default=None, allow_null=True)
     requester = serializers.CharField(source="requester.username", read_only=True)
     decisions = DecisionSerializer(many=True, read_only=True)
     gates = serializers.SerializerMethodField()
@@ -183,7 +183,7 @@ class OverrideInputSerializer(serializers.Serializer):
 
 class StageAssignmentSerializer(serializers.ModelSerializer):
     stage = serializers.CharField(source="stage.name", read_only=True)
-    from_stage = serializers.CharField(source="from_stage.name", read_only=True, default=None)
+    from_stage = serializers.CharField(source="from_stage.name", read_only=True, default=None, allow_null=True)
     current = serializers.SerializerMethodField()
 
     class Meta:

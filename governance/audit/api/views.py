@@ -88,7 +88,8 @@ class ExportView(APIView):
     permission_classes = [AuditorsRead]
     content_negotiation_class = _IgnoreFormatParameter
 
-    @extend_schema(parameters=[ExportQuerySerializer], responses={200: OpenApiTypes.STR})
+    @extend_schema(parameters=[ExportQuerySerializer], responses={
+        (200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
         """Stream the trail (or seq_min..seq_max) as JSON Lines or CSV, with hashes and signed checkpoints.
 
