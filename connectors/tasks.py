@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from connectors import registry
@@ -233,8 +233,7 @@ def _runs_partition(connector, run_ids: list[str], progress=None):
         facts += mapping.run_facts(connector.keys, run)
         if (run.get("state") or "") not in mapping.FINAL_RUN_STATES:
             still_open.append(run_id)
-    with transaction.atomic():
-        totals = store.apply(facts)
+    totals = _atomically(lambda: store.apply(facts))
     if progress:
         progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}))
     return totals, {"runs": len(run_ids)}, still_open, 1
@@ -247,16 +246,41 @@ def _rest_partition(connector, progress=None):
     key = connector.source_key()
     totals, read, pages = store.ApplyResult(), {}, 0
     for page in connector.changes_since(load_cursor(key) or None):
-        with transaction.atomic():
+        def write(page=page):
             result = store.apply(page.facts)
             HarvestCursor.objects.update_or_create(key=key, defaults={"cursor": page.cursor})
-        totals.add(result)
+            return result
+
+        totals.add(_atomically(write))
         pages += 1
         for name, count in page.read.items():
             read[name] = read.get(name, 0) + count
         if progress:
             progress(page)
     return totals, read, [], pages
+
+
+# PostgreSQL: unique_violation, deadlock_detected, serialization_failure
+_RETRIABLE_PGCODES = {"23505", "40P01", "40001"}
+WRITE_ATTEMPTS = 5
+
+
+def _atomically(write):
+    """Run `write` in a transaction, again when a concurrent partition won a race for the same node (a
+    unique violation: the next attempt finds its row and refreshes it) or the database broke a lock cycle
+    between two partitions. Facts are idempotent, so a repeated write means the same."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return write()
+        except (IntegrityError, OperationalError) as exc:
+            code = getattr(exc.__cause__, "pgcode", None)
+            retriable = (code in _RETRIABLE_PGCODES) if code is not None else (
+                isinstance(exc, IntegrityError) or "database is locked" in str(exc))
+            if not retriable or attempt == WRITE_ATTEMPTS - 1:
+                raise
+            log.info("harvest write raced a concurrent partition (%s); retrying", code or exc)
+    raise AssertionError("unreachable")
 
 
 def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int) -> dict:
