@@ -46,7 +46,6 @@ from connectors.base import Page, _finish, load_cursor
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
 from governance.audit import context
 from governance.audit.recorder import record
-from governance.celery import broker_configured  # noqa: F401 - the API asks it through this module
 from lineage import store
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,8 @@ def claim(config: ConnectorConfig, ctx: dict | None = None, task_id: str | None 
         before = load_cursor(key)
         harvest = Harvest.objects.create(connector=config, source_key=key, kind=config.kind, cursor_before=before,
                                          cursor_after=before, actor=here.service or here.username or "",
-                                         request_id=here.request_id or "", counts={"partitions": {"state": "planning", "task": task_id}})
+                                         request_id=here.request_id or "",
+                                         counts={"partitions": {"state": "planning", "task": task_id}})
         return Claim(harvest=harvest)
 
 
@@ -187,7 +187,7 @@ def plan(config: ConnectorConfig, harvest: Harvest) -> list[dict]:
                 if _after(run, "run_id", position):
                     run_ids.append(run["run_id"])
                     here = _position(run, "run_id")
-                    if runs_position is None or (here["created_at"], here["id"]) > (runs_position["created_at"], runs_position["id"]):
+                    if runs_position is None or _order(here) > _order(runs_position):
                         runs_position = here
         size = partition_runs()
         specs += [{"part": "runs", "run_ids": run_ids[i:i + size]} for i in range(0, len(run_ids), size)]
@@ -199,6 +199,10 @@ def plan(config: ConnectorConfig, harvest: Harvest) -> list[dict]:
                                         "runs_position": runs_position, "open_runs": open_runs}}
         locked.save(update_fields=["counts"])
     return specs
+
+
+def _order(position: dict) -> tuple:
+    return position["created_at"], position["id"]
 
 
 def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress=None) -> dict:

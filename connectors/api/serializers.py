@@ -129,6 +129,6 @@ class HarvestQueuedSerializer(serializers.Serializer):
 
 
 class HarvestRefusedSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="already_running or disabled")
+    error = serializers.CharField(help_text="already_running, disabled or misconfigured")
     detail = serializers.CharField()
     harvest = serializers.IntegerField(required=False, help_text="The harvest that is running")

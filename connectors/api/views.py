@@ -23,6 +23,7 @@ from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 from governance.accounts.permissions import IsAdminRole, RoleReadOnlyOrDeny
 from governance.audit import context
 from governance.audit.recorder import record
+from governance.celery import broker_configured
 
 
 class ConnectorConfigViewSet(viewsets.ModelViewSet):
@@ -53,8 +54,9 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
             instance.delete()
             record("connector.delete", "connector", pk, before=before)
 
-    @extend_schema(request=None, responses={201: HarvestSerializer, 202: HarvestQueuedSerializer,
-                                            409: HarvestRefusedSerializer, 502: HarvestSerializer})
+    @extend_schema(request=None, responses={
+        201: HarvestSerializer, 202: HarvestQueuedSerializer, 400: HarvestRefusedSerializer,
+        409: HarvestRefusedSerializer, 502: HarvestSerializer})
     @action(detail=True, methods=["post"])
     def harvest(self, request, name=None):
         """Harvest this connector now, as `harvester:<kind>` on behalf of the requesting admin.
@@ -77,7 +79,7 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
                              "detail": f"connector {config.name!r} is already being harvested (harvest {taken.running.pk})"},
                             status=status.HTTP_409_CONFLICT)
         harvest = taken.harvest
-        if tasks.broker_configured():
+        if broker_configured():
             task_id = str(uuid.uuid4())
             # After commit: a worker must find the claimed Harvest row when it picks the task up.
             transaction.on_commit(lambda: tasks.harvest_task.apply_async((config.name, ctx, harvest.pk), task_id=task_id))
