@@ -161,13 +161,17 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
         try:
             specs = plan(config, harvest)
         except BaseException as exc:
-            _fail(harvest.pk, exc)
+            fail(harvest.pk, exc)
             raise
-    for spec in specs:
-        if inline:
-            run_partition(harvest.pk, spec, ctx, progress=progress)
-        else:
-            harvest_partition_task.delay(harvest.pk, spec, ctx)
+    try:
+        for spec in specs:
+            if inline:
+                run_partition(harvest.pk, spec, ctx, progress=progress)
+            else:
+                harvest_partition_task.delay(harvest.pk, spec, ctx)
+    except BaseException as exc:  # a broker gone mid-dispatch: fail now rather than hold the lock for the TTL
+        fail(harvest.pk, exc)  # (a failed partition already did: then this changes nothing)
+        raise
     return {"status": "started", "connector": name, "harvest": harvest.pk, "partitions": len(specs)}
 
 
@@ -221,7 +225,7 @@ def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress
                 totals, read, still_open, pages = _rest_partition(connector, progress)
             return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
         except BaseException as exc:
-            _fail(harvest_id, exc)
+            fail(harvest_id, exc)
             raise
 
 
@@ -324,7 +328,8 @@ def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict
     return {"status": "succeeded", "harvest": harvest_id, "partition": index}
 
 
-def _fail(harvest_id: int, exc: BaseException) -> None:
+def fail(harvest_id: int, exc: BaseException) -> None:
+    """Close a RUNNING harvest as failed (audited); the cursor keeps only what landed. No-op otherwise."""
     with transaction.atomic():
         harvest = Harvest.objects.select_for_update().get(pk=harvest_id)
         if harvest.status != HarvestStatus.RUNNING:

@@ -42,23 +42,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env(tmp_path, queue: str) -> dict:
-    return {**os.environ, "CELERY_BROKER_URL": BROKER, "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_QUEUE": queue,
+def _env(tmp_path, queue: str, broker: str = BROKER) -> dict:
+    return {**os.environ, "CELERY_BROKER_URL": broker, "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_QUEUE": queue,
             "DATABASE_URL": _database_url(), "LL_DATA_DIR": str(tmp_path), "SECRET_KEY": settings.SECRET_KEY,
             "CONNECTOR_SECRET_KEY": settings.CONNECTOR_SECRET_KEY, "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY}
 
 
 @pytest.fixture
-def web(tmp_path, broker_queue):
+def web(request, tmp_path, broker_queue):
+    """gunicorn with two processes; `@pytest.mark.parametrize("web", [url], indirect=True)` picks the broker."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("gunicorn and the worker need a database they share with the test: DATABASE_URL=postgres://…")
+    broker = getattr(request, "param", BROKER)
     port = _free_port()
     log = open(tmp_path / "gunicorn.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "governance.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=_env(tmp_path, broker_queue), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, env=_env(tmp_path, broker_queue, broker), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -179,3 +182,19 @@ def test_gunicorn_queues_harvests_for_the_worker_and_the_worker_delivers_and_bui
         client.close()
     bundle = _poll(lambda: EvidenceBundle.objects.filter(node=run).first(), "the bundle", worker)
     assert bundle.created_by_id == admin.pk and bundle.node_count >= 2
+
+
+@pytest.mark.parametrize("web", ["redis://127.0.0.1:1/0"], indirect=True)  # nothing listens on port 1
+def test_an_unreachable_broker_is_a_503_that_leaves_the_lock_free(transactional_db, web):
+    admin = make_user("ops-admin", "admin")
+    api = requests.Session()
+    api.headers["Authorization"] = "Bearer " + admin.auth_token.key
+    r = api.post(web + "/api/connectors/", json={"name": "kfp-nobroker", "kind": "kubeflow",
+                                                 "settings": {"kfp_host": "http://127.0.0.1:9"}})
+    assert r.status_code == 201, r.text
+    for _ in range(2):  # the second start is not "already running": the first was closed as failed
+        r = api.post(web + "/api/connectors/kfp-nobroker/harvest/", timeout=120)
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "broker_unavailable"
+        harvest = api.get(f"{web}/api/harvests/{r.json()['harvest']}/").json()
+        assert harvest["status"] == "failed" and "could not be queued" in harvest["error"]

@@ -56,14 +56,15 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses={
         201: HarvestSerializer, 202: HarvestQueuedSerializer, 400: HarvestRefusedSerializer,
-        409: HarvestRefusedSerializer, 502: HarvestSerializer})
+        409: HarvestRefusedSerializer, 502: HarvestSerializer, 503: HarvestRefusedSerializer})
     @action(detail=True, methods=["post"])
     def harvest(self, request, name=None):
         """Harvest this connector now, as `harvester:<kind>` on behalf of the requesting admin.
 
         With a broker the harvest is queued for the workers (202, with the Celery task id and the Harvest id
         to poll); without one it runs here (201 succeeded, 502 failed). One harvest of a connector at a
-        time: a second start while one runs is a 409 "already_running" naming the running harvest."""
+        time: a second start while one runs is a 409 "already_running" naming the running harvest. A broker
+        that cannot be reached is a 503, and the claimed harvest is closed as failed (the lock is free)."""
         config = self.get_object()
         if not config.enabled:
             return Response({"error": "disabled", "detail": f"connector {config.name!r} is disabled"},
@@ -81,8 +82,14 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
         harvest = taken.harvest
         if broker_configured():
             task_id = str(uuid.uuid4())
-            # After commit: a worker must find the claimed Harvest row when it picks the task up.
-            transaction.on_commit(lambda: tasks.harvest_task.apply_async((config.name, ctx, harvest.pk), task_id=task_id))
+            try:
+                # The claim is committed (its own transaction), so a worker finds the Harvest row.
+                tasks.harvest_task.apply_async((config.name, ctx, harvest.pk), task_id=task_id)
+            except Exception as exc:  # noqa: BLE001 - kombu's connection errors: the broker is down
+                tasks.fail(harvest.pk, RuntimeError(f"the harvest could not be queued: {type(exc).__name__}: {exc}"))
+                return Response({"error": "broker_unavailable", "harvest": harvest.pk,
+                                 "detail": "the task broker cannot be reached; the harvest was not started"},
+                                status=status.HTTP_503_SERVICE_UNAVAILABLE)
             return Response({"status": "queued", "task_id": task_id, "harvest": harvest.pk},
                             status=status.HTTP_202_ACCEPTED)
         try:
