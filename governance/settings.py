@@ -170,6 +170,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A Kubeflow harvest is split into partitions of this many runs; a RUNNING harvest older than the TTL
+# (seconds) is taken as abandoned by a dead worker.
+HARVEST_PARTITION_RUNS = env_int("HARVEST_PARTITION_RUNS", 100)
+HARVEST_LOCK_TTL = env_int("HARVEST_LOCK_TTL", 21600)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "lineage-ledger@localhost")
