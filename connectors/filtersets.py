@@ -1,6 +1,8 @@
 """Filters for the connector and harvest API lists."""
 import django_filters
 
+from governance import datetime_filters
+
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 
 
@@ -13,8 +15,8 @@ class ConnectorConfigFilterSet(django_filters.FilterSet):
 class HarvestFilterSet(django_filters.FilterSet):
     connector = django_filters.CharFilter(field_name="connector__name", help_text="Configured connector name")
     status = django_filters.ChoiceFilter(choices=HarvestStatus.choices)
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = datetime_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = datetime_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Harvest

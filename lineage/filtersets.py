@@ -7,6 +7,8 @@ narrow columns; properties (JSON) are not searched, since that cannot use an ind
 from __future__ import annotations
 
 import django_filters
+
+from governance import datetime_filters
 from django import forms
 from django.db.models import Q
 
@@ -49,10 +51,10 @@ class NodeFilterSet(django_filters.FilterSet):
     namespace = django_filters.CharFilter()
     name = django_filters.CharFilter()
     name__icontains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    first_seen = django_filters.IsoDateTimeFromToRangeFilter(
+    first_seen = datetime_filters.IsoDateTimeFromToRangeFilter(
         help_text="first_seen_after / first_seen_before (ISO 8601, inclusive)"
     )
-    last_seen = django_filters.IsoDateTimeFromToRangeFilter(
+    last_seen = datetime_filters.IsoDateTimeFromToRangeFilter(
         help_text="last_seen_after / last_seen_before (ISO 8601, inclusive)"
     )
     archived = StrictBooleanFilter(
@@ -77,12 +79,12 @@ class EdgeFilterSet(django_filters.FilterSet):
     src = django_filters.NumberFilter(field_name="src_id")
     dst = django_filters.NumberFilter(field_name="dst_id")
     node = django_filters.NumberFilter(method="filter_node", help_text="Edges with this node at either end")
-    valid_from = django_filters.IsoDateTimeFromToRangeFilter()
-    last_seen = django_filters.IsoDateTimeFromToRangeFilter()
+    valid_from = datetime_filters.IsoDateTimeFromToRangeFilter()
+    last_seen = datetime_filters.IsoDateTimeFromToRangeFilter()
     open = StrictBooleanFilter(
         field_name="valid_to", lookup_expr="isnull", help_text="true: still holds; false: closed"
     )
-    as_of = django_filters.IsoDateTimeFilter(method="filter_as_of", help_text="Edges that held at this time")
+    as_of = datetime_filters.IsoDateTimeFilter(method="filter_as_of", help_text="Edges that held at this time")
 
     class Meta:
         model = Edge
@@ -100,7 +102,7 @@ class RawRecordFilterSet(django_filters.FilterSet):
     kind = django_filters.CharFilter()
     source_id = django_filters.CharFilter()
     digest = django_filters.CharFilter()
-    received_at = django_filters.IsoDateTimeFromToRangeFilter()
+    received_at = datetime_filters.IsoDateTimeFromToRangeFilter()
     q = django_filters.CharFilter(method="filter_q", help_text="Text in the source id or kind")
 
     class Meta:

@@ -1,6 +1,8 @@
 """Filters for the audit entry list: who, what, which object, when, and which request."""
 import django_filters
 
+from governance import datetime_filters
+
 from governance.audit.models import AuditEntry
 
 
@@ -12,8 +14,8 @@ class AuditEntryFilterSet(django_filters.FilterSet):
     object_type = django_filters.CharFilter()
     object_id = django_filters.CharFilter()
     request_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", help_text="ISO-8601, inclusive")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", help_text="ISO-8601, exclusive")
+    since = datetime_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", help_text="ISO-8601, inclusive")
+    until = datetime_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", help_text="ISO-8601, exclusive")
     seq_min = django_filters.NumberFilter(field_name="seq", lookup_expr="gte")
     seq_max = django_filters.NumberFilter(field_name="seq", lookup_expr="lte")
 
