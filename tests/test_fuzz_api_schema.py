@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
@@ -74,6 +74,9 @@ def test_as_engineer_no_operation_errors_or_breaks_its_schema(case, world, users
     "/api/nodes/?first_seen_after=2025-01-01T00:00:00%2B23:59",
     "/api/audit/entries/?since=2025-01-01T00:00:00-20:00",
     "/api/edges/?as_of=2025-01-01T00:00:00-16:00",
+    pytest.param("/api/ingested-events/?received_at_after=2025-01-01T00:00:00-17:00", marks=pytest.mark.xfail(
+        connection.vendor == "postgresql", strict=True, reason="lineage/ingest/filtersets.py (owned by ingest) still uses django_filters' "
+                            "IsoDateTimeFromToRangeFilter: a 500 on PostgreSQL until it uses governance.datetime_filters")),
 ])
 def test_found_by_fuzzing_offsets_postgresql_refuses_are_read_as_utc(clients, url):
     assert clients["admin"].get(url).status_code == 200
