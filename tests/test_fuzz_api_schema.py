@@ -3,8 +3,9 @@ signed in as an admin and as an engineer: no answer is a 5xx, and every answer m
 
 The Django WSGI application is called in-process (schemathesis' WSGI transport), so the requests see the
 test database, which holds one real object of every kind (the authorization matrix's `world`) so that list
-answers have rows whose shape the schema must describe. Bounded: a few examples per operation and no
-shrinking (and the coverage phase for the admin only), so the file stays under two minutes; a failure still prints the request that caused it.
+answers have rows whose shape the schema must describe. Bounded: a few examples per operation, no
+shrinking, and schemathesis' coverage phase for the admin only, so the file stays under two minutes; a
+failure still prints a curl line that reproduces it.
 """
 from __future__ import annotations
 
