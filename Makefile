@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 venv install: $(VENV)/.installed
 
 migrate: install
-	$(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 # Fresh machine: venv, install, migrate the embedded SQLite database, generate and load demo data, serve.
 demo: install
@@ -30,7 +30,7 @@ demo: install
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 serve: install
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Production shape (docs/deployment.md): N gunicorn processes for the API and dashboard, Celery workers
 # and one beat, all on PostgreSQL (DATABASE_URL) and one broker (CELERY_BROKER_URL: Redis or RabbitMQ).
@@ -61,8 +61,9 @@ test-sqlite: install
 test-postgres: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(MAKE) test
 
+# Benchmarks run with DEBUG off (as production does), so they need a SECRET_KEY: a throwaway one unless set.
 bench: install
-	$(PY) -m bench $(BENCH_ARGS)
+	SECRET_KEY=$${SECRET_KEY:-bench-only-$$(hostname)-not-a-secret-xxxxxxxxxxxxxxxx} $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data staticfiles test-output

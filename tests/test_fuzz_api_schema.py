@@ -75,9 +75,7 @@ def test_as_engineer_no_operation_errors_or_breaks_its_schema(case, world, users
     "/api/nodes/?first_seen_after=2025-01-01T00:00:00%2B23:59",
     "/api/audit/entries/?since=2025-01-01T00:00:00-20:00",
     "/api/edges/?as_of=2025-01-01T00:00:00-16:00",
-    pytest.param("/api/ingested-events/?received_at_after=2025-01-01T00:00:00-17:00", marks=pytest.mark.xfail(
-        connection.vendor == "postgresql", strict=True, reason="lineage/ingest/filtersets.py (owned by ingest) still uses django_filters' "
-                            "IsoDateTimeFromToRangeFilter: a 500 on PostgreSQL until it uses governance.datetime_filters")),
+    "/api/ingested-events/?received_at_after=2025-01-01T00:00:00-17:00",
 ])
 def test_found_by_fuzzing_offsets_postgresql_refuses_are_read_as_utc(clients, url):
     assert clients["admin"].get(url).status_code == 200

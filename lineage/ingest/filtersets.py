@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from governance import datetime_filters
 from lineage.filtersets import StrictBooleanFilter, _text_search
 from lineage.ingest.models import EventKind, IngestedEvent
 
@@ -20,8 +21,8 @@ class IngestedEventFilterSet(django_filters.FilterSet):
     strict_ok = StrictBooleanFilter()
     posted_by = django_filters.CharFilter(field_name="posted_by_username")
     request_id = django_filters.CharFilter()
-    event_time = django_filters.IsoDateTimeFromToRangeFilter(help_text="event_time_after / event_time_before (ISO 8601)")
-    received_at = django_filters.IsoDateTimeFromToRangeFilter(help_text="received_at_after / received_at_before (ISO 8601)")
+    event_time = datetime_filters.IsoDateTimeFromToRangeFilter(help_text="event_time_after / event_time_before (ISO 8601)")
+    received_at = datetime_filters.IsoDateTimeFromToRangeFilter(help_text="received_at_after / received_at_before (ISO 8601)")
     q = django_filters.CharFilter(method="search", label="Search run id, job, dataset and producer")
 
     class Meta:
