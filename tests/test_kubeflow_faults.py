@@ -5,36 +5,15 @@ import socket
 import pytest
 
 from connectors.base import HarvestError
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
+from connectors.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.testing import harvest, snapshot
 from connectors.models import Harvest, HarvestCursor
 from connectors.retry import RetriesExhausted
 from governance.audit.models import AuditEntry
 from lineage.models import Edge, Node, NodeRevision, RawRecord
-from tests.conftest import shared_fixture
+from tests.kubeflow_fixtures import server, settings_for, source  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def source(tmp_path):
-    return demo.generate(tmp_path / "mlmd.sqlite")
-
-
-@pytest.fixture
-def server(source):
-    state = KfpState()
-    state.load(source)
-    load_proto_testdata(state, shared_fixture("kfp", "proto_testdata", "generated-1791485"))
-    srv = FakeKfpServer(state).start()
-    yield srv
-    srv.stop()
-
-
-def settings_for(server, source, **extra):
-    return {"kfp_host": server.url, "mlmd_sqlite": str(source.mlmd_path), "instance": "test", "api_page_size": 2,
-            "mlmd_page_size": 4, **extra}
 
 
 def wipe():
