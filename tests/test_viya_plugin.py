@@ -49,7 +49,7 @@ def test_ad_hoc_harvest_with_each_way_to_authenticate(fake, tmp_path, how, caplo
         args += ["--client-id", "ll-harvester", "--client-secret-file", str(tmp_path / "cs")]
     else:
         token = fake.issue_token()
-        args += ["--token", token]
+        args += [f"--token={token}"]  # one argument: a random token may start with "-"
     call_command(*args)
     harvest = Harvest.objects.get()
     assert harvest.status == HarvestStatus.SUCCEEDED and harvest.kind == "viya"
