@@ -45,7 +45,8 @@ NOBODY = frozenset()
 # Engineers and approvers read only the bundles they built: the auditor's bundle is a 404 to them, which
 # (like a 403) leaves them out, without telling them the bundle exists.
 HIDDEN_404 = {path: frozenset({ENGINEER, APPROVER}) for path in (
-    "/api/archive/bundles/{id}/", "/api/archive/bundles/{id}/download/", "/api/archive/bundles/{id}/verify/")}
+    "/api/archive/bundles/{id}/", "/api/archive/bundles/{id}/download/", "/api/archive/bundles/{id}/verify/",
+    "/api/archive/bundle-builds/{id}/")}
 
 _NODE_ROUTES = {
     "jobs": NodeKind.JOB, "runs": NodeKind.RUN, "datasets": NodeKind.DATASET,
@@ -64,6 +65,9 @@ API_MATRIX: dict[tuple[str, str], frozenset] = {
     ("GET", "/api/archive/bundles/{id}/download/"): AUDITORS,
     ("GET", "/api/archive/bundles/{id}/verify/"): AUDITORS,
     ("POST", "/api/archive/bundles/verify-upload/"): ANY_ROLE,
+    # Bundle builds (queued when a broker is configured) are read like bundles; nobody writes them directly.
+    ("GET", "/api/archive/bundle-builds/"): ANY_ROLE,
+    ("GET", "/api/archive/bundle-builds/{id}/"): AUDITORS,
     ("GET", "/api/archive/holds/"): ANY_ROLE,
     ("POST", "/api/archive/holds/"): AUDITORS,
     ("GET", "/api/archive/holds/{id}/"): ANY_ROLE,
@@ -200,6 +204,10 @@ def world(users, settings, tmp_path):
     nodes = {prefix: make_node(kind, f"authz-{prefix}") for prefix, kind in _NODE_ROUTES.items()}
     nodes["model-versions"] = mv
     bundle = archive.build_bundle(mv, users[AUDITOR], depth=2)
+    from governance.archive.models import BundleBuild
+
+    build = BundleBuild.objects.create(node=mv, subject_kind=mv.kind, subject_source_id=mv.source_id, depth=2,
+                                       requested_by=users[AUDITOR], state="done", bundle=bundle)
     hold = holds.place_hold(mv, users[AUDITOR], "case 1")
     policy = RetentionPolicy.objects.create(node_kind=NodeKind.DATASET, max_age_days=30)
     checkpoint = recorder.checkpoint(reason="authz")
@@ -233,7 +241,7 @@ def world(users, settings, tmp_path):
     hook = WebhookSubscription.objects.create(name="ops", url="http://127.0.0.1:9/hook", events=[])
     delivery = WebhookDelivery.objects.create(subscription=hook, event="request.submitted", payload={})
     return {
-        "nodes": nodes, "mv": mv, "bundle": bundle.pk, "hold": hold.pk, "policy": policy.pk,
+        "nodes": nodes, "mv": mv, "bundle": bundle.pk, "build": build.pk, "hold": hold.pk, "policy": policy.pk,
         "checkpoint": checkpoint.seq, "entry": AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[0],
         "connector": connector.name, "harvest": harvest.pk, "edge": Edge.objects.first().pk,
         "raw": RawRecord.objects.first().pk, "event": IngestedEvent.objects.first().pk,
@@ -250,7 +258,8 @@ def concrete(path: str, w: dict) -> str:
         pk = w["nodes"][head].pk
     else:
         pk = {
-            "archive": lambda: {"bundles": w["bundle"], "holds": w["hold"], "retention-policies": w["policy"]}[parts[2]],
+            "archive": lambda: {"bundles": w["bundle"], "bundle-builds": w["build"], "holds": w["hold"],
+                                "retention-policies": w["policy"]}[parts[2]],
             "audit": lambda: {"checkpoints": w["checkpoint"], "entries": w["entry"]}.get(parts[2]),
             "connectors": lambda: w["connector"], "harvests": lambda: w["harvest"], "nodes": lambda: w["mv"].pk,
             "edges": lambda: w["edge"], "raw-records": lambda: w["raw"], "ingested-events": lambda: w["event"],

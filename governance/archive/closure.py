@@ -8,7 +8,10 @@ the maximum depth.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from lineage import graph
 from lineage.kinds import EdgeKind
@@ -17,6 +20,13 @@ from lineage.kinds import EdgeKind
 # other platforms, and the versioned thing a version belongs to.
 DOWNSTREAM_EDGE_KINDS = [EdgeKind.PRODUCED, EdgeKind.DEPLOYED_AS, EdgeKind.SAME_AS, EdgeKind.VERSION_OF]
 MAX_BUNDLE_NODES = 50_000
+
+
+def max_bundle_nodes() -> int:
+    """The largest closure a bundle may freeze: `ARCHIVE_MAX_BUNDLE_NODES` (settings, else the environment),
+    50 000 by default. Read per build, so a worker started with its own environment uses its own limit."""
+    value = getattr(settings, "ARCHIVE_MAX_BUNDLE_NODES", None) or os.environ.get("ARCHIVE_MAX_BUNDLE_NODES")
+    return max(1, int(value)) if value else MAX_BUNDLE_NODES
 
 
 class ClosureTooLarge(ValueError):
@@ -30,17 +40,18 @@ class Placement:
 
 
 def bundle_closure(node_id: int, depth: int) -> dict[int, Placement]:
-    up = graph.reachable([node_id], direction="upstream", depth=depth, limit=MAX_BUNDLE_NODES + 1)
+    limit = max_bundle_nodes()
+    up = graph.reachable([node_id], direction="upstream", depth=depth, limit=limit + 1)
     down = graph.reachable(
         [node_id], direction="downstream", depth=depth, edge_kinds=[str(k) for k in DOWNSTREAM_EDGE_KINDS],
-        limit=MAX_BUNDLE_NODES + 1,
+        limit=limit + 1,
     )
     placed: dict[int, Placement] = {}
     for found, direction in ((down, "downstream"), (up, "upstream")):
         for nid, d in found.items():
             placed[nid] = Placement("subject" if nid == node_id else direction, d)
-    if len(placed) > MAX_BUNDLE_NODES:
-        raise ClosureTooLarge(f"the closure holds more than {MAX_BUNDLE_NODES} nodes; choose a smaller depth")
+    if len(placed) > limit:
+        raise ClosureTooLarge(f"the closure holds more than {limit} nodes; choose a smaller depth")
     return placed
 
 

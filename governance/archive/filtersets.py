@@ -1,7 +1,7 @@
 """Query filters for the archive API."""
 import django_filters
 
-from governance.archive.models import EvidenceBundle, LegalHold, RetentionPolicy
+from governance.archive.models import BundleBuild, EvidenceBundle, LegalHold, RetentionPolicy
 
 
 class EvidenceBundleFilterSet(django_filters.FilterSet):
@@ -22,3 +22,9 @@ class RetentionPolicyFilterSet(django_filters.FilterSet):
     class Meta:
         model = RetentionPolicy
         fields = ["node_kind", "enabled"]
+
+
+class BundleBuildFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = BundleBuild
+        fields = ["state", "node", "requested_by", "bundle", "task_id"]

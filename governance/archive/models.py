@@ -103,3 +103,43 @@ class LegalHold(models.Model):
 
     def __str__(self):
         return f"hold #{self.pk} on node {self.node_id}{'' if self.active else ' (released)'}"
+
+
+class BuildState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class BundleBuild(models.Model):
+    """A bundle build handed to the task workers (only when a broker is configured; without one the API
+    builds in the request). The row is what the client polls: it is created, audited and committed before
+    the task is queued, so a worker always finds it, and it turns `done` in the same transaction that
+    registers its bundle, so a task redelivered after its worker died never builds the bundle twice."""
+
+    node = models.ForeignKey("lineage.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The subject's natural key, kept beside the link: retention may prune the node before or after the build.
+    subject_kind = models.CharField(max_length=32)
+    subject_source_id = models.CharField(max_length=1024)
+    depth = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="bundle_builds"
+    )
+    requested_by_username = models.CharField(max_length=150, blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="", help_text="The requesting API call's id")
+    state = models.CharField(max_length=16, choices=BuildState.choices, default=BuildState.QUEUED)
+    bundle = models.ForeignKey(EvidenceBundle, null=True, blank=True, on_delete=models.SET_NULL, related_name="builds")
+    error = models.TextField(blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it (more than 1: redelivered)")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["requested_by", "created_at"], name="bundlebuild_requester"),
+                   models.Index(fields=["state"], name="bundlebuild_state")]
+
+    def __str__(self):
+        return f"bundle build #{self.pk} of {self.subject_kind}:{self.subject_source_id} ({self.state})"

@@ -106,8 +106,12 @@ def render_bundle(node: Node, user, depth: int, now: dt.datetime) -> tuple[bytes
     return _zip(ordered, now), manifest, nodes
 
 
-def build_bundle(node: Node, user, depth: int = DEFAULT_DEPTH) -> EvidenceBundle:
-    """Archive `node` (a model version or a run) and its lineage closure; return the registered bundle."""
+def build_bundle(node: Node, user, depth: int = DEFAULT_DEPTH, *, on_registered=None) -> EvidenceBundle:
+    """Archive `node` (a model version or a run) and its lineage closure; return the registered bundle.
+
+    `on_registered(bundle, ctx)` runs inside the registering transaction, after the bundle's audit entry: a
+    build job (governance.archive.builds) closes itself there, so "bundle registered" and "job done" land
+    together or not at all."""
     if node.kind not in BUNDLE_SUBJECT_KINDS:
         raise BundleError(f"bundles are built for {', '.join(BUNDLE_SUBJECT_KINDS)} nodes, not {node.kind}")
     try:
@@ -162,6 +166,8 @@ def build_bundle(node: Node, user, depth: int = DEFAULT_DEPTH) -> EvidenceBundle
                 },
                 ctx=ctx,
             )
+            if on_registered is not None:
+                on_registered(bundle, ctx)
     return bundle
 
 

@@ -1,5 +1,6 @@
 """Celery tasks of the archive app. Schedule `archive.apply_retention` with django-celery-beat (daily);
-`archive.build_bundle` builds an evidence bundle on a worker (a large closure takes minutes to render)."""
+`archive.build_bundle` builds an evidence bundle on a worker (a large closure takes minutes to render); the
+API queues it with a BundleBuild to poll when a broker is configured (governance/archive/builds.py)."""
 from celery import shared_task
 
 from governance.archive.retention import scheduled_retention
@@ -13,11 +14,20 @@ def apply_retention_task() -> dict:
 
 
 @shared_task(name="archive.build_bundle")
-def build_bundle_task(node_id: int, user_id: int | None, depth: int | None = None, ctx: dict | None = None) -> dict:
+def build_bundle_task(node_id: int, user_id: int | None, depth: int | None = None, ctx: dict | None = None,
+                      build_id: int | None = None) -> dict:
     """Build the bundle of node `node_id` as user `user_id` (who asked: the bundle and its audit entry name
     them). A bundle the service refuses (wrong node kind, bad depth, closure too large) is an answer, not a
     crash: {"error": ...}, so a worker does not retry what cannot succeed. `ctx`: the requester's
-    `governance.audit.context.snapshot()`, so the audit entry keeps their request id."""
+    `governance.audit.context.snapshot()`, so the audit entry keeps their request id.
+
+    `build_id`: the BundleBuild the API queued; its row then decides node, requester and depth, and records
+    the outcome (the first three arguments are kept so that callers without a job keep working)."""
+    if build_id is not None:
+        from governance.archive import builds
+
+        return builds.run(build_id, ctx)
+
     from django.contrib.auth import get_user_model
 
     from governance.archive import services

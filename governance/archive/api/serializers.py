@@ -2,7 +2,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from governance.archive.models import HOLD_KINDS, EvidenceBundle, LegalHold, RetentionPolicy
+from governance.archive.models import (BUNDLE_SUBJECT_KINDS, HOLD_KINDS, BundleBuild, EvidenceBundle, LegalHold,
+                                      RetentionPolicy)
 from governance.archive.services import DEFAULT_DEPTH
 from lineage import graph
 from lineage.models import Node
@@ -27,6 +28,41 @@ class EvidenceBundleSerializer(serializers.ModelSerializer):
 class BundleCreateSerializer(serializers.Serializer):
     node = serializers.PrimaryKeyRelatedField(queryset=Node.objects.all())
     depth = serializers.IntegerField(min_value=1, max_value=graph.MAX_DEPTH, default=DEFAULT_DEPTH)
+
+    def validate_node(self, node):
+        # Checked here, not only by the service, so a build the workers would refuse is never queued.
+        if node.kind not in BUNDLE_SUBJECT_KINDS:
+            raise serializers.ValidationError(
+                f"bundles are built for {', '.join(BUNDLE_SUBJECT_KINDS)} nodes, not {node.kind}")
+        return node
+
+
+class BundleBuildSerializer(serializers.ModelSerializer):
+    """A queued bundle build: poll `url` until `state` is done (then `bundle` is set) or failed (`error`)."""
+
+    url = serializers.SerializerMethodField()
+    bundle_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BundleBuild
+        fields = [
+            "id", "url", "state", "node", "subject_kind", "subject_source_id", "depth", "requested_by",
+            "requested_by_username", "request_id", "task_id", "attempts", "bundle", "bundle_url", "error",
+            "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        return f"/api/archive/bundle-builds/{obj.pk}/"
+
+    def get_bundle_url(self, obj) -> str | None:
+        return f"/api/archive/bundles/{obj.bundle_id}/" if obj.bundle_id else None
+
+
+class BuildRefusedSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    detail = serializers.CharField()
+    build = serializers.IntegerField(required=False, help_text="The build, closed as failed")
 
 
 class BundleUploadSerializer(serializers.Serializer):

@@ -3,6 +3,8 @@
 Who may do what (checked here, on the server):
 - bundles: auditors and admins create and see all; engineers and approvers see only bundles they created;
   anyone with a role may check an uploaded file with verify-upload (it writes nothing).
+- bundle builds (the jobs a broker-backed create queues): read like bundles, by the same rule on who
+  requested them; nobody writes them directly.
 - legal holds: any role reads; auditors and admins place and release.
 - retention policies: any role reads; admins write and run; auditors and admins preview.
 """
@@ -22,12 +24,14 @@ from rest_framework.response import Response
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role
-from governance.archive import holds, retention, services, verify
+from governance.archive import builds, holds, retention, services, verify
 from governance.archive.api import serializers as s
 from governance.archive.closure import ClosureTooLarge
-from governance.archive.filtersets import EvidenceBundleFilterSet, LegalHoldFilterSet, RetentionPolicyFilterSet
-from governance.archive.models import EvidenceBundle, LegalHold, RetentionPolicy
+from governance.archive.filtersets import (BundleBuildFilterSet, EvidenceBundleFilterSet, LegalHoldFilterSet,
+                                           RetentionPolicyFilterSet)
+from governance.archive.models import BundleBuild, EvidenceBundle, LegalHold, RetentionPolicy
 from governance.audit.recorder import record
+from governance.celery import broker_configured
 
 BundlePermission = role_permission(AUDITOR, read_roles=(ENGINEER, APPROVER, AUDITOR))
 AnyRoleMayCheck = role_permission(ENGINEER, APPROVER, AUDITOR)
@@ -78,12 +82,32 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
             return s.BundleUploadSerializer
         return s.EvidenceBundleSerializer
 
-    @extend_schema(request=s.BundleCreateSerializer, responses={201: s.EvidenceBundleSerializer})
+    @extend_schema(request=s.BundleCreateSerializer, responses={
+        201: s.EvidenceBundleSerializer, 202: s.BundleBuildSerializer, 503: s.BuildRefusedSerializer})
     def create(self, request, *args, **kwargs):
+        """Build an evidence bundle of a model version or run and its lineage closure to `depth`.
+
+        With a task broker configured (CELERY_BROKER_URL) the build is queued for the workers: 202 with the
+        bundle build to poll at its `url` (`state` queued, running, then done with `bundle` set, or failed
+        with `error`, e.g. a closure too large), and a Location header naming it. Without a broker (the
+        embedded default) the bundle is built in this request: 201 with the bundle, or 400 when the service
+        refuses it (closure too large), and no build job is recorded. Either way bad input (no such node,
+        a node of another kind, depth out of range) is a 400 that stores and queues nothing, and a broker
+        that cannot be reached is a 503 with the build closed as failed."""
         params = s.BundleCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
+        node, depth = params.validated_data["node"], params.validated_data["depth"]
+        if broker_configured():
+            try:
+                build = builds.enqueue(node, request.user, depth)
+            except builds.QueueUnavailable as exc:
+                return Response({"error": "broker_unavailable", "build": exc.build.pk,
+                                 "detail": "the task broker cannot be reached; the bundle build was not queued"},
+                                status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            data = s.BundleBuildSerializer(build).data
+            return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
         try:
-            bundle = services.build_bundle(params.validated_data["node"], request.user, depth=params.validated_data["depth"])
+            bundle = services.build_bundle(node, request.user, depth=depth)
         except (services.BundleError, ClosureTooLarge) as exc:
             raise ValidationError({"node": [str(exc)]}) from None
         return Response(s.EvidenceBundleSerializer(bundle).data, status=status.HTTP_201_CREATED)
@@ -123,6 +147,22 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
         return Response({"ok": True, "problem": None, "sha256": report.sha256, "files": report.files,
                          "nodes": report.nodes, "edges": report.edges, "audit_entries": report.audit_entries,
                          "registered": EvidenceBundle.objects.filter(sha256=report.sha256).exists()})
+
+
+class BundleBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Bundle builds queued for the workers (with a broker configured), newest first by id in the cursor
+    pages. Auditors and admins see all; others see the builds they requested (they cannot request one, but
+    the rule is the bundles' own, so a role change never exposes another user's build)."""
+
+    serializer_class = s.BundleBuildSerializer
+    filterset_class = BundleBuildFilterSet
+    permission_classes = [BundlePermission]
+
+    def get_queryset(self):
+        qs = BundleBuild.objects.all()
+        if has_role(self.request.user, AUDITOR):
+            return qs
+        return qs.filter(requested_by=self.request.user)
 
 
 class LegalHoldViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
