@@ -1,14 +1,17 @@
-"""Graph queries over the lineage store, computed in the database with recursive SQL.
+"""Graph queries over the lineage store, computed in the database.
 
-The same SQL text runs on SQLite and PostgreSQL (both support WITH RECURSIVE, and UNION in a recursive
-CTE discards rows already produced, which is what stops cycles), so both give the same answers. Walking
+Lineage walks (lineage(), reachable()) go breadth-first, one SQL statement per level over the frontier,
+with the visited set in Python: that lets them stop as soon as the nearest `max_nodes` are known instead
+of exploring the whole closure first (see _walk). Paths (path_between) use recursive SQL, since both ends'
+walks must meet in full. The same SQL text runs on SQLite and PostgreSQL (an id list is one array
+parameter on PostgreSQL, a JSON list read by json_each on SQLite; both support WITH RECURSIVE, where UNION
+discards rows already produced, which is what stops cycles), so both give the same answers. Walking
 "upstream" follows edges backwards (dst -> src), "downstream" forwards; see lineage/kinds.py for the
 direction rule.
 
-Why the walk rows are (node, depth) pairs rather than nodes: a node reached again at a greater depth is a
-new row, but never more than `depth` times, so cycles terminate; the smallest depth per node is what the
-callers want and a GROUP BY picks it. Filtering by node kind, ordering nearest-first and capping at
-`max_nodes` happen in the same statement, so Python only ever sees the rows it returns.
+Why the recursive walk rows are (node, depth) pairs rather than nodes: a node reached again at a greater
+depth is a new row, but never more than `depth` times, so cycles terminate; the smallest depth per node is
+what the callers want and a GROUP BY picks it.
 
 "As of" semantics: an edge holds at t when valid_from <= t < valid_to (valid_to NULL means still open); a
 node exists at t when first_seen <= t. Without `as_of` only open edges are walked (the current graph).
@@ -106,23 +109,100 @@ def _walk_cte(name: str, direction: str, start_ids, depth: int, as_of, edge_kind
     return f"{name}(node_id, depth) AS ({seed} UNION {step})", seed_params + step_params
 
 
-def _walks(start_ids, directions, depth, as_of, edge_kinds) -> tuple[str, list]:
-    """WITH RECURSIVE … reached(node_id, d): every node within `depth` hops in any of `directions`."""
-    ctes, params, names = [], [], []
-    for one in directions:
-        name = "walk_" + one
-        sql, p = _walk_cte(name, one, start_ids, depth, as_of, edge_kinds)
-        ctes.append(sql)
-        params += p
-        names.append(name)
-    union = " UNION ALL ".join(f"SELECT node_id, depth FROM {name}" for name in names)
-    ctes.append(f"reached(node_id, d) AS (SELECT node_id, MIN(depth) FROM ({union}) AS walked GROUP BY node_id)")
-    return "WITH RECURSIVE " + ", ".join(ctes), params
-
-
 def _check_direction(direction: str, allowed=DIRECTIONS) -> None:
     if direction not in allowed:
         raise ValueError(f"direction must be one of {', '.join(allowed)}, not {direction!r}")
+
+
+def _start_rows(start_ids, as_of, with_kind: bool) -> list[tuple]:
+    """The start nodes that exist (at `as_of`): (id, kind) rows; unknown ids simply drop out."""
+    in_sql, in_params = _id_set(start_ids)
+    sql = f"SELECT id, {'kind' if with_kind else 'NULL'} FROM lineage_node WHERE id {in_sql}"
+    if as_of is not None:
+        sql += " AND first_seen <= %s"
+        in_params = in_params + [as_of]
+    with connection.cursor() as cur:
+        cur.execute(sql, in_params)
+        return cur.fetchall()
+
+
+def _level_sql(frontiers: dict[str, list[int]], as_of, edge_kinds, with_kind: bool) -> tuple[str, list]:
+    """ONE statement for one level of the walk: (direction index, neighbour id, neighbour kind) for every
+    edge holding at `as_of` that leaves a frontier node in that frontier's direction.
+
+    The node table is joined only when something needs it (the neighbour's kind for a node-kind filter,
+    its first_seen for `as_of`): on the current graph without a kind filter each level is a scan of one
+    edge index and nothing else.
+    """
+    parts, params = [], []
+    for index, one in enumerate(DIRECTIONS[:2]):
+        frontier = frontiers.get(one)
+        if not frontier:
+            continue
+        near, far = ("dst_id", "src_id") if one == "upstream" else ("src_id", "dst_id")
+        in_sql, in_params = _id_set(frontier)
+        edge_sql, edge_params = _edge_filter("e", as_of, edge_kinds)
+        part = f"SELECT {index}, e.{far}, {'n.kind' if with_kind else 'NULL'} FROM lineage_edge e"
+        join_params: list = []
+        if with_kind or as_of is not None:
+            part += f" JOIN lineage_node n ON n.id = e.{far}"
+            if as_of is not None:
+                # A node that did not exist yet at `as_of` is not walked through either.
+                part += " AND n.first_seen <= %s"
+                join_params.append(as_of)
+        part += f" WHERE e.{near} {in_sql} AND {edge_sql}"
+        parts.append(part)
+        params += join_params + in_params + edge_params
+    return " UNION ALL ".join(parts), params
+
+
+def _walk(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds=None,
+          enough: int | None = None) -> tuple[dict[int, int], list[int]]:
+    """Breadth-first walk in the database, one statement per level, that stops as soon as the answer is
+    settled. Returns (node -> smallest depth for every node seen, the answer's nodes nearest first then by
+    id: at most `enough` of them, of `node_kinds` or a start node).
+
+    Why level by level rather than one recursive CTE: a recursive CTE cannot consult what it already
+    produced, so it carries (node, depth) pairs and explores the whole `depth`-hop closure (tens of
+    thousands of rows on a large graph) before the ORDER BY … LIMIT keeps the nearest `enough`. Here a
+    visited set drops repeats, and once a level is complete every node at that distance or nearer is
+    known, so when `enough` answer nodes are known the nearest `enough` by (depth, id) are among them and
+    nothing farther can change the answer. Each direction keeps its own visited set: "both" is the union
+    of an upstream and a downstream walk (not an undirected walk), exactly as before.
+    """
+    as_of = _db_time(as_of)
+    kinds = set(node_kinds or ())
+    with_kind = bool(kinds)
+    starts = _start_rows(start_ids, as_of, False)
+    dist = {row[0]: 0 for row in starts}
+    answer = sorted(dist)  # start nodes always belong to the answer
+    visited = {one: set(dist) for one in directions}
+    frontiers = {one: answer for one in directions}
+    level = 0
+    while level < depth and (enough is None or len(answer) < enough) and any(frontiers.values()):
+        level += 1
+        sql, params = _level_sql(frontiers, as_of, edge_kinds, with_kind)
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        found: dict[str, list[int]] = {one: [] for one in directions}
+        new_here = []
+        for index, node_id, kind in rows:
+            one = DIRECTIONS[index]
+            seen = visited[one]
+            if node_id in seen:
+                continue
+            seen.add(node_id)
+            found[one].append(node_id)
+            if node_id not in dist:
+                dist[node_id] = level
+                if not kinds or kind in kinds:
+                    new_here.append(node_id)
+        answer += sorted(new_here)
+        frontiers = found
+    if enough is not None:
+        answer = answer[:enough]
+    return dist, answer
 
 
 def reachable(
@@ -136,20 +216,16 @@ def reachable(
 ) -> dict[int, int]:
     """Node id -> smallest distance from the start nodes, walking one direction, at most `depth` hops.
 
-    Ordered nearest first (then by id), so `limit` keeps the nearest nodes.
+    Ordered nearest first (then by id), so `limit` keeps the nearest nodes (and the walk stops as soon as
+    they are known).
     """
     _check_direction(direction, ("upstream", "downstream"))
     start_ids = sorted({int(i) for i in start_ids})
-    if not start_ids:
+    if not start_ids or (limit is not None and int(limit) <= 0):
         return {}
-    head, params = _walks(start_ids, [direction], int(depth), as_of, edge_kinds)
-    sql = f"{head} SELECT node_id, d FROM reached ORDER BY d, node_id"
-    if limit is not None:
-        sql += " LIMIT %s"
-        params.append(int(limit))
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return {row[0]: row[1] for row in cur.fetchall()}
+    dist, answer = _walk(start_ids, (direction,), int(depth), as_of, edge_kinds,
+                         enough=None if limit is None else int(limit))
+    return {node_id: dist[node_id] for node_id in answer}
 
 
 def lineage(
@@ -162,7 +238,8 @@ def lineage(
     edge_kinds: list[str] | None = None,
     max_nodes: int = 1000,
 ) -> GraphResult:
-    """The lineage subgraph around `start_ids`: one statement for the nodes, one for the edges between them.
+    """The lineage subgraph around `start_ids`: a level-by-level walk (see _walk), then one statement for
+    the node rows and one for the edges between them.
 
     `node_kinds` filters which nodes are returned (the walk still passes through the others; the start
     nodes are always returned). `max_nodes` caps the answer nearest-first and sets `truncated` when more
@@ -175,26 +252,28 @@ def lineage(
     if not start_ids:
         return GraphResult(nodes=[], edges=[])
     directions = ("upstream", "downstream") if direction == "both" else (direction,)
-    head, params = _walks(start_ids, directions, depth, as_of, edge_kinds)
-    where = ""
-    if node_kinds:
-        where = (f" WHERE n.kind IN ({_placeholders(node_kinds)})"
-                 f" OR n.id IN ({_placeholders(start_ids)})")
-        params += list(node_kinds) + start_ids
-    columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
-    sql = (f"{head} SELECT {columns}, r.d FROM reached r JOIN lineage_node n ON n.id = r.node_id{where}"
-           " ORDER BY r.d, n.id LIMIT %s")
-    params.append(max_nodes + 1)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    truncated = len(rows) > max_nodes
-    rows = rows[:max_nodes]
-    build = _loader(Node)
-    nodes = [build(row[:-1]) for row in rows]
-    depth_of = {row[0]: row[-1] for row in rows}
-    return GraphResult(nodes=nodes, edges=edges_between(list(depth_of), as_of=as_of, edge_kinds=edge_kinds),
+    # One more than asked for: finding it is what says the answer was truncated.
+    dist, answer = _walk(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough=max_nodes + 1)
+    truncated = len(answer) > max_nodes
+    answer = answer[:max_nodes]
+    nodes = _nodes_by_id(answer)
+    depth_of = {node_id: dist[node_id] for node_id in answer}
+    return GraphResult(nodes=nodes, edges=edges_between(answer, as_of=as_of, edge_kinds=edge_kinds),
                        depth_of=depth_of, truncated=truncated)
+
+
+def _nodes_by_id(ids: list[int]) -> list[Node]:
+    """Node instances for `ids`, in the order given (one statement)."""
+    if not ids:
+        return []
+    in_sql, in_params = _id_set(ids)
+    columns = ", ".join(_NODE_COLUMNS)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {columns} FROM lineage_node WHERE id {in_sql}", in_params)
+        rows = cur.fetchall()
+    build = _loader(Node)
+    by_id = {row[0]: row for row in rows}
+    return [build(by_id[i]) for i in ids if i in by_id]
 
 
 def _json_value(value, expression, conn):
