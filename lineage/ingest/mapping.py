@@ -183,6 +183,8 @@ class Mapper:
         # (ns, name) -> [(first_seen iso, version source_id)], newest first, from the database
         self.stored_versions: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.window_full: set[tuple[str, str]] = set()
+        # version source_id -> (node id, (ns, name), first_seen) for the stored versions read above
+        self.version_ids: dict[str, tuple] = {}
         # versions this sequence creates, visible to the events after it
         self.new_versions: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
 
@@ -218,29 +220,29 @@ class Mapper:
             self._load_versions(sorted(wanted), latest)
 
     def _load_versions(self, datasets: list[tuple[str, str]], before: dt.datetime) -> None:
+        """The newest VERSION_WINDOW versions of each input dataset, read through the composite index
+        (namespace, name, kind, source, first_seen) (migration lineage 0003): a few index entries per
+        dataset, however many versions its history holds. Their ids come along, so that the version an
+        input resolves to reaches the store as a known node instead of being looked up again."""
+        table = connection.ops.quote_name(Node._meta.db_table)
         for start in range(0, len(datasets), 200):
             chunk = datasets[start:start + 200]
             parts, params = [], []
-            # The inner SELECT reads the nodes named (namespace, name) through the node_ns_name index;
-            # OFFSET 0 keeps PostgreSQL from pushing the source/kind test into it, where, with statistics
-            # older than the data, it chose a scan of every dataset version through the unique
-            # (source, kind, source_id) index instead: milliseconds per event, growing with the store.
-            fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
             for i, (ns, name) in enumerate(chunk):
                 parts.append(
-                    f"SELECT * FROM (SELECT namespace, name, source_id, first_seen FROM "
-                    f"(SELECT namespace, name, source_id, first_seen, source, kind, id FROM lineage_node "
-                    f"WHERE namespace = %s AND name = %s{fence}) n{i} "
-                    f"WHERE source = %s AND kind = %s AND first_seen <= %s "
+                    f"SELECT * FROM (SELECT {i} AS i, id, source_id, first_seen FROM {table} "
+                    f"WHERE namespace = %s AND name = %s AND kind = %s AND source = %s AND first_seen <= %s "
                     f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
                 )
-                params += [ns, name, OL, NodeKind.DATASET_VERSION.value, before]
+                params += [ns, name, NodeKind.DATASET_VERSION.value, OL, before]
             with connection.cursor() as cur:
                 cur.execute(" UNION ALL ".join(parts), params)
                 rows = cur.fetchall()
             found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-            for ns, name, source_id, first_seen in rows:
-                found[(ns, name)].append((iso(_as_datetime(first_seen)), source_id))
+            for i, pk, source_id, first_seen in rows:
+                pair = chunk[i]
+                found[pair].append((iso(_as_datetime(first_seen)), source_id))
+                self.version_ids[source_id] = (pk, pair, first_seen)
             for pair in chunk:
                 versions = sorted(found.get(pair, []), reverse=True)
                 self.stored_versions[pair] = versions
@@ -256,13 +258,23 @@ class Mapper:
             row = (
                 Node.objects.filter(source=OL, kind=NodeKind.DATASET_VERSION.value, namespace=d.namespace,
                                     name=d.name, first_seen__lte=dt.datetime.fromisoformat(when))
-                .exclude(source_id=own).order_by("-first_seen", "-id").values_list("first_seen", "source_id").first()
+                .exclude(source_id=own).order_by("-first_seen", "-id")
+                .values_list("first_seen", "source_id", "id").first()
             )
             if row:
                 candidates.append((iso(row[0]), row[1]))
+                self.version_ids[row[1]] = (row[2], pair, row[0])
         if not candidates:
             return dataset_key(d.namespace, d.name)
-        return NodeKey(OL, NodeKind.DATASET_VERSION.value, max(candidates)[1])
+        key = NodeKey(OL, NodeKind.DATASET_VERSION.value, max(candidates)[1])
+        if key not in self.nodes and key.source_id in self.version_ids:
+            # Only an edge's end: the store needs its id, never its properties (not read, not locked).
+            pk, (ns, name), first_seen = self.version_ids[key.source_id]
+            self.nodes[key] = Node.from_db(
+                connection.alias, ["id", "source", "kind", "source_id", "namespace", "name", "first_seen"],
+                [pk, OL, NodeKind.DATASET_VERSION.value, key.source_id, ns, name, _as_datetime(first_seen)],
+            )
+        return key
 
     # -- mapping --------------------------------------------------------------------------------------
     def _props(self, key: NodeKey) -> dict:
