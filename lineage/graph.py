@@ -1,15 +1,14 @@
 """Graph queries over the lineage store, computed in the database.
 
-Lineage walks (lineage(), reachable()) go breadth-first, one SQL statement per level over the frontier,
-with the visited set in Python: that lets them stop as soon as the nearest `max_nodes` are known instead
-of exploring the whole closure first (see _walk). Paths (path_between) use recursive SQL, since both ends'
-walks must meet in full. The same SQL text runs on SQLite and PostgreSQL (an id list is one array
-parameter on PostgreSQL, a JSON list read by json_each on SQLite; both support WITH RECURSIVE, where UNION
-discards rows already produced, which is what stops cycles), so both give the same answers. Walking
-"upstream" follows edges backwards (dst -> src), "downstream" forwards; see lineage/kinds.py for the
-direction rule.
+Lineage walks (lineage(), reachable()) go breadth-first with a visited set, so they stop as soon as the
+nearest `max_nodes` are known instead of exploring the whole closure first (see _walk): on PostgreSQL in
+one recursive statement carrying the visited sets as arrays, on SQLite one statement per level. Paths
+(path_between) use a plain recursive CTE, since both ends' walks must meet in full; it runs unchanged on
+SQLite and PostgreSQL (both support WITH RECURSIVE, where UNION discards rows already produced, which is
+what stops cycles). Both databases give the same answers. Walking "upstream" follows edges backwards
+(dst -> src), "downstream" forwards; see lineage/kinds.py for the direction rule.
 
-Why the recursive walk rows are (node, depth) pairs rather than nodes: a node reached again at a greater
+Why the recursive path rows are (node, depth) pairs rather than nodes: a node reached again at a greater
 depth is a new row, but never more than `depth` times, so cycles terminate; the smallest depth per node is
 what the callers want and a GROUP BY picks it.
 
@@ -156,21 +155,105 @@ def _level_sql(frontiers: dict[str, list[int]], as_of, edge_kinds, with_kind: bo
     return " UNION ALL ".join(parts), params
 
 
-def _walk(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds=None,
-          enough: int | None = None) -> tuple[dict[int, int], list[int]]:
-    """Breadth-first walk in the database, one statement per level, that stops as soon as the answer is
-    settled. Returns (node -> smallest depth for every node seen, the answer's nodes nearest first then by
-    id: at most `enough` of them, of `node_kinds` or a start node).
+def _walk(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds=None, enough: int | None = None,
+          node_rows: bool = False) -> list[tuple]:
+    """The answer of a breadth-first walk that stops as soon as the answer is settled: rows (node id,
+    smallest depth), or (the node's columns in _NODE_COLUMNS order, smallest depth) with `node_rows`,
+    nearest first then by id, at most `enough` of them, of `node_kinds` or a start node.
 
-    Why level by level rather than one recursive CTE: a recursive CTE cannot consult what it already
-    produced, so it carries (node, depth) pairs and explores the whole `depth`-hop closure (tens of
-    thousands of rows on a large graph) before the ORDER BY … LIMIT keeps the nearest `enough`. Here a
-    visited set drops repeats, and once a level is complete every node at that distance or nearer is
-    known, so when `enough` answer nodes are known the nearest `enough` by (depth, id) are among them and
-    nothing farther can change the answer. Each direction keeps its own visited set: "both" is the union
-    of an upstream and a downstream walk (not an undirected walk), exactly as before.
+    Why not the plain recursive CTE over (node, depth) pairs: it cannot consult what it already produced,
+    so it explores the whole `depth`-hop closure (tens of thousands of rows on a large graph) before the
+    ORDER BY … LIMIT keeps the nearest `enough`. A breadth-first walk keeps a visited set, and once a
+    level is complete every node at that distance or nearer is known: when `enough` answer nodes are
+    known, the nearest `enough` by (depth, id) are among them and nothing farther can change the answer.
+    Each direction keeps its own visited set: "both" is the union of an upstream and a downstream walk
+    (not an undirected walk), exactly as before.
+
+    PostgreSQL does the whole walk (and fetches the node rows) in one statement, the visited sets carried
+    as arrays from level to level (_walk_statement); SQLite, without arrays, walks one statement per level
+    (_walk_by_level). Both give the answer the recursive CTE gives (tests/test_graph_walk_vs_sql.py).
     """
     as_of = _db_time(as_of)
+    if connection.vendor == "postgresql":
+        sql, params = _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough, node_rows)
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    pairs = _walk_by_level(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough)
+    if not node_rows:
+        return pairs
+    by_id = {row[0]: row for row in _node_rows([node_id for node_id, _d in pairs])}
+    return [by_id[node_id] + (d,) for node_id, d in pairs if node_id in by_id]
+
+
+def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough, node_rows) -> tuple[str, dict]:
+    """One recursive statement for the walk on PostgreSQL: ONE row per level, carrying each direction's
+    frontier and visited array, every node seen so far, the nodes first reached at this level and how
+    many answer nodes are known. Each level is an index scan per direction over `= ANY(frontier)`, minus
+    that direction's visited array (a hashed EXCEPT, so linear in the sizes); the recursion stops at
+    `depth`, on empty frontiers, or once `enough` answer nodes are known (whole levels only)."""
+    params = {"starts": list(start_ids), "depth": depth, "as_of": as_of, "edge_kinds": list(edge_kinds or []),
+              "node_kinds": list(node_kinds or []), "enough": enough}
+    if as_of is None:
+        holds = "e.valid_to IS NULL"
+    else:
+        holds = "e.valid_from <= %(as_of)s AND (e.valid_to IS NULL OR e.valid_to > %(as_of)s)"
+    if edge_kinds:
+        holds += " AND e.kind = ANY(%(edge_kinds)s)"
+    # A node that did not exist yet at `as_of` is not walked through either.
+    exists = "" if as_of is None else " AND first_seen <= %(as_of)s"
+    empty = "'{}'::bigint[]"
+    walked, next_ids = [], {}
+    for one in ("upstream", "downstream"):
+        if one not in directions:
+            next_ids[one] = empty
+            continue
+        near, far = ("dst_id", "src_id") if one == "upstream" else ("src_id", "dst_id")
+        alias = one[:2] if one == "upstream" else "dn"
+        join = "" if as_of is None else f" JOIN lineage_node n ON n.id = e.{far}{exists.replace('first_seen', 'n.first_seen')}"
+        walked.append(
+            f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(x.id), {empty}) AS ids FROM ("
+            f"SELECT e.{far} AS id FROM lineage_edge e{join} WHERE e.{near} = ANY(w.{alias}_front) AND {holds}"
+            f" EXCEPT SELECT unnest(w.{alias}_seen)) x) {alias}")
+        next_ids[one] = f"{alias}.ids"
+    up, dn = next_ids["upstream"], next_ids["downstream"]
+    if node_kinds:
+        counted, kind_join = "count(*) FILTER (WHERE k.kind = ANY(%(node_kinds)s))", " JOIN lineage_node k ON k.id = y.id"
+    else:
+        counted, kind_join = "count(*)", ""
+    fresh = (f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(y.id), {empty}) AS ids, {counted} AS counted FROM ("
+             f"SELECT unnest({up}) AS id UNION SELECT unnest({dn}) EXCEPT SELECT unnest(w.seen)) y{kind_join}) fresh")
+    seed_up = "s.ids" if "upstream" in directions else empty
+    seed_dn = "s.ids" if "downstream" in directions else empty
+    go_on = "w.depth < %(depth)s AND (cardinality(w.up_front) > 0 OR cardinality(w.dn_front) > 0)"
+    if enough is not None:
+        go_on += " AND w.found < %(enough)s"
+    sql = (
+        "WITH RECURSIVE walk(depth, up_front, up_seen, dn_front, dn_seen, seen, new_ids, found) AS ("
+        f" SELECT 0, {seed_up}, {seed_up}, {seed_dn}, {seed_dn}, s.ids, s.ids, cardinality(s.ids)::bigint"
+        f" FROM (SELECT coalesce(array_agg(id), {empty}) AS ids FROM lineage_node WHERE id = ANY(%(starts)s){exists}) s"
+        " UNION ALL"
+        f" SELECT w.depth + 1, {up}, w.up_seen || {up}, {dn}, w.dn_seen || {dn}, w.seen || fresh.ids, fresh.ids,"
+        " w.found + fresh.counted"
+        f" FROM walk w{''.join(walked)}{fresh} WHERE {go_on})"
+        " SELECT r.id, l.depth FROM walk l CROSS JOIN LATERAL unnest(l.new_ids) AS r(id)"
+    )
+    if node_kinds:
+        sql += (" JOIN lineage_node k ON k.id = r.id"
+                " WHERE k.kind = ANY(%(node_kinds)s) OR r.id = ANY(%(starts)s)")
+    sql += " ORDER BY l.depth, r.id"
+    if enough is not None:
+        sql += " LIMIT %(enough)s"
+    if node_rows:
+        # The cap first, then the rows of only the nodes kept (the last level may have reached many more).
+        columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
+        sql = (f"{sql.replace(' SELECT r.id, l.depth FROM walk', ' , answer AS (SELECT r.id, l.depth FROM walk', 1)})"
+               f" SELECT {columns}, a.depth FROM answer a JOIN lineage_node n ON n.id = a.id ORDER BY a.depth, a.id")
+    return sql, params
+
+
+def _walk_by_level(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds, enough) -> list[tuple[int, int]]:
+    """The same walk, one statement per level over the frontier, the visited sets in Python."""
     kinds = set(node_kinds or ())
     with_kind = bool(kinds)
     starts = _start_rows(start_ids, as_of, False)
@@ -202,7 +285,7 @@ def _walk(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds=None,
         frontiers = found
     if enough is not None:
         answer = answer[:enough]
-    return dist, answer
+    return [(node_id, dist[node_id]) for node_id in answer]
 
 
 def reachable(
@@ -223,9 +306,8 @@ def reachable(
     start_ids = sorted({int(i) for i in start_ids})
     if not start_ids or (limit is not None and int(limit) <= 0):
         return {}
-    dist, answer = _walk(start_ids, (direction,), int(depth), as_of, edge_kinds,
-                         enough=None if limit is None else int(limit))
-    return {node_id: dist[node_id] for node_id in answer}
+    rows = _walk(start_ids, (direction,), int(depth), as_of, edge_kinds, enough=None if limit is None else int(limit))
+    return {node_id: d for node_id, d in rows}
 
 
 def lineage(
@@ -238,8 +320,8 @@ def lineage(
     edge_kinds: list[str] | None = None,
     max_nodes: int = 1000,
 ) -> GraphResult:
-    """The lineage subgraph around `start_ids`: a level-by-level walk (see _walk), then one statement for
-    the node rows and one for the edges between them.
+    """The lineage subgraph around `start_ids`: the walk and the node rows (see _walk), then one statement
+    for the edges between them.
 
     `node_kinds` filters which nodes are returned (the walk still passes through the others; the start
     nodes are always returned). `max_nodes` caps the answer nearest-first and sets `truncated` when more
@@ -253,27 +335,24 @@ def lineage(
         return GraphResult(nodes=[], edges=[])
     directions = ("upstream", "downstream") if direction == "both" else (direction,)
     # One more than asked for: finding it is what says the answer was truncated.
-    dist, answer = _walk(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough=max_nodes + 1)
-    truncated = len(answer) > max_nodes
-    answer = answer[:max_nodes]
-    nodes = _nodes_by_id(answer)
-    depth_of = {node_id: dist[node_id] for node_id in answer}
-    return GraphResult(nodes=nodes, edges=edges_between(answer, as_of=as_of, edge_kinds=edge_kinds),
+    rows = _walk(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough=max_nodes + 1, node_rows=True)
+    truncated = len(rows) > max_nodes
+    rows = rows[:max_nodes]
+    build = _loader(Node)
+    nodes = [build(row[:-1]) for row in rows]
+    depth_of = {row[0]: row[-1] for row in rows}
+    return GraphResult(nodes=nodes, edges=edges_between(list(depth_of), as_of=as_of, edge_kinds=edge_kinds),
                        depth_of=depth_of, truncated=truncated)
 
 
-def _nodes_by_id(ids: list[int]) -> list[Node]:
-    """Node instances for `ids`, in the order given (one statement)."""
+def _node_rows(ids: list[int]) -> list[tuple]:
+    """The rows (columns in _NODE_COLUMNS order) of the nodes `ids`, in no particular order."""
     if not ids:
         return []
     in_sql, in_params = _id_set(ids)
-    columns = ", ".join(_NODE_COLUMNS)
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {columns} FROM lineage_node WHERE id {in_sql}", in_params)
-        rows = cur.fetchall()
-    build = _loader(Node)
-    by_id = {row[0]: row for row in rows}
-    return [build(by_id[i]) for i in ids if i in by_id]
+        cur.execute(f"SELECT {', '.join(_NODE_COLUMNS)} FROM lineage_node WHERE id {in_sql}", in_params)
+        return cur.fetchall()
 
 
 def _json_value(value, expression, conn):

@@ -1,0 +1,309 @@
+"""Lineage queries beside ML Metadata's get_lineage_subgraph, on the same artifact/execution graph.
+
+    python -m bench.lineage_mlmd                    # 100k-node graph (bench.lineage's, generated once)
+    python -m bench.lineage_mlmd --nodes 1000000    # issue #9: 1M nodes / ~3M edges
+    python -m bench.lineage_mlmd --queries 50 --no-http
+
+The graph is bench.lineage's (same database rules, same generator and marker, so a graph that benchmark
+made is reused and the other way round). ML Metadata only knows artifacts, executions and the events
+between them, so its store holds the part of our graph that maps onto that, loaded identically:
+- artifacts  = our `dataset` and `dataset_version` nodes (same ids), executions = our `run` nodes (same ids);
+- INPUT events = our open `consumed` edges (artifact -> run), OUTPUT events = our open `produced` edges
+  (run -> artifact).
+Left out: jobs and their `instance_of` edges, `version_of` edges (version -> dataset), and the 1% of
+`consumed` edges that are closed (MLMD events cannot close). Our side walks exactly that subgraph: the
+current graph (closed edges drop out) with edge_kinds=consumed,produced, so jobs are never reached and
+version_of is never followed. A hop is one event / one edge on both sides, depth 10 = max_num_hops 10.
+
+MLMD has no answer cap, so our side is asked for max_nodes=10000 (the API's maximum): the compared answers
+are the whole depth-10 subgraph on both sides (the bench says so if any of ours was truncated), and a few
+start nodes are checked to give the same node sets (edges: MLMD returns the events its walk followed, we
+return every edge between the returned nodes, so its events must be among ours).
+
+The MLMD store is an SQLite file that MLMD itself creates (ConnectionConfig.sqlite, so MLMD makes its own
+schema and types); the rows then go straight into MLMD's tables with sqlite3 (put_* calls would take hours
+at this size), and every query goes through `MetadataStore.get_lineage_subgraph` only, asking for what our
+answer holds: artifacts and executions with their details, and the events (no types, no contexts).
+MLMD runs in this process (its C++ library on the SQLite file); ours is lineage.graph.lineage() in this
+process against PostgreSQL, and GET /api/nodes/{id}/lineage/ on gunicorn. Goals (issue #9): lineage() p95
+at least 3x faster than MLMD in-process, HTTP p95 no slower than MLMD in-process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bench import lineage as base
+
+DEPTH = base.DEPTH
+MAX_NODES = 10_000
+EDGE_KINDS = ["consumed", "produced"]
+LOADER_VERSION = 1
+CHECKED_STARTS = 5
+
+
+# -- the MLMD store ---------------------------------------------------------------------------------------
+def _mlmd_config(path: Path):
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    return config
+
+
+def _graph_marker(url: str) -> dict:
+    conn = base._connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT nodes, edges, seed, version, made_at FROM bench_lineage_marker")
+        nodes, edges, seed, version, made_at = cur.fetchone()
+    conn.close()
+    return {"nodes": nodes, "edges": edges, "seed": seed, "generator": version, "made_at": made_at.isoformat(),
+            "loader": LOADER_VERSION}
+
+
+def _millis(value) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def load_mlmd(url: str, path: Path) -> tuple[dict, float]:
+    """Create an MLMD store at `path` and fill it from the PostgreSQL graph; returns (row counts, seconds)."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    started = time.perf_counter()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    store = metadata_store.MetadataStore(_mlmd_config(path))
+    type_ids = {
+        "dataset": store.put_artifact_type(metadata_store_pb2.ArtifactType(name="Dataset")),
+        "dataset_version": store.put_artifact_type(metadata_store_pb2.ArtifactType(name="DatasetVersion")),
+        "run": store.put_execution_type(metadata_store_pb2.ExecutionType(name="Run")),
+    }
+    del store
+    live = sqlite3.connect(path)
+    live.execute("PRAGMA journal_mode=OFF")
+    live.execute("PRAGMA synchronous=OFF")
+    pg = base._connect(url)
+    counts = {}
+    try:
+        with pg:
+            nodes = pg.cursor(name="mlmd_nodes")
+            nodes.itersize = 50_000
+            nodes.execute("SELECT id, kind, source_id, namespace, name, first_seen FROM lineage_node"
+                          " WHERE kind IN ('dataset', 'dataset_version', 'run') ORDER BY id")
+            artifacts, executions = [], []
+            counts.update(artifacts=0, executions=0)
+
+            def flush():
+                live.executemany("INSERT INTO Artifact (id, type_id, uri, state, name, create_time_since_epoch,"
+                                 " last_update_time_since_epoch) VALUES (?, ?, ?, 2, ?, ?, ?)", artifacts)
+                live.executemany("INSERT INTO Execution (id, type_id, last_known_state, name, create_time_since_epoch,"
+                                 " last_update_time_since_epoch) VALUES (?, ?, 3, ?, ?, ?)", executions)
+                counts["artifacts"] += len(artifacts)
+                counts["executions"] += len(executions)
+                artifacts.clear()
+                executions.clear()
+
+            for node_id, kind, source_id, namespace, name, first_seen in nodes:
+                t = _millis(first_seen)
+                if kind == "run":
+                    executions.append((node_id, type_ids[kind], source_id, t, t))
+                else:
+                    artifacts.append((node_id, type_ids[kind], f"{namespace}/{name}", source_id, t, t))
+                if len(artifacts) + len(executions) >= 100_000:
+                    flush()
+            flush()
+            nodes.close()
+            edges = pg.cursor(name="mlmd_edges")
+            edges.itersize = 100_000
+            # INPUT = 3, OUTPUT = 4 (metadata_store_pb2.Event.Type)
+            edges.execute("SELECT src_id, dst_id, kind, valid_from FROM lineage_edge"
+                          " WHERE valid_to IS NULL AND kind IN ('consumed', 'produced') ORDER BY id")
+            batch, counts["events"] = [], 0
+            for src, dst, kind, valid_from in edges:
+                if kind == "consumed":
+                    batch.append((src, dst, metadata_store_pb2.Event.INPUT, _millis(valid_from)))
+                else:
+                    batch.append((dst, src, metadata_store_pb2.Event.OUTPUT, _millis(valid_from)))
+                if len(batch) >= 100_000:
+                    live.executemany("INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch)"
+                                     " VALUES (?, ?, ?, ?)", batch)
+                    counts["events"] += len(batch)
+                    batch.clear()
+            live.executemany("INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch)"
+                             " VALUES (?, ?, ?, ?)", batch)
+            counts["events"] += len(batch)
+            edges.close()
+        live.commit()
+    finally:
+        pg.close()
+        live.close()
+    return counts, time.perf_counter() - started
+
+
+def mlmd_store(url: str, nodes: int) -> tuple[object, dict]:
+    """The MLMD store for the current PostgreSQL graph: reused when its sidecar marker matches the graph's
+    marker (same size, seed and generation time), else loaded afresh."""
+    from ml_metadata.metadata_store import metadata_store
+
+    marker = _graph_marker(url)
+    folder = Path(os.environ.get("LL_DATA_DIR", "/tmp/ll_lineage_bench"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"mlmd_{urlparse(url).path.lstrip('/')}_{nodes}.sqlite"
+    sidecar = path.with_suffix(".json")
+    saved = json.loads(sidecar.read_text()) if sidecar.exists() and path.exists() else None
+    if saved is None or saved.get("graph") != marker:
+        print(f"loading the artifact/execution graph into an MLMD SQLite store at {path}…", flush=True)
+        counts, seconds = load_mlmd(url, path)
+        print(f"  {counts['artifacts']} artifacts, {counts['executions']} executions, {counts['events']} events "
+              f"in {seconds:.1f} s", flush=True)
+        sidecar.write_text(json.dumps({"graph": marker, "counts": counts}))
+    else:
+        counts = saved["counts"]
+        print(f"reusing the MLMD store at {path}")
+    return metadata_store.MetadataStore(_mlmd_config(path)), counts
+
+
+def mlmd_lineage(store, direction: str, start: int):
+    from ml_metadata.proto import metadata_store_pb2
+
+    options = metadata_store_pb2.LineageSubgraphQueryOptions(
+        starting_artifacts=metadata_store_pb2.LineageSubgraphQueryOptions.StartingNodes(filter_query=f"id = {start}"),
+        max_num_hops=DEPTH,
+        direction=(metadata_store_pb2.LineageSubgraphQueryOptions.UPSTREAM if direction == "upstream"
+                   else metadata_store_pb2.LineageSubgraphQueryOptions.DOWNSTREAM),
+    )
+    return store.get_lineage_subgraph(options, ["artifacts", "executions", "events"])
+
+
+# -- measuring ------------------------------------------------------------------------------------------
+def check_same_answers(store, starts: dict[str, list[int]], http_fetch) -> bool:
+    """Same node sets, and MLMD's events among our edges, for the first few start nodes."""
+    from lineage import graph
+
+    ok = True
+    print("same answers? (node ids equal; every MLMD event among our edges):")
+    for direction, ids in starts.items():
+        for start in ids[:CHECKED_STARTS]:
+            theirs = mlmd_lineage(store, direction, start)
+            their_nodes = {a.id for a in theirs.artifacts} | {e.id for e in theirs.executions}
+            ours = graph.lineage([start], direction=direction, depth=DEPTH, edge_kinds=EDGE_KINDS, max_nodes=MAX_NODES)
+            our_nodes = {n.pk for n in ours.nodes}
+            # MLMD returns the events its walk followed; we return every edge between the returned nodes
+            # (also those leaving the last level), so its events must be a subset of our edges.
+            our_pairs = {(e.src_id, e.dst_id) if e.kind == "consumed" else (e.dst_id, e.src_id) for e in ours.edges}
+            their_pairs = {(ev.artifact_id, ev.execution_id) for ev in theirs.events}
+            same = our_nodes == their_nodes and their_pairs <= our_pairs and not ours.truncated
+            line = (f"  {direction:<10} start {start}: MLMD {len(their_nodes)} nodes / {len(theirs.events)} events, "
+                    f"lineage() {len(our_nodes)} nodes / {len(ours.edges)} edges")
+            if http_fetch is not None:
+                body = http_fetch(direction, start, edge_kinds=",".join(EDGE_KINDS), max_nodes=MAX_NODES, answer=True)
+                http_nodes = {n["id"] for n in body["nodes"]}
+                same = same and http_nodes == our_nodes and len(body["edges"]) == len(ours.edges)
+                line += f", HTTP {len(http_nodes)} nodes / {len(body['edges'])} edges"
+            print(line + ("  same" if same else "  DIFFERENT"))
+            ok = ok and same
+    return ok
+
+
+def measure(url: str, store, queries: int, seed: int, http: bool):
+    from django.db import connection
+
+    from lineage import graph
+
+    starts = base._starts(url, queries, seed)
+    figures, cpu, truncated = {}, {"MLMD": {}, "lineage()": {}}, 0
+    http_fetch, http_stop = base._http_runner(url) if http else (None, None)
+    try:
+        same = check_same_answers(store, starts, http_fetch)
+        for direction in ("upstream", "downstream"):
+            cpu["MLMD"][direction], cpu["lineage()"][direction] = [], []
+
+            def via_mlmd(start, direction=direction):
+                t = time.process_time()
+                answer = mlmd_lineage(store, direction, start)
+                cpu["MLMD"][direction].append((time.process_time() - t) * 1000)
+                return len(answer.artifacts) + len(answer.executions)
+
+            def via_graph(start, direction=direction):
+                nonlocal truncated
+                t = time.process_time()
+                result = graph.lineage([start], direction=direction, depth=DEPTH, edge_kinds=EDGE_KINDS,
+                                       max_nodes=MAX_NODES)
+                cpu["lineage()"][direction].append((time.process_time() - t) * 1000)
+                truncated += result.truncated
+                return len(result.nodes)
+
+            methods = {"MLMD": via_mlmd, "lineage()": via_graph}
+            if http_fetch:
+                methods["HTTP"] = lambda s, d=direction: http_fetch(d, s, edge_kinds=",".join(EDGE_KINDS),
+                                                                    max_nodes=MAX_NODES)
+            figures[direction] = base._time(methods, starts[direction])
+    finally:
+        if http_stop:
+            http_stop()
+        connection.close()
+    return figures, cpu, same, truncated
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.lineage_mlmd", description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=100_000, help="graph size (default 100000; issue #9 at 1000000)")
+    parser.add_argument("--queries", type=int, default=100, help="start nodes per direction (default 100)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="a *_bench PostgreSQL database (see bench.lineage)")
+    parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP measurement")
+    args = parser.parse_args(argv)
+    if args.nodes < 10 * base.LAYERS * 10:
+        raise SystemExit(f"--nodes must be at least {10 * base.LAYERS * 10}")
+
+    url = base._database_url(args.database_url)
+    base._setup_django(url)
+    name = urlparse(url).path.lstrip("/")
+    edges = base.existing(url, args.nodes, args.seed)
+    if edges is None:
+        print(f"generating {args.nodes} nodes into PostgreSQL {name} (COPY)…", flush=True)
+        edges, seconds = base.generate(url, args.nodes, args.seed)
+        print(f"  generated in {seconds:.1f} s", flush=True)
+    else:
+        print(f"reusing the generated graph in {name} (marker: {args.nodes} nodes, seed {args.seed})")
+    store, counts = mlmd_store(url, args.nodes)
+
+    figures, cpu, same, truncated = measure(url, store, args.queries, args.seed, args.http)
+    import ml_metadata
+
+    print(f"\nLineage subgraph queries, depth {DEPTH} (max_num_hops {DEPTH}), {args.queries} random start nodes per "
+          f"direction; graph {args.nodes} nodes / {edges} edges in PostgreSQL {name}, of which the "
+          f"artifact/execution part: {counts['artifacts']} artifacts, {counts['executions']} executions, "
+          f"{counts['events']} events (ml-metadata {ml_metadata.__version__}, SQLite, in this process)")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; CPU = this process's CPU time: all of "
+          "MLMD's work, but only the client side of ours, PostgreSQL works in its own process)")
+    if truncated:
+        print(f"  !! {truncated} of our answers were truncated at max_nodes={MAX_NODES}: not the same answer as MLMD's")
+    if not same:
+        print("  !! the answers differ (see above): the figures below do not compare like with like")
+    print(f"{'direction':<11} {'method':<10} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'CPU p95':>8} {'mean nodes':>11}")
+    for direction, rows in figures.items():
+        for method, (times, sizes) in rows.items():
+            p50, p95 = base._percentiles(times)
+            cpu_cols = (" ".join(f"{v:8.2f}" for v in base._percentiles(cpu[method][direction]))
+                        if method in cpu else f"{'':8} {'':8}")
+            print(f"{direction:<11} {method:<10} {p50:8.2f} {p95:8.2f} {cpu_cols} {statistics.mean(sizes):11.1f}")
+        p95 = {method: base._percentiles(times)[1] for method, (times, _sizes) in rows.items()}
+        line = (f"{direction:<11} MLMD p95 / lineage() p95 = {p95['MLMD'] / p95['lineage()']:.2f}x (goal >= 3x)")
+        if "HTTP" in p95:
+            line += f"; HTTP p95 / MLMD p95 = {p95['HTTP'] / p95['MLMD']:.2f} (goal <= 1)"
+        print(line)
+    return 0 if same and not truncated else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
