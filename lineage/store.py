@@ -181,11 +181,47 @@ def _preparer(field):
     return generic
 
 
-def insert(objects: list) -> None:
+class _Writes:
+    """Writes whose results nothing reads (revision and edge inserts, node and edge updates).
+
+    On PostgreSQL they are held and sent in one round trip together with the next statement that
+    returns rows, or at the end of `apply`: psycopg2 sends several statements in one execute, and on a
+    busy machine each round trip (two process wake-ups) cost more than the statement. The order of the
+    statements is kept, and an error in any of them fails the execute that carries it, inside the same
+    transaction. Elsewhere (SQLite runs one statement per execute) each runs at once."""
+
+    def __init__(self):
+        self.batched = connection.vendor == "postgresql"
+        self.held: list[str] = []
+
+    def run(self, sql: str, params: list) -> None:
+        with connection.cursor() as cur:
+            if self.batched:
+                self.held.append(cur.cursor.mogrify(sql, params).decode())
+            else:
+                cur.execute(sql, params)
+
+    def prefix(self) -> str:
+        """The held statements as SQL to send ahead of a statement with parameters ('%' doubled)."""
+        if not self.held:
+            return ""
+        text = "; ".join(self.held).replace("%", "%%") + "; "
+        self.held = []
+        return text
+
+    def flush(self) -> None:
+        if self.held:
+            text, self.held = "; ".join(self.held), []
+            with connection.cursor() as cur:
+                cur.execute(text)
+
+
+def insert(objects: list, writes: _Writes | None = None) -> None:
     """INSERT … RETURNING id for unsaved model instances of one model, setting their primary keys.
 
     What bulk_create does, without its per-call compilation cost; PostgreSQL and SQLite (3.35+) both
-    return the ids in the order of the VALUES rows, as bulk_create itself relies on."""
+    return the ids in the order of the VALUES rows, as bulk_create itself relies on. With `writes`, the
+    rows are inserted through it, without RETURNING: for rows whose ids nothing reads (they stay None)."""
     if not objects:
         return
     model = type(objects[0])
@@ -199,9 +235,12 @@ def insert(objects: list) -> None:
     for start in range(0, len(objects), per_statement):
         chunk = objects[start:start + per_statement]
         params = [prep(getter(obj)) for obj in chunk for getter, prep in preparers]
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(chunk))} RETURNING {quote(meta.pk.column)}"
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(chunk))}"
+        if writes is not None:
+            writes.run(sql, params)
+            continue
         with connection.cursor() as cur:
-            cur.execute(sql, params)
+            cur.execute(f"{sql} RETURNING {quote(meta.pk.column)}", params)
             ids = [r[0] for r in cur.fetchall()]
         for obj, pk in zip(chunk, ids):
             obj.pk = pk
@@ -221,6 +260,7 @@ class _Session:
         self.dirty_nodes: dict[int, set[str]] = {}  # id(node) -> changed fields (existing nodes only)
         self.revisions: list[tuple[Node, NodeRevision]] = []
         self.result = ApplyResult()
+        self.writes = _Writes()
 
     # -- raw payloads ---------------------------------------------------------------------------------
     def load_raw(self, payloads: list[RawPayload], assume_new: bool = False) -> None:
@@ -331,10 +371,10 @@ class _Session:
             for node, revision in self.revisions:
                 revision.node_id = node.pk
                 rows.append(revision)
-            insert(rows)
+            insert(rows, self.writes)
         if self.dirty_nodes:
             nodes_by_id = {id(n): n for n in self.nodes.values() if n is not None}
-            _update([nodes_by_id[i] for i in self.dirty_nodes], set().union(*self.dirty_nodes.values()))
+            _update([nodes_by_id[i] for i in self.dirty_nodes], set().union(*self.dirty_nodes.values()), self.writes)
         self.new_nodes, self.revisions, self.dirty_nodes = [], [], {}
 
     # -- edges ----------------------------------------------------------------------------------------
@@ -353,7 +393,8 @@ class _Session:
         open_edges: dict[tuple, Edge] = {}
         table = connection.ops.quote_name(Edge._meta.db_table)
         for chunk in _chunks(sorted(pairs), CHUNK // 2):
-            sql = (f"SELECT * FROM {table} WHERE valid_to IS NULL AND (src_id, dst_id) IN "
+            # The held node writes ride along (see _Writes); the edges read here are not among them.
+            sql = (f"{self.writes.prefix()}SELECT * FROM {table} WHERE valid_to IS NULL AND (src_id, dst_id) IN "
                    f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})")
             for edge in Edge.objects.raw(sql, [v for pair in chunk for v in pair]):
                 open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
@@ -406,12 +447,12 @@ class _Session:
                 mark(edge, {"valid_to"})
                 self.result.edges_closed += 1
         if new_edges:
-            insert(new_edges)
+            insert(new_edges, self.writes)
         if dirty:
-            _update(list(edges_by_obj.values()), set().union(*dirty.values()))
+            _update(list(edges_by_obj.values()), set().union(*dirty.values()), self.writes)
 
 
-def _update(objects: list, fields: set[str]) -> None:
+def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> None:
     """One UPDATE … FROM (rows) for all changed rows of a model, on PostgreSQL and SQLite (3.33+) alike.
 
     Django's bulk_update builds a CASE WHEN per row and field, which costs more to compile and plan than
@@ -444,12 +485,15 @@ def _update(objects: list, fields: set[str]) -> None:
             rest = " UNION ALL SELECT " + ", ".join(["%s"] * len(columns))
             values = first + rest * (len(rows) - 1)
             sql = f"UPDATE {table} SET {assignments} FROM ({values}) AS v WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}"
+        if writes is not None:
+            writes.run(sql, params)
+            continue
         with connection.cursor() as cur:
             cur.execute(sql, params)
 
 
 def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | None] | None = None,
-          assume_new_raw: bool = False) -> ApplyResult:
+          assume_new_raw: bool = False, also_insert=None) -> ApplyResult:
     """Apply NodeFact / EdgeFact / EdgeClose / RawPayload values in one transaction.
 
     `nodes` may pass nodes the caller already loaded in this transaction (see `load_nodes(lock=True)`),
@@ -457,6 +501,9 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
     `assume_new_raw` says the caller has already established, in this transaction, that none of the raw
     payloads is stored yet (the OpenLineage ingest does, by event digest); the store then skips looking.
     A concurrent writer storing the same payload makes the insert fail rather than duplicate it.
+    `also_insert(raw)`, given the raw records by (source, kind, source_id, digest), returns unsaved model
+    instances to insert with the call's last writes (their ids stay None): the ingest's log rows, which
+    point at the raw records, cost no round trip of their own.
     """
     facts = list(facts)
     session = _Session(now or timezone.now(), nodes)
@@ -493,6 +540,9 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
                 session.placeholder(item.dst)
         session.flush_nodes()
         session.apply_edges(edge_items)
+        if also_insert is not None:
+            insert(also_insert(session.raw), session.writes)
+        session.writes.flush()
     session.result.nodes = {k: n for k, n in session.nodes.items() if n is not None}
     session.result.raw = session.raw
     return session.result

@@ -54,10 +54,10 @@ def test_a_failing_write_rolls_back_the_audit_entry_with_it(clients, monkeypatch
 
     real_insert = service.store.insert
 
-    def insert_failing_on_the_log_row(objects):
+    def insert_failing_on_the_log_row(objects, *args, **kwargs):
         if objects and isinstance(objects[0], service.IngestedEvent):
             raise service.IntegrityError("simulated")
-        real_insert(objects)
+        real_insert(objects, *args, **kwargs)
 
     monkeypatch.setattr(service.store, "insert", insert_failing_on_the_log_row)
     from lineage.models import Node, RawRecord

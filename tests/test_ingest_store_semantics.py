@@ -112,13 +112,19 @@ def test_edges_to_undescribed_nodes_create_placeholders_and_archived_nodes_stay_
 
 @pytest.mark.django_db
 def test_known_nodes_and_known_absent_keys_are_not_read_again(django_assert_num_queries):
+    from django.db import connection
+
     store.apply(chain(2))
     known = store.load_nodes([key(0), key(1)])
     nodes = {**known, key(5): None}
     facts = [NodeFact(key(5), name="d5", seen_at=T0), EdgeFact("produced", key(1), key(5), "manual", valid_from=T0)]
-    # insert node, insert revision, insert edge: no node SELECT, and no open-edge SELECT since d5 is new
-    with django_assert_num_queries(3):
+    # insert node, insert revision, insert edge: no node SELECT, and no open-edge SELECT since d5 is new.
+    # On PostgreSQL the revision and edge inserts, whose ids nothing reads, share one round trip.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3) as captured:
         store.apply(facts, nodes=nodes)
+    statements = [s.strip() for q in captured.captured_queries for s in q["sql"].split(";") if s.strip()]
+    assert [s.split()[0] + " " + s.split()[2] for s in statements] == [
+        'INSERT "lineage_node"', 'INSERT "lineage_noderevision"', 'INSERT "lineage_edge"']
     assert Edge.objects.filter(src__source_id="d1", dst__source_id="d5").exists()
 
 
