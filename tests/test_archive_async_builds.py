@@ -186,6 +186,7 @@ def test_a_redelivered_task_builds_once_and_a_dead_workers_build_is_built_again(
     ctx = context.for_user(users["auditor"], request_id="req-again")
     with context.acting_as(ctx):
         build = builds.enqueue(mv, users["auditor"], 2)  # eager: built here and now
+    build.refresh_from_db()
     assert build.state == "done"
     args = (mv.pk, users["auditor"].pk, 2, {"user_id": users["auditor"].pk, "username": "auditor",
                                              "request_id": "req-again"}, build.pk)

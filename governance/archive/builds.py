@@ -50,8 +50,8 @@ def audit_data(build: BundleBuild) -> dict:
 
 
 def enqueue(node, user, depth: int) -> BundleBuild:
-    """Record a queued build of `node` for `user` and send it to the workers. Raises QueueUnavailable (the
-    build then stands as failed) when the broker cannot take it."""
+    """Record a queued build of `node` for `user` and send it to the workers; return it as queued. Raises
+    QueueUnavailable (the build then stands as failed) when the broker cannot take it."""
     from governance.archive.tasks import build_bundle_task
 
     ctx = context.snapshot()
@@ -73,8 +73,7 @@ def enqueue(node, user, depth: int) -> BundleBuild:
         fail(build.pk, f"the build could not be queued: {type(exc).__name__}: {exc}")
         build.refresh_from_db()
         raise QueueUnavailable(build, exc) from exc
-    build.refresh_from_db()
-    return build
+    return build  # as queued: what a worker has done since is the poller's to read
 
 
 def start(build_id: int) -> BundleBuild | None:
