@@ -150,9 +150,9 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
 
 
 class BundleBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Bundle builds queued for the workers (with a broker configured), newest first by id in the cursor
-    pages. Auditors and admins see all; others see the builds they requested (they cannot request one, but
-    the rule is the bundles' own, so a role change never exposes another user's build)."""
+    """Read-only: the bundle create opens a build and the worker closes it. Others than auditors see the
+    builds they requested (they cannot request one today, but it is the bundles' own rule, so a role taken
+    away never exposes another user's build)."""
 
     serializer_class = s.BundleBuildSerializer
     filterset_class = BundleBuildFilterSet
