@@ -150,9 +150,9 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
 
 
 class BundleBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Read-only: the bundle create opens a build and the worker closes it. Others than auditors see the
-    builds they requested (they cannot request one today, but it is the bundles' own rule, so a role taken
-    away never exposes another user's build)."""
+    """Read-only: the bundle create opens a build and the worker closes it. Users without the auditor
+    role see only the builds they requested (none can request one today, but it is the bundles' own rule,
+    so a role taken away never exposes another user's build)."""
 
     serializer_class = s.BundleBuildSerializer
     filterset_class = BundleBuildFilterSet
