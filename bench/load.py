@@ -41,10 +41,10 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import random
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -225,9 +225,16 @@ def run_clients(base: str, tokens: list[str], events: list[list[dict]], *, batch
             on_start()
         started = time.perf_counter()
         reports = []
-        for _ in procs:
-            reports.append(results.get(timeout=max(600.0, timeout * 10)))
-            finished = time.perf_counter()
+        while len(reports) < len(procs):
+            try:
+                reports.append(results.get(timeout=5))
+                finished = time.perf_counter()
+            except queue.Empty:
+                # a client that died without a word (killed) would leave us waiting for ever
+                if sum(1 for p in procs if p.exitcode is not None) > len(reports):
+                    time.sleep(5)  # its report may still be in the pipe
+                    if results.empty():
+                        raise SystemExit("a client process died without reporting") from None
         for p in procs:
             p.join(timeout=30)
     finally:
