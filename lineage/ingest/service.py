@@ -23,6 +23,7 @@ has a hole; the unacknowledged producer retries, and a repeat is a no-op. Inside
 """
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from contextlib import contextmanager
@@ -208,8 +209,28 @@ def _retriable(exc: Exception) -> bool:
     return isinstance(exc, IntegrityError) or "database is locked" in str(exc)
 
 
+@contextmanager
+def _cyclic_gc_paused():
+    """A batch allocates a few dozen objects per event (parsed events, facts, model instances), none of
+    them in reference cycles that outlive it, and Python's generational collector kept re-scanning the
+    growing heap: a quarter of a batch's CPU. Reference counting still frees everything as usual; the
+    collector resumes, and catches up if it must, when the batch is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def ingest_batch(items: object, user=None) -> dict:
     """Ingest a JSON array of events; answer in the shape of OpenLineage.yml's `/lineage/batch`."""
+    with _cyclic_gc_paused():
+        return _ingest_batch(items, user)
+
+
+def _ingest_batch(items: object, user=None) -> dict:
     from lineage.ingest.events import split_batch
 
     items = split_batch(items)
