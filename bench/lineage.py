@@ -361,6 +361,30 @@ def _time(methods: dict, starts) -> dict[str, tuple[list[float], list[int]]]:
     return out
 
 
+def backend_cpu_reader():
+    """A () -> seconds function giving the CPU time (user + system) of the PostgreSQL backend serving
+    Django's connection, read from /proc (so only for a server on this machine, readable by this user),
+    or None. Clock-tick granular (10 ms): good for a mean over many queries, not for one query."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    path = Path(f"/proc/{pid}/stat")
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = path.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    try:
+        read()
+    except OSError:
+        return None
+    return read
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -422,6 +446,8 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
     raw.autocommit = True
     figures = {}
     cpu: dict[str, list[float]] = {"upstream": [], "downstream": []}
+    server_cpu = {"upstream": 0.0, "downstream": 0.0}
+    backend = backend_cpu_reader()
     walk_sql, walk_params = {}, {}
     for direction in ("upstream", "downstream"):
         walk_sql[direction], walk_params[direction] = graph._walk_statement(
@@ -466,7 +492,10 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
 
             def via_graph(start, direction=direction):
                 t = time.process_time()
+                server = backend() if backend else 0.0
                 result = graph.lineage([start], direction=direction, depth=DEPTH, max_nodes=MAX_NODES)
+                if backend:
+                    server_cpu[direction] += backend() - server
                 cpu[direction].append((time.process_time() - t) * 1000)
                 return len(result.nodes)
 
@@ -480,7 +509,7 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
             http_stop()
         raw.close()
         connection.close()
-    return figures, cpu
+    return figures, cpu, (server_cpu if backend else None)
 
 
 def main(argv=None) -> int:
@@ -491,12 +520,23 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", default=None, help="a *_bench PostgreSQL database (default: see above)")
     parser.add_argument("--regenerate", action="store_true", help="generate even when the marker says it exists")
     parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP measurement")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() this process after start-up (in-process figures only; not gunicorn's)")
     args = parser.parse_args(argv)
     if args.nodes < 10 * LAYERS * 10:
         raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")
 
     url = _database_url(args.database_url)
     _setup_django(url)
+    if args.gc_freeze:
+        # Python's full collections walk every object the process holds (all of Django's); a served process
+        # would freeze its start-up objects once (gc.freeze() after loading the WSGI application) so that
+        # they stop counting. Off by default: the in-process figures are then those of a process without it.
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        print(f"(gc.freeze() after start-up: {gc.get_freeze_count()} objects frozen, in this process only)")
     name = urlparse(url).path.lstrip("/")
     edges = None if args.regenerate else existing(url, args.nodes, args.seed)
     if edges is None:
@@ -506,7 +546,7 @@ def main(argv=None) -> int:
     else:
         print(f"reusing the generated graph in {name} (marker: {args.nodes} nodes, seed {args.seed})")
 
-    figures, cpu = measure(url, args.queries, args.seed, args.http)
+    figures, cpu, server_cpu = measure(url, args.queries, args.seed, args.http)
     conn = _connect(url)
     with conn.cursor() as cur:
         # Context for the figures: when the tables and indexes outgrow shared_buffers, random walks read
@@ -534,6 +574,9 @@ def main(argv=None) -> int:
             print(f"{direction:<11} {method:<13} {p50:8.2f} {p95:8.2f} {statistics.mean(got):11.1f}")
         cpu50, cpu95 = _percentiles(cpu[direction])
         print(f"{direction:<11} {'lineage() CPU':<13} {cpu50:8.2f} {cpu95:8.2f}   (this process's CPU time, ms)")
+        if server_cpu is not None:
+            print(f"{direction:<11} lineage() mean CPU per query: {statistics.mean(cpu[direction]):.2f} ms here + "
+                  f"{server_cpu[direction] * 1000 / len(cpu[direction]):.2f} ms in its PostgreSQL backend (/proc, 10 ms ticks)")
         p95 = {method: _percentiles(times)[1] for method, (times, _sizes) in rows.items()}
         best_raw = min(p95["CTE answer"], p95["BFS answer"], p95["1-stmt answer"])
         line = (f"{direction:<11} lineage() p95 {p95['lineage()']:.1f} ms = {p95['lineage()'] / best_raw:.2f}x the best "

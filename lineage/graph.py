@@ -221,8 +221,14 @@ def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
         counted, kind_join = "count(*) FILTER (WHERE k.kind = ANY(%(node_kinds)s))", " JOIN lineage_node k ON k.id = y.id"
     else:
         counted, kind_join = "count(*)", ""
-    fresh = (f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(y.id), {empty}) AS ids, {counted} AS counted FROM ("
-             f"SELECT unnest({up}) AS id UNION SELECT unnest({dn}) EXCEPT SELECT unnest(w.seen)) y{kind_join}) fresh")
+    if len(directions) == 1:
+        # One direction: its visited array is everything seen, so what it reached is all new already.
+        ids = up if "upstream" in directions else dn
+        fresh = (f" CROSS JOIN LATERAL (SELECT {ids} AS ids, (SELECT {counted} FROM unnest({ids}) AS y(id)"
+                 f"{kind_join}) AS counted) fresh")
+    else:
+        fresh = (f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(y.id), {empty}) AS ids, {counted} AS counted FROM ("
+                 f"SELECT unnest({up}) AS id UNION SELECT unnest({dn}) EXCEPT SELECT unnest(w.seen)) y{kind_join}) fresh")
     seed_up = "s.ids" if "upstream" in directions else empty
     seed_dn = "s.ids" if "downstream" in directions else empty
     go_on = "w.depth < %(depth)s AND (cardinality(w.up_front) > 0 OR cardinality(w.dn_front) > 0)"
