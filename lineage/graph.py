@@ -113,16 +113,16 @@ def _check_direction(direction: str, allowed=DIRECTIONS) -> None:
         raise ValueError(f"direction must be one of {', '.join(allowed)}, not {direction!r}")
 
 
-def _start_rows(start_ids, as_of, with_kind: bool) -> list[tuple]:
-    """The start nodes that exist (at `as_of`): (id, kind) rows; unknown ids simply drop out."""
+def _existing(start_ids, as_of) -> list[int]:
+    """The start nodes that exist (at `as_of`); unknown ids simply drop out."""
     in_sql, in_params = _id_set(start_ids)
-    sql = f"SELECT id, {'kind' if with_kind else 'NULL'} FROM lineage_node WHERE id {in_sql}"
+    sql = f"SELECT id FROM lineage_node WHERE id {in_sql}"
     if as_of is not None:
         sql += " AND first_seen <= %s"
         in_params = in_params + [as_of]
     with connection.cursor() as cur:
         cur.execute(sql, in_params)
-        return cur.fetchall()
+        return [row[0] for row in cur.fetchall()]
 
 
 def _level_sql(frontiers: dict[str, list[int]], as_of, edge_kinds, with_kind: bool) -> tuple[str, list]:
@@ -209,7 +209,7 @@ def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
             next_ids[one] = empty
             continue
         near, far = ("dst_id", "src_id") if one == "upstream" else ("src_id", "dst_id")
-        alias = one[:2] if one == "upstream" else "dn"
+        alias = "up" if one == "upstream" else "dn"
         join = "" if as_of is None else f" JOIN lineage_node n ON n.id = e.{far}{exists.replace('first_seen', 'n.first_seen')}"
         walked.append(
             f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(x.id), {empty}) AS ids FROM ("
@@ -242,28 +242,27 @@ def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
         f" SELECT w.depth + 1, {up}, w.up_seen || {up}, {dn}, w.dn_seen || {dn}, w.seen || fresh.ids, fresh.ids,"
         " w.found + fresh.counted"
         f" FROM walk w{''.join(walked)}{fresh} WHERE {go_on})"
-        " SELECT r.id, l.depth FROM walk l CROSS JOIN LATERAL unnest(l.new_ids) AS r(id)"
     )
+    answer = "SELECT r.id, l.depth FROM walk l CROSS JOIN LATERAL unnest(l.new_ids) AS r(id)"
     if node_kinds:
-        sql += (" JOIN lineage_node k ON k.id = r.id"
-                " WHERE k.kind = ANY(%(node_kinds)s) OR r.id = ANY(%(starts)s)")
-    sql += " ORDER BY l.depth, r.id"
+        answer += (" JOIN lineage_node k ON k.id = r.id"
+                   " WHERE k.kind = ANY(%(node_kinds)s) OR r.id = ANY(%(starts)s)")
+    answer += " ORDER BY l.depth, r.id"
     if enough is not None:
-        sql += " LIMIT %(enough)s"
-    if node_rows:
-        # The cap first, then the rows of only the nodes kept (the last level may have reached many more).
-        columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
-        sql = (f"{sql.replace(' SELECT r.id, l.depth FROM walk', ' , answer AS (SELECT r.id, l.depth FROM walk', 1)})"
-               f" SELECT {columns}, a.depth FROM answer a JOIN lineage_node n ON n.id = a.id ORDER BY a.depth, a.id")
-    return sql, params
+        answer += " LIMIT %(enough)s"
+    if not node_rows:
+        return f"{sql} {answer}", params
+    # The cap first, then the rows of only the nodes kept (the last level may have reached many more).
+    columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
+    return (f"{sql}, answer AS ({answer}) SELECT {columns}, a.depth FROM answer a"
+            " JOIN lineage_node n ON n.id = a.id ORDER BY a.depth, a.id"), params
 
 
 def _walk_by_level(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds, enough) -> list[tuple[int, int]]:
     """The same walk, one statement per level over the frontier, the visited sets in Python."""
     kinds = set(node_kinds or ())
     with_kind = bool(kinds)
-    starts = _start_rows(start_ids, as_of, False)
-    dist = {row[0]: 0 for row in starts}
+    dist = {node_id: 0 for node_id in _existing(start_ids, as_of)}
     answer = sorted(dist)  # start nodes always belong to the answer
     visited = {one: set(dist) for one in directions}
     frontiers = {one: answer for one in directions}
