@@ -33,8 +33,10 @@ SQL for the same answer on a bare psycopg2 cursor, both ways it can be written:
 - lineage(): `lineage.graph.lineage()` — the answer as model instances, which is what the API and
   dashboard use;
 - HTTP: GET /api/nodes/{id}/lineage/ on gunicorn (1 worker), keep-alive session, token auth, JSON decoded.
-Beside wall-clock milliseconds, lineage() also reports this process's CPU time (time.process_time), which
-the other agents on a shared machine disturb much less.
+Beside wall-clock milliseconds, lineage() also reports this process's CPU time (time.process_time) and the
+CPU time of its PostgreSQL backend (/proc/PID/stat, when the server runs on this machine), which other
+load on a shared machine disturbs much less. `--gc-freeze` freezes this process's start-up objects first,
+to show how much of lineage()'s tail is Python's full garbage collections (in-process figures only).
 """
 from __future__ import annotations
 
