@@ -73,6 +73,27 @@ def test_inside_a_callers_transaction_the_callers_commit_decides(transactional_d
     assert IngestedEvent.objects.count() == 1
 
 
+def test_without_the_flush_function_commits_stay_synchronous(transactional_db, monkeypatch):
+    """A role that may not call pg_logical_emit_message (an operator revoked it) keeps synchronous commits."""
+    monkeypatch.setitem(service._can_flush_by_alias, connection.alias, False)
+    waits = []
+    monkeypatch.setattr(service, "_wait_for_durability", lambda: waits.append(1))
+    real_store = service._store
+    settings_seen = []
+
+    def spy(prepared, user, sql_prefix=""):
+        stored = real_store(prepared, user, sql_prefix)
+        with connection.cursor() as cur:  # still inside the ingest transaction, after its first statement
+            cur.execute("SHOW synchronous_commit")
+            settings_seen.append(cur.fetchone()[0])
+        return stored
+
+    monkeypatch.setattr(service, "_store", spy)
+    service.ingest_event(EVENT)
+    assert waits == [] and settings_seen == ["on"]
+    assert IngestedEvent.objects.count() == 1
+
+
 def test_a_batch_is_flushed_once_after_its_commit(transactional_db, monkeypatch):
     waits = []
     real_wait = service._wait_for_durability
