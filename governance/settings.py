@@ -139,6 +139,7 @@ SPECTACULAR_SETTINGS = {
 
 # Audit chain checkpoints are HMAC-signed with this key (never the SECRET_KEY, so rotating one
 # does not invalidate the other).
+ARCHIVE_MAX_BUNDLE_NODES = env_int("ARCHIVE_MAX_BUNDLE_NODES", 50_000)
 AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "dev-audit-key-change-me")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
 # Optional Ed25519 signing of checkpoints (hex or PEM private key), and retired HMAC keys that still verify.
