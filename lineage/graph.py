@@ -186,20 +186,42 @@ def _walk(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds=None,
     return [by_id[node_id] + (d,) for node_id, d in pairs if node_id in by_id]
 
 
-def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough, node_rows) -> tuple[str, dict]:
-    """One recursive statement for the walk on PostgreSQL: ONE row per level, carrying each direction's
-    frontier and visited array, every node seen so far, the nodes first reached at this level and how
-    many answer nodes are known. Each level is an index scan per direction over `= ANY(frontier)`, minus
-    that direction's visited array (a hashed EXCEPT, so linear in the sizes); the recursion stops at
-    `depth`, on empty frontiers, or once `enough` answer nodes are known (whole levels only)."""
-    params = {"starts": list(start_ids), "depth": depth, "as_of": as_of, "edge_kinds": list(edge_kinds or []),
-              "node_kinds": list(node_kinds or []), "enough": enough}
+def _holds_sql(as_of, edge_kinds) -> str:
+    """The condition on edge `e` for "holds at as_of, of edge_kinds", in _walk_parts' named parameters."""
     if as_of is None:
         holds = "e.valid_to IS NULL"
     else:
         holds = "e.valid_from <= %(as_of)s AND (e.valid_to IS NULL OR e.valid_to > %(as_of)s)"
     if edge_kinds:
         holds += " AND e.kind = ANY(%(edge_kinds)s)"
+    return holds
+
+
+def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough, node_rows) -> tuple[str, dict]:
+    """The walk on PostgreSQL as one statement (see _walk_parts): rows (id, depth), or with `node_rows`
+    (the node's columns in _NODE_COLUMNS order, depth), nearest first then by id, at most `enough`."""
+    sql, answer, params = _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough)
+    if not node_rows:
+        return f"{sql} {answer}", params
+    # The cap first, then the rows of only the nodes kept (the last level may have reached many more).
+    columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
+    return (f"{sql}, answer AS ({answer}) SELECT {columns}, a.depth FROM answer a"
+            " JOIN lineage_node n ON n.id = a.id ORDER BY a.depth, a.id"), params
+
+
+def _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough) -> tuple[str, str, dict]:
+    """The pieces of the one-statement walk on PostgreSQL, for callers that build on its answer
+    (lineage.graph_json too): (`WITH RECURSIVE walk(...) AS (...)`, the SELECT of the answer rows (id, depth)
+    nearest first then by id, at most `enough`, the named parameters both use).
+
+    The recursive CTE has ONE row per level, carrying each direction's frontier and visited array, every
+    node seen so far, the nodes first reached at this level and how many answer nodes are known. Each
+    level is an index scan per direction over `= ANY(frontier)`, minus that direction's visited array (a
+    hashed EXCEPT, so linear in the sizes); the recursion stops at `depth`, on empty frontiers, or once
+    `enough` answer nodes are known (whole levels only)."""
+    params = {"starts": list(start_ids), "depth": depth, "as_of": as_of, "edge_kinds": list(edge_kinds or []),
+              "node_kinds": list(node_kinds or []), "enough": enough}
+    holds = _holds_sql(as_of, edge_kinds)
     # A node that did not exist yet at `as_of` is not walked through either.
     exists = "" if as_of is None else " AND first_seen <= %(as_of)s"
     empty = "'{}'::bigint[]"
@@ -250,12 +272,7 @@ def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
     answer += " ORDER BY l.depth, r.id"
     if enough is not None:
         answer += " LIMIT %(enough)s"
-    if not node_rows:
-        return f"{sql} {answer}", params
-    # The cap first, then the rows of only the nodes kept (the last level may have reached many more).
-    columns = ", ".join(f"n.{c}" for c in _NODE_COLUMNS)
-    return (f"{sql}, answer AS ({answer}) SELECT {columns}, a.depth FROM answer a"
-            " JOIN lineage_node n ON n.id = a.id ORDER BY a.depth, a.id"), params
+    return sql, answer, params
 
 
 def _walk_by_level(start_ids, directions, depth: int, as_of, edge_kinds, node_kinds, enough) -> list[tuple[int, int]]:
