@@ -114,7 +114,22 @@ class _Client:
         return self.request("POST", path, body)
 
 
-def _wait_until_up(client: _Client, server: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_until_up(session, base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait for /api/health/ through a requests.Session (bench._server and the load tests use this)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            if session.get(base + "/api/health/", timeout=2).status_code == 200:
+                return
+        except Exception:  # noqa: BLE001 - not listening yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /api/health/ in time")
+
+
+def _wait_until_client_up(client: _Client, server: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -212,7 +227,7 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
     client = _Client(port, token)
     figures: dict = {}
     try:
-        _wait_until_up(client, server)
+        _wait_until_client_up(client, server)
         # warm both endpoints (imports, connection) outside the measurement
         warm = _events(seed + 10_000, 2)
         for body, path in ((json.dumps(warm[0]), "/api/v1/lineage"), (json.dumps(warm[1:]), "/api/v1/lineage/batch")):
