@@ -30,9 +30,13 @@ SQL for the same answer on a bare psycopg2 cursor, both ways it can be written:
   statement carrying the visited sets as arrays, node rows included; its text comes from
   lineage.graph._walk_statement), then the edges, on the bare cursor: lineage() minus Django and the
   model instances;
-- lineage(): `lineage.graph.lineage()` — the answer as model instances, which is what the API and
-  dashboard use;
-- HTTP: GET /api/nodes/{id}/lineage/ on gunicorn (1 worker), keep-alive session, token auth, JSON decoded.
+- JSON answer: the statement the API runs on PostgreSQL (lineage.graph_json.lineage_statement: the same
+  walk, and the response body built by json_agg in the database), on the bare cursor; it returns the
+  finished JSON text, not rows or objects;
+- lineage(): `lineage.graph.lineage()` — the answer as model instances, which is what the dashboard (and
+  the API on SQLite) uses;
+- HTTP: GET /api/nodes/{id}/lineage/ on gunicorn (1 worker), keep-alive session, token auth, JSON decoded
+  (on PostgreSQL the body is the JSON answer's, sent as it is).
 Beside wall-clock milliseconds, lineage() also reports this process's CPU time (time.process_time) and the
 CPU time of its PostgreSQL backend (/proc/PID/stat, when the server runs on this machine), which other
 load on a shared machine disturbs much less. `--gc-freeze` freezes this process's start-up objects first,
@@ -441,7 +445,7 @@ def _http_runner(url: str):
 def measure(url: str, queries: int, seed: int, http: bool) -> dict:
     from django.db import connection
 
-    from lineage import graph
+    from lineage import graph, graph_json
 
     starts = _starts(url, queries, seed)
     raw = _connect(url)
@@ -492,6 +496,16 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
                     cur.fetchall()
                     return len(ids)
 
+            def json_answer(start, direction=direction):
+                sql, params = graph_json.lineage_statement(start, direction=direction, depth=DEPTH,
+                                                           max_nodes=MAX_NODES)
+                with raw.cursor() as cur:
+                    cur.execute(sql, params)
+                    body = cur.fetchone()[0]
+                # Node count without parsing the body inside the timing: only node objects have a compactly
+                # written "depth" key (the envelope's is `"depth" : N`; quotes inside strings are escaped).
+                return body.count('"depth":')
+
             def via_graph(start, direction=direction):
                 t = time.process_time()
                 server = backend() if backend else 0.0
@@ -502,7 +516,8 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
                 return len(result.nodes)
 
             methods = {"CTE walk": cte_walk, "CTE answer": cte_answer, "BFS walk": bfs_walk,
-                       "BFS answer": bfs_answer, "1-stmt answer": one_statement, "lineage()": via_graph}
+                       "BFS answer": bfs_answer, "1-stmt answer": one_statement, "JSON answer": json_answer,
+                       "lineage()": via_graph}
             if http_fetch:
                 methods["HTTP"] = lambda s, d=direction: http_fetch(d, s)
             figures[direction] = _time(methods, starts[direction])
@@ -564,7 +579,8 @@ def main(argv=None) -> int:
     print(f"(shared_buffers {buffers}; lineage_node {node_size}, lineage_edge {edge_size} with indexes; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print("CTE = the plain recursive CTE, BFS = level by level by hand, 1-stmt = lineage()'s own statement; walk = "
-          "ids only, answer = node rows and edges like lineage(), all on a bare psycopg2 cursor")
+          "ids only, answer = node rows and edges like lineage(), all on a bare psycopg2 cursor; JSON answer = the "
+          "API's statement on PostgreSQL (the finished response body as text), on the same cursor")
     print(f"{'direction':<11} {'method':<13} {'p50 ms':>8} {'p95 ms':>8} {'mean nodes':>11}")
     for direction, rows in figures.items():
         sizes = {method: sizes for method, (_times, sizes) in rows.items()}
@@ -583,6 +599,7 @@ def main(argv=None) -> int:
         best_raw = min(p95["CTE answer"], p95["BFS answer"], p95["1-stmt answer"])
         line = (f"{direction:<11} lineage() p95 {p95['lineage()']:.1f} ms = {p95['lineage()'] / best_raw:.2f}x the best "
                 f"raw answer ({best_raw:.1f} ms), {p95['lineage()'] / p95['CTE answer']:.2f}x the CTE answer")
+        line += f"; JSON answer p95 {p95['JSON answer']:.1f} ms"
         if "HTTP" in p95:
             line += f"; HTTP p95 {p95['HTTP']:.1f} ms"
         print(line + "   (goals at 1M nodes: p95 <= 50 ms, <= 2x raw SQL)")

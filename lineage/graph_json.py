@@ -61,8 +61,8 @@ def _edge_rows(directions, holds: str) -> tuple[str, str]:
     sides are dense; the planner picks."""
     if len(directions) == 1:
         near, far = ("dst_id", "src_id") if directions[0] == "upstream" else ("src_id", "dst_id")
-        cte = (f", reached AS MATERIALIZED (SELECT e.* FROM kept s JOIN lineage_edge e ON e.{near} = s.id"
-               f" WHERE {holds})")
+        cte = (", reached AS MATERIALIZED (SELECT e.id, e.kind, e.src_id, e.dst_id, e.source, e.valid_from,"
+               f" e.valid_to, e.raw_id FROM kept s JOIN lineage_edge e ON e.{near} = s.id WHERE {holds})")
         return cte, f"SELECT {_EDGE_COLUMNS} FROM reached e JOIN kept t ON t.id = e.{far}"
     return "", (f"SELECT {_EDGE_COLUMNS} FROM kept s JOIN lineage_edge e ON e.src_id = s.id"
                 f" JOIN kept t ON t.id = e.dst_id WHERE {holds}")

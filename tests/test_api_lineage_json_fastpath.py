@@ -37,7 +37,8 @@ OFFSETS = [dt.timezone.utc, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.t
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     if connection.vendor != "postgresql":
-        pytest.skip("the JSON fast path is PostgreSQL's (SQLite keeps the DRF path): run with DATABASE_URL=postgres://…")
+        pytest.skip("the JSON fast path is PostgreSQL's (SQLite keeps the DRF path): "
+                    "run with DATABASE_URL=postgres://…")
 
 
 def at(hours: int, micros: int = 0) -> dt.datetime:
@@ -182,7 +183,8 @@ def test_browsable_api_keeps_the_drf_path(api, small):
     url = f"/api/nodes/{small['c']}/lineage/"
     html = api.get(url, {"direction": "upstream", "format": "api"})
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
-    assert isinstance(html, Response) and html.data == views.lineage_answer(small["c"], validated({"direction": "upstream"}))
+    assert isinstance(html, Response)
+    assert html.data == views.lineage_answer(small["c"], validated({"direction": "upstream"}))
     assert api.get(url, {"direction": "upstream"}, HTTP_ACCEPT="text/html")["Content-Type"].startswith("text/html")
 
 
