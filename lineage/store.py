@@ -146,8 +146,8 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
         grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
         for group, sid in chunk:
             grouped[group].append(sid)
-        # Plain SQL through Node.objects.raw: the ORM's compilation of this OR-of-IN filter cost more CPU
-        # than the query itself (it runs once per ingested event).
+        # Plain SQL (see _instances): the ORM's compilation of this OR-of-IN filter cost more CPU than
+        # the query itself (it runs once per ingested event).
         clauses, params = [], []
         for (source, kind), ids in grouped.items():
             clauses.append(f"(source = %s AND kind = %s AND source_id IN ({', '.join(['%s'] * len(ids))}))")
@@ -156,9 +156,42 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
         if lock:
             # Always lock in id order, so two writers touching the same nodes cannot deadlock on them.
             sql += " ORDER BY id" + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-        for node in Node.objects.raw(sql, params):
+        for node in _instances(Node, sql, params):
             found[NodeKey(node.source, node.kind, node.source_id)] = node
     return found
+
+
+_READ_PLANS: dict[tuple, tuple] = {}
+
+
+def _instances(model, sql: str, params: list) -> list:
+    """Model instances for `SELECT *` rows of `model`'s table: what Model.objects.raw gives, without its
+    per-query setup (column resolution, converter lookup), which cost more than the rows themselves for
+    the handful an event reads. Columns are matched by name, not assumed in the model's field order."""
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        names = tuple(d[0] for d in cur.description)
+        rows = cur.fetchall()
+    key = (model, connection.vendor, names)
+    plan = _READ_PLANS.get(key)
+    if plan is None:
+        by_column = {f.column: f for f in model._meta.concrete_fields}
+        fields = [by_column[name] for name in names]
+        order = sorted(range(len(fields)), key=lambda i: model._meta.concrete_fields.index(fields[i]))
+        converters = [tuple(connection.ops.get_db_converters(f.get_col(model._meta.db_table)) + f.get_db_converters(connection))
+                      for f in fields]
+        plan = ([fields[i].attname for i in order], order, converters, fields)
+        _READ_PLANS[key] = plan
+    attnames, order, converters, fields = plan
+    alias = connection.alias
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, convs in enumerate(converters):
+            for conv in convs:
+                values[i] = conv(values[i], fields[i], connection)
+        out.append(model.from_db(alias, attnames, [values[i] for i in order]))
+    return out
 
 
 def _getter(field):
@@ -422,7 +455,7 @@ class _Session:
             # The held node writes ride along (see _Writes); the edges read here are not among them.
             sql = (f"{self.writes.prefix()}SELECT * FROM {table} WHERE valid_to IS NULL AND (src_id, dst_id) IN "
                    f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})")
-            for edge in Edge.objects.raw(sql, [v for pair in chunk for v in pair]):
+            for edge in _instances(Edge, sql, [v for pair in chunk for v in pair]):
                 open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
         new_edges: list[Edge] = []
         dirty: dict[int, set[str]] = {}
