@@ -375,8 +375,14 @@ def main(argv=None) -> int:
     base = results[0]
     for r in results[1:]:
         same = r["sha256"] == base["sha256"] and r["counts"] == base["counts"]
+        # The best n workers could do with these partitions: the plan, then either the longest partition
+        # or an even share of all partition time, whichever is longer (each from the 1-worker run).
+        times = [sec for p in base["per_worker"] for _, sec in p]
+        floor = (base["plan"] or 0) + max(max(times, default=0), sum(times) / r["workers"])
         print(f"  scaling {base['workers']} -> {r['workers']} workers: x{base['wall'] / r['wall']:.2f} "
-              f"({base['wall']:.1f} s -> {r['wall']:.1f} s); identical store: {'yes' if same else 'NO'}")
+              f"({base['wall']:.1f} s -> {r['wall']:.1f} s); identical store: {'yes' if same else 'NO'}; "
+              f"bound from the partitions: x{base['wall'] / floor:.2f} (plan + longest partition "
+              f"{(base['plan'] or 0) + max(times, default=0):.1f} s)")
         if not same:
             failed = True
             a, b = logdir / f"store-{base['workers']}-workers.txt", logdir / f"store-{r['workers']}-workers.txt"
