@@ -55,6 +55,8 @@ class Node(models.Model):
         indexes = [
             models.Index(fields=["kind", "name"], name="node_kind_name"),
             models.Index(fields=["namespace", "name"], name="node_ns_name"),
+            # The ingest's "newest version of this dataset at the event's time" (migration 0003).
+            models.Index(fields=["namespace", "name", "kind", "source", "first_seen"], name="node_ns_name_kind_seen"),
             models.Index(fields=["first_seen"], name="node_first_seen"),
             # Per-kind lists page newest first (cursor on -id): without it a rare kind scans the whole table.
             models.Index(fields=["kind", "-id"], name="node_kind_id"),
