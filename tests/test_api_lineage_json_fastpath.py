@@ -194,6 +194,7 @@ def test_bad_parameters_unknown_nodes_and_anonymous_requests_are_answered_as_bef
     assert bad.status_code == 400 and "max_nodes" in bad.json()["detail"]
     assert api.get("/api/nodes/999999999/lineage/").status_code == 404
     assert api.get("/api/nodes/999999999/lineage/", {"max_nodes": "0"}).status_code == 404  # 404 before 400
+    assert api.get("/api/nodes/99999999999999999999/lineage/").status_code == 404  # beyond bigint: no 500
     from rest_framework.test import APIClient
 
     assert APIClient().get(url).status_code == 401
