@@ -424,6 +424,10 @@ class _Session:
 
     def flush_nodes(self) -> None:
         if self.new_nodes:
+            # Inserted in key order: two transactions creating some of the same nodes then wait on each
+            # other's unique-index entries in one order, never crosswise (a deadlock PostgreSQL would break
+            # only after deadlock_timeout, a second by default, with one of them failed).
+            self.new_nodes.sort(key=lambda n: (n.source, n.kind, n.source_id))
             insert(self.new_nodes)
             self.created_nodes.extend(self.new_nodes)
         if self.revisions:
@@ -506,6 +510,8 @@ class _Session:
                 mark(edge, {"valid_to"})
                 self.result.edges_closed += 1
         if new_edges:
+            # In key order, for the same reason as new nodes (the open-edge unique index).
+            new_edges.sort(key=lambda e: (e.src_id, e.dst_id, e.kind))
             insert(new_edges, self.writes)
         if dirty:
             _update(list(edges_by_obj.values()), set().union(*dirty.values()), self.writes)
@@ -518,6 +524,9 @@ def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> N
     the write itself for the handful of rows an event touches. Unchanged values among the union of
     changed fields are written back as they are."""
     model = type(objects[0])
+    # Rows in id order (the order the join meets them for the few rows an event updates), so concurrent
+    # writers take their row locks in one order.
+    objects = sorted(objects, key=lambda obj: obj.pk)
     db_fields = [model._meta.get_field(name) for name in sorted(fields)]
     pk = model._meta.pk
     table = connection.ops.quote_name(model._meta.db_table)

@@ -5,9 +5,11 @@ One call stores, in one transaction, the raw event (lineage.RawRecord), the grap
 either fully in the ledger, audited, or not at all. An event already ingested (same canonical JSON
 digest) is acknowledged and changes nothing but the audit trail, which records that it was sent again.
 
-A batch is one transaction too (that is what makes it fast); if the database refuses it (a concurrent
-writer created the same node first, say), the batch is replayed one event per transaction so that one
-bad event cannot sink the others — each then carries its own `ingest.event` audit entry.
+A batch is one transaction too (that is what makes it fast); when it loses a race (a concurrent writer
+created the same node first, a lock cycle broken by PostgreSQL) it is run again whole from a fresh
+read. If the database refuses it otherwise (or keeps losing), the batch is replayed one event per
+transaction so that one bad event cannot sink the others — each then carries its own `ingest.event`
+audit entry.
 
 Durability without holding the locks through the disk flush (PostgreSQL): the audit chain's lock and the
 row locks on the nodes an event touches are held until COMMIT, and a synchronous COMMIT holds them
@@ -257,10 +259,7 @@ def _ingest_batch(items: object, user=None) -> dict:
     stored_ok: list[Prepared] = []
     if prepared:
         try:
-            with _unit_of_work() as sql_prefix:
-                stored = _store(prepared, user, sql_prefix)
-                record("ingest.batch", "openlineage.batch", context.current().request_id,
-                       after=_batch_summary(len(items), stored, failed))
+            _store_batch(prepared, user, len(items), failed)
             stored_ok = prepared
         except DatabaseError:
             log.warning("batch of %d events refused as a whole; replaying one event per transaction", len(prepared), exc_info=True)
@@ -289,6 +288,27 @@ def _ingest_batch(items: object, user=None) -> dict:
         },
         "failed_events": failed,
     }
+
+
+def _store_batch(prepared: list[Prepared], user, received: int, failed: list) -> None:
+    """The batch in one transaction, started again from a fresh read when it lost a race (a concurrent
+    batch created one of its nodes or edges first, or PostgreSQL broke a lock cycle): concurrent
+    producers posting batches about the same datasets do that routinely, and replaying such a batch one
+    event per transaction would cost a transaction per event. Anything else, or a race lost RETRIES
+    times, is raised for the per-event replay."""
+    for attempt in range(RETRIES):
+        try:
+            with _unit_of_work() as sql_prefix:
+                stored = _store(prepared, user, sql_prefix)
+                record("ingest.batch", "openlineage.batch", context.current().request_id,
+                       after=_batch_summary(received, stored, failed))
+            return
+        except (IntegrityError, OperationalError) as exc:
+            if not _retriable(exc) or attempt == RETRIES - 1:
+                raise
+            log.info("batch of %d events lost a race (%s); retrying it whole", len(prepared), exc.__class__.__name__)
+            for p in prepared:
+                p.duplicate, p.ingested = False, None
 
 
 def _batch_summary(received: int, stored: Stored, failed: list) -> dict:
