@@ -97,6 +97,7 @@ class ApplyResult:
     edges_closed: int = 0
     nodes: dict = field(default_factory=dict)  # NodeKey -> Node
     raw: dict = field(default_factory=dict)  # (source, kind, source_id, digest) -> RawRecord
+    pending_sql: str = ""  # apply(hold_writes=True): writes the caller sends ahead of its next statement
 
     def as_counts(self) -> dict:
         return {
@@ -240,6 +241,14 @@ class _Writes:
             return ""
         text = "; ".join(self.held).replace("%", "%%") + "; "
         self.held = []
+        return text
+
+    def take(self) -> str:
+        """The held statements as SQL to send ahead of a statement without parameters (the caller's
+        next round trip carries them), '' when none are held; they are no longer held here."""
+        if not self.held:
+            return ""
+        text, self.held = "; ".join(self.held) + "; ", []
         return text
 
     def flush(self) -> None:
@@ -561,7 +570,7 @@ def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> N
 
 
 def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | None] | None = None,
-          assume_new_raw: bool = False, also_insert=None) -> ApplyResult:
+          assume_new_raw: bool = False, also_insert=None, hold_writes: bool = False) -> ApplyResult:
     """Apply NodeFact / EdgeFact / EdgeClose / RawPayload values in one transaction.
 
     `nodes` may pass nodes the caller already loaded in this transaction (see `load_nodes(lock=True)`),
@@ -572,6 +581,9 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
     `also_insert(raw)`, given the raw records by (source, kind, source_id, digest), returns unsaved model
     instances to insert with the call's last writes (their ids stay None): the ingest's log rows, which
     point at the raw records, cost no round trip of their own.
+    `hold_writes=True` leaves the call's last writes unsent, as SQL in `result.pending_sql`: the caller
+    must send it, in this transaction, ahead of its next statement (the ingest sends it with the audit
+    chain's lock, one round trip fewer per request); '' when nothing is pending (always so on SQLite).
     """
     facts = list(facts)
     session = _Session(now or timezone.now(), nodes)
@@ -610,7 +622,10 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
         session.apply_edges(edge_items)
         if also_insert is not None:
             insert(also_insert(session.raw), session.writes)
-        session.writes.flush()
+        if hold_writes:
+            session.result.pending_sql = session.writes.take()
+        else:
+            session.writes.flush()
     session.result.nodes = {k: n for k, n in session.nodes.items() if n is not None}
     session.result.raw = session.raw
     return session.result

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.db import connection
 
+from governance.audit.verify import verify_chain
 from lineage import store
 from lineage.ingest import service
 from lineage.ingest.demo import generate_events
@@ -55,7 +56,15 @@ def test_held_writes_leave_the_same_store_as_one_statement_per_execute(monkeypat
         held.append(len(self.held))
         real_flush(self)
 
+    real_take = store._Writes.take
+
+    def counting_take(self):
+        # writes handed to the caller (the ingest sends them with the audit chain's lock)
+        held.append(len(self.held))
+        return real_take(self)
+
     monkeypatch.setattr(store._Writes, "flush", counting_flush)
+    monkeypatch.setattr(store._Writes, "take", counting_take)
     _ingest(events)
     fast = _snapshot()
     assert any(held), "the fast path held no write: the test would compare the portable path with itself"
@@ -72,4 +81,5 @@ def test_held_writes_leave_the_same_store_as_one_statement_per_execute(monkeypat
     _ingest(events)
     assert not any(held)
     assert _snapshot() == fast
+    assert verify_chain().ok  # the writes sent with the chain's lock left a chain that verifies
     assert fast[0] and fast[1] and fast[2] and len(fast[3]) == len({json.dumps(e, sort_keys=True) for e in events})

@@ -53,14 +53,19 @@ def _checked_json(spec: dict) -> tuple:
 _TAIL_SQL = "SELECT seq, hash FROM audit_auditentry ORDER BY seq DESC LIMIT 1"
 
 
-def _lock_and_tail() -> tuple[int, str]:
-    """Take the chain lock, then read the tail (seq and hash of the last entry) as it is after the lock."""
+def _lock_and_tail(sql_prefix: str = "") -> tuple[int, str]:
+    """Take the chain lock, then read the tail (seq and hash of the last entry) as it is after the lock.
+
+    `sql_prefix` (PostgreSQL only): the caller's own pending writes of this transaction, sent in the same
+    round trip ahead of the lock (complete statements, no parameters)."""
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             # One round trip for both: in READ COMMITTED the second statement takes its own snapshot, after
             # the lock is granted, so it sees the entries of whoever held the lock before.
-            cur.execute(f"SELECT pg_advisory_xact_lock({int(ADVISORY_LOCK_KEY)}); {_TAIL_SQL}")
+            cur.execute(f"{sql_prefix}SELECT pg_advisory_xact_lock({int(ADVISORY_LOCK_KEY)}); {_TAIL_SQL}")
         else:
+            if sql_prefix:
+                raise ValueError("sql_prefix is for PostgreSQL, which runs several statements per execute")
             if connection.vendor == "sqlite":
                 # Matches no row (so the append-only trigger does not fire) but makes this transaction the
                 # writer now, before the tail is read, instead of failing to upgrade a stale read later.
@@ -152,15 +157,19 @@ def record(
     after=None,
     reason: str = "",
     ctx: context.AuditContext | None = None,
+    sql_prefix: str = "",
 ) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction (or a new one).
 
     Called inside the same transaction as the write it describes, so that either both land or neither.
+    `sql_prefix`: that write's last statements, when the caller held them back to save a round trip
+    (lineage.store.apply(hold_writes=True)); they run before the chain lock is taken, as if sent just
+    before this call.
     """
     spec = {"action": action, "object_type": object_type, "object_id": object_id, "before": before, "after": after, "reason": reason}
     _checked_json(spec)  # bad input is refused before the transaction is touched
     with _atomic():
-        return _append([spec], ctx or context.current(), _lock_and_tail())[0]
+        return _append([spec], ctx or context.current(), _lock_and_tail(sql_prefix))[0]
 
 
 def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = None) -> list[AuditEntry]:

@@ -59,6 +59,8 @@ class Prepared:
 class Stored:
     prepared: list[Prepared]
     counts: dict = field(default_factory=dict)
+    # Writes of this transaction not sent yet: the caller passes them to its audit `record` call.
+    pending_sql: str = ""
 
     @property
     def created(self) -> list[Prepared]:
@@ -176,10 +178,11 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
         return rows
 
     # The digests were just checked against IngestedEvent, written in the same transaction as RawRecord.
-    result = store.apply(facts, nodes=mapper.nodes, assume_new_raw=True, also_insert=log_rows)
+    # The last writes ride with the audit entry's lock (the caller records it next, in this transaction).
+    result = store.apply(facts, nodes=mapper.nodes, assume_new_raw=True, also_insert=log_rows, hold_writes=True)
     for p, row in zip(todo, rows):
         p.ingested = row
-    return Stored(prepared, result.as_counts())
+    return Stored(prepared, result.as_counts(), result.pending_sql)
 
 
 def _event_summary(p: Prepared, counts: dict) -> dict:
@@ -199,7 +202,7 @@ def ingest_event(body: object, user=None) -> Prepared:
             with _unit_of_work() as sql_prefix:
                 stored = _store([p], user, sql_prefix)
                 record("ingest.event", f"openlineage.{p.event.kind}", p.event.subject,
-                       after=_event_summary(p, stored.counts))
+                       after=_event_summary(p, stored.counts), sql_prefix=stored.pending_sql)
             return p
         except DataError as exc:
             # e.g. PostgreSQL refuses "\u0000" inside JSON text: nothing of the event was stored.
@@ -301,7 +304,7 @@ def _store_batch(prepared: list[Prepared], user, received: int, failed: list) ->
             with _unit_of_work() as sql_prefix:
                 stored = _store(prepared, user, sql_prefix)
                 record("ingest.batch", "openlineage.batch", context.current().request_id,
-                       after=_batch_summary(received, stored, failed))
+                       after=_batch_summary(received, stored, failed), sql_prefix=stored.pending_sql)
             return
         except (IntegrityError, OperationalError) as exc:
             if not _retriable(exc) or attempt == RETRIES - 1:
