@@ -195,6 +195,15 @@ def _instances(model, sql: str, params: list) -> list:
     return out
 
 
+def id_reservation(model, count: int) -> tuple[str, list]:
+    """PostgreSQL: a query part and its parameters giving `count` rows (NULL, a new id of `model`'s table),
+    to append with UNION ALL to a two-column query the caller makes anyway, so that reserving the ids of
+    rows to insert costs no round trip. Ids reserved but not used are skipped, as a rolled-back insert's
+    are."""
+    return (" UNION ALL SELECT NULL, nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count])
+
+
 def _getter(field):
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return lambda obj: field.pre_save(obj, True)
@@ -261,12 +270,12 @@ class _Writes:
 _INSERT_PLANS: dict[tuple, tuple] = {}
 
 
-def _insert_plan(model, vendor: str) -> tuple:
+def _insert_plan(model, vendor: str, with_pk: bool = False) -> tuple:
     """Per model and database vendor, once: the column list, one VALUES row, rows per statement and the
     value getters/preparers (building them per call was a tenth of a single event's store CPU)."""
-    plan = _INSERT_PLANS.get((model, vendor))
+    plan = _INSERT_PLANS.get((model, vendor, with_pk))
     if plan is None:
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
         quote = connection.ops.quote_name
         plan = (
             ", ".join(quote(f.column) for f in fields),
@@ -274,7 +283,7 @@ def _insert_plan(model, vendor: str) -> tuple:
             max(1, 30000 // max(1, len(fields))),  # stay under SQLite's 32766 variables
             [(_getter(f), _preparer(f)) for f in fields],
         )
-        _INSERT_PLANS[(model, vendor)] = plan
+        _INSERT_PLANS[(model, vendor, with_pk)] = plan
     return plan
 
 
@@ -289,19 +298,22 @@ class _RevisionRow:
         self.raw_id, self.recorded_at, self.pk = raw_id, recorded_at, None
 
 
-def insert(objects: list, writes: _Writes | None = None, model=None) -> None:
+def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk: bool = False,
+           carry: _Writes | None = None) -> None:
     """INSERT … RETURNING id for unsaved model instances of one model, setting their primary keys.
 
     What bulk_create does, without its per-call compilation cost; PostgreSQL and SQLite (3.35+) both
     return the ids in the order of the VALUES rows, as bulk_create itself relies on. With `writes`, the
     rows are inserted through it, without RETURNING: for rows whose ids nothing reads (they stay None).
-    `model` names the model when the objects are plain rows with its attributes (`_RevisionRow`)."""
+    `model` names the model when the objects are plain rows with its attributes (`_RevisionRow`).
+    `with_pk`: the objects carry their ids already (reserved, see `id_reservation`), inserted as given.
+    `carry`: held writes to send ahead of the INSERT … RETURNING, in the same round trip."""
     if not objects:
         return
     model = model or type(objects[0])
     meta = model._meta
     quote = connection.ops.quote_name
-    columns, row, per_statement, preparers = _insert_plan(model, connection.vendor)
+    columns, row, per_statement, preparers = _insert_plan(model, connection.vendor, with_pk)
     for start in range(0, len(objects), per_statement):
         chunk = objects[start:start + per_statement]
         params = [prep(getter(obj)) for obj in chunk for getter, prep in preparers]
@@ -310,7 +322,8 @@ def insert(objects: list, writes: _Writes | None = None, model=None) -> None:
             writes.run(sql, params)
             continue
         with connection.cursor() as cur:
-            cur.execute(f"{sql} RETURNING {quote(meta.pk.column)}", params)
+            prefix = carry.prefix() if carry is not None else ""
+            cur.execute(f"{prefix}{sql} RETURNING {quote(meta.pk.column)}", params)
             ids = [r[0] for r in cur.fetchall()]
         for obj, pk in zip(chunk, ids):
             obj.pk = pk
@@ -334,7 +347,7 @@ class _Session:
         self.writes = _Writes()
 
     # -- raw payloads ---------------------------------------------------------------------------------
-    def load_raw(self, payloads: list[RawPayload], assume_new: bool = False) -> None:
+    def load_raw(self, payloads: list[RawPayload], assume_new: bool = False, reserved_ids=()) -> None:
         wanted: dict[tuple, RawPayload] = {}
         for payload in payloads:
             cache_key = (payload.source, payload.kind, payload.source_id, payload.digest)
@@ -353,7 +366,15 @@ class _Session:
             for key, p in wanted.items() if key not in self.raw
         ]
         if missing:
-            insert(missing)
+            if self.writes.batched and len(reserved_ids) >= len(missing):
+                # Ids the caller reserved: the insert needs no answer, so it rides with the next statement.
+                for record, pk in zip(missing, reserved_ids):
+                    record.pk = pk
+                    record._state.adding = False
+                    record._state.db = connection.alias
+                insert(missing, self.writes, with_pk=True)
+            else:
+                insert(missing, carry=self.writes)
             for record in missing:
                 self.raw[(record.source, record.kind, record.source_id, record.digest)] = record
             self.result.raw_created += len(missing)
@@ -437,7 +458,7 @@ class _Session:
             # other's unique-index entries in one order, never crosswise (a deadlock PostgreSQL would break
             # only after deadlock_timeout, a second by default, with one of them failed).
             self.new_nodes.sort(key=lambda n: (n.source, n.kind, n.source_id))
-            insert(self.new_nodes)
+            insert(self.new_nodes, carry=self.writes)
             self.created_nodes.extend(self.new_nodes)
         if self.revisions:
             recorded_at = timezone.now()
@@ -570,7 +591,8 @@ def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> N
 
 
 def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | None] | None = None,
-          assume_new_raw: bool = False, also_insert=None, hold_writes: bool = False) -> ApplyResult:
+          assume_new_raw: bool = False, also_insert=None, hold_writes: bool = False,
+          reserved_raw_ids=()) -> ApplyResult:
     """Apply NodeFact / EdgeFact / EdgeClose / RawPayload values in one transaction.
 
     `nodes` may pass nodes the caller already loaded in this transaction (see `load_nodes(lock=True)`),
@@ -581,6 +603,8 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
     `also_insert(raw)`, given the raw records by (source, kind, source_id, digest), returns unsaved model
     instances to insert with the call's last writes (their ids stay None): the ingest's log rows, which
     point at the raw records, cost no round trip of their own.
+    `reserved_raw_ids`: ids reserved for the raw payloads to insert (`id_reservation(RawRecord, n)`, at
+    least one per payload): on PostgreSQL their insert then needs no round trip of its own.
     `hold_writes=True` leaves the call's last writes unsent, as SQL in `result.pending_sql`: the caller
     must send it, in this transaction, ahead of its next statement (the ingest sends it with the audit
     chain's lock, one round trip fewer per request); '' when nothing is pending (always so on SQLite).
@@ -606,7 +630,7 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
     # No savepoint: when the caller holds a transaction, a failure here must fail the caller's unit of
     # work anyway, and the savepoint would cost two round trips per call.
     with transaction.atomic(savepoint=False):
-        session.load_raw(payloads, assume_new=assume_new_raw)
+        session.load_raw(payloads, assume_new=assume_new_raw, reserved_ids=reserved_raw_ids)
         keys = {f.key for f in node_facts}
         for item in edge_items:
             keys.add(item.src)

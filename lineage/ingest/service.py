@@ -39,6 +39,7 @@ from lineage import store
 from lineage.ingest.events import IngestRejected, ParsedEvent, parse_event
 from lineage.ingest.mapping import OL, Mapper
 from lineage.ingest.models import IngestedEvent
+from lineage.models import RawRecord
 from lineage.ingest.strict import judge
 
 log = logging.getLogger(__name__)
@@ -135,23 +136,37 @@ def _wait_for_durability() -> None:
         cur.execute("SELECT pg_logical_emit_message(true, 'lineage-ledger.ingest', '')")
 
 
-def _known_digests(digests: list[str], sql_prefix: str = "") -> set[str]:
-    """Which of these events are already stored. Plain SQL: the ORM's compilation of this filter cost
+def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], list[int]]:
+    """Which of these events are already stored, and (PostgreSQL) ids reserved for their raw records,
+    one per distinct digest, in the same query: the raw insert then rides with a later statement instead
+    of needing its own round trip for RETURNING. Plain SQL: the ORM's compilation of this filter cost
     more than the query, once per ingested event."""
     table = connection.ops.quote_name(IngestedEvent._meta.db_table)
     known: set[str] = set()
-    for chunk in store._chunks(sorted(set(digests))):
+    wanted = sorted(set(digests))
+    reserve = len(wanted) if connection.vendor == "postgresql" else 0
+    reserved: list[int] = []
+    for chunk in store._chunks(wanted):
+        sql = f"{sql_prefix}SELECT digest, NULL::bigint FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})"
+        params = list(chunk)
+        if reserve:
+            more, more_params = store.id_reservation(RawRecord, reserve)
+            sql, params, reserve = sql + more, params + more_params, 0
         with connection.cursor() as cur:
-            cur.execute(f"{sql_prefix}SELECT digest FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})", chunk)
-            known.update(row[0] for row in cur.fetchall())
+            cur.execute(sql, params)
+            for digest, pk in cur.fetchall():
+                if digest is None:
+                    reserved.append(pk)
+                else:
+                    known.add(digest)
         sql_prefix = ""
-    return known
+    return known, reserved
 
 
 def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
     """Write accepted events; the caller holds the transaction and writes the audit entry in it."""
     ctx = context.current()
-    known = _known_digests([p.digest for p in prepared], sql_prefix)
+    known, raw_ids = _known_digests([p.digest for p in prepared], sql_prefix)
     todo: list[Prepared] = []
     for p in prepared:
         if p.digest in known:
@@ -179,7 +194,8 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
 
     # The digests were just checked against IngestedEvent, written in the same transaction as RawRecord.
     # The last writes ride with the audit entry's lock (the caller records it next, in this transaction).
-    result = store.apply(facts, nodes=mapper.nodes, assume_new_raw=True, also_insert=log_rows, hold_writes=True)
+    result = store.apply(facts, nodes=mapper.nodes, assume_new_raw=True, also_insert=log_rows, hold_writes=True,
+                         reserved_raw_ids=raw_ids)
     for p, row in zip(todo, rows):
         p.ingested = row
     return Stored(prepared, result.as_counts(), result.pending_sql)
