@@ -146,8 +146,9 @@ def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], 
     wanted = sorted(set(digests))
     reserve = len(wanted) if connection.vendor == "postgresql" else 0
     reserved: list[int] = []
+    cast = "::bigint" if connection.vendor == "postgresql" else ""
     for chunk in store._chunks(wanted):
-        sql = f"{sql_prefix}SELECT digest, NULL::bigint FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})"
+        sql = f"{sql_prefix}SELECT digest, NULL{cast} FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})"
         params = list(chunk)
         if reserve:
             more, more_params = store.id_reservation(RawRecord, reserve)
