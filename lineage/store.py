@@ -195,12 +195,12 @@ def _instances(model, sql: str, params: list) -> list:
     return out
 
 
-def id_reservation(model, count: int) -> tuple[str, list]:
-    """PostgreSQL: a query part and its parameters giving `count` rows (NULL, a new id of `model`'s table),
-    to append with UNION ALL to a two-column query the caller makes anyway, so that reserving the ids of
-    rows to insert costs no round trip. Ids reserved but not used are skipped, as a rolled-back insert's
-    are."""
-    return (" UNION ALL SELECT NULL, nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+def id_reservation(model, count: int, width: int = 2) -> tuple[str, list]:
+    """PostgreSQL: a query giving `count` rows (NULL, a new id of `model`'s table, then NULLs up to `width`
+    columns), to join with UNION ALL to a query the caller makes anyway, so that reserving the ids of rows
+    to insert costs no round trip. Ids reserved but not used are skipped, as a rolled-back insert's are."""
+    pad = ", NULL" * (width - 2)
+    return (f"SELECT NULL, nextval(pg_get_serial_sequence(%s, %s)){pad} FROM generate_series(1, %s)",
             [model._meta.db_table, model._meta.pk.column, count])
 
 

@@ -88,6 +88,8 @@ TERMINAL = ("COMPLETE", "ABORT", "FAIL")
 STATE_RANK = {"START": 0, "RUNNING": 1, "COMPLETE": 3, "ABORT": 3, "FAIL": 3}
 # How many recent versions per input dataset one query brings back before falling back to a precise query.
 VERSION_WINDOW = 8
+# Input datasets whose versions one query reads.
+VERSIONS_PER_QUERY = 200
 
 
 def job_key(namespace: str, name: str) -> NodeKey:
@@ -208,46 +210,73 @@ class Mapper:
                     keys.add(job_key(parent[1]["namespace"], parent[1]["name"]))
         return keys
 
-    def preload(self, lock: bool = True) -> None:
+    def preload(self, lock: bool = True, version_rows: list | None = None) -> None:
+        """Read (and lock) the nodes the events name, and the stored versions of their input datasets.
+        `version_rows`: the rows of `versions_query()`, when the caller already ran it with a query of its
+        own (one round trip fewer)."""
         keys = self.keys()
         found = load_nodes(keys, lock=lock)
         # None marks a key known to be absent, so lineage.store.apply does not look it up again.
         self.nodes = {key: found.get(key) for key in keys}
         self.props = {key: node.properties for key, node in found.items()}
-        wanted = {(d.namespace, d.name) for e in self.events if e.kind == EventKind.RUN for d in e.inputs}
-        if wanted:
-            latest = max(e.event_time for e in self.events)
-            self._load_versions(sorted(wanted), latest)
+        if version_rows is not None:
+            self._take_versions(self._wanted_datasets(), version_rows)
+            return
+        datasets = self._wanted_datasets()
+        if datasets:
+            before = self._latest()
+            for start in range(0, len(datasets), VERSIONS_PER_QUERY):
+                chunk = datasets[start:start + VERSIONS_PER_QUERY]
+                sql, params = self._versions_sql(chunk, before)
+                with connection.cursor() as cur:
+                    cur.execute(sql, params)
+                    rows = cur.fetchall()
+                self._take_versions(chunk, rows)
 
-    def _load_versions(self, datasets: list[tuple[str, str]], before: dt.datetime) -> None:
+    def _wanted_datasets(self) -> list[tuple[str, str]]:
+        return sorted({(d.namespace, d.name) for e in self.events if e.kind == EventKind.RUN for d in e.inputs})
+
+    def _latest(self) -> dt.datetime:
+        return max(e.event_time for e in self.events)
+
+    def versions_query(self, columns: str = "id, source_id, first_seen, i") -> tuple[str, list] | None:
+        """The query `preload` would run for the input datasets' versions, for a caller that runs it as part
+        of a query of its own (UNION ALL): None when there is nothing to read, or more than one query's
+        worth. `columns` orders (or pads) the select list: id, source_id, first_seen and i (the dataset's
+        index) must appear; the rows handed back to `preload` are (id, source_id, first_seen, i)."""
+        datasets = self._wanted_datasets()
+        if not datasets or len(datasets) > VERSIONS_PER_QUERY:
+            return None
+        return self._versions_sql(datasets, self._latest(), columns)
+
+    def _versions_sql(self, datasets: list[tuple[str, str]], before: dt.datetime,
+                      columns: str = "id, source_id, first_seen, i") -> tuple[str, list]:
         """The newest VERSION_WINDOW versions of each input dataset, read through the composite index
         (namespace, name, kind, source, first_seen) (migration lineage 0003): a few index entries per
         dataset, however many versions its history holds. Their ids come along, so that the version an
         input resolves to reaches the store as a known node instead of being looked up again."""
         table = connection.ops.quote_name(Node._meta.db_table)
-        for start in range(0, len(datasets), 200):
-            chunk = datasets[start:start + 200]
-            parts, params = [], []
-            for i, (ns, name) in enumerate(chunk):
-                parts.append(
-                    f"SELECT * FROM (SELECT {i} AS i, id, source_id, first_seen FROM {table} "
-                    f"WHERE namespace = %s AND name = %s AND kind = %s AND source = %s AND first_seen <= %s "
-                    f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
-                )
-                params += [ns, name, NodeKind.DATASET_VERSION.value, OL, before]
-            with connection.cursor() as cur:
-                cur.execute(" UNION ALL ".join(parts), params)
-                rows = cur.fetchall()
-            found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-            for i, pk, source_id, first_seen in rows:
-                pair = chunk[i]
-                found[pair].append((iso(_as_datetime(first_seen)), source_id))
-                self.version_ids[source_id] = (pk, pair, first_seen)
-            for pair in chunk:
-                versions = sorted(found.get(pair, []), reverse=True)
-                self.stored_versions[pair] = versions
-                if len(versions) >= VERSION_WINDOW:
-                    self.window_full.add(pair)
+        parts, params = [], []
+        for i, (ns, name) in enumerate(datasets):
+            parts.append(
+                f"SELECT {columns} FROM (SELECT {i} AS i, id, source_id, first_seen FROM {table} "
+                f"WHERE namespace = %s AND name = %s AND kind = %s AND source = %s AND first_seen <= %s "
+                f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
+            )
+            params += [ns, name, NodeKind.DATASET_VERSION.value, OL, before]
+        return " UNION ALL ".join(parts), params
+
+    def _take_versions(self, datasets: list[tuple[str, str]], rows) -> None:
+        found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        for pk, source_id, first_seen, i in rows:
+            pair = datasets[i]
+            found[pair].append((iso(_as_datetime(first_seen)), source_id))
+            self.version_ids[source_id] = (pk, pair, first_seen)
+        for pair in datasets:
+            versions = sorted(found.get(pair, []), reverse=True)
+            self.stored_versions[pair] = versions
+            if len(versions) >= VERSION_WINDOW:
+                self.window_full.add(pair)
 
     def _resolve_input(self, d: DatasetRef, when: str, own_run: str) -> NodeKey:
         pair = (d.namespace, d.name)

@@ -136,38 +136,55 @@ def _wait_for_durability() -> None:
         cur.execute("SELECT pg_logical_emit_message(true, 'lineage-ledger.ingest', '')")
 
 
-def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], list[int]]:
-    """Which of these events are already stored, and (PostgreSQL) ids reserved for their raw records,
-    one per distinct digest, in the same query: the raw insert then rides with a later statement instead
-    of needing its own round trip for RETURNING. Plain SQL: the ORM's compilation of this filter cost
-    more than the query, once per ingested event."""
+def _known_digests(digests: list[str], sql_prefix: str = "", versions: tuple[str, list] | None = None
+                   ) -> tuple[set[str], list[int], list | None]:
+    """Which of these events are already stored; on PostgreSQL also, in the same query, ids reserved for
+    their raw records (one per distinct digest: the raw insert then rides with a later statement instead
+    of needing its own round trip for RETURNING) and the rows of `versions` (Mapper.versions_query, None
+    when not asked). Plain SQL: the ORM's compilation of this filter cost more than the query, once per
+    ingested event."""
     table = connection.ops.quote_name(IngestedEvent._meta.db_table)
     known: set[str] = set()
     wanted = sorted(set(digests))
-    reserve = len(wanted) if connection.vendor == "postgresql" else 0
+    postgres = connection.vendor == "postgresql"
+    reserve = len(wanted) if postgres else 0
     reserved: list[int] = []
-    cast = "::bigint" if connection.vendor == "postgresql" else ""
+    version_rows: list | None = None
     for chunk in store._chunks(wanted):
-        sql = f"{sql_prefix}SELECT digest, NULL{cast} FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})"
         params = list(chunk)
+        if postgres:
+            # One row shape for the three parts: (digest, id, source_id, first_seen, dataset index).
+            sql = (f"{sql_prefix}SELECT digest, NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::integer "
+                   f"FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})")
+        else:
+            sql = f"SELECT digest, NULL, NULL, NULL, NULL FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})"
         if reserve:
-            more, more_params = store.id_reservation(RawRecord, reserve)
-            sql, params, reserve = sql + more, params + more_params, 0
+            more, more_params = store.id_reservation(RawRecord, reserve, width=5)
+            sql, params, reserve = f"{sql} UNION ALL {more}", params + more_params, 0
+        if versions is not None and postgres:
+            sql, params = f"{sql} UNION ALL {versions[0]}", params + versions[1]
+            version_rows, versions = [], None
         with connection.cursor() as cur:
             cur.execute(sql, params)
-            for digest, pk in cur.fetchall():
-                if digest is None:
-                    reserved.append(pk)
-                else:
+            for digest, pk, source_id, first_seen, index in cur.fetchall():
+                if digest is not None:
                     known.add(digest)
+                elif index is not None:
+                    version_rows.append((pk, source_id, first_seen, index))
+                else:
+                    reserved.append(pk)
         sql_prefix = ""
-    return known, reserved
+    return known, reserved, version_rows
 
 
 def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
     """Write accepted events; the caller holds the transaction and writes the audit entry in it."""
     ctx = context.current()
-    known, raw_ids = _known_digests([p.digest for p in prepared], sql_prefix)
+    # The mapper is made for every event up front so that the versions its mapping needs are read with
+    # the duplicate check; if some events turn out to be stored already, it is made again without them.
+    mapper = Mapper([p.event for p in prepared])
+    versions = mapper.versions_query(columns="NULL, id, source_id, first_seen, i") if connection.vendor == "postgresql" else None
+    known, raw_ids, version_rows = _known_digests([p.digest for p in prepared], sql_prefix, versions)
     todo: list[Prepared] = []
     for p in prepared:
         if p.digest in known:
@@ -177,8 +194,10 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
             todo.append(p)
     if not todo:
         return Stored(prepared, store.ApplyResult().as_counts())
-    mapper = Mapper([p.event for p in todo])
-    mapper.preload(lock=True)
+    if len(todo) < len(prepared):
+        mapper = Mapper([p.event for p in todo])
+        version_rows = None
+    mapper.preload(lock=True, version_rows=version_rows)
     facts: list = []
     payloads = []
     for p in todo:
