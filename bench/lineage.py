@@ -377,6 +377,12 @@ def backend_cpu_reader():
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
+    return process_cpu_reader(pid)
+
+
+def process_cpu_reader(pid: int):
+    """A () -> seconds function giving the CPU time (user + system) of process `pid` from /proc, or None
+    when it cannot be read. Clock-tick granular (10 ms): for means over many requests."""
     path = Path(f"/proc/{pid}/stat")
     tick = os.sysconf("SC_CLK_TCK")
 
@@ -398,10 +404,19 @@ def _free_port() -> int:
 
 
 def _http_runner(url: str):
-    """Start gunicorn (1 worker) and return (fetch(direction, start, **params) -> node count, stop())."""
+    """Start gunicorn (1 worker) and return (fetch(direction, start, **params) -> node count, stop()).
+
+    `fetch.cpu` collects, per request, (this process's CPU ms, the gunicorn worker's CPU ms, the CPU ms of
+    the worker's PostgreSQL backend) once both can be read from /proc (else the server columns are None):
+    what one request costs the client, the server and the database, which other load on a shared machine
+    disturbs much less than the wall clock. The worker's backend is found by an application_name this
+    runner gives the server's connections."""
     import requests
 
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "LOG_LEVEL": "ERROR", "DB_CONN_MAX_AGE": "60"}
+    app_name = f"ll_bench_http_{os.getpid()}"
+    separator = "&" if "?" in url else "?"
+    env = {**os.environ, "DATABASE_URL": f"{url}{separator}application_name={app_name}", "DEBUG": "0",
+           "LOG_LEVEL": "ERROR", "DB_CONN_MAX_AGE": "60"}
     out = subprocess.run([sys.executable, "manage.py", "create_user", f"bench_{int(time.time())}", "--role", "auditor"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     token = out.stdout.strip().splitlines()[-1]
@@ -426,14 +441,36 @@ def _http_runner(url: str):
             raise SystemExit("gunicorn did not answer /api/health/ in time")
         time.sleep(0.3)
 
+    # One authenticated request (a 404) so that the worker holds its database connection, then find both.
+    session.get(base + "/api/nodes/0/lineage/")
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    workers = children.read_text().split() if children.exists() else []
+    worker = process_cpu_reader(int(workers[0])) if len(workers) == 1 else None
+    conn = _connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [app_name])
+        pids = [row[0] for row in cur.fetchall()]
+    conn.close()
+    backend = process_cpu_reader(pids[0]) if len(pids) == 1 else None
+    if not (worker and backend):
+        worker = backend = None
+        print("(gunicorn worker or its PostgreSQL backend not readable in /proc: no server CPU figures)")
+
     def fetch(direction: str, start: int, **extra) -> int:
         """Node count of the answer; `extra` query parameters (e.g. edge_kinds, max_nodes) override ours.
         With `answer=True` among them, returns the decoded JSON instead."""
         whole = extra.pop("answer", False)
+        before = (time.process_time(), worker() if worker else 0.0, backend() if backend else 0.0)
         response = session.get(f"{base}/api/nodes/{start}/lineage/",
                                params={"direction": direction, "depth": DEPTH, "max_nodes": MAX_NODES, **extra})
         response.raise_for_status()
-        return response.json() if whole else len(response.json()["nodes"])
+        answer = response.json() if whole else len(response.json()["nodes"])
+        fetch.cpu.append(((time.process_time() - before[0]) * 1000,
+                          (worker() - before[1]) * 1000 if worker else None,
+                          (backend() - before[2]) * 1000 if backend else None))
+        return answer
+
+    fetch.cpu = []
 
     def stop() -> None:
         server.terminate()
@@ -453,6 +490,7 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
     figures = {}
     cpu: dict[str, list[float]] = {"upstream": [], "downstream": []}
     server_cpu = {"upstream": 0.0, "downstream": 0.0}
+    http_cpu: dict[str, list] = {}
     backend = backend_cpu_reader()
     walk_sql, walk_params = {}, {}
     for direction in ("upstream", "downstream"):
@@ -521,12 +559,26 @@ def measure(url: str, queries: int, seed: int, http: bool) -> dict:
             if http_fetch:
                 methods["HTTP"] = lambda s, d=direction: http_fetch(d, s)
             figures[direction] = _time(methods, starts[direction])
+            if http_fetch:
+                http_cpu[direction] = http_fetch.cpu[-len(starts[direction]):]
     finally:
         if http_stop:
             http_stop()
         raw.close()
         connection.close()
-    return figures, cpu, (server_cpu if backend else None)
+    return figures, cpu, (server_cpu if backend else None), http_cpu
+
+
+def http_cpu_line(samples: list[tuple]) -> str:
+    """Mean CPU per HTTP request from fetch.cpu samples: client, gunicorn worker, its PostgreSQL backend."""
+    client = statistics.mean(c for c, _w, _b in samples)
+    if samples[0][1] is None:
+        return f"HTTP mean CPU per request: {client:.2f} ms in this client (server side not readable)"
+    worker = statistics.mean(w for _c, w, _b in samples)
+    backend = statistics.mean(b for _c, _w, b in samples)
+    return (f"HTTP mean CPU per request (/proc, 10 ms ticks): gunicorn worker {worker:.2f} ms + its PostgreSQL "
+            f"backend {backend:.2f} ms = {worker + backend:.2f} ms server side; {client:.2f} ms in this client "
+            "(requests, JSON decoding)")
 
 
 def main(argv=None) -> int:
@@ -563,7 +615,7 @@ def main(argv=None) -> int:
     else:
         print(f"reusing the generated graph in {name} (marker: {args.nodes} nodes, seed {args.seed})")
 
-    figures, cpu, server_cpu = measure(url, args.queries, args.seed, args.http)
+    figures, cpu, server_cpu, http_cpu = measure(url, args.queries, args.seed, args.http)
     conn = _connect(url)
     with conn.cursor() as cur:
         # Context for the figures: when the tables and indexes outgrow shared_buffers, random walks read
@@ -595,6 +647,8 @@ def main(argv=None) -> int:
         if server_cpu is not None:
             print(f"{direction:<11} lineage() mean CPU per query: {statistics.mean(cpu[direction]):.2f} ms here + "
                   f"{server_cpu[direction] * 1000 / len(cpu[direction]):.2f} ms in its PostgreSQL backend (/proc, 10 ms ticks)")
+        if direction in http_cpu:
+            print(f"{direction:<11} {http_cpu_line(http_cpu[direction])}")
         p95 = {method: _percentiles(times)[1] for method, (times, _sizes) in rows.items()}
         best_raw = min(p95["CTE answer"], p95["BFS answer"], p95["1-stmt answer"])
         line = (f"{direction:<11} lineage() p95 {p95['lineage()']:.1f} ms = {p95['lineage()'] / best_raw:.2f}x the best "

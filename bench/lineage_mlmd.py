@@ -243,6 +243,7 @@ def measure(url: str, store, queries: int, seed: int, http: bool):
     figures, cpu, truncated = {}, {"MLMD": {}, "lineage()": {}, "JSON stmt": {}}, 0
     server_cpu = {"lineage()": {"upstream": 0.0, "downstream": 0.0}, "JSON stmt": {"upstream": 0.0, "downstream": 0.0}}
     backend = base.backend_cpu_reader()
+    http_cpu: dict[str, list] = {}
     http_fetch, http_stop = base._http_runner(url) if http else (None, None)
     try:
         same = check_same_answers(store, starts, http_fetch)
@@ -285,11 +286,13 @@ def measure(url: str, store, queries: int, seed: int, http: bool):
                 methods["HTTP"] = lambda s, d=direction: http_fetch(d, s, edge_kinds=",".join(EDGE_KINDS),
                                                                     max_nodes=MAX_NODES)
             figures[direction] = base._time(methods, starts[direction])
+            if http_fetch:
+                http_cpu[direction] = http_fetch.cpu[-len(starts[direction]):]
     finally:
         if http_stop:
             http_stop()
         connection.close()
-    return figures, cpu, (server_cpu if backend else None), same, truncated
+    return figures, cpu, (server_cpu if backend else None), same, truncated, http_cpu
 
 
 def main(argv=None) -> int:
@@ -326,7 +329,7 @@ def main(argv=None) -> int:
         print(f"reusing the generated graph in {name} (marker: {args.nodes} nodes, seed {args.seed})")
     store, counts = mlmd_store(url, args.nodes)
 
-    figures, cpu, server_cpu, same, truncated = measure(url, store, args.queries, args.seed, args.http)
+    figures, cpu, server_cpu, same, truncated, http_cpu = measure(url, store, args.queries, args.seed, args.http)
     import ml_metadata
 
     print(f"\nLineage subgraph queries, depth {DEPTH} (max_num_hops {DEPTH}), {args.queries} random start nodes per "
@@ -358,6 +361,8 @@ def main(argv=None) -> int:
                 parts.append(f"{method} {ours:.2f} ms here + {server:.2f} ms in its PostgreSQL backend = "
                              f"{ours + server:.2f} ms")
             print(f"{direction:<11} mean CPU per query (backend from /proc, 10 ms ticks): " + "; ".join(parts))
+        if direction in http_cpu:
+            print(f"{direction:<11} {base.http_cpu_line(http_cpu[direction])}")
         p95 = {method: base._percentiles(times)[1] for method, (times, _sizes) in rows.items()}
         line = (f"{direction:<11} MLMD p95 / lineage() p95 = {p95['MLMD'] / p95['lineage()']:.2f}x (goal >= 3x); "
                 f"MLMD p95 / JSON stmt p95 = {p95['MLMD'] / p95['JSON stmt']:.2f}x (finished text, not objects)")
