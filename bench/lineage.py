@@ -39,7 +39,8 @@ SQL for the same answer on a bare psycopg2 cursor, both ways it can be written:
   (on PostgreSQL the body is the JSON answer's, sent as it is).
 Beside wall-clock milliseconds, lineage() also reports this process's CPU time (time.process_time) and the
 CPU time of its PostgreSQL backend (/proc/PID/stat, when the server runs on this machine), which other
-load on a shared machine disturbs much less. `--gc-freeze` freezes this process's start-up objects first,
+load on a shared machine disturbs much less; HTTP reports the CPU per request of the gunicorn worker, of its
+PostgreSQL backend and of this client (see _http_runner). `--gc-freeze` freezes this process's start-up objects first,
 to show how much of lineage()'s tail is Python's full garbage collections (in-process figures only).
 """
 from __future__ import annotations
