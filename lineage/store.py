@@ -618,7 +618,8 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
     payloads is stored yet (the OpenLineage ingest does, by event digest); the store then skips looking.
     A concurrent writer storing the same payload makes the insert fail rather than duplicate it.
     `also_insert(raw)`, given the raw records by (source, kind, source_id, digest), returns unsaved model
-    instances to insert with the call's last writes (their ids stay None): the ingest's log rows, which
+    instances, or (model, rows with the model's attributes), to insert with the call's last writes (their
+    ids stay None): the ingest's log rows, which
     point at the raw records, cost no round trip of their own.
     `reserved_raw_ids`: ids reserved for the raw payloads to insert (`id_reservation(RawRecord, n)`, at
     least one per payload): on PostgreSQL their insert then needs no round trip of its own.
@@ -662,7 +663,11 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
         session.flush_nodes()
         session.apply_edges(edge_items)
         if also_insert is not None:
-            insert(also_insert(session.raw), session.writes)
+            extra = also_insert(session.raw)
+            model = None
+            if isinstance(extra, tuple):  # (model, plain rows with its attributes)
+                model, extra = extra
+            insert(extra, session.writes, model=model)
         if hold_writes:
             session.result.pending_sql = session.writes.take()
         else:
