@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -231,8 +232,12 @@ def _preparer(field):
     if isinstance(field, models.DateTimeField):
         return lambda value: value if value is None or (isinstance(value, dt.datetime) and value.tzinfo) else generic(value)
     if isinstance(field, (models.CharField, models.TextField, models.BooleanField, models.IntegerField, models.ForeignKey)):
-        return lambda value: value
+        return _same
     return generic
+
+
+def _same(value):
+    return value
 
 
 class _Writes:
@@ -288,11 +293,17 @@ def _insert_plan(model, vendor: str, with_pk: bool = False) -> tuple:
     if plan is None:
         fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
         quote = connection.ops.quote_name
+        preparers = [_preparer(f) for f in fields]
+        plain = not any(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in fields)
         plan = (
             ", ".join(quote(f.column) for f in fields),
             "(" + ", ".join(["%s"] * len(fields)) + ")",
             max(1, 30000 // max(1, len(fields))),  # stay under SQLite's 32766 variables
-            [(_getter(f), _preparer(f)) for f in fields],
+            [(_getter(f), prep) for f, prep in zip(fields, preparers)],
+            # Without auto_now fields: all values read by one attrgetter call, and only the values that
+            # need preparing prepared (per value, the Python calls were a seventh of a batch's CPU).
+            operator.attrgetter(*(f.attname for f in fields)) if plain and len(fields) > 1 else None,
+            [(i, prep) for i, prep in enumerate(preparers) if prep is not _same],
         )
         _INSERT_PLANS[(model, vendor, with_pk)] = plan
     return plan
@@ -324,10 +335,18 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
     model = model or type(objects[0])
     meta = model._meta
     quote = connection.ops.quote_name
-    columns, row, per_statement, preparers = _insert_plan(model, connection.vendor, with_pk)
+    columns, row, per_statement, preparers, fetch, conversions = _insert_plan(model, connection.vendor, with_pk)
     for start in range(0, len(objects), per_statement):
         chunk = objects[start:start + per_statement]
-        params = [prep(getter(obj)) for obj in chunk for getter, prep in preparers]
+        if fetch is not None:
+            params = []
+            for obj in chunk:
+                values = list(fetch(obj))
+                for i, prep in conversions:
+                    values[i] = prep(values[i])
+                params += values
+        else:
+            params = [prep(getter(obj)) for obj in chunk for getter, prep in preparers]
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(chunk))}"
         if writes is not None:
             writes.run(sql, params)
