@@ -40,8 +40,8 @@ from lineage import store
 from lineage.ingest.events import IngestRejected, ParsedEvent, parse_event
 from lineage.ingest.mapping import OL, Mapper
 from lineage.ingest.models import IngestedEvent
-from lineage.models import RawRecord
 from lineage.ingest.strict import judge
+from lineage.models import RawRecord
 
 log = logging.getLogger(__name__)
 RETRIES = 3
