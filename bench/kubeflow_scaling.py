@@ -54,7 +54,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_scalebench_kfp_bench"
-BROKER = "redis://127.0.0.1:6379/12"
+BROKER = os.environ.get("LL_BENCH_BROKER_URL") or "redis://127.0.0.1:6379/12"
 NAME = "bench-kfp-scaling"
 
 
@@ -231,7 +231,7 @@ def _backends() -> list[int]:
 
 # -- one harvest ----------------------------------------------------------------------------------------------
 def harvest_with(workers: int, database_url: str, api_url: str, mlmd: Path, partition_runs: int, logdir: Path,
-                 timeout: float) -> dict:
+                 timeout: float, partition_executions: int) -> dict:
     import redis
     from celery import Celery
     from django.conf import settings as django_settings
@@ -249,6 +249,7 @@ def harvest_with(workers: int, database_url: str, api_url: str, mlmd: Path, part
     queue = f"ll-scalebench-{uuid.uuid4().hex[:10]}"
     env = {**os.environ, "CELERY_BROKER_URL": BROKER, "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_QUEUE": queue,
            "DATABASE_URL": database_url, "DEBUG": "0", "HARVEST_PARTITION_RUNS": str(partition_runs),
+           "HARVEST_PARTITION_EXECUTIONS": str(partition_executions),
            # the keys of this process: connector secrets decrypt and audit entries chain alike
            "SECRET_KEY": django_settings.SECRET_KEY, "CONNECTOR_SECRET_KEY": django_settings.CONNECTOR_SECRET_KEY,
            "AUDIT_HMAC_KEY": django_settings.AUDIT_HMAC_KEY,
@@ -310,14 +311,17 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=10_000, help="KFP runs in the generated source (default 10000)")
     parser.add_argument("--worker-counts", default="1,2", help="Celery worker counts to compare (default 1,2)")
     parser.add_argument("--partition-runs", type=int, default=100, help="HARVEST_PARTITION_RUNS (default 100)")
+    parser.add_argument("--partition-executions", type=int, default=None,
+                        help="HARVEST_PARTITION_EXECUTIONS (default: the project's default)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for one harvest (default 3600)")
     parser.add_argument("--fresh-source", action="store_true", help="regenerate the source even if one is kept")
     parser.add_argument("--keep-nagle", action="store_true",
                         help="serve the fake API as fake_api does (Nagle on: ~40 ms stall per keep-alive GET)")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.worker_counts.split(",") if c.strip()]
-    if not counts or min(counts) < 1 or args.runs < 1 or args.partition_runs < 1:
-        parser.error("worker counts, --runs and --partition-runs must be at least 1")
+    if (not counts or min(counts) < 1 or args.runs < 1 or args.partition_runs < 1
+            or (args.partition_executions is not None and args.partition_executions < 1)):
+        parser.error("worker counts, --runs, --partition-runs and --partition-executions must be at least 1")
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if not database_url.startswith("postgres"):
         raise SystemExit("bench.kubeflow_scaling measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
@@ -333,6 +337,10 @@ def main(argv=None) -> int:
 
     setup_django(database_url)
     from connectors.kubeflow.fake_api import FakeKfpServer
+    from connectors.tasks import PARTITION_EXECUTIONS_DEFAULT
+
+    if args.partition_executions is None:
+        args.partition_executions = PARTITION_EXECUTIONS_DEFAULT
 
     state = _indexed_state_class()()
     api = json.loads(api_json.read_text())
@@ -341,7 +349,8 @@ def main(argv=None) -> int:
     del api
     logdir = Path(tempfile.mkdtemp(prefix="ll_scalebench_kfp_"))
     cpus = len(os.sched_getaffinity(0))
-    print(f"Kubeflow harvest scaling: {len(state.runs)} API runs, partitions of {args.partition_runs} runs, Celery "
+    print(f"Kubeflow harvest scaling: {len(state.runs)} API runs, partitions of {args.partition_runs} runs and "
+          f"{args.partition_executions} ML Metadata executions, Celery "
           f"workers {counts} (concurrency 1 each) on {BROKER}, each run into a fresh PostgreSQL "
           f"{database_name(database_url)}  [{cpus} CPUs; worker logs in {logdir}]")
     results, failed = [], False
@@ -352,7 +361,8 @@ def main(argv=None) -> int:
     try:
         for workers in counts:
             load = os.getloadavg()[0]
-            r = harvest_with(workers, database_url, server.url, mlmd, args.partition_runs, logdir, args.timeout)
+            r = harvest_with(workers, database_url, server.url, mlmd, args.partition_runs, logdir, args.timeout,
+                             args.partition_executions)
             results.append(r)
             ran = ", ".join(f"{len(p)} ({sum(s for _, s in p):.1f} s)" for p in r["per_worker"])
             rest = [s for p in r["per_worker"] for i, s in p if i == 0]
@@ -360,7 +370,7 @@ def main(argv=None) -> int:
                   f"{r['server_wall']:.1f} s; plan {r['plan'] or 0:.1f} s; load average {load:.1f} before)  "
                   f"status {r['status']}")
             print(f"             partitions run per worker: {ran} of {r['partitions_total']}; the rest partition "
-                  f"(ML Metadata) {rest[0] if rest else float('nan'):.1f} s")
+                  f"(experiments, pipelines, ML Metadata artefacts) {rest[0] if rest else float('nan'):.1f} s")
             print(f"             CPU: workers {r['worker_cpu']:.1f} s, PostgreSQL backends {r['db_cpu']:.1f} s (sampled), "
                   f"fake KFP API and this process {r['here_cpu']:.1f} s;  read {r['read']}")
             print(f"             store: {r['counts']}  sha256 {r['sha256'][:16]}")

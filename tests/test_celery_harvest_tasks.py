@@ -51,14 +51,16 @@ def _expected(source, server):
 def test_the_partitioned_task_stores_what_a_plain_harvest_stores(served, settings):
     source, server = served
     expected = _expected(source, server)
-    settings.HARVEST_PARTITION_RUNS = 2
+    settings.HARVEST_PARTITION_RUNS, settings.HARVEST_PARTITION_EXECUTIONS = 2, 8
     config = ConnectorConfig.objects.create(name=NAME, kind="kubeflow", settings=_settings(source, server))
     result = tasks.harvest_task.delay(NAME, {"username": "ops", "request_id": "r-1"}).get()
-    assert result["status"] == "started" and result["partitions"] == 1 + 4  # 8 runs in chunks of 2, plus the rest
+    # The rest, 8 runs in chunks of 2 and 30 ML Metadata executions (root + importer of the seed run, 4 per
+    # run) in chunks of 8.
+    assert result["status"] == "started" and result["partitions"] == 1 + 4 + 4
     done = Harvest.objects.get(pk=result["harvest"])
     assert done.status == "succeeded" and done.connector == config
-    assert done.counts["partitions"]["done"] == [0, 1, 2, 3, 4]
-    assert done.counts["read"]["runs"] == RUNS + 1
+    assert done.counts["partitions"]["done"] == list(range(9))
+    assert done.counts["read"]["runs"] == RUNS + 1 and done.counts["read"]["executions"] == 2 + 4 * RUNS
     assert snapshot() == expected
     entry = AuditEntry.objects.get(action="harvest.succeeded", object_id=str(done.pk))
     # No user behind it (a schedule, a script): the service is the actor; the request id is kept.
@@ -66,8 +68,10 @@ def test_the_partitioned_task_stores_what_a_plain_harvest_stores(served, setting
     # Only now the runs position moved: the next harvest reads no run again and adds nothing.
     cursor = HarvestCursor.objects.get(key=done.source_key).cursor
     assert cursor["api"]["runs"]["id"] and cursor["api"]["open_runs"] == []
+    assert cursor["mlmd"]["executions"] == done.counts["partitions"]["executions_position"]
     again = Harvest.objects.get(pk=tasks.harvest_task.delay(NAME).get()["harvest"])
     assert again.status == "succeeded" and again.counts["read"].get("runs", 0) == 0
+    assert again.counts["read"].get("executions", 0) == 0 and again.counts["partitions"]["total"] == 1
     assert again.counts["nodes_created"] == 0 and snapshot() == expected
 
 
@@ -113,6 +117,7 @@ def test_a_failed_partition_fails_the_harvest_and_the_next_one_loses_nothing(ser
     assert AuditEntry.objects.filter(action="harvest.failed", object_id=str(failed.pk)).exists()
     cursor = HarvestCursor.objects.filter(key=failed.source_key).first()
     assert cursor is None or "runs" not in cursor.cursor.get("api", {})  # runs not all stored: not passed
+    assert cursor is None or "executions" not in cursor.cursor.get("mlmd", {})  # nor the executions
     # The lock is free again and the next harvest stores everything.
     result = tasks.harvest_task.delay(NAME).get()
     assert Harvest.objects.get(pk=result["harvest"]).status == "succeeded"

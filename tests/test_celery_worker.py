@@ -2,9 +2,11 @@
 (127.0.0.1:6379 db 15, a queue of their own per test) against the test's PostgreSQL database, a fake KFP API
 served from this process and a generated ML Metadata store.
 
-What must hold: a harvest on a worker stores exactly what an in-process harvest stores; two workers sharing
-its partitions store it once (no duplicate, nothing lost); a worker killed with SIGKILL in the middle of a
-partition (its pool process, or the whole worker) leaves, once the task is run again, the identical store.
+What must hold: a harvest on a worker stores exactly what an in-process harvest stores (the classic
+single-process harvest's store digest: tests.test_celery_mlmd_partitions.store_digest); two workers sharing
+its partitions (KFP runs and ML Metadata executions) store it once (no duplicate, nothing lost); a worker
+killed with SIGKILL in the middle of a partition (its pool process, or the whole worker) leaves, once the task
+is run again, the identical store.
 PostgreSQL only: the workers are separate processes and must see the test database."""
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ from connectors.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.testing import FAST_RETRY, harvest, snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from lineage.models import Edge, Node, NodeRevision, RawRecord
+from tests.test_celery_mlmd_partitions import store_digest
 
 pytestmark = pytest.mark.postgres_only
 ROOT = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("LL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RUNS = 24
+PARTITION_EXECUTIONS = 10  # 98 executions (2 of the seed run, 4 per run): 10 partitions
 NAME = "celery-kfp"
 
 
@@ -55,6 +59,7 @@ class Worker:
         self.name = f"{label}-{uuid.uuid4().hex[:6]}@%h"
         env = {**os.environ, "CELERY_BROKER_URL": BROKER, "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_QUEUE": queue,
                "DATABASE_URL": _database_url(), "LL_DATA_DIR": str(tmp), "HARVEST_PARTITION_RUNS": "3",
+               "HARVEST_PARTITION_EXECUTIONS": str(PARTITION_EXECUTIONS),
                "CELERY_BROKER_TRANSPORT_OPTIONS": transport_options,
                # The same keys as this process: connector secrets decrypt, audit entries chain alike.
                "SECRET_KEY": settings.SECRET_KEY, "CONNECTOR_SECRET_KEY": settings.CONNECTOR_SECRET_KEY,
@@ -154,9 +159,13 @@ def _expected(source, server):
     """The store an in-process harvest leaves, then an empty store for the worker to fill."""
     harvest({**_settings(source, server), "instance": NAME})
     expected = snapshot()
-    counts = (Node.objects.count(), Edge.objects.count(), RawRecord.objects.count())
+    counts = (Node.objects.count(), Edge.objects.count(), RawRecord.objects.count(), store_digest())
     _wipe()
     return expected, counts
+
+
+def _counts():
+    return Node.objects.count(), Edge.objects.count(), RawRecord.objects.count(), store_digest()
 
 
 def _send(queue: str, *args) -> None:
@@ -195,10 +204,14 @@ def test_a_harvest_on_a_worker_stores_what_an_in_process_harvest_stores(transact
     assert done.status == "succeeded", done.error
     assert done.actor == "harvester:kubeflow" and done.request_id == "req-celery-1"
     parts = done.counts["partitions"]
-    assert parts["total"] == 1 + -(-(RUNS + 1) // 3) and parts["done"] == list(range(parts["total"]))
-    assert done.counts["read"]["runs"] == RUNS + 1
+    executions = 2 + 4 * RUNS
+    assert parts["total"] == 1 + -(-(RUNS + 1) // 3) + -(-executions // PARTITION_EXECUTIONS)
+    assert parts["done"] == list(range(parts["total"]))
+    assert done.counts["read"]["runs"] == RUNS + 1 and done.counts["read"]["executions"] == executions
     assert snapshot() == expected
-    assert (Node.objects.count(), Edge.objects.count(), RawRecord.objects.count()) == counts
+    assert _counts() == counts
+    cursor = HarvestCursor.objects.get(key=done.source_key).cursor
+    assert cursor["mlmd"]["executions"] == parts["executions_position"]
     # The cursor moved past every run only now: a second harvest finds nothing new and changes nothing.
     _send(broker_queue, NAME, None)
     _wait(lambda: Harvest.objects.filter(connector=config).count() == 2 and _finished(config)()
@@ -221,7 +234,7 @@ def test_two_workers_share_the_partitions_without_duplicates(transactional_db, s
     done = Harvest.objects.get(connector=config)
     assert done.status == "succeeded", done.error
     assert snapshot() == expected
-    assert (Node.objects.count(), Edge.objects.count(), RawRecord.objects.count()) == counts
+    assert _counts() == counts
     ran = [w.output().count(b"Task connectors.harvest_partition[") // 2 for w in (first, second)]
     assert all(ran), f"partitions run per worker: {ran}"  # both took a share
     assert done.counts["partitions"]["total"] > 2
@@ -259,4 +272,4 @@ def test_a_worker_killed_mid_partition_leaves_the_identical_store(transactional_
     done = Harvest.objects.get(connector=config)
     assert done.status == "succeeded", done.error
     assert snapshot() == expected
-    assert (Node.objects.count(), Edge.objects.count(), RawRecord.objects.count()) == counts
+    assert _counts() == counts

@@ -8,6 +8,10 @@ A run is listed once by creation time and then re-read by id until it reaches a 
 run that finished since the last harvest gets updated without re-listing everything. Every page's facts
 and the cursor after it commit together (connectors.base.run_harvest), so a killed harvest resumes at the
 last committed page, and since facts are idempotent a page applied twice changes nothing.
+
+A partitioned harvest (connectors.tasks) lists the executions' keysets once (`execution_positions`), maps
+chunks of them on any worker (`execution_pages`) and runs the other streams with the executions left to
+those partitions (`leave_executions_to_partitions`); the executions position then moves in the task layer.
 """
 from __future__ import annotations
 
@@ -68,6 +72,9 @@ class KubeflowConnector:
         # Artefacts (id -> update time) already mapped by the executions stream of this harvest: the
         # artefacts stream skips them unless they changed since (it exists for later updates).
         self._mapped_artifacts: dict[int, int] = {}
+        # Set by `leave_executions_to_partitions`: the executions partitions of a partitioned harvest map
+        # these execution ids (up to this keyset position), so this connector's own streams do not.
+        self._partitioned_executions: tuple[set[int], tuple[int, int] | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: dict, secrets: dict | None = None, **kwargs) -> "KubeflowConnector":
@@ -201,7 +208,38 @@ class KubeflowConnector:
                                on_permanent=lambda exc: HarvestError(
                                    f"ML Metadata at {self.metadata.identity()}: {type(exc).__name__}: {exc}"))
 
+    # -- a partitioned harvest (connectors.tasks) ---------------------------------------------------------
+    def execution_positions(self, after) -> list[tuple[int, int]]:
+        """(updated_ms, id) of every execution after the keyset position `after`, in keyset order."""
+        return self._mlmd(lambda: self.metadata.execution_positions_after(tuple(after) if after else None),
+                          "list ML Metadata executions")
+
+    def execution_pages(self, ids: list[int]) -> Iterator[Page]:
+        """Pages of the executions stream for exactly these executions (one partition of a harvest): the same
+        batches (events, the artefacts they touch, parents, raw records), mapped the same way. No cursor:
+        the harvest moves the executions position itself once every partition has landed."""
+        for start in range(0, len(ids), self.page_size):
+            chunk = ids[start:start + self.page_size]
+            batch = self._mlmd(lambda: self.metadata.execution_batch_by_ids(chunk), "read ML Metadata executions")
+            if not batch.executions:  # none of them exists any more
+                continue
+            yield Page(facts=mapping.execution_facts(self.keys, batch), cursor={},
+                       read={"executions": len(batch.executions), "events": len(batch.events),
+                             "artifacts": len(batch.artifacts)})
+
+    def leave_executions_to_partitions(self, after, upto) -> None:
+        """Switch the executions stream off (partitions map them) and, in the artefacts stream, skip the
+        artefacts those partitions map, as the classic harvest skips the ones its executions stream mapped:
+        touched by one of the executions in (after, upto] and last updated before `upto`'s time (ML
+        Metadata's own clock), so not since the plan listed the executions and every partition reads them
+        as they are now. An artefact updated later is mapped again: the same fact or a newer one, never a
+        lost one. One listing of the executions finds them."""
+        ids = {ident for ms, ident in self.execution_positions(after) if (ms, ident) <= tuple(upto)} if upto else set()
+        self._partitioned_executions = (ids, tuple(upto) if upto else None)
+
     def _executions(self, state):
+        if self._partitioned_executions is not None:
+            return
         while True:
             after = state["mlmd"].get("executions")
             batch = self._mlmd(lambda: self.metadata.execution_batch(tuple(after) if after else None, self.page_size),
@@ -226,8 +264,9 @@ class KubeflowConnector:
             if not artifacts:
                 return
             facts, changed = [], 0
+            mapped_elsewhere = self._mapped_by_partitions(artifacts)
             for artifact in artifacts:
-                if self._mapped_artifacts.get(artifact.id) == artifact.updated_ms:
+                if self._mapped_artifacts.get(artifact.id) == artifact.updated_ms or artifact.id in mapped_elsewhere:
                     continue
                 changed += 1
                 facts += mapping.artifact_facts(self.keys, artifact)
@@ -235,6 +274,16 @@ class KubeflowConnector:
             yield Page(facts=facts, cursor={}, read={"artifacts_updated": changed})
             if len(artifacts) < self.page_size:
                 return
+
+    def _mapped_by_partitions(self, artifacts) -> set[int]:
+        """Artefacts on this page that an executions partition of this harvest maps (see
+        `leave_executions_to_partitions`): one events call per page."""
+        if not self._partitioned_executions or not self._partitioned_executions[0]:
+            return set()
+        executions, upto = self._partitioned_executions
+        candidates = [a.id for a in artifacts if a.updated_ms < upto[0]]
+        touching = self._mlmd(lambda: self.metadata.executions_touching(candidates), "read ML Metadata events")
+        return {artifact for artifact, by in touching.items() if by & executions}
 
 
 def _open_mlmd(settings: dict, secrets: dict, policy: RetryPolicy) -> MlmdReader:

@@ -29,6 +29,18 @@ class MetadataReader(Protocol):
     def artifacts_after(self, after: tuple[int, int] | None, limit: int) -> list[ArtifactRecord]:
         """The next `limit` artefacts after (updated_ms, id): catches artefacts updated after publishing."""
 
+    def execution_positions_after(self, after: tuple[int, int] | None) -> list[tuple[int, int]]:
+        """(updated_ms, id) of EVERY execution after (updated_ms, id), in that order: what a partitioned
+        harvest cuts into chunks before any execution is mapped."""
+
+    def execution_batch_by_ids(self, ids: Iterable[int]) -> ExecutionBatch:
+        """These executions (those that still exist), with their events, artefacts and parents, exactly as
+        `execution_batch` returns a page of them."""
+
+    def executions_touching(self, artifact_ids: Iterable[int]) -> dict[int, set[int]]:
+        """artifact id -> ids of the executions with an INPUT or OUTPUT event on it (the events
+        `execution_batch` maps)."""
+
 
 def value_to_json(value):
     """An MLMD Value as the JSON value it holds (numbers stay numbers, structs become dicts)."""
@@ -102,6 +114,22 @@ class MlmdReader:
 
     def execution_batch(self, after, limit) -> ExecutionBatch:
         executions = [self._execution(e) for e in self._store.get_executions(list_options=self._list_options(after, limit))]
+        return self._batch(executions)
+
+    def execution_positions_after(self, after) -> list[tuple[int, int]]:
+        """One listing (ML Metadata pages it by 100 inside the client), keeping only the keyset of each
+        execution: ~0.6 s for 40,000 executions from SQLite, against minutes to map them."""
+        from ml_metadata.metadata_store import metadata_store
+
+        options = metadata_store.ListOptions(order_by=metadata_store.OrderByField.UPDATE_TIME, is_asc=True,
+                                             filter_query=_keyset_filter(after))
+        return sorted((e.last_update_time_since_epoch, e.id) for e in self._store.get_executions(list_options=options))
+
+    def execution_batch_by_ids(self, ids) -> ExecutionBatch:
+        executions = sorted(self.executions_by_id(sorted(set(ids))), key=lambda e: (e.updated_ms, e.id))
+        return self._batch(executions)
+
+    def _batch(self, executions: list[ExecutionRecord]) -> ExecutionBatch:
         if not executions:
             return ExecutionBatch(executions=[])
         ids = [e.id for e in executions]
@@ -154,6 +182,17 @@ class MlmdReader:
 
     def artifacts_after(self, after, limit) -> list[ArtifactRecord]:
         return [self._artifact(a) for a in self._store.get_artifacts(list_options=self._list_options(after, limit))]
+
+    def executions_touching(self, artifact_ids) -> dict[int, set[int]]:
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        ids = sorted(set(artifact_ids))
+        touching: dict[int, set[int]] = {i: set() for i in ids}
+        if ids:
+            for ev in self._store.get_events_by_artifact_ids(ids):
+                if ev.type in (pb.Event.INPUT, pb.Event.OUTPUT):
+                    touching[ev.artifact_id].add(ev.execution_id)
+        return touching
 
     def artifacts_by_id(self, ids: Iterable[int]) -> list[ArtifactRecord]:
         ids = list(ids)
