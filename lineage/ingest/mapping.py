@@ -210,18 +210,15 @@ class Mapper:
                     keys.add(job_key(parent[1]["namespace"], parent[1]["name"]))
         return keys
 
-    def preload(self, lock: bool = True, version_rows: list | None = None) -> None:
-        """Read (and lock) the nodes the events name, and the stored versions of their input datasets.
-        `version_rows`: the rows of `versions_query()`, when the caller already ran it with a query of its
-        own (one round trip fewer)."""
+    def preload(self, lock: bool = True) -> None:
+        """Read (and lock) the nodes the events name, then the stored versions of their input datasets:
+        after the locks, so that a version a concurrent event on the same dataset commits meanwhile is
+        seen (the dataset's row lock orders the two events)."""
         keys = self.keys()
         found = load_nodes(keys, lock=lock)
         # None marks a key known to be absent, so lineage.store.apply does not look it up again.
         self.nodes = {key: found.get(key) for key in keys}
         self.props = {key: node.properties for key, node in found.items()}
-        if version_rows is not None:
-            self._take_versions(self._wanted_datasets(), version_rows)
-            return
         datasets = self._wanted_datasets()
         if datasets:
             before = self._latest()
@@ -239,18 +236,7 @@ class Mapper:
     def _latest(self) -> dt.datetime:
         return max(e.event_time for e in self.events)
 
-    def versions_query(self, columns: str = "id, source_id, first_seen, i") -> tuple[str, list] | None:
-        """The query `preload` would run for the input datasets' versions, for a caller that runs it as part
-        of a query of its own (UNION ALL): None when there is nothing to read, or more than one query's
-        worth. `columns` orders (or pads) the select list: id, source_id, first_seen and i (the dataset's
-        index) must appear; the rows handed back to `preload` are (id, source_id, first_seen, i)."""
-        datasets = self._wanted_datasets()
-        if not datasets or len(datasets) > VERSIONS_PER_QUERY:
-            return None
-        return self._versions_sql(datasets, self._latest(), columns)
-
-    def _versions_sql(self, datasets: list[tuple[str, str]], before: dt.datetime,
-                      columns: str = "id, source_id, first_seen, i") -> tuple[str, list]:
+    def _versions_sql(self, datasets: list[tuple[str, str]], before: dt.datetime) -> tuple[str, list]:
         """The newest VERSION_WINDOW versions of each input dataset, read through the composite index
         (namespace, name, kind, source, first_seen) (migration lineage 0003): a few index entries per
         dataset, however many versions its history holds. Their ids come along, so that the version an
@@ -259,7 +245,7 @@ class Mapper:
         parts, params = [], []
         for i, (ns, name) in enumerate(datasets):
             parts.append(
-                f"SELECT {columns} FROM (SELECT {i} AS i, id, source_id, first_seen FROM {table} "
+                f"SELECT id, source_id, first_seen, i FROM (SELECT {i} AS i, id, source_id, first_seen FROM {table} "
                 f"WHERE namespace = %s AND name = %s AND kind = %s AND source = %s AND first_seen <= %s "
                 f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
             )

@@ -117,23 +117,28 @@ def _unit_of_work():
     Yields SQL to send ahead of the transaction's first statement (one round trip saved): SET LOCAL
     applies to this transaction only, so the connection's later transactions (pooled, CONN_MAX_AGE)
     commit synchronously as configured."""
-    deferred = connection.vendor == "postgresql" and not connection.in_atomic_block and _can_flush()
+    deferred = (connection.vendor == "postgresql" and not connection.in_atomic_block
+                and connection.get_autocommit() and _can_flush())
     with transaction.atomic():
         yield "SET LOCAL synchronous_commit TO OFF; " if deferred else ""
     if deferred:
         _wait_for_durability()
 
 
-_FLUSH_FUNCTION = "pg_logical_emit_message(boolean, text, text)"
 _can_flush_by_alias: dict[str, bool] = {}
 
 
 def _can_flush() -> bool:
     """Whether this database role may call the function `_wait_for_durability` uses (PUBLIC may, unless
-    an operator revoked it): asked once per process; without it every commit stays synchronous."""
+    an operator revoked it): asked once per process; without it every commit stays synchronous. The
+    function has three arguments up to PostgreSQL 16 and a fourth (with a default) from 17: looked up
+    by either signature, so that neither raises."""
     if connection.alias not in _can_flush_by_alias:
         with connection.cursor() as cur:
-            cur.execute("SELECT has_function_privilege(%s, 'EXECUTE')", [_FLUSH_FUNCTION])
+            cur.execute(
+                "SELECT coalesce(has_function_privilege(coalesce("
+                "to_regprocedure('pg_logical_emit_message(boolean, text, text)'), "
+                "to_regprocedure('pg_logical_emit_message(boolean, text, text, boolean)')), 'EXECUTE'), false)")
             _can_flush_by_alias[connection.alias] = bool(cur.fetchone()[0])
     return _can_flush_by_alias[connection.alias]
 
@@ -150,55 +155,47 @@ def _wait_for_durability() -> None:
         cur.execute("SELECT pg_logical_emit_message(true, 'lineage-ledger.ingest', '')")
 
 
-def _known_digests(digests: list[str], sql_prefix: str = "", versions: tuple[str, list] | None = None
-                   ) -> tuple[set[str], list[int], list | None]:
+def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], list[int]]:
     """Which of these events are already stored; on PostgreSQL also, in the same query, ids reserved for
     their raw records (one per distinct digest: the raw insert then rides with a later statement instead
-    of needing its own round trip for RETURNING) and the rows of `versions` (Mapper.versions_query, None
-    when not asked). Plain SQL: the ORM's compilation of this filter cost more than the query, once per
-    ingested event."""
+    of needing its own round trip for RETURNING). Plain SQL: the ORM's compilation of this filter cost
+    more than the query, once per ingested event.
+
+    The stored versions of input datasets are NOT read here, though it would save a round trip: this
+    query runs before the dataset rows are locked, and a version read before the lock could miss one a
+    concurrent event is committing (the run would then consume an older version, depending on timing).
+    Mapper.preload reads them after taking the locks."""
     table = connection.ops.quote_name(IngestedEvent._meta.db_table)
     known: set[str] = set()
     wanted = sorted(set(digests))
     postgres = connection.vendor == "postgresql"
     reserve = len(wanted) if postgres else 0
     reserved: list[int] = []
-    version_rows: list | None = None
     for chunk in store._chunks(wanted):
         params = list(chunk)
+        marks = ", ".join(["%s"] * len(chunk))
         if postgres:
-            # One row shape for the three parts: (digest, id, source_id, first_seen, dataset index).
-            sql = (f"{sql_prefix}SELECT digest, NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::integer "
-                   f"FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})")
+            sql = f"{sql_prefix}SELECT digest, NULL::bigint FROM {table} WHERE digest IN ({marks})"
         else:
-            sql = f"SELECT digest, NULL, NULL, NULL, NULL FROM {table} WHERE digest IN ({', '.join(['%s'] * len(chunk))})"
+            sql = f"SELECT digest, NULL FROM {table} WHERE digest IN ({marks})"
         if reserve:
-            more, more_params = store.id_reservation(RawRecord, reserve, width=5)
+            more, more_params = store.id_reservation(RawRecord, reserve, width=2)
             sql, params, reserve = f"{sql} UNION ALL {more}", params + more_params, 0
-        if versions is not None and postgres:
-            sql, params = f"{sql} UNION ALL {versions[0]}", params + versions[1]
-            version_rows, versions = [], None
         with connection.cursor() as cur:
             cur.execute(sql, params)
-            for digest, pk, source_id, first_seen, index in cur.fetchall():
+            for digest, pk in cur.fetchall():
                 if digest is not None:
                     known.add(digest)
-                elif index is not None:
-                    version_rows.append((pk, source_id, first_seen, index))
                 else:
                     reserved.append(pk)
         sql_prefix = ""
-    return known, reserved, version_rows
+    return known, reserved
 
 
 def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
     """Write accepted events; the caller holds the transaction and writes the audit entry in it."""
     ctx = context.current()
-    # The mapper is made for every event up front so that the versions its mapping needs are read with
-    # the duplicate check; if some events turn out to be stored already, it is made again without them.
-    mapper = Mapper([p.event for p in prepared])
-    versions = mapper.versions_query(columns="NULL, id, source_id, first_seen, i") if connection.vendor == "postgresql" else None
-    known, raw_ids, version_rows = _known_digests([p.digest for p in prepared], sql_prefix, versions)
+    known, raw_ids = _known_digests([p.digest for p in prepared], sql_prefix)
     todo: list[Prepared] = []
     for p in prepared:
         if p.digest in known:
@@ -208,10 +205,8 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
             todo.append(p)
     if not todo:
         return Stored(prepared, store.ApplyResult().as_counts())
-    if len(todo) < len(prepared):
-        mapper = Mapper([p.event for p in todo])
-        version_rows = None
-    mapper.preload(lock=True, version_rows=version_rows)
+    mapper = Mapper([p.event for p in todo])
+    mapper.preload(lock=True)  # locks the nodes the events name, then reads their input versions
     facts: list = []
     payloads = []
     for p in todo:
