@@ -213,6 +213,34 @@ def test_a_redelivered_task_builds_once_and_a_dead_workers_build_is_built_again(
 
 
 @pytest.mark.django_db
+def test_an_attempt_overtaken_while_rendering_registers_nothing(users, monkeypatch):
+    """The broker hands the task to a second worker (visibility timeout) while the first still renders:
+    the second attempt builds and registers the bundle; the first, finishing later, must not register a
+    second one."""
+    mv = make_model_lineage("overtaken", upstream=6)
+    ctx_data = {"user_id": users["auditor"].pk, "username": "auditor", "request_id": "req-overtaken"}
+    build = BundleBuild.objects.create(node=mv, subject_kind=mv.kind, subject_source_id=mv.source_id, depth=2,
+                                       requested_by=users["auditor"], request_id="req-overtaken")
+    real_build_bundle = builds.services.build_bundle
+    overtaken = []
+
+    def first_attempt_renders_while_a_second_runs(*args, **kwargs):
+        if not overtaken:
+            overtaken.append(True)
+            builds.run(build.pk, ctx_data)  # the second worker, start to finish
+        return real_build_bundle(*args, **kwargs)
+
+    monkeypatch.setattr(builds.services, "build_bundle", first_attempt_renders_while_a_second_runs)
+    result = builds.run(build.pk, ctx_data)
+    build.refresh_from_db()
+    assert overtaken and build.attempts == 2
+    assert result["state"] == build.state == "done"
+    assert EvidenceBundle.objects.count() == 1 and result["bundle"] == build.bundle_id
+    assert AuditEntry.objects.filter(request_id="req-overtaken", action="bundle_build.done").count() == 1
+    assert AuditEntry.objects.filter(request_id="req-overtaken", action="bundle.create").count() == 1
+
+
+@pytest.mark.django_db
 def test_a_build_whose_node_left_the_store_fails_with_the_reason(users):
     mv = make_model_lineage("gone", upstream=6)
     build = BundleBuild.objects.create(node=None, subject_kind=mv.kind, subject_source_id="gone-model/1", depth=2,

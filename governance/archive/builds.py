@@ -93,9 +93,18 @@ def start(build_id: int) -> BundleBuild | None:
     return build
 
 
-def _done(build_id: int, bundle, ctx) -> None:
-    """Called by services.build_bundle inside the transaction that registers `bundle`."""
+class Superseded(Exception):
+    """This attempt's build ended, or a later attempt took it over, while it rendered (a task handed to a
+    second worker after the broker's visibility timeout while the first still ran): its bundle must not
+    be registered a second time."""
+
+
+def _done(build_id: int, attempt: int, bundle, ctx) -> None:
+    """Called by services.build_bundle inside the transaction that registers `bundle`; raises Superseded
+    (rolling that registration back) unless this attempt is still the build's running one."""
     build = BundleBuild.objects.select_for_update().get(pk=build_id)
+    if build.state != BuildState.RUNNING or build.attempts != attempt:
+        raise Superseded(f"bundle build {build_id} attempt {attempt}: now {build.state}, attempt {build.attempts}")
     before = build.state
     build.state, build.bundle, build.error, build.finished_at = BuildState.DONE, bundle, "", timezone.now()
     build.save(update_fields=["state", "bundle", "error", "finished_at"])
@@ -130,8 +139,11 @@ def run(build_id: int, ctx: dict | None) -> dict:
             fail(build.pk, f"the node {build.subject_kind}:{build.subject_source_id} is no longer in the store")
         else:
             try:
-                services.build_bundle(build.node, build.requested_by, depth=build.depth,
-                                      on_registered=lambda bundle, audit_ctx: _done(build.pk, bundle, audit_ctx))
+                services.build_bundle(
+                    build.node, build.requested_by, depth=build.depth,
+                    on_registered=lambda bundle, audit_ctx: _done(build.pk, build.attempts, bundle, audit_ctx))
+            except Superseded:
+                pass  # the attempt that superseded this one registers the bundle (or already did)
             except (services.BundleError, ClosureTooLarge) as exc:
                 # Refused: an answer, not a crash, so the worker does not retry what cannot succeed.
                 fail(build.pk, str(exc))
