@@ -61,6 +61,28 @@ def test_acknowledged_event_is_flushed_and_locks_were_free_during_the_flush(tran
     assert IngestedEvent.objects.count() == 1
 
 
+def test_the_wait_is_its_own_synchronous_commit_of_a_wal_record(transactional_db):
+    """Why the wait makes the ingest durable: it commits, synchronously and outside any transaction, a
+    transaction that writes WAL (a transactional logical message); that commit record lies after the
+    ingest's, and a synchronous commit returns only once the WAL up to it is on disk. (Checking the flush
+    position after the fact cannot show this: PostgreSQL's WAL writer flushes within milliseconds anyway.)"""
+    executed = []
+
+    def watch(execute, sql, params, many, context):
+        with connection.cursor() as cur:
+            cur.cursor.execute("SHOW synchronous_commit")
+            sync = cur.cursor.fetchone()[0]
+        executed.append((sql, connection.in_atomic_block, connection.get_autocommit(), sync))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        service._wait_for_durability()
+    assert len(executed) == 1
+    sql, in_atomic, autocommit, sync = executed[0]
+    assert "pg_logical_emit_message(true," in sql.replace(" ", "")  # transactional: it commits a WAL record
+    assert not in_atomic and autocommit and sync == "on"
+
+
 def test_inside_a_callers_transaction_the_callers_commit_decides(transactional_db, monkeypatch):
     waits = []
     monkeypatch.setattr(service, "_wait_for_durability", lambda: waits.append(1))
