@@ -591,7 +591,8 @@ def main(argv=None) -> int:
     parser.add_argument("--regenerate", action="store_true", help="generate even when the marker says it exists")
     parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP measurement")
     parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() this process after start-up (in-process figures only; not gunicorn's)")
+                        help="gc.freeze() this process after start-up, as governance/wsgi.py does in every gunicorn worker "
+                             "(the HTTP figures have it always)")
     args = parser.parse_args(argv)
     if args.nodes < 10 * LAYERS * 10:
         raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")
@@ -599,9 +600,9 @@ def main(argv=None) -> int:
     url = _database_url(args.database_url)
     _setup_django(url)
     if args.gc_freeze:
-        # Python's full collections walk every object the process holds (all of Django's); a served process
-        # would freeze its start-up objects once (gc.freeze() after loading the WSGI application) so that
-        # they stop counting. Off by default: the in-process figures are then those of a process without it.
+        # Python's full collections walk every object the process holds (all of Django's); the served process
+        # freezes its start-up objects once (governance/wsgi.py) so that they stop counting. Off by default:
+        # the in-process figures are then those of a process without it.
         import gc
 
         gc.collect()
