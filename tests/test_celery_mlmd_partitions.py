@@ -229,3 +229,31 @@ def test_an_incremental_harvest_after_new_executions_matches_the_classic_one(ser
     assert parts["total"] == 1 + 1  # the rest and one executions partition (no new API run)
     assert cursor["mlmd"]["executions"] > first_cursor["mlmd"]["executions"]
     assert (store_digest(), cursor) == expected
+
+
+def test_an_artefact_updated_after_the_plan_is_not_skipped_by_the_rest_partition(served, settings):
+    """The rest partition skips the artefacts the executions partitions map, but only those not updated since
+    the plan listed the executions: one updated after the executions partitions read it is mapped by the rest
+    partition, and the store ends with the update, not the value the partitions saw."""
+    source, server = served
+    settings.HARVEST_PARTITION_EXECUTIONS = 7
+    config = ConnectorConfig.objects.create(name=NAME, kind="kubeflow", settings=_settings(source, server))
+    harvest_row = tasks.claim(config).harvest
+    specs = tasks.plan(config, harvest_row)
+    rest = [spec for spec in specs if spec["part"] == "rest"]
+    for spec in specs:
+        if spec["part"] != "rest":
+            tasks.run_partition(harvest_row.pk, spec)
+    writer = demo.KfpMetadataWriter(source.mlmd_path)
+    run_id = demo._uid("run", "bulk-training", 3)
+    [metrics] = writer.store.get_artifacts_by_uri(f"minio://mlpipeline/bulk/{run_id}/metrics")
+    node = Node.objects.get(source_id=f"{NAME}/artifact/{metrics.id}")
+    assert "recomputed" not in node.properties  # the executions partition stored it as the plan saw it
+    writer._set(metrics.custom_properties, {"accuracy": 0.99, "recomputed": True})
+    writer.store.put_artifacts([metrics])
+    assert tasks.run_partition(harvest_row.pk, rest[0])["status"] == "succeeded"
+    harvest_row.refresh_from_db()
+    assert harvest_row.counts["read"]["artifacts_updated"] == 1
+    node.refresh_from_db()
+    assert node.properties["accuracy"] == 0.99 and node.properties["recomputed"] is True
+    assert NodeRevision.objects.filter(node=node).count() == 2
