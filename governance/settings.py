@@ -174,6 +174,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A Kubeflow harvest is split into partitions of this many runs; a RUNNING harvest older than the TTL
 # (seconds) is taken as abandoned by a dead worker.
 HARVEST_PARTITION_RUNS = env_int("HARVEST_PARTITION_RUNS", 100)
+HARVEST_PARTITION_EXECUTIONS = env_int("HARVEST_PARTITION_EXECUTIONS", 1000)
 HARVEST_LOCK_TTL = env_int("HARVEST_LOCK_TTL", 21600)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
