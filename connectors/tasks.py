@@ -33,11 +33,10 @@ Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harve
    newly listed unfinished runs to the cursor — only then, when every partition landed — and closes the
    Harvest as succeeded, audited like any harvest. A partition that fails closes the harvest as failed; the
    cursor's positions stay, so the next harvest redoes the runs and executions and nothing is lost.
-   What partitions do not promise while the source changes under them: two partitions that read the same
-   object on either side of an update (an artefact two execution chunks touch, or one the `rest`
-   partition reads too) apply what each read in the order they finish, and `lineage.store` merges
-   properties without ordering them by source time, so the older read can be the one left until the
-   object changes again. The classic harvest reads in order and ends with the newer one.
+   Two partitions may read the same object on either side of an update (an artefact two execution
+   chunks touch, or one the `rest` partition reads too) and finish in the other order: the ML Metadata
+   artefact and task facts carry `older_never_overwrites` (their `seen_at` is the object's update time),
+   so `lineage.store` keeps what the newer read said, as the classic harvest, reading in order, does.
 
 With no broker (the embedded default) `.delay()` runs each partition in-process, one after the other, so
 `make demo` and the API's "harvest now" take exactly the same path.

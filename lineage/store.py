@@ -69,6 +69,11 @@ class NodeFact:
     raw: RawPayload | None = None
     # When False, an existing node's properties are merged with these rather than replaced.
     replace_properties: bool = False
+    # When True, a fact older than the node's last observation (`seen_at` < `last_seen`) only adds the
+    # properties the node lacks: for sources whose `seen_at` is the object's own update time and that may be
+    # read out of order (Kubeflow harvest partitions reading one ML Metadata object either side of a change).
+    # Mappers that merge by event time themselves (OpenLineage) leave it off.
+    older_never_overwrites: bool = False
 
 
 @dataclass
@@ -454,7 +459,12 @@ class _Session:
             self.nodes[fact.key] = node
             self.result.nodes_created += 1
             return node
-        new_props = fact.properties if fact.replace_properties else {**node.properties, **fact.properties}
+        if fact.older_never_overwrites and seen < node.last_seen:
+            new_props = {**fact.properties, **node.properties}
+        elif fact.replace_properties:
+            new_props = fact.properties
+        else:
+            new_props = {**node.properties, **fact.properties}
         if node.archived_at is not None:
             # Frozen by an evidence bundle: record what the source says now as a revision only.
             if new_props != node.properties:

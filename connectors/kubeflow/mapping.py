@@ -200,7 +200,7 @@ def artifact_facts(keys: Keys, artifact: ArtifactRecord, *, pipeline_name: str =
         properties["metrics"] = _numbers(props)
     facts: list = [store.NodeFact(key=key, name=artifact.uri or f"artifact {artifact.id}", namespace=keys.instance,
                                   display_name=display, properties=properties, seen_at=from_ms(artifact.updated_ms),
-                                  raw=_raw("mlmd.artifact", artifact.id, artifact.raw))]
+                                  raw=_raw("mlmd.artifact", artifact.id, artifact.raw), older_never_overwrites=True)]
     if key.kind == NodeKind.MODEL_VERSION:
         model_name = str(artifact.properties.get("model_name") or "")
         if not model_name and pipeline_name:
@@ -275,7 +275,7 @@ def _execution_node(keys: Keys, ex: ExecutionRecord, batch: ExecutionBatch, by_i
     }
     facts: list = [store.NodeFact(key=keys.execution(ex.id), name=f"{ex.run_id}/{task}" if ex.run_id else task,
                                   namespace=keys.instance, display_name=str(ex.properties.get("display_name") or task),
-                                  properties=props, seen_at=updated, raw=raw)]
+                                  properties=props, seen_at=updated, raw=raw, older_never_overwrites=True)]
     parent = _parent_key(keys, ex, batch, by_id)
     if parent is None and ex.run_id:
         parent = keys.run(ex.run_id)
