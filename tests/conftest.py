@@ -58,3 +58,15 @@ def clients(users):
     made = {name: client_for(user) for name, user in users.items()}
     made["anonymous"] = APIClient()
     return made
+
+
+def wipe_harvested(*, harvests: bool = True) -> None:
+    """Empty the lineage store and the harvest cursors (and, unless `harvests=False`, the Harvest rows)
+    between two harvests of one test that must start from nothing."""
+    from connectors.models import Harvest, HarvestCursor
+    from lineage.models import Edge, Node, NodeRevision, RawRecord
+
+    for model in (Edge, NodeRevision, Node, RawRecord, HarvestCursor):
+        model.objects.all().delete()
+    if harvests:
+        Harvest.objects.all().delete()

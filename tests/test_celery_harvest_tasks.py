@@ -13,7 +13,8 @@ from connectors.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.testing import FAST_RETRY, harvest, snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from governance.audit.models import AuditEntry
-from lineage.models import Edge, Node, NodeRevision, RawRecord
+from lineage.models import Node
+from tests.conftest import wipe_harvested
 
 pytestmark = pytest.mark.django_db
 NAME = "kfp-tasks"
@@ -32,19 +33,12 @@ def _settings(source, server):
             **FAST_RETRY}
 
 
-def _wipe():
-    Edge.objects.all().delete()
-    NodeRevision.objects.all().delete()
-    Node.objects.all().delete()
-    RawRecord.objects.all().delete()
-    HarvestCursor.objects.all().delete()
-    Harvest.objects.all().delete()
 
 
 def _expected(source, server):
     harvest({**_settings(source, server), "instance": NAME})
     expected = snapshot()
-    _wipe()
+    wipe_harvested()
     return expected
 
 

@@ -22,6 +22,7 @@ from connectors.kubeflow.metadata import MlmdReader
 from connectors.kubeflow.testing import FAST_RETRY, harvest
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from lineage.models import Edge, Node, NodeRevision, RawRecord
+from tests.conftest import wipe_harvested
 
 pytestmark = pytest.mark.django_db
 NAME = "kfp-mlmd-parts"
@@ -48,13 +49,6 @@ def store_digest() -> dict:
     return {"counts": counts, "sha256": hashlib.sha256(repr(parts).encode()).hexdigest()}
 
 
-def _wipe():
-    Edge.objects.all().delete()
-    NodeRevision.objects.all().delete()
-    Node.objects.all().delete()
-    RawRecord.objects.all().delete()
-    HarvestCursor.objects.all().delete()
-    Harvest.objects.all().delete()
 
 
 @pytest.fixture
@@ -73,7 +67,7 @@ def _classic(source, server):
     """The classic single-process harvest's store digest and cursor, then an empty store."""
     done = harvest(_settings(source, server))
     expected = (store_digest(), HarvestCursor.objects.get(key=done.source_key).cursor)
-    _wipe()
+    wipe_harvested()
     return expected
 
 
@@ -216,7 +210,7 @@ def test_an_incremental_harvest_after_new_executions_matches_the_classic_one(ser
     state(after)
     second = harvest(sets)
     expected = (store_digest(), HarvestCursor.objects.get(key=second.source_key).cursor)
-    _wipe()
+    wipe_harvested()
 
     settings.HARVEST_PARTITION_EXECUTIONS = 3
     ConnectorConfig.objects.create(name=NAME, kind="kubeflow", settings=sets)

@@ -26,7 +26,8 @@ from connectors.kubeflow import demo
 from connectors.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.testing import FAST_RETRY, harvest, snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
-from lineage.models import Edge, Node, NodeRevision, RawRecord
+from lineage.models import Edge, Node, RawRecord
+from tests.conftest import wipe_harvested
 from tests.test_celery_mlmd_partitions import store_digest
 
 pytestmark = pytest.mark.postgres_only
@@ -42,13 +43,6 @@ def _database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def _wipe():
-    Edge.objects.all().delete()
-    NodeRevision.objects.all().delete()
-    Node.objects.all().delete()
-    RawRecord.objects.all().delete()
-    HarvestCursor.objects.all().delete()
-    Harvest.objects.all().delete()
 
 
 class Worker:
@@ -160,7 +154,7 @@ def _expected(source, server):
     harvest({**_settings(source, server), "instance": NAME})
     expected = snapshot()
     counts = (Node.objects.count(), Edge.objects.count(), RawRecord.objects.count(), store_digest())
-    _wipe()
+    wipe_harvested()
     return expected, counts
 
 

@@ -14,8 +14,9 @@ from django.db import connection
 from connectors.kubeflow import demo
 from connectors.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.testing import harvest, snapshot
-from connectors.models import Harvest, HarvestCursor
-from lineage.models import Edge, Node, NodeRevision, RawRecord
+from connectors.models import Harvest
+from lineage.models import Node
+from tests.conftest import wipe_harvested
 
 pytestmark = pytest.mark.postgres_only
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,12 +27,6 @@ def _database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def _wipe():
-    Edge.objects.all().delete()
-    NodeRevision.objects.all().delete()
-    Node.objects.all().delete()
-    RawRecord.objects.all().delete()
-    HarvestCursor.objects.all().delete()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -44,7 +39,7 @@ def test_killed_harvest_process_resumes_to_the_clean_result(transactional_db, tm
                     "api_page_size": 1, "mlmd_page_size": 2}
         harvest(settings)
         expected = snapshot()
-        _wipe()
+        wipe_harvested(harvests=False)
         Harvest.objects.all().delete()
 
         # Every runs page now takes 0.4 s, so the child is surely mid-harvest when it is killed.

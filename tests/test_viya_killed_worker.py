@@ -33,8 +33,8 @@ from connectors.viya.fake_state import ViyaState
 from governance.audit import context
 from governance.audit.models import AuditEntry
 from lineage.models import Edge, Node, NodeRevision, RawRecord
-from tests.test_archive_async_builds import BROKER, broker_queue  # noqa: F401 - fixture (queue on db 13)
-from tests.test_celery_worker import workers  # noqa: F401 - fixture (celery workers on `broker_queue`)
+from tests.test_archive_async_builds import broker_queue  # noqa: F401 - fixture (queue on db 13)
+from tests.test_celery_worker import _send, _wait, workers  # noqa: F401 - fixture (celery workers on `broker_queue`)
 
 pytestmark = pytest.mark.postgres_only
 NAME = "viya-killed"
@@ -96,26 +96,6 @@ def _wipe():
         model.objects.all().delete()
 
 
-def _send(queue: str, *args) -> None:
-    from celery import Celery
-
-    client = Celery("ll-test-client", broker=BROKER)
-    client.conf.broker_connection_retry_on_startup = True
-    try:
-        client.send_task("connectors.harvest", args=list(args), queue=queue)
-    finally:
-        client.close()
-
-
-def _wait(condition, what: str, workers=(), timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "\n".join(w.output().decode(errors="replace")[-3000:] for w in workers)
-            pytest.fail(f"timed out waiting for {what}\n{logs}")
-        time.sleep(0.1)
-
-
 @pytest.mark.parametrize("rerun", ["redelivered", "lock-expired"])
 def test_a_viya_harvest_whose_worker_is_killed_ends_identical_to_a_clean_one(transactional_db, monkeypatch,
                                                                              broker_queue, workers, rerun):
@@ -151,7 +131,7 @@ def test_a_viya_harvest_whose_worker_is_killed_ends_identical_to_a_clean_one(tra
         if rerun == "redelivered":
             replacement = workers("replacement", transport_options=options)
             _wait(lambda: not Harvest.objects.filter(status="running").exists(), "the redelivered partition",
-                  [replacement])
+                  [replacement], timeout=90)
             done = Harvest.objects.get()  # the same harvest, finished by the new worker
             assert done.pk == killed.pk
             assert b"Task connectors.harvest_partition[" in replacement.output()
@@ -165,7 +145,7 @@ def test_a_viya_harvest_whose_worker_is_killed_ends_identical_to_a_clean_one(tra
             _wait(lambda: (time.time() - killed.started_at.timestamp()) > LOCK_TTL + 1, "the lock to expire")
             _send(broker_queue, NAME, {"username": "admin", "request_id": "req-viya-rerun"})
             _wait(lambda: Harvest.objects.count() == 2 and not Harvest.objects.filter(status="running").exists(),
-                  "the rerun", [replacement])
+                  "the rerun", [replacement], timeout=90)
             killed.refresh_from_db()
             assert killed.status == "failed" and killed.error.startswith("abandoned:"), killed.error
             assert AuditEntry.objects.filter(action="harvest.abandoned", object_id=str(killed.pk)).exists()
