@@ -7,23 +7,18 @@ depth per node, node kinds filtered, ORDER BY depth, id and LIMIT max_nodes + 1.
 denser than test_graph_random.py's (hubs, cycles, several start nodes, closed and later edges), so the walk
 often stops partway through a level, and runs on both databases like every other test.
 """
-import datetime as dt
 import json
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lineage import graph, store
-from lineage.models import Edge, Node, NodeRevision
+from lineage import graph
+from lineage.models import Edge
+from tests.test_graph_random import hour, load  # the same graph loader (store.apply, then the closes)
 
-T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 NODE_KINDS = ["dataset", "run", "job", "model_version"]
 EDGE_KINDS = ["consumed", "produced", "parent_of"]
-
-
-def hour(h):
-    return T0 + dt.timedelta(hours=h)
 
 
 @st.composite
@@ -39,20 +34,6 @@ def graphs(draw):
         closed = draw(st.one_of(st.none(), st.none(), st.integers(start + 1, 8)))
         edges.append((src, dst, kind, start, closed))
     return nodes, edges
-
-
-def load(nodes, edges) -> list[int]:
-    Edge.objects.all().delete()
-    NodeRevision.objects.all().delete()
-    Node.objects.all().delete()
-    key = lambda i: store.NodeKey("manual", nodes[i][0], f"n{i}")  # noqa: E731
-    facts = [store.NodeFact(key=key(i), name=f"n{i}", seen_at=hour(seen)) for i, (_kind, seen) in enumerate(nodes)]
-    facts += [store.EdgeFact(kind=k, src=key(s), dst=key(d), source="manual", valid_from=hour(f))
-              for s, d, k, f, _c in edges]
-    store.apply(facts, now=T0)
-    store.apply([store.EdgeClose(kind=k, src=key(s), dst=key(d), at=hour(c)) for s, d, k, _f, c in edges if c is not None])
-    by_name = dict(Node.objects.values_list("name", "pk"))
-    return [by_name[f"n{i}"] for i in range(len(nodes))]
 
 
 def _marks(values):
