@@ -197,6 +197,20 @@ def _per_event_entries(database_url: str) -> int:
     return count
 
 
+def _fan_out(items: list, n_clients: int, post, client, port: int, token: str) -> None:
+    """`post(share, client)` for every item: on `client` alone, or split over `n_clients` threads, each with
+    a connection of its own, all posting their share one request after another at the same time."""
+    if n_clients == 1:
+        post(items, client)
+        return
+    threads = [threading.Thread(target=post, args=(items[i::n_clients], _Client(port, token)))
+               for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _measure(database_url: str, server: subprocess.Popen, work) -> tuple[float, float, float, float]:
     """(wall seconds, server CPU seconds, PostgreSQL backend CPU seconds, client CPU seconds) of `work()`."""
     _analyze(database_url)  # outside the measured time: fresh statistics for what the last phase wrote
@@ -272,16 +286,7 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
                         return
 
             def singles():
-                if n_clients == 1:
-                    post_all(bodies, client)
-                    return
-                own_clients = [_Client(port, token) for _ in range(n_clients)]
-                threads = [threading.Thread(target=post_all, args=(bodies[i::n_clients], own))
-                           for i, own in enumerate(own_clients)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
+                _fan_out(bodies, n_clients, post_all, client, port, token)
 
             elapsed, app_cpu, db_cpu, client_cpu = _measure(database_url, server, singles)
             if failures:
@@ -311,19 +316,9 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
                         return
 
             def batches():
-                if n_clients == 1:
-                    post_batches(chunks, client)
-                    return
-                # Each client posts its share of the batches, one after another, all clients at once:
-                # the demo's events of different seeds share datasets and jobs, so concurrent batches
+                # The demo's events of different seeds share datasets and jobs, so concurrent batches
                 # update the same nodes, as producers of one platform do.
-                own_clients = [_Client(port, token) for _ in range(n_clients)]
-                threads = [threading.Thread(target=post_batches, args=(chunks[i::n_clients], own))
-                           for i, own in enumerate(own_clients)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
+                _fan_out(chunks, n_clients, post_batches, client, port, token)
 
             replayed_before = _per_event_entries(database_url)
             elapsed, app_cpu, db_cpu, client_cpu = _measure(database_url, server, batches)
