@@ -74,6 +74,26 @@ def create_engineers(prefix: str, count: int) -> list[str]:
     return tokens
 
 
+def stop_process(process: subprocess.Popen, *, kill_group: bool = False) -> None:
+    """Ask `process` to stop (SIGTERM), give it 30 s, then kill it; `kill_group`: then also SIGKILL its process
+    group (started with start_new_session), so that no child it forked outlives the benchmark."""
+    import os
+    import signal
+
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if kill_group:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=10)
+
+
 class Gunicorn:
     """`gunicorn governance.wsgi` with `workers` sync workers on a free port, as `make serve-prod` runs it."""
 
@@ -101,13 +121,7 @@ class Gunicorn:
         return _server_pids(self.process.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def __enter__(self):
         return self

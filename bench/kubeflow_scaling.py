@@ -164,19 +164,9 @@ class Worker:
         return done
 
     def stop(self) -> None:
-        import signal
+        from bench._server import stop_process
 
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
+        stop_process(self.process, kill_group=True)
         self.log.close()
 
 

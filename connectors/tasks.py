@@ -292,15 +292,7 @@ def _runs_partition(connector, run_ids: list[str], progress=None):
 def _executions_partition(connector, ids: list[int], progress=None):
     """The executions stream's pages for these executions, each applied in its own transaction (a partition
     run again after its worker died re-applies the ones that landed: idempotent)."""
-    totals, read, pages = store.ApplyResult(), {}, 0
-    for page in connector.execution_pages(ids):
-        totals.add(_atomically(lambda page=page: store.apply(page.facts)))
-        pages += 1
-        for name, count in page.read.items():
-            read[name] = read.get(name, 0) + count
-        if progress:
-            progress(page)
-    return totals, read, [], pages
+    return _apply_pages(connector.execution_pages(ids), lambda page: store.apply(page.facts), progress)
 
 
 def _rest_partition(connector, progress=None, executions: dict | None = None):
@@ -312,20 +304,27 @@ def _rest_partition(connector, progress=None, executions: dict | None = None):
         if executions is not None and connector.metadata is not None:
             connector.leave_executions_to_partitions(executions.get("after"), executions.get("upto"))
     key = connector.source_key()
-    totals, read, pages = store.ApplyResult(), {}, 0
-    for page in connector.changes_since(load_cursor(key) or None):
-        def write(page=page):
-            result = store.apply(page.facts)
-            HarvestCursor.objects.update_or_create(key=key, defaults={"cursor": page.cursor})
-            return result
 
-        totals.add(_atomically(write))
-        pages += 1
-        for name, count in page.read.items():
-            read[name] = read.get(name, 0) + count
+    def write(page):
+        result = store.apply(page.facts)
+        HarvestCursor.objects.update_or_create(key=key, defaults={"cursor": page.cursor})
+        return result
+
+    return _apply_pages(connector.changes_since(load_cursor(key) or None), write, progress)
+
+
+def _apply_pages(pages, write, progress=None):
+    """`write(page)` for each page, each in its own transaction; the partition's totals, read counts, (no)
+    runs still open, and page count."""
+    totals, read, count = store.ApplyResult(), {}, 0
+    for page in pages:
+        totals.add(_atomically(lambda page=page: write(page)))
+        count += 1
+        for name, n in page.read.items():
+            read[name] = read.get(name, 0) + n
         if progress:
             progress(page)
-    return totals, read, [], pages
+    return totals, read, [], count
 
 
 # PostgreSQL: unique_violation, deadlock_detected, serialization_failure

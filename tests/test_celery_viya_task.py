@@ -7,7 +7,7 @@ from connectors.base import run_harvest
 from connectors.kubeflow.testing import snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from connectors.viya.fake_server import FakeViya
-from connectors.viya.fake_state import ViyaState
+from connectors.viya.testing import small_state
 from governance.audit import context
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 
@@ -16,12 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def viya():
-    state = ViyaState()
-    repo = state.add_repository("Public", when="2026-01-01T00:00:00Z")
-    project = state.add_project(repo, "Churn", when="2026-01-01T00:00:00Z")
-    for n in range(3):
-        state.add_model(project, f"model-{n}", versions=2, when="2026-01-02T00:00:00Z")
-    with FakeViya(state) as fake:
+    with FakeViya(small_state()) as fake:
         yield fake
 
 

@@ -7,8 +7,7 @@ import pytest
 from connectors.base import run_harvest
 from connectors.viya import client as client_module
 from connectors.viya.fake_server import FakeViya, FaultPlan
-from connectors.viya.fake_state import ViyaState
-from connectors.viya.testing import connector_for
+from connectors.viya.testing import connector_for, small_state
 from lineage.models import Edge, Node
 
 pytestmark = pytest.mark.django_db
@@ -16,12 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def fake():
-    state = ViyaState()
-    repo = state.add_repository("Public", when="2026-01-01T00:00:00Z")
-    project = state.add_project(repo, "Churn", when="2026-01-01T00:00:00Z")
-    for n in range(3):
-        state.add_model(project, f"model-{n}", versions=2, when="2026-01-02T00:00:00Z")
-    with FakeViya(state) as viya:
+    with FakeViya(small_state()) as viya:
         yield viya
 
 

@@ -14,6 +14,19 @@ FAST = RetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05, jitter=False)
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
+def small_state():
+    """A Viya with one repository, one project and three models of two versions each: the tests' smallest
+    source that still pages and has something to change."""
+    from connectors.viya.fake_state import ViyaState
+
+    state = ViyaState()
+    repo = state.add_repository("Public", when="2026-01-01T00:00:00Z")
+    project = state.add_project(repo, "Churn", when="2026-01-01T00:00:00Z")
+    for n in range(3):
+        state.add_model(project, f"model-{n}", versions=2, when="2026-01-02T00:00:00Z")
+    return state
+
+
 def connector_for(fake: FakeViya, *, how: str = "password", timeout: float = 5.0, policy=FAST, **settings):
     if how == "password":
         s, sec = {"url": fake.url, "username": "viya-user"}, {"password": "viya-password"}
