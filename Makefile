@@ -36,11 +36,16 @@ serve: install
 # and one beat, all on PostgreSQL (DATABASE_URL) and one broker (CELERY_BROKER_URL: Redis or RabbitMQ).
 # Run `make migrate` once per release before starting them. Each gunicorn process keeps its database
 # connection between requests (DB_CONN_MAX_AGE, 600 s unless set), as the benchmarks measure it.
-WEB_WORKERS ?= 4
+# Each gunicorn process (one per CPU) serves WEB_THREADS requests at once: single-event ingests that
+# arrive together in one process share a transaction (lineage/ingest/group_commit.py). Every thread keeps
+# a database connection: WEB_WORKERS x WEB_THREADS connections.
+WEB_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+WEB_THREADS ?= 4
 WORKERS     ?= 2
 serve-prod: install
 	$(PY) manage.py collectstatic --noinput -v 0
-	DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-600} $(VENV)/bin/gunicorn governance.wsgi --workers $(WEB_WORKERS) --bind $(HOST):$(PORT) \
+	DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-600} $(VENV)/bin/gunicorn governance.wsgi --workers $(WEB_WORKERS) \
+		--worker-class gthread --threads $(WEB_THREADS) --bind $(HOST):$(PORT) \
 		--timeout 120 --graceful-timeout 30 --max-requests 5000 --max-requests-jitter 500 --access-logfile -
 
 worker: install

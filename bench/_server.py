@@ -1,7 +1,7 @@
 """The production web server for the load benchmarks and their test: gunicorn on a PostgreSQL database.
 
 bench.load, bench.ingest_scaling and tests/test_load_ingest_exactly_once.py all post to the same thing a
-deployment runs (`make serve-prod`: gunicorn sync workers, DEBUG off), so what they find holds for it. The
+deployment runs (`make serve-prod`: gunicorn gthread workers, DEBUG off), so what they find holds for it. The
 low-level pieces (free port, health wait, /proc CPU readings) are bench.ingest's, imported, not copied.
 """
 from __future__ import annotations
@@ -14,10 +14,11 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.ingest import _analyze, _backend_pids, _cpu_seconds, _free_port, _server_pids, _wait_until_up
+from bench.ingest import _analyze, _backend_pids, _cpu_seconds, _free_port, _server_pids, _wait_until_up, gunicorn_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_SECRET = "bench-" + "x" * 40
+SERVE_THREADS = 4  # threads per worker process, as `make serve-prod` runs them (WEB_THREADS)
 
 
 def server_env(database_url: str, **extra: str) -> dict:
@@ -95,9 +96,10 @@ def stop_process(process: subprocess.Popen, *, kill_group: bool = False) -> None
 
 
 class Gunicorn:
-    """`gunicorn governance.wsgi` with `workers` sync workers on a free port, as `make serve-prod` runs it."""
+    """`gunicorn governance.wsgi` with `workers` processes of `threads` threads on a free port, as `make
+    serve-prod` runs it (threads 1: sync workers)."""
 
-    def __init__(self, env: dict, workers: int, *, timeout: int = 120):
+    def __init__(self, env: dict, workers: int, *, threads: int = SERVE_THREADS, timeout: int = 120):
         import requests
 
         self.port = _free_port()
@@ -106,7 +108,7 @@ class Gunicorn:
         self.database_url = env["DATABASE_URL"]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "governance.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), "--worker-class", "sync", "--timeout", str(timeout),
+             *gunicorn_workers(workers, threads), "--timeout", str(timeout),
              "--log-level", "warning"],
             cwd=ROOT, env=env, start_new_session=True,
         )

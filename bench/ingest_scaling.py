@@ -6,7 +6,7 @@
 
 For each worker count: a fresh PostgreSQL database (`DATABASE_URL`, default
 postgres://postgres@127.0.0.1:5432/ll_scalebench_scaling_bench, dropped, re-created, migrated), gunicorn with
-that many sync workers (DEBUG off, as `make serve-prod`), and the load of bench.load: `--clients` client
+that many worker processes of 4 threads (DEBUG off, as `make serve-prod` runs them), and the load of bench.load: `--clients` client
 processes with a token each, posting their own distinct events one per request (`--batch-size` for batches),
 each acknowledged before the next. No abandoned attempts or re-sends here (bench.load measures those): the
 figure is plain ingest throughput. Every run is still checked as bench.load checks (each event stored exactly
@@ -15,9 +15,9 @@ once, the graph as the events name it, no 5xx); a failed check fails the benchma
 Printed per worker count: events/s, p50/p95 latency, and the CPU milliseconds per event of the server
 processes, of their PostgreSQL backends and of the clients (from /proc); then the ratio of the throughputs.
 
-What bounds the ratio: with one sync worker, requests are served one at a time, and each spends part of its
-time waiting (on PostgreSQL, on the WAL flush of its commit) rather than computing; a second worker fills
-those waits, so the ratio can approach 2 only while CPU is free. On a 2-core machine it is not: the clients,
+What bounds the ratio: one worker process runs Python on one core at a time (its threads share the
+interpreter lock), and its requests spend part of their time waiting (on PostgreSQL, on the WAL flush of a
+commit) rather than computing; a second process computes on the other core and fills those waits, so the ratio can approach 2 only while CPU is free. On a 2-core machine it is not: the clients,
 the server and PostgreSQL share the same two cores, so throughput stops at about 2 cores / (server + database
 + client CPU per event), printed as "CPU ceiling". When the 1-worker figure is already near that ceiling the
 ratio stays near 1 however well the server scales; on a shared machine other load lowers both figures.

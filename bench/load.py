@@ -1,10 +1,10 @@
 """Load test (R1): many producers post OpenLineage events at once; every event must be stored exactly once.
 
-    python -m bench.load                                   # 8 clients x 5,000 events, gunicorn with 4 workers
+    python -m bench.load                                   # 8 clients x 5,000 events, gunicorn as `make serve-prod`
     python -m bench.load --clients 8 --events 200          # a short dev run
     python -m bench.load --batch-size 50                   # the same through /api/v1/lineage/batch
 
-Starts gunicorn (`--workers`, sync workers, DEBUG off, as `make serve-prod`) on a fresh PostgreSQL database
+Starts gunicorn (`--workers` processes of `--threads` threads, DEBUG off, as `make serve-prod`) on a fresh PostgreSQL database
 (`DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/ll_scalebench_load_bench, dropped, re-created
 and migrated), makes one engineer per client with `manage.py create_user` (each client its own token), then
 runs the clients as separate processes: they cost ~1.3 ms CPU per event (requests, JSON), a quarter of a
@@ -365,7 +365,10 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8, help="concurrent client processes (default 8)")
     parser.add_argument("--events", type=int, default=5000, help="distinct events per client (default 5000)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="gunicorn worker processes (default: one per CPU, as `make serve-prod`)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker (default 4, as `make serve-prod`; 1 = sync workers)")
     parser.add_argument("--batch-size", type=int, default=1,
                         help="events per request; 1 posts to /api/v1/lineage, more to /api/v1/lineage/batch")
     parser.add_argument("--resend-share", type=float, default=0.05,
@@ -399,7 +402,7 @@ def main(argv=None) -> int:
     env = server_env(database_url, INGEST_RATE_LIMIT=args.rate_limit, CACHE_URL=DEFAULT_CACHE)
     prepared = time.perf_counter() - t0
     load_before = os.getloadavg()[0]
-    with Gunicorn(env, args.workers) as server:
+    with Gunicorn(env, args.workers, threads=args.threads) as server:
         meter = CpuMeter(server)
         with Autoanalyze(database_url, args.analyze_every) as analyze:
             report = run_clients(server.base, tokens, events, batch_size=args.batch_size,
@@ -413,7 +416,7 @@ def main(argv=None) -> int:
 
     mode = "one event per request" if args.batch_size == 1 else f"batches of {args.batch_size}"
     print(f"load test R1: {args.clients} client processes x {args.events} events ({mode}), gunicorn {args.workers} "
-          f"sync workers, PostgreSQL {database_name(database_url)}  [{len(os.sched_getaffinity(0))} CPUs, load "
+          f"workers x {args.threads} threads, PostgreSQL {database_name(database_url)}  [{len(os.sched_getaffinity(0))} CPUs, load "
           f"average {load_before:.1f} before, {load_after:.1f} after; INGEST_RATE_LIMIT={args.rate_limit} per token "
           f"shared through Redis, so it never refuses]")
     for line in summary_lines(report, len(flat), (meter.app_cpu, meter.db_cpu)):

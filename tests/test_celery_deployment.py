@@ -1,4 +1,4 @@
-"""The deployment shape end to end: gunicorn with two processes serving the API, a Celery worker, Redis
+"""The deployment shape end to end: gunicorn with two processes of four threads serving the API, a Celery worker, Redis
 (db 15, a queue of this test's own) and the test's PostgreSQL database.
 
 "Harvest now" answers 202 with the task and harvest ids and the worker does the harvest; a second start
@@ -59,7 +59,8 @@ def web(request, tmp_path, broker_queue):
     port = _free_port()
     log = open(tmp_path / "gunicorn.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "governance.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
+        [sys.executable, "-m", "gunicorn", "governance.wsgi", "--workers", "2", "--worker-class", "gthread",
+         "--threads", "4", "--bind", f"127.0.0.1:{port}"],  # as `make serve-prod` runs it
         cwd=ROOT, env=_env(tmp_path, broker_queue, broker), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -129,7 +129,7 @@ def _append(specs: list[dict], ctx: context.AuditContext, tail: tuple[int, str],
     entries, rows = [], []
     for spec in specs:
         seq += 1
-        entry, row = _build(seq, prev_hash, at, ctx, spec)
+        entry, row = _build(seq, prev_hash, at, spec.get("ctx") or ctx, spec)
         entries.append(entry)
         rows.append(row)
         prev_hash = entry.hash
@@ -172,11 +172,14 @@ def record(
         return _append([spec], ctx or context.current(), _lock_and_tail(sql_prefix))[0]
 
 
-def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = None) -> list[AuditEntry]:
+def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = None,
+                sql_prefix: str = "") -> list[AuditEntry]:
     """Append many entries under one lock and one INSERT: for batch writers such as ingest.
 
     Each item is a dict with the keyword arguments of `record` (action, object_type, object_id, before,
-    after, reason). All entries share the actor, request id and timestamp.
+    after, reason, and `ctx` for an entry with an actor and request id of its own: the single POSTs
+    written together by the ingest's group commit); the others share `ctx` (default: the current one).
+    All share the timestamp. `sql_prefix`: as for `record`.
     """
     specs = [dict(item) for item in items]
     for spec in specs:
@@ -186,7 +189,7 @@ def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = Non
     if not specs:
         return []
     with _atomic():
-        return _append(specs, ctx or context.current(), _lock_and_tail())
+        return _append(specs, ctx or context.current(), _lock_and_tail(sql_prefix))
 
 
 def _checkpoint(seq: int, entry_hash: str, ctx: context.AuditContext, *, trigger: str, reason: str = "") -> AuditCheckpoint:

@@ -5,6 +5,11 @@ One call stores, in one transaction, the raw event (lineage.RawRecord), the grap
 either fully in the ledger, audited, or not at all. An event already ingested (same canonical JSON
 digest) is acknowledged and changes nothing but the audit trail, which records that it was sent again.
 
+Single POSTs that arrive while their server process is writing share the next transaction
+(lineage.ingest.group_commit): what a batch saves, for producers that post one event per request. Each
+event of such a group still gets its own IngestedEvent row and its own `ingest.event` audit entry, with its
+own actor and request id.
+
 A batch is one transaction too (that is what makes it fast); when it loses a race (a concurrent writer
 created the same node first, a lock cycle broken by PostgreSQL) it is run again whole from a fresh
 read. If the database refuses it otherwise (or keeps losing), the batch is replayed one event per
@@ -35,9 +40,10 @@ from django.db import DatabaseError, DataError, IntegrityError, OperationalError
 from django.utils import timezone
 
 from governance.audit import context
-from governance.audit.recorder import record
+from governance.audit.recorder import record, record_many
 from lineage import store
 from lineage.ingest.events import IngestRejected, ParsedEvent, parse_event
+from lineage.ingest.group_commit import GroupCommitter
 from lineage.ingest.mapping import OL, Mapper
 from lineage.ingest.models import IngestedEvent
 from lineage.ingest.strict import judge
@@ -55,6 +61,12 @@ class Prepared:
     strict_errors: list[str]
     duplicate: bool = False
     ingested: object | None = None  # the IngestedEvent row written (its id is not read back)
+    # A single POST's own poster and audit context: the writer of its group may be another request's thread.
+    user: object | None = None
+    ctx: context.AuditContext | None = None
+    # Set by the group writer: written (or failed), and what failed it.
+    done: bool = False
+    error: BaseException | None = None
 
 
 @dataclass
@@ -218,7 +230,8 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
 
     def log_rows(raw: dict) -> tuple:
         now = timezone.now()
-        rows.extend(_ingested_row(p, raw[(pl.source, pl.kind, pl.source_id, pl.digest)], user, ctx, now)
+        rows.extend(_ingested_row(p, raw[(pl.source, pl.kind, pl.source_id, pl.digest)],
+                                  user if p.ctx is None else p.user, p.ctx or ctx, now)
                     for p, pl in zip(todo, payloads))
         return IngestedEvent, rows
 
@@ -241,25 +254,77 @@ def _event_summary(p: Prepared, counts: dict) -> dict:
 
 
 def ingest_event(body: object, user=None) -> Prepared:
-    """Ingest one decoded event. Raises IngestRejected for a bad event (nothing is stored)."""
+    """Ingest one decoded event. Raises IngestRejected for a bad event (nothing is stored).
+
+    Outside a transaction the event joins its process's next group (lineage.ingest.group_commit; alone,
+    it is a group of one, written at once); inside the caller's transaction (a test, a harvest) it is
+    written there, alone, and the caller's COMMIT decides."""
     p = prepare(body)
+    p.user, p.ctx = user, context.current()
+    if connection.in_atomic_block:
+        _write_singles([p])
+    else:
+        _GROUPS.submit(p)
+    if p.error is not None:
+        raise p.error
+    return p
+
+
+def _write_singles(group: list[Prepared]) -> None:
+    """Write single POSTs' events in one transaction, each with its own audit entry; the outcome of each is
+    left on it (`error`: IngestRejected for an event the database refuses). A group the database refuses
+    whole, or that keeps losing races, is written again one event per transaction, so that one bad event
+    cannot sink the others."""
     for attempt in range(RETRIES):
         try:
             with _unit_of_work() as sql_prefix:
-                stored = _store([p], user, sql_prefix)
-                record("ingest.event", f"openlineage.{p.event.kind}", p.event.subject,
-                       after=_event_summary(p, stored.counts), sql_prefix=stored.pending_sql)
-            return p
+                stored = _store(group, None, sql_prefix)
+                _record_singles(group, stored)
+            return
         except DataError as exc:
-            # e.g. PostgreSQL refuses "\u0000" inside JSON text: nothing of the event was stored.
-            raise IngestRejected(422, "unstorable_event", f"the database refused a value of this event: {exc}".strip()) from None
+            # e.g. PostgreSQL refuses "\u0000" inside JSON text: nothing of the group was stored.
+            if len(group) == 1:
+                group[0].error = IngestRejected(
+                    422, "unstorable_event", f"the database refused a value of this event: {exc}".strip())
+                return
+            break
         except (IntegrityError, OperationalError) as exc:
             # A concurrent request created one of the same nodes (or the same event) first, or the
             # database broke a lock cycle between the two: start again and re-read what is there now.
-            if not _retriable(exc) or attempt == RETRIES - 1:
+            if _retriable(exc) and attempt < RETRIES - 1:
+                _reset(group)
+                continue
+            if len(group) == 1:
                 raise
-            p.duplicate, p.ingested = False, None
-    raise AssertionError("unreachable")
+            break
+    _reset(group)
+    for p in group:
+        try:
+            _write_singles([p])
+        except Exception as exc:  # noqa: BLE001 - this event's failure, raised in its own request
+            p.error = exc
+
+
+def _reset(group: list[Prepared]) -> None:
+    for p in group:
+        p.duplicate, p.ingested = False, None
+
+
+def _record_singles(group: list[Prepared], stored: Stored) -> None:
+    """One `ingest.event` entry per event, as its own poster; the counts of facts written are per
+    transaction, so a group's entries carry the group's (under "group"), not counts of their own."""
+    if len(group) == 1:
+        p = group[0]
+        record("ingest.event", f"openlineage.{p.event.kind}", p.event.subject, after=_event_summary(p, stored.counts),
+               ctx=p.ctx, sql_prefix=stored.pending_sql)
+        return
+    group_facts = {"events": len(group), **stored.counts}
+    record_many([{"action": "ingest.event", "object_type": f"openlineage.{p.event.kind}", "object_id": p.event.subject,
+                  "after": {**_event_summary(p, {}), "group": group_facts}, "ctx": p.ctx} for p in group],
+                sql_prefix=stored.pending_sql)
+
+
+_GROUPS = GroupCommitter(_write_singles)
 
 
 # PostgreSQL: unique_violation, deadlock_detected, serialization_failure
