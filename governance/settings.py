@@ -14,14 +14,18 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-secret-key-change-me" if DEBUG else "")
+# manage.py commands that only read code and the migration files (a developer's or CI's checks): they run
+# without a key, and any use of it still fails (Django refuses an empty SECRET_KEY when it is read).
+KEYLESS_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate", "check", "help", "version"}
 if not SECRET_KEY:
     # Sessions, CSRF tokens and (without CONNECTOR_SECRET_KEY) connector secrets all hang on this key, so a
     # server must not start with a guessable one. The demo sets DEBUG; a pytest run (which loads settings
     # before any conftest could set a variable) gets a fixed test key, also put in the environment so the
     # harvest and worker processes a test starts share it and can read the secrets the test stored.
-    if "pytest" not in sys.modules:
+    if "pytest" in sys.modules:
+        SECRET_KEY = os.environ.setdefault("SECRET_KEY", "insecure-test-only-" + "x" * 40)
+    elif not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
         raise ImproperlyConfigured("SECRET_KEY is not set: set it in the environment (or DEBUG=1 for local use)")
-    SECRET_KEY = os.environ.setdefault("SECRET_KEY", "insecure-test-only-" + "x" * 40)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
