@@ -38,8 +38,9 @@ serve: install
 # connection between requests (DB_CONN_MAX_AGE, 600 s unless set), as the benchmarks measure it.
 # Each gunicorn process (one per CPU) serves WEB_THREADS requests at once: single-event ingests that
 # arrive together in one process share a transaction (lineage/ingest/group_commit.py). Every thread keeps
-# a database connection: WEB_WORKERS x WEB_THREADS connections.
-WEB_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# a database connection: WEB_WORKERS x WEB_THREADS connections (at most 8 x 4 by default, under
+# PostgreSQL's default max_connections of 100 with room for Celery workers).
+WEB_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
 WEB_THREADS ?= 4
 WORKERS     ?= 2
 serve-prod: install

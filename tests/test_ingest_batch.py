@@ -152,14 +152,21 @@ def test_empty_and_all_invalid_batches_store_nothing(clients):
     assert AuditEntry.objects.count() == audit_before
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_event_the_database_refuses_fails_alone(clients):
-    """PostgreSQL refuses NUL characters in JSON; the batch is then replayed one event per transaction so
-    that only that event fails (SQLite stores it, so there every event succeeds)."""
-    from django.db import connection
-
+def _nul_in_json():
     nul = _event("66666666-6666-4666-8666-666666666666", job="nul")
     nul["job"]["facets"] = {"documentation": {"_producer": "https://p", "_schemaURL": "https://s", "description": "a\u0000b"}}
+    return nul
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("make_nul", [_nul_in_json, lambda: _event("66666666-6666-4666-8666-666666666666", job="n\u0000l")],
+                         ids=["nul-in-json", "nul-in-text"])
+def test_an_event_the_database_refuses_fails_alone(clients, make_nul):
+    """PostgreSQL refuses NUL characters in JSON, psycopg2 in a text value; the batch is then replayed one
+    event per transaction so that only that event fails (SQLite stores it, so there every event succeeds)."""
+    from django.db import connection
+
+    nul = make_nul()
     batch = [_event("77777777-7777-4777-8777-777777777777", job="fine"), nul]
     body = _post(clients["engineer"], batch).json()
     if connection.vendor == "postgresql":

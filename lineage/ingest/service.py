@@ -281,28 +281,31 @@ def _write_singles(group: list[Prepared]) -> None:
                 stored = _store(group, None, sql_prefix)
                 _record_singles(group, stored)
             return
-        except DataError as exc:
-            # e.g. PostgreSQL refuses "\u0000" inside JSON text: nothing of the group was stored.
-            if len(group) == 1:
+        except Exception as exc:  # noqa: BLE001 - sorted below: a race, a refused value, or the group's end
+            if isinstance(exc, (IntegrityError, OperationalError)) and _retriable(exc) and attempt < RETRIES - 1:
+                # A concurrent request created one of the same nodes (or the same event) first, or the
+                # database broke a lock cycle between the two: start again and re-read what is there now.
+                _reset(group)
+                continue
+            if len(group) > 1:
+                break  # whatever it was, it may be one event's: each event alone, below
+            if _unstorable(exc):
                 group[0].error = IngestRejected(
                     422, "unstorable_event", f"the database refused a value of this event: {exc}".strip())
                 return
-            break
-        except (IntegrityError, OperationalError) as exc:
-            # A concurrent request created one of the same nodes (or the same event) first, or the
-            # database broke a lock cycle between the two: start again and re-read what is there now.
-            if _retriable(exc) and attempt < RETRIES - 1:
-                _reset(group)
-                continue
-            if len(group) == 1:
-                raise
-            break
+            raise
     _reset(group)
     for p in group:
         try:
             _write_singles([p])
         except Exception as exc:  # noqa: BLE001 - this event's failure, raised in its own request
             p.error = exc
+
+
+def _unstorable(exc: Exception) -> bool:
+    """A value of the event the database cannot hold: PostgreSQL refuses "\\u0000" inside JSON text
+    (DataError), and psycopg2 a NUL character in a text parameter (ValueError, before sending anything)."""
+    return isinstance(exc, DataError) or (isinstance(exc, ValueError) and "NUL" in str(exc))
 
 
 def _reset(group: list[Prepared]) -> None:
@@ -321,7 +324,12 @@ def _record_singles(group: list[Prepared], stored: Stored) -> None:
     group_facts = {"events": len(group), **stored.counts}
     record_many([{"action": "ingest.event", "object_type": f"openlineage.{p.event.kind}", "object_id": p.event.subject,
                   "after": {**_event_summary(p, {}), "group": group_facts}, "ctx": p.ctx} for p in group],
-                sql_prefix=stored.pending_sql)
+                ctx=_GROUP_WRITER, sql_prefix=stored.pending_sql)
+
+
+# The actor of what a group's write adds besides its events' own entries (a periodic checkpoint): not
+# whichever poster's thread happened to write the group.
+_GROUP_WRITER = context.AuditContext(username="ingest", service="ingest", request_id="ingest-group-commit")
 
 
 _GROUPS = GroupCommitter(_write_singles)
@@ -375,7 +383,9 @@ def _ingest_batch(items: object, user=None) -> dict:
         try:
             _store_batch(prepared, user, len(items), failed)
             stored_ok = prepared
-        except DatabaseError:
+        except (DatabaseError, ValueError) as exc:
+            if isinstance(exc, ValueError) and not _unstorable(exc):
+                raise
             log.warning("batch of %d events refused as a whole; replaying one event per transaction", len(prepared), exc_info=True)
             for p in prepared:
                 try:
