@@ -417,7 +417,7 @@ def _http_runner(url: str):
     app_name = f"ll_bench_http_{os.getpid()}"
     separator = "&" if "?" in url else "?"
     env = {**os.environ, "DATABASE_URL": f"{url}{separator}application_name={app_name}", "DEBUG": "0",
-           "LOG_LEVEL": "ERROR", "DB_CONN_MAX_AGE": "60"}
+           "LOG_LEVEL": "ERROR", "DB_CONN_MAX_AGE": "86400"}  # one backend for the whole run (its CPU is read)
     out = subprocess.run([sys.executable, "manage.py", "create_user", f"bench_{int(time.time())}", "--role", "auditor"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     token = out.stdout.strip().splitlines()[-1]
