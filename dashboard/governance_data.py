@@ -130,6 +130,16 @@ def visible_bundles(user, node=None) -> list:
     return list(qs.order_by("-created_at", "-pk")[:200])
 
 
+def visible_builds(user) -> list:
+    """Bundle builds handed to the task workers that `user` may see, by the bundle-builds API's own rule
+    (auditors and admins see all, others the builds they requested), newest first."""
+    from governance.archive.api.views import BundleBuildViewSet
+
+    view = BundleBuildViewSet()
+    view.request = SimpleNamespace(user=user)
+    return list(view.get_queryset().select_related("bundle").order_by("-created_at", "-pk")[:200])
+
+
 def bundle_download_url(bundle) -> str:
     # The API download is audited and permission-checked there; the dashboard links to it.
     return f"/api/archive/bundles/{bundle.pk}/download/"

@@ -114,6 +114,32 @@ def test_archive_page_lists_bundles_holds_policies_and_verifies(users, world):
     assert "archive-refused" in refused and "no bundle" in refused
 
 
+def test_archive_page_shows_bundle_builds_to_whom_the_api_would(users, world):
+    """Builds handed to the task workers: done (with its bundle), failed (with why) and still queued. The
+    auditor sees all of them; an engineer only the one they requested, as GET /api/archive/bundle-builds/."""
+    from governance.archive import builds
+    from governance.archive.models import BundleBuild
+
+    mv = Node.objects.get(pk=world["ids"]["model_version"])
+    def queued(user, depth):  # what builds.enqueue records before the broker takes the task
+        return BundleBuild.objects.create(node=mv, subject_kind=mv.kind, subject_source_id=mv.source_id, depth=depth,
+                                          requested_by=user, requested_by_username=user.username)
+
+    with context.acting_as(context.for_user(users["auditor"])):
+        done = builds.enqueue(mv, users["auditor"], 3)  # no broker in the tests: the task runs in-process
+        assert builds.fail(queued(users["auditor"], 4).pk, "the closure has 70,000 nodes, more than ARCHIVE_MAX_BUNDLE_NODES")
+    queued(users["engineer"], 2)
+    done.refresh_from_db()
+    assert done.state == "done" and done.bundle_id is not None
+
+    builds_shown = text_of(page(users["auditor"], "/dashboard/archive"), "builds-table")
+    assert f"/api/archive/bundles/{done.bundle_id}/download/" in builds_shown
+    assert "ARCHIVE_MAX_BUNDLE_NODES" in builds_shown and '"queued"' in builds_shown
+    own = text_of(page(users["engineer"], "/dashboard/archive"), "builds-table")
+    assert '"queued"' in own and '"engineer"' in own and '"auditor"' not in own
+    assert "ARCHIVE_MAX_BUNDLE_NODES" not in own and f"/api/archive/bundles/{done.bundle_id}/" not in own
+
+
 def test_audit_page_filters_verifies_and_links_exports(users, world):
     tree = page(users["auditor"], "/dashboard/audit")
     assert "audit-export-jsonl" in json.dumps(tree)

@@ -1,4 +1,5 @@
-"""Archive: evidence bundles with their verification, legal holds and retention policies.
+"""Archive: evidence bundles with their verification, the builds queued for the task workers, legal holds
+and retention policies.
 
 The bundle list is the archive API's own (auditors and admins see all, others their own); verification
 runs the archive's verify_bundle, the same code as the offline verifier; downloads link to the audited
@@ -38,6 +39,23 @@ def policies_table():
                     empty="No retention policy: nothing is ever pruned.")
 
 
+def builds_table(builds):
+    """Builds queued for the task workers (a broker is configured): what is still waiting or running, what
+    failed and why, and which bundle each finished one made."""
+    def outcome(b):
+        if b.bundle_id is not None:
+            return html.A(f"bundle #{b.bundle_id}", href=governance_data.bundle_download_url(b.bundle),
+                          id=f"build-bundle-{b.pk}")
+        return b.error or "—"
+
+    rows = [[b.pk, f"{b.subject_kind} {b.subject_source_id}", b.depth, b.state, b.requested_by_username or "—",
+             ui.when(b.created_at), ui.when(b.started_at) if b.started_at else "—",
+             ui.when(b.finished_at) if b.finished_at else "—", b.attempts, outcome(b)]
+            for b in builds]
+    return ui.table(["#", "subject", "depth", "state", "requested by", "queued", "started", "finished", "attempts",
+                     "bundle or error"], rows, id="builds-table", empty="No bundle build queued for the workers.")
+
+
 def verification(result: dict, bundle_id: int):
     if result.get("ok"):
         return ui.notice(f"Bundle #{bundle_id} verifies: {result.get('files')} files, {result.get('nodes')} nodes, "
@@ -58,6 +76,7 @@ def layout(user, query):
                     html.Button("Verify", id="bundle-verify", n_clicks=0),
                 ], className="row") if bundles else html.Div(),
                 dcc.Loading(html.Div(id="bundle-verify-result"))),
+        ui.card("Bundle builds on the workers", builds_table(governance_data.visible_builds(user))),
         ui.card("Legal holds", holds_table()),
         ui.card("Retention policies", policies_table()),
     )
