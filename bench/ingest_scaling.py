@@ -79,14 +79,14 @@ def main(argv=None) -> int:
     if not database_url.startswith("postgres"):
         raise SystemExit("bench.ingest_scaling measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench._server import database_name, setup_django
+    from bench._server import SERVE_THREADS, database_name, setup_django
 
     setup_django(database_url)
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     cpus = len(os.sched_getaffinity(0))
     mode = "one event per request" if args.batch_size == 1 else f"batches of {args.batch_size}"
-    print(f"ingest scaling: {args.clients} client processes x {args.events} events ({mode}) per run, gunicorn sync "
-          f"workers {counts}, each run on a fresh PostgreSQL {database_name(database_url)}  [{cpus} CPUs]")
+    print(f"ingest scaling: {args.clients} client processes x {args.events} events ({mode}) per run, gunicorn "
+          f"workers {counts} of {SERVE_THREADS} threads each, each run on a fresh PostgreSQL {database_name(database_url)}  [{cpus} CPUs]")
     results, failed = [], False
     for workers in counts:
         r = measure(database_url, workers, args.clients, args.events, args.batch_size, seed, args.analyze_every)
