@@ -171,7 +171,9 @@ class _Item:
         self.name, self.done, self.error = name, False, None
 
 
-def test_each_item_is_written_once_and_waiting_items_form_the_next_group():
+def _submit_behind_a_held_first_write(names: list[str], fail_if=lambda group: False):
+    """Submit the first item alone and hold its write; submit the others once it is held, release it when
+    all of them have queued. Returns (the committer, the items, the names of each write's group)."""
     groups: list[list[str]] = []
     first_started, let_first_finish = threading.Event(), threading.Event()
 
@@ -180,46 +182,33 @@ def test_each_item_is_written_once_and_waiting_items_form_the_next_group():
         if len(groups) == 1:
             first_started.set()
             assert let_first_finish.wait(10)
+        if fail_if(group):
+            raise RuntimeError("the database went away")
 
     committer = GroupCommitter(write)
-    items = [_Item(f"e{i}") for i in range(5)]
+    items = [_Item(name) for name in names]
     threads = [threading.Thread(target=committer.submit, args=(item,)) for item in items]
     threads[0].start()
     assert first_started.wait(10)
     for t in threads[1:]:
         t.start()
-    _wait_for(lambda: len(committer._queue) == 4, "four items to queue")
+    _wait_for(lambda: len(committer._queue) == len(items) - 1, "the other items to queue")
     assert not any(item.done for item in items)
     let_first_finish.set()
     for t in threads:
         t.join(10)
-    assert groups == [["e0"], ["e1", "e2", "e3", "e4"]]
+    return committer, items, groups
+
+
+def test_each_item_is_written_once_and_waiting_items_form_the_next_group():
+    _committer, items, groups = _submit_behind_a_held_first_write([f"e{i}" for i in range(5)])
+    assert len(groups) == 2 and groups[0] == ["e0"] and sorted(groups[1]) == ["e1", "e2", "e3", "e4"]
     assert all(item.done and item.error is None for item in items)
 
 
 def test_a_failed_write_fails_every_item_of_its_group_and_no_other():
-    groups: list[list[str]] = []
-    first_started, let_first_finish = threading.Event(), threading.Event()
-
-    def write(group):
-        groups.append([item.name for item in group])
-        if len(groups) == 1:
-            first_started.set()
-            assert let_first_finish.wait(10)
-        if any(item.name == "boom" for item in group):
-            raise RuntimeError("the database went away")
-
-    committer = GroupCommitter(write)
-    items = [_Item(name) for name in ("alone", "boom", "beside-1", "beside-2")]
-    threads = [threading.Thread(target=committer.submit, args=(item,)) for item in items]
-    threads[0].start()
-    assert first_started.wait(10)
-    for t in threads[1:]:
-        t.start()
-    _wait_for(lambda: len(committer._queue) == 3, "three items to queue")
-    let_first_finish.set()
-    for t in threads:
-        t.join(10)
+    committer, items, groups = _submit_behind_a_held_first_write(
+        ["alone", "boom", "beside-1", "beside-2"], fail_if=lambda group: any(i.name == "boom" for i in group))
     assert groups[0] == ["alone"] and sorted(groups[1]) == ["beside-1", "beside-2", "boom"]
     assert items[0].error is None and all(item.done for item in items)
     assert all(isinstance(item.error, RuntimeError) for item in items[1:])
