@@ -36,7 +36,9 @@ Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harve
    Two partitions may read the same object on either side of an update (an artefact two execution
    chunks touch, or one the `rest` partition reads too) and finish in the other order: the ML Metadata
    artefact and task facts carry `older_never_overwrites` (their `seen_at` is the object's update time),
-   so `lineage.store` keeps what the newer read said, as the classic harvest, reading in order, does.
+   so `lineage.store` keeps what the newer read said, as the classic harvest, reading in order, does. A
+   run's root execution describes the run node, which the KFP API's run facts describe too on a clock of
+   their own: its facts carry their update time as `mlmd_updated_at` and are compared on that (`newer_by`).
 
 With no broker (the embedded default) `.delay()` runs each partition in-process, one after the other, so
 `make demo` and the API's "harvest now" take exactly the same path.

@@ -74,6 +74,10 @@ class NodeFact:
     # read out of order (Kubeflow harvest partitions reading one ML Metadata object either side of a change).
     # Mappers that merge by event time themselves (OpenLineage) leave it off.
     older_never_overwrites: bool = False
+    # The same rule for a node that other sources describe too, each on its own clock (the node's
+    # `last_seen` mixes them): the name of a property of this fact holding its own observation time
+    # (ISO 8601); the fact is older when that time is before the value the node holds under that name.
+    newer_by: str = ""
 
 
 @dataclass
@@ -131,6 +135,18 @@ def _aware(value: dt.datetime | None, default: dt.datetime) -> dt.datetime:
     if timezone.is_naive(value):
         return value.replace(tzinfo=dt.timezone.utc)
     return value
+
+
+def _older(fact: NodeFact, seen: dt.datetime, node) -> bool:
+    """Whether `fact` observed its object before what `node` already holds (see NodeFact.older_never_overwrites
+    and newer_by); an unreadable time never counts as older."""
+    if fact.newer_by:
+        mine, held = fact.properties.get(fact.newer_by), node.properties.get(fact.newer_by)
+        try:
+            return dt.datetime.fromisoformat(mine) < dt.datetime.fromisoformat(held)
+        except (TypeError, ValueError):  # absent on either side, or not a time
+            return False
+    return fact.older_never_overwrites and seen < node.last_seen
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -459,7 +475,7 @@ class _Session:
             self.nodes[fact.key] = node
             self.result.nodes_created += 1
             return node
-        if fact.older_never_overwrites and seen < node.last_seen:
+        if _older(fact, seen, node):
             new_props = {**fact.properties, **node.properties}
         elif fact.replace_properties:
             new_props = fact.properties

@@ -68,3 +68,52 @@ def test_two_reads_of_one_mlmd_artifact_landing_out_of_order_end_with_the_newer(
     store.apply(older)
     store.apply(newer)
     assert Node.objects.get(source=key.source, kind=key.kind, source_id=key.source_id).properties["state"] == "LIVE"
+
+
+@pytest.mark.django_db
+def test_newer_by_compares_the_facts_own_clock_not_the_nodes_last_seen():
+    """Another source saw the node later (T3) on its own clock; the two reads by this source (T1, T2) still
+    end with the newer one, whichever lands last, and nothing the other source said is overwritten."""
+    t3 = T2 + dt.timedelta(hours=1)
+    store.apply([fact(t3, {"state": "SUCCEEDED"})])
+
+    def read(seen, mlmd_state):
+        return fact(seen, {"mlmd_state": mlmd_state, "mlmd_at": seen.isoformat(), "state": "from-mlmd"},
+                    newer_by="mlmd_at")
+
+    for first, last in ((read(T1, "RUNNING"), read(T2, "COMPLETE")), (read(T2, "COMPLETE"), read(T1, "RUNNING"))):
+        store.apply([first])
+        store.apply([last])
+        props = Node.objects.get(source_id="d1").properties
+        assert props["mlmd_state"] == "COMPLETE" and props["mlmd_at"] == T2.isoformat()
+    assert props["state"] == "from-mlmd"  # a newer read merges over the node, as any fact does
+    assert Node.objects.get(source_id="d1").last_seen == t3
+
+
+def _root_execution(updated, state, run_id="run-42"):
+    from connectors.kubeflow.records import ExecutionRecord
+
+    ms = int(updated.timestamp() * 1000)
+    return ExecutionRecord(id=300, type="system.DAGExecution", name=f"run/{run_id}", state=state,
+                           created_ms=ms - 60_000, updated_ms=ms, properties={}, raw={"id": 300, "state": state},
+                           run_id=run_id, pipeline_name="churn")
+
+
+@pytest.mark.django_db
+def test_two_reads_of_a_run_root_execution_out_of_order_end_with_the_newer_beside_the_kfp_api_run():
+    """The run node is also the KFP API's, whose facts are seen at the run's finish (after both reads)."""
+    from connectors.kubeflow.records import ExecutionBatch
+
+    keys = mapping.Keys("kf")
+    finished = T2 + dt.timedelta(hours=1)
+    api_run = mapping.run_facts(keys, {"run_id": "run-42", "state": "SUCCEEDED", "created_at": T1.isoformat(),
+                                       "finished_at": finished.isoformat()})
+    older = mapping.execution_facts(keys, ExecutionBatch(executions=[_root_execution(T1, "RUNNING")]))
+    newer = mapping.execution_facts(keys, ExecutionBatch(executions=[_root_execution(T2, "COMPLETE")]))
+    key = keys.run("run-42")
+    for order in ((api_run, newer, older), (api_run, older, newer), (older, api_run, newer), (newer, older, api_run)):
+        Node.objects.all().delete()
+        for facts in order:
+            store.apply(facts)
+        props = Node.objects.get(source=key.source, kind=key.kind, source_id=key.source_id).properties
+        assert (props["mlmd_state"], props["state"]) == ("COMPLETE", "SUCCEEDED"), order

@@ -263,8 +263,12 @@ def _execution_node(keys: Keys, ex: ExecutionRecord, batch: ExecutionBatch, by_i
     if ex.is_run_root:
         run_id = ex.run_id or ex.name[len("run/"):]
         props = {"mlmd_execution_id": ex.id, "mlmd_state": ex.state, "pipeline_name": ex.pipeline_name,
-                 "mlmd_inputs": ex.properties.get("inputs"), "mlmd_outputs": ex.properties.get("outputs")}
-        return [store.NodeFact(key=keys.run(run_id), name=run_id, properties=props, seen_at=updated, raw=raw)]
+                 "mlmd_inputs": ex.properties.get("inputs"), "mlmd_outputs": ex.properties.get("outputs"),
+                 "mlmd_updated_at": iso(updated)}
+        # The run node is the KFP API's too, whose `seen_at` (the run's finish) is another clock: an older read
+        # of the root execution is told by its own update time.
+        return [store.NodeFact(key=keys.run(run_id), name=run_id, properties=props, seen_at=updated, raw=raw,
+                               newer_by="mlmd_updated_at")]
     task = str(ex.properties.get("task_name") or ex.properties.get("display_name") or ex.name or ex.id)
     props = {
         "kfp_kind": "task", "mlmd_execution_id": ex.id, "mlmd_type": ex.type, "state": ex.state, "run_id": ex.run_id,
