@@ -87,6 +87,12 @@ def run_harvest(connector: Connector, *, config=None, progress=None) -> Harvest:
         harvest.status = HarvestStatus.FAILED
         harvest.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         log.warning("harvest %s failed: %s", key, harvest.error)
+        try:
+            # What the store committed: a signal (SIGTERM, Ctrl-C) can land between a page's commit and the
+            # line after it, and the record must say where the next harvest will go on from.
+            cursor = load_cursor(key) or before
+        except Exception:  # noqa: BLE001 - the database itself failed: the last cursor seen committed stands
+            pass
         _finish(harvest, totals, read, cursor)
         raise
     _finish(harvest, totals, read, cursor)
