@@ -90,7 +90,7 @@ def run_harvest(connector: Connector, *, config=None, progress=None) -> Harvest:
         try:
             # What the store committed: a signal (SIGTERM, Ctrl-C) can land between a page's commit and the
             # line after it, and the record must say where the next harvest will go on from.
-            cursor = load_cursor(key) or before
+            cursor = load_cursor(key)
         except Exception:  # noqa: BLE001 - the database itself failed: the last cursor seen committed stands
             pass
         _finish(harvest, totals, read, cursor)
