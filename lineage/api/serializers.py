@@ -83,7 +83,7 @@ class NodeDetailSerializer(NodeSerializer):
         value = self._as_of()
         return serializers.DateTimeField().to_representation(value) if value else None
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(serializers.DictField(allow_null=True))
     def get_properties_as_of(self, node):
         """The latest revision valid at `as_of` (null when the node had none yet, or without `as_of`)."""
         value = self._as_of()
