@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export DJANGO_SETTINGS_MODULE := governance.settings
 
-.PHONY: venv install demo serve migrate test test-sqlite test-postgres bench clean serve-prod worker beat
+.PHONY: venv install demo serve migrate lint test test-fast test-sqlite test-postgres bench clean serve-prod worker beat
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,10 +57,19 @@ beat: install
 	@test -n "$$CELERY_BROKER_URL" || { echo "set CELERY_BROKER_URL (redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//)"; exit 2; }
 	$(VENV)/bin/celery -A governance.celery beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel INFO
 
+# ruff with the configuration in pyproject.toml; .ci/run runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+
 # The whole suite. DATABASE_URL picks the database (SQLite when unset); .ci/run runs it on both.
 # Tests write evidence bundles and demo stores under LL_DATA_DIR: a fresh temporary folder, never ./data.
 test: install
 	LL_DATA_DIR=$$(mktemp -d /tmp/ll-test-XXXXXX) $(PY) -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+
+# The quick lane (under 3 minutes on a 2-core machine): everything but the tests marked `slow` (real
+# servers, browsers, killed workers, fuzzing), on SQLite unless DATABASE_URL says otherwise.
+test-fast: install
+	LL_DATA_DIR=$$(mktemp -d /tmp/ll-test-XXXXXX) $(PY) -m pytest -n 2 -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
 
 test-sqlite: install
 	env -u DATABASE_URL $(MAKE) test

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from django.views.generic import RedirectView
 
+from common.routers import api_root_view
 from governance.health import health
 
 urlpatterns = [
@@ -23,4 +24,6 @@ urlpatterns = [
     path("api/", include("connectors.viya.urls")),
     path("api/", include("governance.audit.api.urls")),
     path("api/", include("connectors.api.urls")),
+    # After every app's routes: the one root listing them all.
+    path("api/", api_root_view(), name="api-root"),
 ]

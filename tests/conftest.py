@@ -13,12 +13,31 @@ from governance.accounts.roles import ALL_ROLES, ensure_groups
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
+# Fixtures every area may use: real Celery workers and gunicorn (tests/support/workers.py), the generated
+# Kubeflow source behind a fake KFP API (tests/support/kubeflow.py), one object behind every API URL
+# (tests/support/world.py). Shared code lives in tests/support/; no test module imports another.
+pytest_plugins = ["tests.support.workers", "tests.support.kubeflow", "tests.support.world"]
+
 
 def pytest_configure(config):
     """PBKDF2 at production strength costs seconds per user on this machine; tests need no strength."""
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The one implementation of `postgres_only`: such tests (concurrent writers, subprocesses sharing the
+    test database, PostgreSQL's own locking) are skipped with the reason on SQLite. A browser test is a slow
+    test (`make test-fast` leaves both out)."""
+    from django.db import connection
+
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://… (make test-postgres)")
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+        if connection.vendor != "postgresql" and item.get_closest_marker("postgres_only"):
+            item.add_marker(skip)
 
 
 def shared_fixture(*parts: str) -> Path:

@@ -291,8 +291,8 @@ def _churn_run(s: _Scenario, index: int, raw, *, started, cached_ingest=None, ru
                                                         "uri": uri, "digest": digest, **(model_meta or {})})
     metrics = s.w.artifact("system.Metrics", f"minio://mlpipeline/v2/artifacts/churn-training/{run_id}/train/metrics",
                            "metrics", {"accuracy": 0.91 + 0.01 * index, "f1": 0.87, "auc": 0.94, "n_estimators": 200})
-    train = s.task(run_id, ctx, dag, "train", inputs=[("dataset", clean)], outputs=[("model", model), ("metrics", metrics)],
-                   params=params)
+    s.task(run_id, ctx, dag, "train", inputs=[("dataset", clean)], outputs=[("model", model), ("metrics", metrics)],
+           params=params)
     report = s.w.artifact("system.ClassificationMetrics",
                           f"minio://mlpipeline/v2/artifacts/churn-training/{run_id}/evaluate/report", "report",
                           {"confusionMatrix": {"annotationSpecs": [{"displayName": "stay"}, {"displayName": "churn"}],

@@ -74,7 +74,8 @@ def expected_from_recordings(folder: Path) -> dict:
             return
         for item in body.get("items") or []:
             visit(item, when)
-        me = next((l.get("href") for l in body.get("links") or [] if isinstance(l, dict) and l.get("rel") == "self"), None)
+        me = next((link.get("href") for link in body.get("links") or []
+                   if isinstance(link, dict) and link.get("rel") == "self"), None)
         kind, ident = kind_of(me or "")
         if kind:
             mark = (body.get("modifiedTimeStamp") or "", when)

@@ -6,7 +6,7 @@ the page, re-checked on each call."""
 from __future__ import annotations
 
 import dash_cytoscape as cyto
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from dashboard import auth, components as ui, graph_style, urlpaths
 from dashboard import lineage_view as lv

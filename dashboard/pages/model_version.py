@@ -79,7 +79,7 @@ def layout(user, query, node_id):
     ], className="chain", id="mv-chain")
     return ui.page(
         f"{TITLE}: {node.display_name or node.name}",
-        html.P([f"Current stage: ", html.Strong(gov.get("stage") or "none", id="mv-stage"), " · ",
+        html.P(["Current stage: ", html.Strong(gov.get("stage") or "none", id="mv-stage"), " · ",
                 dcc.Link("Open in lineage explorer", href=urlpaths.lineage(node.pk, direction="upstream", depth=6))]),
         ui.notice("Provenance is longer than shown; open the lineage explorer for all of it.", "warn")
         if chain["truncated"] else html.Div(),

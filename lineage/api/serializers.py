@@ -1,7 +1,6 @@
 """Serializers of the lineage read API. Read-only: lineage facts are written by the store, never by REST."""
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 

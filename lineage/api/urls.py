@@ -1,9 +1,9 @@
 """API routes of this app (registered under /api/ by governance/urls.py)."""
-from rest_framework.routers import DefaultRouter
 
+from common.routers import api_router
 from lineage.api import views
 
-router = DefaultRouter(trailing_slash="/?")
+router = api_router()
 router.register("nodes", views.NodeViewSet, basename="node")
 for prefix, viewset, basename in views.KIND_ROUTES:
     router.register(prefix, viewset, basename=basename)

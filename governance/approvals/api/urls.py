@@ -1,10 +1,9 @@
 """API routes of this app (registered under /api/ by governance/urls.py)."""
-from django.urls import path
-from rest_framework.routers import DefaultRouter
+from common.routers import api_router, slash_optional
 
 from governance.approvals.api import views
 
-router = DefaultRouter(trailing_slash="/?")
+router = api_router()
 router.register("stages", views.StageViewSet, basename="stage")
 router.register("stage-policies", views.StagePolicyViewSet, basename="stage-policy")
 router.register("promotion-requests", views.PromotionRequestViewSet, basename="promotion-request")
@@ -14,6 +13,6 @@ router.register("webhooks", views.WebhookSubscriptionViewSet, basename="webhook"
 router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
-    path("model-versions/<int:node_id>/stage-history/", views.StageHistoryView.as_view(), name="stage-history"),
+    *slash_optional("model-versions/<int:node_id>/stage-history/", views.StageHistoryView.as_view(), name="stage-history"),
     *router.urls,
 ]
