@@ -47,6 +47,9 @@ NOBODY = frozenset()
 HIDDEN_404 = {path: frozenset({ENGINEER, APPROVER}) for path in (
     "/api/archive/bundles/{id}/", "/api/archive/bundles/{id}/download/", "/api/archive/bundles/{id}/verify/",
     "/api/archive/bundle-builds/{id}/")}
+# Personal API tokens: everyone signed in manages their own; the world's token is the admin's, so any other
+# caller gets a 404 for it.
+HIDDEN_404.update({("/api/tokens/{id}/"): frozenset({"outsider", ENGINEER, AUDITOR, APPROVER})})
 
 _NODE_ROUTES = {
     "jobs": NodeKind.JOB, "runs": NodeKind.RUN, "datasets": NodeKind.DATASET,
@@ -151,6 +154,11 @@ API_MATRIX: dict[tuple[str, str], frozenset] = {
     ("DELETE", "/api/webhooks/{id}/"): ADMIN_ONLY,
     ("GET", "/api/webhook-deliveries/"): ADMIN_ONLY,
     ("GET", "/api/webhook-deliveries/{id}/"): ADMIN_ONLY,
+    ("GET", "/api/tokens/"): SIGNED_IN,
+    ("POST", "/api/tokens/"): SIGNED_IN,
+    ("GET", "/api/tokens/{id}/"): ADMIN_ONLY,
+    ("PATCH", "/api/tokens/{id}/"): ADMIN_ONLY,
+    ("DELETE", "/api/tokens/{id}/"): ADMIN_ONLY,
 }
 
 # Routes outside the API schema, by the resolver's top-level prefix -> (method, concrete URL, allowed roles).
@@ -161,6 +169,9 @@ PAGE_MATRIX: dict[str, tuple[str, str, frozenset]] = {
     "admin/": ("GET", "/admin/", NOBODY),
     "accounts/login/": ("GET", "/accounts/login/", PUBLIC),
     "accounts/logout/": ("POST", "/accounts/logout/", PUBLIC),
+    # Without OIDC_ISSUER (here) single sign-on sends every caller back to the login form.
+    "accounts/oidc/": ("GET", "/accounts/oidc/login/", NOBODY),
+    "accounts/tokens/": ("GET", "/accounts/tokens/", SIGNED_IN),
     "dashboard/": ("GET", "/dashboard/", SIGNED_IN),
     "api/schema/": ("GET", "/api/schema/", SIGNED_IN),
     "api/docs/": ("GET", "/api/docs/", SIGNED_IN),
@@ -247,6 +258,7 @@ def world(users, settings, tmp_path):
         "raw": RawRecord.objects.first().pk, "event": IngestedEvent.objects.first().pk,
         "pending": pending.pk, "decision": Decision.objects.first().pk,
         "assignment": StageAssignment.objects.first().pk, "hook": hook.pk, "delivery": delivery.pk,
+        "token": users[ADMIN].auth_token.pk,
     }
 
 
@@ -266,7 +278,7 @@ def concrete(path: str, w: dict) -> str:
             "stages": lambda: "staging", "stage-policies": lambda: "staging",
             "promotion-requests": lambda: w["pending"], "promotion-decisions": lambda: w["decision"],
             "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"],
+            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"],
         }.get(head, lambda: None)()
     url = path
     for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):
