@@ -207,6 +207,41 @@ def test_every_page_outside_the_api_has_an_entry():
     assert top_level_routes() == set(PAGE_MATRIX)
 
 
+@pytest.fixture(scope="module")
+def oidc_provider():
+    from tests.support.oidc import GROUPS, OidcProvider
+
+    services = {f"svc-{role}": [GROUPS[role]] for role in (ENGINEER, AUDITOR, APPROVER, ADMIN)}
+    provider = OidcProvider(redirect_uris=["http://testserver/accounts/oidc/callback/"],
+                            service_roles={**services, "svc-outsider": ["not-a-mapped-group"]})
+    provider.tokens = {}
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(params=["api-token", pytest.param("oidc", marks=pytest.mark.slow)])
+def clients(request, clients, users, settings):
+    """The same people calling with their personal API tokens, or (issue 20) with access tokens of the
+    organisation's OpenID provider: each role's user linked to a service client whose groups map to that
+    role, authenticated by a JWT the provider issued."""
+    if request.param == "api-token":
+        return clients
+    from rest_framework.test import APIClient
+
+    from governance.accounts.models import OidcIdentity
+
+    provider = request.getfixturevalue("oidc_provider")
+    provider.settings(settings)
+    made = {"anonymous": clients["anonymous"]}
+    for role in ROLES[1:]:
+        OidcIdentity.objects.create(user=users[role], issuer=provider.issuer, subject=f"svc-{role}", is_service=True)
+        if role not in provider.tokens:
+            provider.tokens[role] = provider.service_token(f"svc-{role}")
+        made[role] = APIClient()
+        made[role].credentials(HTTP_AUTHORIZATION="Bearer " + provider.tokens[role])
+    return made
+
+
 @pytest.fixture
 def world(users, settings, tmp_path):
     """One real object behind every detail URL."""
