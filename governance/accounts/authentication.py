@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from governance.accounts import oidc_bearer
 from governance.accounts.models import ApiToken
 from governance.accounts.roles import ADMIN, ALL_ROLES
 from governance.accounts.tokens import hash_key
@@ -39,8 +40,6 @@ class BearerTokenAuthentication(BaseAuthentication):
             key = parts[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token header: the token has invalid characters.") from None
-        from governance.accounts import oidc_bearer
-
         if oidc_bearer.looks_like_jwt(key):
             user, token = oidc_bearer.authenticate_jwt(key)
         else:

@@ -1,9 +1,9 @@
 """API tokens people hold, and the link from an identity provider's subject to a local user.
 
 A token is stored as the SHA-256 of its text, never the text: a reader of the database (a backup, a
-replica, a support dump) holds nothing that authenticates. Tokens are random (at least 160 bits), so a
-fast unsalted hash is enough — slow password hashing would cost every API request and protects nothing
-that cannot already not be guessed. `prefix` keeps the first characters so that a person can tell their
+replica, a support dump) holds nothing that authenticates. Tokens are random (at least 160 bits), so
+nobody can guess one from its hash and a fast unsalted hash is enough; a slow password hash would cost
+every API request and add nothing. `prefix` keeps the first characters so that a person can tell their
 tokens apart in a list.
 """
 from __future__ import annotations

@@ -101,8 +101,16 @@ def _request_context(request, user=None) -> context.AuditContext:
     return context.AuditContext(username="anonymous", request_id=request_id, client_ip=meta.get("REMOTE_ADDR"))
 
 
+def _through_the_web(request) -> bool:
+    """A request that came through RequestIdMiddleware: a sign-in over HTTP. login() called by code on a
+    request made up for it (the test client's force_login) is no sign-in anybody attempted."""
+    return request is not None and hasattr(request, "request_id")
+
+
 @receiver(user_logged_in, dispatch_uid="audit_login")
 def _audit_login(sender, request, user, **kwargs):
+    if not _through_the_web(request):
+        return
     method = getattr(request, "_ll_login_method", "password")
     record("auth.login", "user", user.pk, after={"method": method, "username": user.username},
            ctx=_request_context(request, user))
@@ -110,14 +118,14 @@ def _audit_login(sender, request, user, **kwargs):
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")
 def _audit_logout(sender, request, user, **kwargs):
-    if user is None:
-        return  # an anonymous visitor "signing out": nothing happened
+    if user is None or not _through_the_web(request):
+        return  # an anonymous visitor "signing out", or code ending a session: nobody signed out
     record("auth.logout", "user", user.pk, after={"username": user.username}, ctx=_request_context(request, user))
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
 def _audit_login_failed(sender, credentials, request=None, **kwargs):
-    if request is None:
+    if not _through_the_web(request):
         return  # authenticate() called by code (a script, a test client's login()), not a sign-in attempt
     username = str(credentials.get("username") or "")[:150]
     locked = bool(getattr(request, "axes_locked_out", False))
