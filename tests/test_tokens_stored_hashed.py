@@ -60,6 +60,7 @@ def test_the_admin_site_shows_no_token(users):
     assert user_page.status_code == 200 and users["engineer"].auth_token.key.encode() not in user_page.content
     assert admin.get("/admin/authtoken/").status_code == 404
     assert admin.get("/admin/accounts/apitoken/").status_code == 404
+    assert admin.get("/admin/accounts/oidcidentity/").status_code == 200  # provider links are managed there
 
 
 def test_tokens_of_the_old_plain_table_are_hashed_and_the_table_dropped(users, settings):
