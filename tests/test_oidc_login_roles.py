@@ -101,11 +101,11 @@ def test_a_local_account_of_the_same_name_is_not_taken_over(sso):
     local = make_user("rachel", "auditor")
     sso.set_people({"u-4004": {"preferred_username": "rachel", "groups": [GROUPS["admin"]]}})
     refused = sign_in_without_browser(Client(), sso, "u-4004")
-    assert refused.status_code == 403 and b"local account" in refused.content
+    assert refused.status_code == 403 and b"a local account" in refused.content
     assert roles_of(get_user_model().objects.get(pk=local.pk)) == {"auditor"}
     assert not OidcIdentity.objects.exists()
     failed = AuditEntry.objects.filter(action="auth.login_failed").latest("seq")
-    assert failed.object_id == "rachel" and failed.after["method"] == "oidc" and "local account" in failed.reason
+    assert failed.object_id == "rachel" and failed.after["method"] == "oidc" and "a local account" in failed.reason
 
 
 def test_a_forged_callback_is_refused_and_audited(sso):

@@ -122,8 +122,8 @@ def user_for_claims(cfg: OidcConfig, claims: dict, *, service: bool = False):
             username = _username(cfg, claims)
             User = get_user_model()
             if User.objects.filter(username=username).exists():
-                raise OidcRefused(f"the username {username!r} belongs to a local account not linked to this "
-                                  "provider; an administrator must link or rename it")
+                raise OidcRefused(f"the username {username!r} belongs to another account here (a local account, "
+                                  "or another subject of a provider); an administrator must link or rename it")
             try:
                 with transaction.atomic():
                     user = User.objects.create_user(username=username, email=str(claims.get("email") or "")[:254])
