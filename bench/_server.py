@@ -70,7 +70,7 @@ def create_engineers(prefix: str, count: int) -> list[str]:
     tokens = []
     for i in range(count):
         out = io.StringIO()
-        call_command("create_user", f"{prefix}-{i}", role=["engineer"], stdout=out)
+        call_command("create_user", f"{prefix}-{i}", role=["engineer"], rotate_token=True, stdout=out)
         tokens.append(out.getvalue().strip().splitlines()[-1])
     return tokens
 

@@ -258,7 +258,8 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
     }
     _manage(env, "migrate", "--noinput")
     _analyze(database_url)
-    token = _manage(env, "create_user", f"bench-ingest-{seed}", "--role", "engineer").strip().splitlines()[-1]
+    # --rotate-token: the token is printed only when made, and a database kept from an earlier run has the user.
+    token = _manage(env, "create_user", f"bench-ingest-{seed}", "--role", "engineer", "--rotate-token").strip().splitlines()[-1]
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "governance.wsgi:application", "--bind", f"127.0.0.1:{port}",

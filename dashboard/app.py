@@ -59,7 +59,8 @@ def shell():
             html.A("Lineage Ledger", href=PREFIX, className="brand"),
             html.Nav(links),
             html.Div([html.Span(user.get_username(), id="whoami"),
-                      html.Span(", ".join(roles) or "no role", id="my-roles", className="roles"), logout],
+                      html.Span(", ".join(roles) or "no role", id="my-roles", className="roles"),
+                      html.A("API tokens", href="/accounts/tokens/", id="my-tokens", className="tokens-link"), logout],
                      className="user"),
         ], className="topbar"),
         # Only the page switch shows the spinner; callbacks inside a page must not re-render the whole page.

@@ -74,6 +74,8 @@ _SECRET_FIELD = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _URL_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
+# Our own API tokens wherever they appear (governance.accounts.tokens: "llt_" + 36 characters).
+_API_TOKEN = re.compile(r"\bllt_[A-Za-z0-9_-]{20,}")
 
 
 def redact(text: str) -> str:
@@ -85,6 +87,7 @@ def redact(text: str) -> str:
 
     text = _SECRET_FIELD.sub(field, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _API_TOKEN.sub(REDACTED, text)
     return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
 
 

@@ -37,9 +37,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "django_celery_beat",
     "governance.accounts",
     "governance.audit",
@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "governance.audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -100,8 +101,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in and API tokens (governance/accounts/, README "Sign-in and API tokens").
+LOCAL_PASSWORD_LOGIN = env_bool("LOCAL_PASSWORD_LOGIN", True)
+AUTHENTICATION_BACKENDS = [
+    "governance.accounts.backends.PasswordLockoutBackend",  # django-axes: lockout before any password check
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_PASSWORD_LOGIN else []),
+    "governance.accounts.backends.OidcSessionBackend",
+]
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)  # 0 = no maximum (then 0 days = never expires)
+OIDC_ISSUER = env_str("OIDC_ISSUER", "")  # unset: single sign-on off
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET_FILE = env_str("OIDC_CLIENT_SECRET_FILE", "")  # unset: a public client (PKCE only)
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid profile email groups")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_ROLE_MAP = env_str("OIDC_ROLE_MAP", "")  # "idp-group=engineer,idp-auditors=auditor,..."
+OIDC_API_AUDIENCE = env_str("OIDC_API_AUDIENCE", "")  # unset: no OIDC access tokens on the API
+OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 600)
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+# Per account, from any address: stops guessing one account's password from many addresses; locking by
+# address (axes.W006's advice) would lock out a whole office behind one NAT after a few typos.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,18 +1,20 @@
 """URL map. Each app owns its API routes in its own `api/urls.py`."""
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from django.views.generic import RedirectView
 
 from common.routers import api_root_view
+from governance.accounts import views as account_views
 from governance.health import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", account_views.logout, name="logout"),
+    path("accounts/oidc/", include("governance.accounts.urls")),
+    path("accounts/tokens/", account_views.token_page, name="api-tokens"),
     path("dashboard/", include("dashboard.urls")),
     path("api/health/", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -24,6 +26,7 @@ urlpatterns = [
     path("api/", include("connectors.viya.urls")),
     path("api/", include("governance.audit.api.urls")),
     path("api/", include("connectors.api.urls")),
+    path("api/", include("governance.accounts.api.urls")),
     # After every app's routes: the one root listing them all.
     path("api/", api_root_view(), name="api-root"),
 ]

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from governance.accounts import tokens
 from governance.accounts.roles import ALL_ROLES, ensure_groups
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -48,12 +48,22 @@ def shared_fixture(*parts: str) -> Path:
     return path
 
 
+class IssuedToken:
+    """What a test needs of a user's API token: its text (`key`, known only to whoever issued it: the
+    database holds a hash) and its row (`pk`, `row`)."""
+
+    def __init__(self, row, key: str):
+        self.row, self.key, self.pk = row, key, row.pk
+
+
 def make_user(username: str, *roles: str, password: str = "pw-" + "x" * 10):
+    """A user with `roles` and a default API token, whose text is `user.auth_token.key` on the returned
+    instance (a user read again from the database has no such attribute: the text is not stored)."""
     ensure_groups()
     user = get_user_model().objects.create_user(username=username, password=password)
     if roles:
         user.groups.add(*Group.objects.filter(name__in=roles))
-    Token.objects.create(user=user)
+    user.auth_token = IssuedToken(*tokens.issue(user, "default", is_default=True))
     return user
 
 

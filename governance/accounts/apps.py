@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
-        from governance.accounts import signals  # noqa: F401
+        from governance.accounts import schema, signals  # noqa: F401
         # Bind @shared_task functions to the project's Celery app (eager without a broker).
         import governance.celery  # noqa: F401

@@ -1,13 +1,19 @@
-"""Users, group memberships and tokens are governed records: every change is audited with before and after.
+"""Users and group memberships are governed records: every change is audited with before and after; and
+every sign-in, sign-out, failed sign-in and lockout is recorded. (Tokens are audited where they are issued
+and revoked: governance.accounts.tokens.)
 
 Signals rather than explicit calls so that every path (admin, API, management commands, shell) is covered;
 they run inside the saving transaction, so the entry and the change land together.
 """
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token
 
+from governance.accounts.models import ApiToken
+from governance.audit import context
 from governance.audit.recorder import record
 
 User = get_user_model()
@@ -85,13 +91,58 @@ def _audit_roles(sender, instance, action, reverse, pk_set, **kwargs):
     )
 
 
-@receiver(post_save, sender=Token, dispatch_uid="audit_token_create")
-def _audit_token(sender, instance, created, **kwargs):
-    if created:
-        # The key itself is a secret: record only its prefix.
-        record("token.create", "token", instance.user_id, after={"key_prefix": instance.key[:6]})
+def _request_context(request, user=None) -> context.AuditContext:
+    """The actor of a sign-in event: the signals fire before (or, for logout, after) the middleware has
+    set one, so it is built here from the request."""
+    meta = getattr(request, "META", {}) or {}
+    request_id = getattr(request, "request_id", None) or context.current().request_id
+    if user is not None and getattr(user, "pk", None):
+        return context.for_user(user, request_id=request_id, client_ip=meta.get("REMOTE_ADDR"))
+    return context.AuditContext(username="anonymous", request_id=request_id, client_ip=meta.get("REMOTE_ADDR"))
 
 
-@receiver(post_delete, sender=Token, dispatch_uid="audit_token_delete")
+def _through_the_web(request) -> bool:
+    """A request that came through RequestIdMiddleware: a sign-in over HTTP. login() called by code on a
+    request made up for it (the test client's force_login) is no sign-in anybody attempted."""
+    return request is not None and hasattr(request, "request_id")
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login")
+def _audit_login(sender, request, user, **kwargs):
+    if not _through_the_web(request):
+        return
+    method = getattr(request, "_ll_login_method", "password")
+    record("auth.login", "user", user.pk, after={"method": method, "username": user.username},
+           ctx=_request_context(request, user))
+
+
+@receiver(user_logged_out, dispatch_uid="audit_logout")
+def _audit_logout(sender, request, user, **kwargs):
+    if user is None or not _through_the_web(request):
+        return  # an anonymous visitor "signing out", or code ending a session: nobody signed out
+    record("auth.logout", "user", user.pk, after={"username": user.username}, ctx=_request_context(request, user))
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def _audit_login_failed(sender, credentials, request=None, **kwargs):
+    if not _through_the_web(request):
+        return  # authenticate() called by code (a script, a test client's login()), not a sign-in attempt
+    username = str(credentials.get("username") or "")[:150]
+    locked = bool(getattr(request, "axes_locked_out", False))
+    record("auth.login_failed", "login", username, after={"method": "password", "locked_out": locked},
+           reason="account locked after repeated failures" if locked else "wrong username or password",
+           ctx=_request_context(request))
+
+
+@receiver(user_locked_out, dispatch_uid="audit_lockout")
+def _audit_lockout(sender, request, username, ip_address, **kwargs):
+    record("auth.lockout", "login", str(username or "")[:150],
+           after={"ip_address": ip_address, "failure_limit": settings.AXES_FAILURE_LIMIT},
+           reason="too many failed password sign-ins", ctx=_request_context(request))
+
+
+@receiver(post_delete, sender=ApiToken, dispatch_uid="audit_token_delete")
 def _audit_token_delete(sender, instance, **kwargs):
-    record("token.delete", "token", instance.user_id, before={"key_prefix": instance.key[:6]})
+    # Tokens are revoked, not deleted; rows go only with their user.
+    record("token.delete", "token", instance.pk, before={"name": instance.name, "key_prefix": instance.prefix,
+                                                          "user_id": instance.user_id})

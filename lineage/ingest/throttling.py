@@ -1,9 +1,9 @@
 """Per-token rate limit on the OpenLineage ingest endpoints (setting `INGEST_RATE_LIMIT`).
 
 A producer stuck in a retry loop must not crowd out the others, so each caller gets its own budget.
-Callers authenticate with one API token per user (rest_framework.authtoken), so the budget is keyed by
-the user id: per token, without putting token secrets into cache keys (Redis keys are readable by
-anyone with access to Redis).
+A caller may hold several API tokens (and a service account an OIDC access token), so the budget is
+keyed by the user id: per caller, without putting token secrets into cache keys (Redis keys are
+readable by anyone with access to Redis).
 
 The history lives in Django's cache. The default LocMemCache is per process: with several gunicorn
 workers each worker would count on its own and a caller would get workers × the limit. Deployments

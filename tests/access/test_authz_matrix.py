@@ -38,6 +38,9 @@ NOBODY = frozenset()
 HIDDEN_404 = {path: frozenset({ENGINEER, APPROVER}) for path in (
     "/api/archive/bundles/{id}/", "/api/archive/bundles/{id}/download/", "/api/archive/bundles/{id}/verify/",
     "/api/archive/bundle-builds/{id}/")}
+# Personal API tokens: everyone signed in manages their own; the world's token is the admin's, so any other
+# caller gets a 404 for it.
+HIDDEN_404.update({("/api/tokens/{id}/"): frozenset({"outsider", ENGINEER, AUDITOR, APPROVER})})
 
 
 # (method, path as the schema spells it) -> roles that are let in.
@@ -136,6 +139,11 @@ API_MATRIX: dict[tuple[str, str], frozenset] = {
     ("DELETE", "/api/webhooks/{id}/"): ADMIN_ONLY,
     ("GET", "/api/webhook-deliveries/"): ADMIN_ONLY,
     ("GET", "/api/webhook-deliveries/{id}/"): ADMIN_ONLY,
+    ("GET", "/api/tokens/"): SIGNED_IN,
+    ("POST", "/api/tokens/"): SIGNED_IN,
+    ("GET", "/api/tokens/{id}/"): ADMIN_ONLY,
+    ("PATCH", "/api/tokens/{id}/"): ADMIN_ONLY,
+    ("DELETE", "/api/tokens/{id}/"): ADMIN_ONLY,
 }
 
 # Routes outside the API schema, by the resolver's top-level prefix -> (method, concrete URL, allowed roles).
@@ -146,6 +154,9 @@ PAGE_MATRIX: dict[str, tuple[str, str, frozenset]] = {
     "admin/": ("GET", "/admin/", NOBODY),
     "accounts/login/": ("GET", "/accounts/login/", PUBLIC),
     "accounts/logout/": ("POST", "/accounts/logout/", PUBLIC),
+    # Without OIDC_ISSUER (here) single sign-on sends every caller back to the login form.
+    "accounts/oidc/": ("GET", "/accounts/oidc/login/", NOBODY),
+    "accounts/tokens/": ("GET", "/accounts/tokens/", SIGNED_IN),
     "dashboard/": ("GET", "/dashboard/", SIGNED_IN),
     "api/schema/": ("GET", "/api/schema/", SIGNED_IN),
     "api/docs/": ("GET", "/api/docs/", SIGNED_IN),
@@ -182,6 +193,41 @@ def test_every_page_outside_the_api_has_an_entry():
     assert top_level_routes() == set(PAGE_MATRIX)
 
 
+@pytest.fixture(scope="module")
+def oidc_provider():
+    from tests.support.oidc import GROUPS, OidcProvider
+
+    services = {f"svc-{role}": [GROUPS[role]] for role in (ENGINEER, AUDITOR, APPROVER, ADMIN)}
+    provider = OidcProvider(redirect_uris=["http://testserver/accounts/oidc/callback/"],
+                            service_roles={**services, "svc-outsider": ["not-a-mapped-group"]})
+    provider.tokens = {}
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(params=["api-token", pytest.param("oidc", marks=pytest.mark.slow)])
+def clients(request, clients, users, settings):
+    """The same people calling with their personal API tokens, or (issue 20) with access tokens of the
+    organisation's OpenID provider: each role's user linked to a service client whose groups map to that
+    role, authenticated by a JWT the provider issued."""
+    if request.param == "api-token":
+        return clients
+    from rest_framework.test import APIClient
+
+    from governance.accounts.models import OidcIdentity
+
+    provider = request.getfixturevalue("oidc_provider")
+    provider.settings(settings)
+    made = {"anonymous": clients["anonymous"]}
+    for role in ROLES[1:]:
+        OidcIdentity.objects.create(user=users[role], issuer=provider.issuer, subject=f"svc-{role}", is_service=True)
+        if role not in provider.tokens:
+            provider.tokens[role] = provider.service_token(f"svc-{role}")
+        made[role] = APIClient()
+        made[role].credentials(HTTP_AUTHORIZATION="Bearer " + provider.tokens[role])
+    return made
+
+
 def concrete(path: str, w: dict) -> str:
     """The schema path with its placeholder filled by the matching real object (and any needed query)."""
     parts = path.strip("/").split("/")
@@ -198,7 +244,7 @@ def concrete(path: str, w: dict) -> str:
             "stages": lambda: "staging", "stage-policies": lambda: "staging",
             "promotion-requests": lambda: w["pending"], "promotion-decisions": lambda: w["decision"],
             "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"],
+            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"],
         }.get(head, lambda: None)()
     url = path
     for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):

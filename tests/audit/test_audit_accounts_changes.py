@@ -2,8 +2,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 
+from governance.accounts import tokens
 from governance.accounts.roles import ensure_groups
 from governance.audit.models import AuditEntry
 
@@ -54,12 +54,15 @@ def test_user_lifecycle_is_audited_with_before_and_after():
     user.groups.clear()
     assert entries("user.roles.clear")[-1].after == {"roles": []}
 
-    token = Token.objects.create(user=user)
-    assert entries("token.create")[-1].after == {"key_prefix": token.key[:6]}
-    assert token.key not in str(entries("token.create")[-1].after)
+    token, key = tokens.issue(user, "laptop")
+    created = entries("token.create")[-1]
+    assert created.object_id == str(token.pk)
+    assert created.after["key_prefix"] == key[:8] and created.after["name"] == "laptop"
+    assert key not in str(created.after) and key[8:] not in str(created.after)
     pk = user.pk
     user.delete()
-    assert entries("token.delete")[-1].object_id == str(pk)
+    assert entries("token.delete")[-1].object_id == str(token.pk)
+    assert entries("token.delete")[-1].before["user_id"] == pk
     deleted = entries("user.delete")[-1]
     # The username survives the user's deletion in the trail.
     assert deleted.before["username"] == "dana" and deleted.object_id == str(pk)

@@ -32,7 +32,7 @@ def test_roles_match_the_groups_and_come_with_the_token_in_one_query():
     with CaptureQueriesContext(connection) as queries:
         authed, token = BearerTokenAuthentication().authenticate_credentials(user.auth_token.key)
     assert len(queries.captured_queries) == 1
-    assert (authed.pk, token.key, token.user_id) == (user.pk, user.auth_token.key, user.pk)
+    assert (authed.pk, token.pk, token.user_id) == (user.pk, user.auth_token.pk, user.pk)
     assert authed.username == "multi" and authed.date_joined == user.date_joined
     assert roles_of(authed) == {"engineer", "auditor"}
 

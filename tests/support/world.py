@@ -2,7 +2,7 @@
 `world`), registered as a pytest plugin by tests/conftest.py."""
 import pytest
 
-from governance.accounts.roles import APPROVER, AUDITOR, ENGINEER
+from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
 from governance.approvals.testing import node as make_node, open_policy
@@ -73,4 +73,5 @@ def world(users, settings, tmp_path):
         "raw": RawRecord.objects.first().pk, "event": IngestedEvent.objects.first().pk,
         "pending": pending.pk, "decision": Decision.objects.first().pk,
         "assignment": StageAssignment.objects.first().pk, "hook": hook.pk, "delivery": delivery.pk,
+        "token": users[ADMIN].auth_token.pk,
     }

@@ -6,9 +6,10 @@ real harvests. Safe to run twice: users are reused, harvests are incremental and
 """
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
+from governance.accounts import tokens
 from governance.accounts.roles import ensure_groups
 from governance.audit import context
 
@@ -32,12 +33,14 @@ class Command(BaseCommand):
             for username, role, password in DEMO_USERS:
                 user, created = get_user_model().objects.get_or_create(username=username)
                 if created:
+                    validate_password(password, user)
                     user.set_password(password)
                     user.is_staff = role == "admin"
                     user.save()
                     user.groups.add(Group.objects.get(name=role))
-                Token.objects.get_or_create(user=user)
                 users[username] = user
+            # Tokens are stored hashed: the one printed below is made afresh (the previous one revoked).
+            alice_token = tokens.rotate_default(users["alice"])
             self._step("OpenLineage events", self._openlineage, users)
             self._step("Kubeflow (ML Metadata store + KFP API fake)", self._kubeflow, users)
             self._step("SAS Viya (model repository fake)", self._viya, users)
@@ -46,7 +49,7 @@ class Command(BaseCommand):
         self.stdout.write("Log in at http://127.0.0.1:8000/accounts/login/ with one of:")
         for username, role, password in DEMO_USERS:
             self.stdout.write(f"  {username:<6} / {password:<16} ({role})")
-        self.stdout.write(f"API token of alice (engineer): {users['alice'].auth_token.key}")
+        self.stdout.write(f"API token of alice (engineer): {alice_token}")
 
     def _step(self, title, func, users):
         self.stdout.write(f"- {title} …")
