@@ -134,8 +134,6 @@ def card_of(node, label: str, members: int = 1) -> str:
 
 def node_element(node, *, start_ids=(), position=None, label: str | None = None, members: int = 1) -> dict:
     label = label or label_of(node)
-    if members > 1:
-        label += f" ({members})" if "\n" not in label else ""
     element = {
         "data": {
             "id": str(node.pk),
@@ -325,13 +323,16 @@ def stylesheet() -> list[dict]:
                 "width": 1.5,
                 "line-color": "#90a4ae",
                 "target-arrow-color": "#90a4ae",
-                "label": "data(label)",
-                "font-size": 10,
-                "color": "#52606d",
+                # An edge's kind is named when it is selected (and in the table view), not on every edge:
+                # on a 60-node graph the names covered the node labels.
+                "font-size": 11,
+                "color": "#1f2933",
                 "text-rotation": "autorotate",
-                "min-zoomed-font-size": 9,
+                "text-background-color": "#ffffff",
+                "text-background-opacity": 0.9,
             },
         },
+        {"selector": "edge:selected", "style": {"label": "data(label)", "width": 3}},
         {"selector": "edge.closed", "style": {"line-style": "dashed"}},
         {"selector": "edge.edge-via", "style": {"line-style": "dashed", "line-color": "#607d8b",
                                                 "target-arrow-color": "#607d8b"}},

@@ -74,7 +74,7 @@ def test_folding_runs_into_jobs_and_versions_into_datasets(caller):
     assert set(nodes) == {str(ids[k]) for k in ("raw", "ingest", "staging", "build", "features")}
     ingest = nodes[str(ids["ingest"])]
     # The job lies upstream of the walk: it is fetched to stand for its two runs.
-    assert "folded" in ingest["classes"] and ingest["data"]["label"].endswith("(2)")
+    assert "folded" in ingest["classes"] and "stands for 2 nodes folded into it" in ingest["data"]["card"]
     assert set(edges) == {(str(ids["raw"]), str(ids["ingest"])), (str(ids["ingest"]), str(ids["staging"])),
                           (str(ids["staging"]), str(ids["build"])), (str(ids["build"]), str(ids["features"]))}
     # Folding only runs keeps the versions, each produced by the job.

@@ -51,15 +51,11 @@ def _summary(view: lv.View, state: lv.ViewState):
 def _controls(state: lv.ViewState, query: dict):
     return html.Div([
         html.Div([
-            html.Label("Find a node (name, URI or id)", htmlFor="lin-search"),
-            html.Div([
-                dcc.Input(id="lin-search", type="search", debounce=True, placeholder="e.g. churn, s3://bucket/train.csv, 42",
-                          value=query.get("q", "")),
-                html.Button("Search", id="lin-search-go", n_clicks=0),
-            ], className="row"),
-            html.Div(id="lin-search-results"),
-        ], className="control-block"),
-        html.Div([
+            html.Div([html.Label("Find a node (name, URI or id)", htmlFor="lin-search"),
+                      html.Div([dcc.Input(id="lin-search", type="search", debounce=True,
+                                          placeholder="e.g. churn, s3://bucket/train.csv, 42", value=query.get("q", "")),
+                                html.Button("Search", id="lin-search-go", n_clicks=0)], className="row tight")],
+                     className="search-block"),
             html.Fieldset([html.Legend("Direction"),
                            dcc.RadioItems(id="lin-direction", value=state.direction, inline=True,
                                           options=[{"label": d, "value": d} for d in ("upstream", "downstream", "both")])],
@@ -68,11 +64,13 @@ def _controls(state: lv.ViewState, query: dict):
                       dcc.Input(id="lin-depth", type="number", min=0, max=50, step=1, value=state.depth, debounce=True,
                                 className="narrow")]),
             html.Div([html.Label("As of (UTC)", htmlFor="lin-asof"),
-                      dcc.Input(id="lin-asof", type="text", placeholder="now, or 2026-01-31T12:00", value=state.as_of,
-                                debounce=True)]),
+                      dcc.Input(id="lin-asof", type="text", placeholder="2026-01-31T12:00", value=state.as_of,
+                                debounce=True, className="asof")]),
             html.Div([html.Label("Max nodes", htmlFor="lin-max"),
                       dcc.Input(id="lin-max", type="number", min=1, max=lv.MAX_DRAWN_NODES, step=1, value=state.max_nodes,
                                 debounce=True, className="narrow")]),
+        ], className="controls-row"),
+        html.Div([
             html.Div([html.Label("Node kinds", htmlFor="lin-kinds"),
                       dcc.Dropdown(id="lin-kinds", options=[{"label": k.replace("_", " "), "value": k} for k in NodeKind.values],
                                    multi=True, placeholder="all kinds", value=list(state.kinds), className="kinds")]),
@@ -80,7 +78,8 @@ def _controls(state: lv.ViewState, query: dict):
                            dcc.Checklist(id="lin-fold", options=FOLD_OPTIONS, value=list(state.fold), inline=True)],
                           className="fieldset"),
             html.Button("Redraw", id="lin-apply", n_clicks=0),
-        ], className="control-block controls-row"),
+        ], className="controls-row"),
+        html.Div(id="lin-search-results"),
     ], className="controls")
 
 
@@ -152,8 +151,8 @@ def layout(user, query):
         TITLE,
         _controls(state, query),
         _as_of_banner(state),
-        heading,
-        dcc.Loading(html.Div(notice, id="lin-notice"), type="dot", delay_show=300),
+        html.Div([heading, dcc.Loading(html.Div(notice, id="lin-notice"), type="dot", delay_show=300)],
+                 className="status-line"),
         html.Div([
             html.Div([
                 html.Div([
@@ -169,7 +168,7 @@ def layout(user, query):
                 html.Div(id="lin-hover", className="hover-card", role="status", **{"aria-live": "polite"}),
                 cyto.Cytoscape(
                     id="lin-graph", elements=elements, layout={"name": "preset", "fit": True, "padding": 24},
-                    stylesheet=graph_style.stylesheet(), style={"width": "100%", "height": "460px"},
+                    stylesheet=graph_style.stylesheet(), style={"width": "100%", "height": "440px"},
                     minZoom=0.05, maxZoom=1.6, boxSelectionEnabled=False,
                 ),
                 graph_style.legend(),
