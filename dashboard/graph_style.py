@@ -7,6 +7,7 @@ lets a few hundred nodes become interactive quickly (no force simulation in the 
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 
 from lineage.kinds import NodeKind, Source
@@ -97,21 +98,102 @@ def version_of(node) -> str:
     return ("@ " + when) if when else ""
 
 
-def label_of(node, job_name: str | None = None) -> str:
-    """A readable name for a node: a run is its job's name and start time, a dataset version its dataset's
-    name and version, everything else its display name. Long names are cut in the middle; the second line
-    (time or version) is kept whole."""
+def label_parts(node, job_name: str | None = None) -> tuple[str, str]:
+    """(name, second line) of a node's label, uncut: a run is its job's name and start time, a dataset
+    version its dataset's name and version, everything else its display name and no second line."""
     kind = node.kind
     if kind == NodeKind.RUN:
-        job = job_name or job_name_of(node) or node.display_name or node.name
-        when = start_time(node)
-        return middle_truncate(job) + ("\n" + when if when else "")
+        return (job_name or job_name_of(node) or node.display_name or node.name), start_time(node)
     if kind == NodeKind.DATASET_VERSION:
         dataset = (node.properties or {}).get("dataset") or {}
         name = dataset.get("name") if isinstance(dataset, dict) else None
-        version = version_of(node)
-        return middle_truncate(name or node.name or node.display_name) + ("\n" + version if version else "")
-    return middle_truncate(node.display_name or node.name)
+        return (name or node.name or node.display_name), version_of(node)
+    return (node.display_name or node.name), ""
+
+
+def label_of(node, job_name: str | None = None) -> str:
+    """A readable name for a node (see label_parts); long names are cut in the middle, the second line
+    (time or version) is kept whole."""
+    name, second = label_parts(node, job_name)
+    return middle_truncate(name) + ("\n" + second if second else "")
+
+
+_SEPARATORS = re.compile(r"([._/:\-\s]+)")
+
+
+def _cut_common(text: str, common: set[str], limit: int) -> str:
+    """`text` shortened by dropping the words it shares with its look-alikes, farthest from the words that
+    differ first, until it fits; dropped words become one "…" per run."""
+    pieces = _SEPARATORS.split(text)
+    words = [i for i in range(0, len(pieces), 2) if pieces[i]]
+    varying = [i for i in words if pieces[i] not in common] or [words[-1] if words else 0]
+    dropped: set[int] = set()
+
+    def render():
+        out, gap = [], False
+        for i, piece in enumerate(pieces):
+            if i % 2 == 0:
+                if i in dropped:
+                    if not gap:
+                        out.append("…")
+                    gap = True
+                    continue
+                gap = False
+                out.append(piece)
+            elif not gap and i + 1 < len(pieces) and (i + 1) not in dropped:
+                out.append(piece)
+            elif not gap and i + 1 >= len(pieces):
+                out.append(piece)
+        return "".join(out)
+
+    # Farthest from a differing word first; among equals keep a word that names the one after it
+    # ("step" in step_2), and drop later words before earlier ones.
+    vary = set(varying)
+    candidates = sorted((i for i in words if pieces[i] in common),
+                        key=lambda i: (-min(abs(i - v) for v in varying), (i + 2) in vary, -i))
+    shown = render()
+    for i in candidates:
+        if len(shown) <= limit:
+            break
+        dropped.add(i)
+        shown = render()
+    return middle_truncate(shown, limit)
+
+
+def distinct_labels(nodes, job_names: dict | None = None, limit: int = LABEL_CHARS) -> dict[int, str]:
+    """Labels for `nodes` that stay distinct after cutting: names that would read the same once cut in the
+    middle (team_0.step_0_… and team_0.step_1_… both "team_0.st…_by_region") are cut around the place
+    where they differ instead."""
+    job_names = job_names or {}
+    parts = {n.pk: label_parts(n, job_names.get(n.pk)) for n in nodes}
+    cut = {pk: middle_truncate(name, limit) for pk, (name, _second) in parts.items()}
+    groups: dict[str, set[str]] = defaultdict(set)
+    for pk, text in cut.items():
+        groups[text].add(" ".join(parts[pk][0].split()))
+    colliding = {pk for pk in parts if len(groups[cut[pk]]) > 1}
+    if colliding:
+        def words(name):
+            return {w for w in _SEPARATORS.split(" ".join(name.split()))[::2] if w}
+
+        # Words shared by every look-alike of the same family (same first word) are what to drop first
+        # (team_3.step_1_… keeps both numbers); when that is not enough, the words shared within the group.
+        def family(pk):
+            return next((w for w in _SEPARATORS.split(parts[pk][0].strip()) if w), "")
+
+        families: dict[str, list[int]] = defaultdict(list)
+        for pk in colliding:
+            families[family(pk)].append(pk)
+        shared = {name: set.intersection(*(words(parts[pk][0]) for pk in members)) for name, members in families.items()}
+        attempt = {pk: _cut_common(" ".join(parts[pk][0].split()), shared[family(pk)], limit) for pk in colliding}
+        seen: dict[str, set[str]] = defaultdict(set)
+        for pk, text in attempt.items():
+            seen[text].add(" ".join(parts[pk][0].split()))
+        for pk in colliding:
+            if len(seen[attempt[pk]]) > 1:
+                common = set.intersection(*(words(n) for n in groups[cut[pk]]))
+                attempt[pk] = _cut_common(" ".join(parts[pk][0].split()), common, limit)
+        cut.update(attempt)
+    return {pk: cut[pk] + ("\n" + second if second else "") for pk, (_name, second) in parts.items()}
 
 
 def card_of(node, label: str, members: int = 1) -> str:
@@ -132,8 +214,10 @@ def card_of(node, label: str, members: int = 1) -> str:
     return "\n".join(lines)
 
 
-def node_element(node, *, start_ids=(), position=None, label: str | None = None, members: int = 1) -> dict:
-    label = label or label_of(node)
+def node_element(node, *, start_ids=(), position=None, label: str | None = None, members: int = 1,
+                 job_name: str | None = None) -> dict:
+    label = label or label_of(node, job_name)
+    name, second = label_parts(node, job_name)
     element = {
         "data": {
             "id": str(node.pk),
@@ -141,6 +225,7 @@ def node_element(node, *, start_ids=(), position=None, label: str | None = None,
             "kind": node.kind,
             "source": node.source,
             "card": card_of(node, label, members),
+            "full": name + (" · " + second if second else ""),
         },
         "classes": f"kind-{node.kind} source-{node.source}" + (" start" if node.pk in start_ids else "")
         + (" folded" if members > 1 else ""),
@@ -271,21 +356,24 @@ def layered_positions(node_ids: list[int], edges: list[tuple[int, int]], canvas=
     return positions
 
 
-def elements_for(result, start_ids=(), *, labels: dict | None = None) -> list[dict]:
+def elements_for(result, start_ids=(), *, job_names: dict | None = None) -> list[dict]:
+    """Elements of a lineage.graph result; `job_names` gives run id -> job name where only an edge says it."""
     start_ids = set(start_ids)
-    labels = labels or {}
+    job_names = job_names or {}
+    labels = distinct_labels(result.nodes, job_names)
     positions = layered_positions([n.pk for n in result.nodes], [(e.src_id, e.dst_id) for e in result.edges])
-    return [node_element(n, start_ids=start_ids, position=positions[n.pk], label=labels.get(n.pk))
-            for n in result.nodes] + [edge_element(e) for e in result.edges]
+    return [node_element(n, start_ids=start_ids, position=positions[n.pk], label=labels[n.pk],
+                         job_name=job_names.get(n.pk)) for n in result.nodes] + [edge_element(e) for e in result.edges]
 
 
-def shaped_elements(nodes: dict, shaped, start_ids=(), *, labels: dict | None = None) -> list[dict]:
+def shaped_elements(nodes: dict, shaped, start_ids=(), *, job_names: dict | None = None) -> list[dict]:
     """Elements of a folded / kind-filtered view (dashboard.graph_fold.Shaped) over store nodes by id."""
     start_ids = set(start_ids)
-    labels = labels or {}
+    job_names = job_names or {}
+    labels = distinct_labels([nodes[n] for n in shaped.nodes], job_names)
     positions = layered_positions(shaped.nodes, [(a, b) for a, b, _k in shaped.edges])
-    out = [node_element(nodes[n], start_ids=start_ids, position=positions[n], label=labels.get(n),
-                        members=len(shaped.members.get(n, [n])))
+    out = [node_element(nodes[n], start_ids=start_ids, position=positions[n], label=labels[n],
+                        members=len(shaped.members.get(n, [n])), job_name=job_names.get(n))
            for n in shaped.nodes]
     return out + [link_element(a, b, kinds) for a, b, kinds in shaped.edges]
 

@@ -117,7 +117,8 @@ def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEF
     anchor = next((e.get("position") for e in elements if e["data"]["id"] == str(node_id)), None) or {"x": 0, "y": 0}
     upstream = {e.src_id for e in result.edges if e.dst_id == node_id}
     added_nodes = [n for n in result.nodes if str(n.pk) not in present]
-    labels = labels_for(added_nodes, as_of)
+    containment, others = containers(added_nodes, as_of)
+    jobs = run_job_names(added_nodes, containment, others)
     sides = {n.pk: ("up" if n.pk in upstream else "down") for n in added_nodes}
     totals = {side: list(sides.values()).count(side) for side in ("up", "down")}
     columns = {"up": anchor["x"] - graph_style.X_STEP, "down": anchor["x"] + graph_style.X_STEP}
@@ -135,7 +136,7 @@ def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEF
         side = sides[node.pk]
         position = {"x": columns[side], "y": first_y[side] + rows[side] * graph_style.Y_STEP}
         rows[side] += 1
-        new.append(graph_style.node_element(node, position=position, label=labels.get(node.pk)))
+        new.append(graph_style.node_element(node, position=position, job_name=jobs.get(node.pk)))
     ids = present | {str(n.pk) for n in added_nodes}
     new_edges = [graph_style.edge_element(e) for e in result.edges
                  if f"e{e.pk}" not in present and str(e.src_id) in ids and str(e.dst_id) in ids]
@@ -318,9 +319,8 @@ def view(state: ViewState) -> View:
                            max_nodes=fetch)
     containment, others = containers(result.nodes, as_of)
     jobs = run_job_names(result.nodes, containment, others)
-    labels = {n.pk: graph_style.label_of(n, jobs.get(n.pk)) for n in result.nodes if n.pk in jobs}
     if not reshaping:
-        elements = graph_style.elements_for(result, [state.node], labels=labels)
+        elements = graph_style.elements_for(result, [state.node], job_names=jobs)
         return View(elements, list(result.nodes), [(e.src_id, e.dst_id, e.kind) for e in result.edges],
                     result.truncated, state.node)
     shaped = graph_fold.shape({n.pk: n.kind for n in result.nodes}, [(e.src_id, e.dst_id, e.kind) for e in result.edges],
@@ -333,14 +333,13 @@ def view(state: ViewState) -> View:
         shaped.edges = [e for e in shaped.edges if e[0] in kept and e[1] in kept]
     by_id = {**others, **{n.pk: n for n in result.nodes}}
     start = shaped.nodes[0] if shaped.nodes else None
-    elements = graph_style.shaped_elements(by_id, shaped, [start], labels=labels)
+    elements = graph_style.shaped_elements(by_id, shaped, [start], job_names=jobs)
     links = [(a, b, graph_style.link_element(a, b, k)["data"]["label"]) for a, b, k in shaped.edges]
     return View(elements, [by_id[n] for n in shaped.nodes], links, truncated, start,
                 {n: len(shaped.members.get(n, [n])) for n in shaped.nodes})
 
 
-def labels_for(nodes: list[Node], as_of=None) -> dict[int, str]:
-    """Labels of the runs among `nodes` that need their job's name from an edge (expand and path views)."""
+def job_names_for(nodes: list[Node], as_of=None) -> dict[int, str]:
+    """Run id -> its job's name, for the runs among `nodes` (expand and path views)."""
     containment, others = containers(nodes, as_of)
-    jobs = run_job_names(nodes, containment, others)
-    return {n.pk: graph_style.label_of(n, jobs[n.pk]) for n in nodes if n.pk in jobs}
+    return run_job_names(nodes, containment, others)

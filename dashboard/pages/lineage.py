@@ -86,7 +86,8 @@ def _controls(state: lv.ViewState, query: dict):
 def _table_view(view: lv.View):
     """The drawn graph as a table: every node with its neighbours, each row's button opens the node's
     details and its link re-centres the explorer; all reachable with the keyboard."""
-    labels = {int(e["data"]["id"]): _plain(e["data"]["label"]) for e in view.elements if "target" not in e["data"]}
+    labels = {int(e["data"]["id"]): e["data"].get("full") or _plain(e["data"]["label"])
+              for e in view.elements if "target" not in e["data"]}
     ups: dict[int, list[str]] = {}
     downs: dict[int, list[str]] = {}
     for a, b, kind in view.links:
@@ -244,9 +245,16 @@ def register(app):
         if not found:
             return ui.notice(f"No node matches {text!r}." if text else "Type something to search for.", "warn")
         state = _state_or_default(search)
+        # Each hit draws its lineage with the current settings, or straight away upstream or downstream.
         return html.Ul([
-            html.Li(dcc.Link(f"{n.kind} · {n.display_name or n.name} · {n.source} · id {n.pk}",
-                             href=state.url(node=n.pk), id={"type": "lin-hit", "id": n.pk}))
+            html.Li([dcc.Link(f"{n.kind} · {n.display_name or n.name} · {n.source} · id {n.pk}",
+                              href=state.url(node=n.pk), id={"type": "lin-hit", "id": n.pk}),
+                     " — ",
+                     dcc.Link("upstream", href=state.url(node=n.pk, direction="upstream"),
+                              id={"type": "lin-hit-up", "id": n.pk}, className="hit-dir"),
+                     " · ",
+                     dcc.Link("downstream", href=state.url(node=n.pk, direction="downstream"),
+                              id={"type": "lin-hit-down", "id": n.pk}, className="hit-dir")])
             for n in found
         ], className="search-hits", id="lin-hits")
 
@@ -360,7 +368,7 @@ def register(app):
             return no_update, ui.notice(f"No directed path connects node {a} and node {b} "
                                         f"(in either direction{', as of ' + as_of if as_of else ''}).", "warn",
                                         id="lin-no-path")
-        elements = graph_style.elements_for(result, [up, down], labels=lv.labels_for(result.nodes, as_of_dt))
+        elements = graph_style.elements_for(result, [up, down], job_names=lv.job_names_for(result.nodes, as_of_dt))
         for element in elements:
             if "target" not in element["data"]:
                 element["classes"] += " path"

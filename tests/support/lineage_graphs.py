@@ -76,3 +76,41 @@ def chain(n_nodes: int, prefix: str = "chain") -> int:
         facts.append(EdgeFact(EdgeKind.CONSUMED if a.kind == NodeKind.DATASET else EdgeKind.PRODUCED, a, b,
                               Source.OPENLINEAGE, valid_from=T0))
     return store.apply(facts).nodes[keys[0]].pk
+
+
+def branching_pipeline(branches: int = 6, steps: int = 3) -> dict:
+    """One source dataset feeding `branches` chains of `steps` OpenLineage steps (run -> dataset version
+    -> dataset), runs named by UUID as OpenLineage names them. 1 + branches * steps * 3 nodes downstream
+    of the source within depth 3 * steps (plus a job per step, upstream of its runs). Returns the source
+    dataset's id and the run ids."""
+    import uuid
+
+    ns = "postgres://warehouse:5432"
+    source = NodeFact(key(NodeKind.DATASET, f"{ns}:raw.clickstream_events"), name="raw.clickstream_events",
+                      namespace=ns, seen_at=T0)
+    facts: list = [source]
+    run_ids = []
+    for b in range(branches):
+        previous = source
+        for step in range(steps):
+            when = T0 + dt.timedelta(hours=b, minutes=10 * step)
+            job_name = f"team_{b}.step_{step}_aggregate_sessions_by_region"
+            job = NodeFact(key(NodeKind.JOB, f"etl:{job_name}"), name=job_name, namespace="etl", seen_at=when)
+            run_id = str(uuid.UUID(int=b * 1000 + step + 1))
+            run_ids.append(run_id)
+            run = NodeFact(key(NodeKind.RUN, run_id), name=run_id, namespace="etl", display_name=f"{job_name} {run_id}",
+                           seen_at=when, properties={"job": {"namespace": "etl", "name": job_name}, "run_id": run_id,
+                                                     "started_at": when.isoformat(), "state": "COMPLETE"})
+            out_name = f"analytics.branch_{b}_step_{step}_sessions"
+            dataset = NodeFact(key(NodeKind.DATASET, f"{ns}:{out_name}"), name=out_name, namespace=ns, seen_at=when)
+            version = NodeFact(key(NodeKind.DATASET_VERSION, f"{ns}:{out_name}@{run_id}"), name=out_name, namespace=ns,
+                               display_name=f"{out_name}@{run_id}", seen_at=when,
+                               properties={"dataset": {"namespace": ns, "name": out_name}, "run_id": run_id})
+            facts += [job, run, dataset, version,
+                      EdgeFact(EdgeKind.INSTANCE_OF, job.key, run.key, Source.OPENLINEAGE, valid_from=when),
+                      EdgeFact(EdgeKind.CONSUMED, previous.key, run.key, Source.OPENLINEAGE, valid_from=when),
+                      EdgeFact(EdgeKind.PRODUCED, run.key, version.key, Source.OPENLINEAGE, valid_from=when),
+                      EdgeFact(EdgeKind.VERSION_OF, version.key, dataset.key, Source.OPENLINEAGE, valid_from=when)]
+            previous = version
+    result = store.apply(facts)
+    return {"source": result.nodes[source.key].pk, "run_ids": run_ids}
