@@ -38,8 +38,7 @@ def row_details(caller, node_id):
 
 def pick(caller, node_id):
     response = caller.call("lin-path-from.value", {"lin-graph.tapNodeData": {"id": str(node_id)},
-                                                   "lin-click.value": "from", "lin-set-from.n_clicks": 0},
-                           changed="lin-graph.tapNodeData")
+                                                   "lin-click.value": "from"}, changed="lin-graph.tapNodeData")
     return response.json().get("response", {}) if response.status_code == 200 else {}
 
 

@@ -329,25 +329,36 @@ def register(app):
             text += " It has more neighbours than can be drawn; only the nearest were added."
         return merged, ui.notice(text, "warn" if truncated else "info", id="lin-expanded")
 
-    def _pick(which):
-        def pick(n_clicks, data, mode):
+    # The details panel's "Path from/to here" buttons exist only once a node is shown, so they have their own
+    # callbacks: Dash does not run a callback while one of its inputs is missing from the page.
+    def _from_button(which):
+        def pick(n_clicks, data):
             try:
                 auth.require_page(PAGE)
             except auth.PermissionRefused:
                 return no_update
-            if not data:
-                return no_update
-            if ctx.triggered_id == "lin-graph" and mode != which:
-                return no_update
-            if ctx.triggered_id != "lin-graph" and not n_clicks:
-                return no_update
-            return data["id"]
+            return data["id"] if n_clicks and data else no_update
         return pick
 
-    app.callback(Output("lin-path-from", "value"), Input("lin-set-from", "n_clicks"), Input("lin-graph", "tapNodeData"),
-                 State("lin-click", "value"), prevent_initial_call=True)(_pick("from"))
-    app.callback(Output("lin-path-to", "value"), Input("lin-set-to", "n_clicks"), Input("lin-graph", "tapNodeData"),
-                 State("lin-click", "value"), prevent_initial_call=True)(_pick("to"))
+    app.callback(Output("lin-path-from", "value"), Input("lin-set-from", "n_clicks"), State("lin-graph", "tapNodeData"),
+                 prevent_initial_call=True)(_from_button("from"))
+    app.callback(Output("lin-path-to", "value"), Input("lin-set-to", "n_clicks"), State("lin-graph", "tapNodeData"),
+                 prevent_initial_call=True)(_from_button("to"))
+
+    @app.callback(
+        Output("lin-path-from", "value", allow_duplicate=True), Output("lin-path-to", "value", allow_duplicate=True),
+        Input("lin-graph", "tapNodeData"), State("lin-click", "value"),
+        prevent_initial_call=True,
+    )
+    def pick_by_click(data, mode):
+        """In "path from" / "path to" mode a click on a node fills that end of the path."""
+        try:
+            auth.require_page(PAGE)
+        except auth.PermissionRefused:
+            return no_update, no_update
+        if not data or mode not in ("from", "to"):
+            return no_update, no_update
+        return (data["id"], no_update) if mode == "from" else (no_update, data["id"])
 
     @app.callback(
         Output("lin-graph", "elements", allow_duplicate=True), Output("lin-path-notice", "children"),

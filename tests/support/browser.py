@@ -121,7 +121,8 @@ BASICS_JS = """() => {
   }
   const unlabelled = [];
   for (const el of document.querySelectorAll('input, select, textarea')) {
-    if (el.type === 'hidden' || el.offsetParent === null) continue;
+    // Dash's dropdown keeps an aria-hidden focus target beside its labelled button: not exposed, not a field.
+    if (el.type === 'hidden' || el.offsetParent === null || el.getAttribute('aria-hidden') === 'true') continue;
     const labelled = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.closest('label')
       || (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`));
     if (!labelled) unlabelled.push(`${el.tagName} #${el.id} .${el.className}`);
