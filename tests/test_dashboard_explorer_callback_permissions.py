@@ -1,4 +1,4 @@
-"""The explorer's new callbacks (state to URL, table-row details, click-to-pick path ends) and the archive's
+"""The explorer's new callbacks (state to URL, the table view's details picker, click-to-pick path ends) and the archive's
 node pickers re-check the caller's role on the server: a user with a role gets the answer, a user
 without one (the outsider) gets a refusal or nothing, and never node data."""
 import json
@@ -25,14 +25,7 @@ def write_state(caller, node_id):
 
 
 def row_details(caller, node_id):
-    payload = caller.payload("lin-details.children", {"lin-click.value": "details", "url.search": ""})
-    row_id = {"id": node_id, "type": "lin-row"}
-    payload["inputs"][1] = [{"id": row_id, "property": "n_clicks", "value": 1}]
-    payload["changedPropIds"] = [json.dumps(row_id, separators=(",", ":"), sort_keys=True) + ".n_clicks"]
-    caller.client.get("/dashboard/")
-    response = caller.client.post("/dashboard/_dash-update-component", data=json.dumps(payload),
-                                  content_type="application/json",
-                                  HTTP_X_CSRFTOKEN=caller.client.cookies["csrftoken"].value)
+    response = caller.call("lin-details.children", {"lin-table-pick.value": node_id, "url.search": ""})
     return response.json()["response"] if response.status_code == 200 else {}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import dash_cytoscape as cyto
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard import auth, components as ui, graph_fold, graph_style, urlpaths
 from dashboard import lineage_view as lv
@@ -83,9 +83,14 @@ def _controls(state: lv.ViewState, query: dict):
     ], className="controls")
 
 
-def _table_view(view: lv.View):
-    """The drawn graph as a table: every node with its neighbours, each row's button opens the node's
-    details and its link re-centres the explorer; all reachable with the keyboard."""
+def _cell(text) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("[", "\\[").replace("]", "\\]")
+
+
+def table_view(view: lv.View, state: lv.ViewState):
+    """The drawn graph as a table: every node with what feeds it and what it feeds, each name a link that
+    re-centres the explorer, and a picker that opens a node's details from the keyboard. Drawn on request
+    and as one Markdown table: a few thousand Dash components (one per cell) cost the browser seconds."""
     labels = {int(e["data"]["id"]): e["data"].get("full") or _plain(e["data"]["label"])
               for e in view.elements if "target" not in e["data"]}
     ups: dict[int, list[str]] = {}
@@ -93,22 +98,23 @@ def _table_view(view: lv.View):
     for a, b, kind in view.links:
         downs.setdefault(a, []).append(f"{labels.get(b, b)} ({kind})")
         ups.setdefault(b, []).append(f"{labels.get(a, a)} ({kind})")
-    rows = [html.Tr([
-        html.Td(html.Button(labels.get(n.pk, n.name), id={"type": "lin-row", "id": n.pk}, n_clicks=0,
-                            className="link-like", title="Show this node's details")),
-        html.Td(n.kind.replace("_", " ")), html.Td(n.source),
-        html.Td("; ".join(ups.get(n.pk, [])) or "—"), html.Td("; ".join(downs.get(n.pk, [])) or "—"),
-    ]) for n in view.nodes[:TABLE_ROWS]]
+    shown = view.nodes[:TABLE_ROWS]
+    lines = ["| node | kind | source | upstream (fed by) | downstream (feeds) |", "|---|---|---|---|---|"]
+    for n in shown:
+        lines.append(f"| [{_cell(labels.get(n.pk, n.name))}]({state.url(node=n.pk)}) | {n.kind.replace('_', ' ')} | "
+                     f"{n.source} | {_cell('; '.join(ups.get(n.pk, [])) or '—')} | "
+                     f"{_cell('; '.join(downs.get(n.pk, [])) or '—')} |")
     more = (html.P(f"Showing the first {TABLE_ROWS} of {len(view.nodes)} nodes.", className="muted")
             if len(view.nodes) > TABLE_ROWS else None)
-    return html.Details([
-        html.Summary(f"Table view of this graph ({len(view.nodes)} nodes, {len(view.links)} edges)"),
-        html.Div(html.Table([html.Caption("Nodes drawn above, with what feeds them and what they feed"),
-                             html.Thead(html.Tr([html.Th(h, scope="col") for h in
-                                                 ("node", "kind", "source", "upstream (fed by)", "downstream (feeds)")])),
-                             html.Tbody(rows)], className="table", id="lin-table"), className="table-wrap"),
+    return html.Div([
+        html.H2(f"Table view: {len(view.nodes)} nodes, {len(view.links)} edges"),
+        html.Div([html.Label("Show the details of", htmlFor="lin-table-pick"),
+                  dcc.Dropdown(id="lin-table-pick", options=[{"label": f"{labels.get(n.pk, n.name)} ({n.kind})", "value": n.pk}
+                                                             for n in shown], placeholder="a node of this graph",
+                               className="wide-pick")], className="row"),
+        dcc.Markdown("\n".join(lines), id="lin-table", className="table-wrap md-table", link_target="_self"),
         more,
-    ], id="lin-table-view", className="card")
+    ])
 
 
 def _plain(label: str) -> str:
@@ -116,17 +122,17 @@ def _plain(label: str) -> str:
 
 
 def _draw(state: lv.ViewState):
-    """(elements, notice, heading, table) for the state's node."""
+    """(elements, notice, heading) for the state's node."""
     if state.node is None:
         return ([], ui.notice("Search for a node to draw its lineage.", "info", id="lin-summary"),
-                html.P("No node selected.", id="lin-start-label"), html.Div(id="lin-table-view"))
+                html.P("No node selected.", id="lin-start-label"))
     view = lv.view(state)
     start = Node.objects.filter(pk=state.node).first()
     heading = html.P(["Centred on ", html.Strong(f"{start.kind.replace('_', ' ')} {start.display_name or start.name}"),
                       f" (id {start.pk}, {start.source})",
                       f"; folded into {view.start}" if view.start not in (None, start.pk) else ""],
                      id="lin-start-label")
-    return view.elements, _summary(view, state), heading, _table_view(view)
+    return view.elements, _summary(view, state), heading
 
 
 def _as_of_banner(state: lv.ViewState):
@@ -145,7 +151,7 @@ def layout(user, query):
         bad = None
     except lv.BadInput as exc:
         state, bad = lv.ViewState(), exc
-    elements, notice, heading, table = _draw(state)
+    elements, notice, heading = _draw(state)
     if bad is not None:
         notice = _refusal(bad)
     return ui.page(
@@ -179,7 +185,9 @@ def layout(user, query):
                                                   id="lin-details")],
                        className="details-pane", **{"aria-label": "Node details"}),
         ], className="explorer"),
-        table,
+        ui.card("Table view", html.Button("Show this graph as a table", id="lin-table-show", n_clicks=0,
+                                          disabled=state.node is None),
+                dcc.Loading(html.Div(id="lin-table-view"), type="dot", delay_show=300)),
         ui.card("Path between two nodes", html.Div([
             html.Label("From node id", htmlFor="lin-path-from"),
             dcc.Input(id="lin-path-from", type="text", placeholder="click a node or type an id"),
@@ -282,24 +290,44 @@ def register(app):
 
     @app.callback(
         Output("lin-details", "children"),
-        Input("lin-graph", "tapNodeData"), Input({"type": "lin-row", "id": ALL}, "n_clicks"),
-        State("lin-click", "value"), State("url", "search"),
+        Input("lin-graph", "tapNodeData"), State("lin-click", "value"), State("url", "search"),
         prevent_initial_call=True,
     )
-    def show_details(data, _rows, mode, search):
+    def show_details(data, mode, search):
+        if not data or mode in ("from", "to"):
+            return no_update
+        return _details_of(data["id"], search)
+
+    @app.callback(Output("lin-table-view", "children"), Input("lin-table-show", "n_clicks"), State("url", "search"),
+                  prevent_initial_call=True)
+    def show_table(n_clicks, search):
+        if not n_clicks:
+            return no_update
+        try:
+            auth.require_page(PAGE)
+            state = lv.ViewState.from_query(_query(search))
+        except (auth.PermissionRefused, lv.BadInput) as exc:
+            return _refusal(exc)
+        if state.node is None:
+            return ui.notice("Search for a node first.", "warn")
+        return table_view(lv.view(state), state)
+
+    @app.callback(
+        Output("lin-details", "children", allow_duplicate=True),
+        Input("lin-table-pick", "value"), State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def show_picked(node_id, search):
+        """The table view's picker: a node's details from the keyboard."""
+        if node_id in (None, ""):
+            return no_update
+        return _details_of(node_id, search)
+
+    def _details_of(node_id, search):
         try:
             auth.require_page(PAGE)
         except auth.PermissionRefused as exc:
             return _refusal(exc)
-        trigger = ctx.triggered_id
-        if isinstance(trigger, dict):
-            if not any(t.get("value") for t in ctx.triggered):
-                return no_update
-            node_id = trigger["id"]
-        else:
-            if not data or mode in ("from", "to"):
-                return no_update
-            node_id = data["id"]
         try:
             node_id = int(node_id)
         except (TypeError, ValueError):
