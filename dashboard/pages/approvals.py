@@ -11,6 +11,7 @@ and the lists (waiting for me, open, mine, recently closed)."""
 from __future__ import annotations
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
+from django.db.models import F
 
 from dashboard import auth, components as ui, governance_data, urlpaths
 from governance.accounts.roles import APPROVER, roles_of
@@ -168,7 +169,8 @@ def lists(user):
     base = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester")
     mine = list(base.filter(requester=user).order_by("-created_at")[:50])
     open_requests = list(base.filter(state__in=OPEN_STATES).order_by("-created_at")[:100])
-    closed = list(base.exclude(state__in=OPEN_STATES).order_by("-decided_at", "-created_at")[:50])
+    closed = list(base.exclude(state__in=OPEN_STATES)
+                  .order_by(F("decided_at").desc(nulls_last=True), "-created_at", "-pk")[:50])
     return html.Div([
         ui.card("Waiting for me", html.Div(waiting_table(user), id="waiting-wrap")),
         html.Div([
