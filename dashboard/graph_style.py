@@ -3,7 +3,14 @@ and positions computed on the server.
 
 Positions are layered by the direction rule (edges point downstream), so upstream is always on the left
 whatever the traversal direction. Computing them here keeps the browser's work to drawing, which is what
-lets a few hundred nodes become interactive quickly (no force simulation in the page).
+lets a few hundred nodes become interactive quickly (no force simulation in the page, and no layout
+extension to load: dash-cytoscape's 'dagre' needs its extra bundle, 'breadthfirst' lays out top-down).
+Long chains wrap into bands and tall layers into several columns, chosen so the fitted drawing is as large
+as the 1024x768 canvas allows: with the labels' size and length below, graphs of up to 60 nodes are
+drawn with labels of 10 px or more (tests/test_dashboard_browser_lineage_job.py measures it).
+
+Labels are names, not ids: a run is its job and start time, a dataset version its dataset and version,
+cut in the middle to LABEL_CHARS, and kept distinct when cutting would make look-alikes read the same.
 """
 from __future__ import annotations
 
