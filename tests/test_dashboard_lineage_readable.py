@@ -198,3 +198,16 @@ def test_fitted_layout_keeps_labels_legible_up_to_60_nodes(n_nodes):
     assert len({(p["x"], p["y"]) for p in positions.values()}) == n_nodes  # nothing drawn on top of another
     # Within a band the chain still reads left to right.
     assert positions[1]["x"] > positions[0]["x"]
+
+
+def test_cut_labels_of_look_alikes_stay_distinct():
+    from types import SimpleNamespace
+
+    names = [f"analytics.branch_{b}_step_{s}_sessions" for b in range(3) for s in range(3)] + ["raw.clickstream_events"]
+    nodes = [SimpleNamespace(pk=i, kind="dataset", display_name=name, name=name, properties={}, first_seen=None)
+             for i, name in enumerate(names)]
+    labels = graph_style.distinct_labels(nodes)
+    assert len(set(labels.values())) == len(names)
+    assert all(len(label) <= graph_style.LABEL_CHARS for label in labels.values())
+    assert labels[5] == "…branch_1_step_2…"  # both numbers kept, the shared words dropped
+    assert labels[9] == "raw.click…eam_events"  # no look-alike: plain middle truncation
