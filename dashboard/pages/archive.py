@@ -146,7 +146,7 @@ def holds_form(user):
         html.Div([
             html.Div([html.Label("Active hold", htmlFor="hold-pick"),
                       dcc.Dropdown(id="hold-pick", options=active,
-                                   placeholder="no active hold" if not active else "pick a hold", className="wide-pick")]),
+                                   placeholder="pick an active hold", className="wide-pick")]),
             html.Div([html.Label("Reason for lifting", htmlFor="hold-release-reason"),
                       dcc.Input(id="hold-release-reason", type="text", placeholder="e.g. case closed", className="reason")]),
             html.Button("Lift hold", id="hold-release", n_clicks=0),
