@@ -167,8 +167,11 @@ def test_table_view_lists_the_same_graph_for_keyboard_use(caller):
     picker = find_component(shown, "lin-table-pick")
     assert sorted(o["value"] for o in picker["props"]["options"]) == sorted(int(n) for n in nodes)
     # Picking a node there opens its details, as a click on the graph does.
-    details = caller.call_json("lin-details.children", {"lin-table-pick.value": ids["staging"], "url.search": ""})
+    details = caller.call_json("lin-details.children", {"lin-table-pick.value": ids["staging"], "url.search": search})
     assert f'"data-node": "{ids["staging"]}"' in json.dumps(details)
+    # Re-centring there keeps the view's other settings.
+    centre = find_component(details, "lin-centre")["props"]["href"]
+    assert centre == f"/dashboard/lineage?node={ids['staging']}&direction=downstream&depth=10&kinds=dataset"
 
 
 def test_clicking_a_node_in_path_mode_fills_the_path_ends(caller):
