@@ -55,6 +55,7 @@ def shell():
     )
     return html.Div([
         dcc.Location(id="url", refresh=False),
+        dcc.Store(id="title-sink"),
         html.Header([
             html.A("Lineage Ledger", href=PREFIX, className="brand"),
             html.Nav(links),
@@ -101,6 +102,17 @@ def build() -> Dash:
         csrf_header_name="X-CSRFToken",
     )
     app.layout = shell
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    # Each page's title is its h1 (read once the page is drawn), so tabs and history entries say where they are.
+    app.clientside_callback(
+        """function(children) {
+            setTimeout(function() {
+                const h = document.querySelector('#page h1');
+                document.title = (h ? h.innerText.trim() + ' · ' : '') + 'Lineage Ledger';
+            }, 0);
+            return window.dash_clientside.no_update;
+        }""",
+        Output("title-sink", "data"), Input("page", "children"))
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
     def route(pathname, search):

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 
 def page(title: str, *children, subtitle: str = "") -> html.Div:
-    head = [html.H2(title)]
+    head = [html.H1(title, id="page-title")]
     if subtitle:
         head.append(html.P(subtitle, className="subtitle"))
     return html.Div([html.Div(head, className="page-head"), *children], className="page")
@@ -15,7 +15,7 @@ def page(title: str, *children, subtitle: str = "") -> html.Div:
 
 def card(title: str, *children, id=None, className: str = "") -> html.Section:
     props = {"id": id} if id else {}
-    return html.Section([html.H3(title), *children], className=("card " + className).strip(), **props)
+    return html.Section([html.H2(title), *children], className=("card " + className).strip(), **props)
 
 
 def stat(label: str, value, id=None) -> html.Div:

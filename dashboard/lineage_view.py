@@ -4,14 +4,15 @@ for drawing and checks the explorer's inputs (a bad input is reported, never gue
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field, replace
 
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from dashboard import graph_style
+from dashboard import graph_fold, graph_style, urlpaths
 from lineage import graph
-from lineage.kinds import NodeKind
+from lineage.kinds import EdgeKind, NodeKind
 from lineage.models import Edge, Node
 
 DEFAULT_DEPTH = 3
@@ -31,12 +32,10 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     try:
-        value = parse_datetime(text)
-        if value is None:
-            day = parse_date(text)
-            if day is not None:
-                # A bare date means "as of the end of that day".
-                value = dt.datetime.combine(day, dt.time.max)
+        # A bare date means "as of the end of that day" (checked first: Python's fromisoformat, which
+        # parse_datetime uses, reads a bare date as its midnight).
+        day = parse_date(text) if len(text) == 10 else None
+        value = dt.datetime.combine(day, dt.time.max) if day is not None else parse_datetime(text)
     except ValueError:
         value = None
     if value is None:
@@ -118,6 +117,8 @@ def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEF
     anchor = next((e.get("position") for e in elements if e["data"]["id"] == str(node_id)), None) or {"x": 0, "y": 0}
     upstream = {e.src_id for e in result.edges if e.dst_id == node_id}
     added_nodes = [n for n in result.nodes if str(n.pk) not in present]
+    containment, others = containers(added_nodes, as_of)
+    jobs = run_job_names(added_nodes, containment, others)
     sides = {n.pk: ("up" if n.pk in upstream else "down") for n in added_nodes}
     totals = {side: list(sides.values()).count(side) for side in ("up", "down")}
     columns = {"up": anchor["x"] - graph_style.X_STEP, "down": anchor["x"] + graph_style.X_STEP}
@@ -135,7 +136,7 @@ def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEF
         side = sides[node.pk]
         position = {"x": columns[side], "y": first_y[side] + rows[side] * graph_style.Y_STEP}
         rows[side] += 1
-        new.append(graph_style.node_element(node, position=position))
+        new.append(graph_style.node_element(node, position=position, job_name=jobs.get(node.pk)))
     ids = present | {str(n.pk) for n in added_nodes}
     new_edges = [graph_style.edge_element(e) for e in result.edges
                  if f"e{e.pk}" not in present and str(e.src_id) in ids and str(e.dst_id) in ids]
@@ -186,3 +187,159 @@ def uri_of(node: Node) -> str:
     if node.namespace:
         return f"{node.namespace}/{node.name}" if "://" in node.namespace else f"{node.namespace}:{node.name}"
     return node.name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The explorer's state, which lives in the URL so a view can be shared, reloaded and re-centred.
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class ViewState:
+    node: int | None = None
+    direction: str = "both"
+    depth: int = DEFAULT_DEPTH
+    as_of: str = ""
+    kinds: tuple[str, ...] = ()
+    fold: tuple[str, ...] = ()
+    max_nodes: int = DEFAULT_MAX_NODES
+
+    @classmethod
+    def parse(cls, *, node=None, direction=None, depth=None, as_of=None, kinds=None, fold=None, max_nodes=None,
+              check_node: bool = True) -> "ViewState":
+        """A state from control values or URL parameters; BadInput names the first bad one."""
+        if isinstance(kinds, str):
+            kinds = [k for k in kinds.split(",") if k]
+        if isinstance(fold, str):
+            fold = [f for f in fold.split(",") if f]
+        unknown = [f for f in (fold or []) if f not in graph_fold.FOLD_CHOICES]
+        if unknown:
+            raise BadInput(f"Fold must be any of {', '.join(graph_fold.FOLD_CHOICES)}, not {', '.join(map(str, unknown))}.")
+        as_of = (as_of or "").strip()
+        parse_as_of(as_of)
+        node_id = None
+        if node not in (None, ""):
+            node_id = parse_node_id(node) if check_node else int(node)
+        return cls(node=node_id, direction=parse_direction(direction),
+                   depth=parse_int(depth, "Depth", 0, graph.MAX_DEPTH, DEFAULT_DEPTH), as_of=as_of,
+                   kinds=tuple(sorted(parse_kinds(kinds) or ())), fold=tuple(f for f in graph_fold.FOLD_CHOICES if f in (fold or ())),
+                   max_nodes=parse_int(max_nodes, "Max nodes", 1, MAX_DRAWN_NODES, DEFAULT_MAX_NODES))
+
+    @classmethod
+    def from_query(cls, query: dict) -> "ViewState":
+        return cls.parse(node=query.get("node"), direction=query.get("direction"), depth=query.get("depth"),
+                         as_of=query.get("as_of"), kinds=query.get("kinds"), fold=query.get("fold"),
+                         max_nodes=query.get("max"))
+
+    def params(self) -> dict:
+        """URL parameters that differ from the defaults (node excluded: urlpaths.lineage puts it first)."""
+        out = {}
+        if self.direction != "both":
+            out["direction"] = self.direction
+        if self.depth != DEFAULT_DEPTH:
+            out["depth"] = self.depth
+        if self.as_of:
+            out["as_of"] = self.as_of
+        if self.kinds:
+            out["kinds"] = ",".join(self.kinds)
+        if self.fold:
+            out["fold"] = ",".join(self.fold)
+        if self.max_nodes != DEFAULT_MAX_NODES:
+            out["max"] = self.max_nodes
+        return out
+
+    def url(self, **changes) -> str:
+        state = replace(self, **changes)
+        return urlpaths.lineage(state.node, **state.params())
+
+    @property
+    def as_of_time(self):
+        return parse_as_of(self.as_of)
+
+
+@dataclass
+class View:
+    """What the explorer draws for a state: cytoscape elements, and the same graph as rows for the table."""
+
+    elements: list[dict]
+    nodes: list[Node]
+    links: list[tuple[int, int, str]]
+    truncated: bool
+    start: int | None
+    members: dict[int, int] = field(default_factory=dict)
+
+
+def _holds(qs, as_of):
+    if as_of is None:
+        return qs.filter(valid_to__isnull=True)
+    return qs.filter(valid_from__lte=as_of).exclude(valid_to__lte=as_of)
+
+
+def containers(nodes: list[Node], as_of=None):
+    """The jobs of the runs and the datasets of the versions among `nodes`, wherever they are in the store
+    (a run's job may lie beyond the walked depth): (containment edges (src, dst, kind), container id ->
+    Node). Two queries whatever the graph's size."""
+    run_ids = [n.pk for n in nodes if n.kind == NodeKind.RUN]
+    version_ids = [n.pk for n in nodes if n.kind == NodeKind.DATASET_VERSION]
+    edges = list(_holds(Edge.objects.filter(kind=EdgeKind.INSTANCE_OF, dst_id__in=run_ids, src__kind=NodeKind.JOB), as_of)
+                 .values_list("src_id", "dst_id", "kind")) if run_ids else []
+    edges += list(_holds(Edge.objects.filter(kind=EdgeKind.VERSION_OF, src_id__in=version_ids), as_of)
+                  .values_list("src_id", "dst_id", "kind")) if version_ids else []
+    job_ids = {src for src, _dst, kind in edges if kind == EdgeKind.INSTANCE_OF}
+    if job_ids:  # a KFP pipeline version folds into its pipeline
+        edges += list(_holds(Edge.objects.filter(kind=EdgeKind.VERSION_OF, src_id__in=job_ids, dst__kind=NodeKind.JOB),
+                             as_of).values_list("src_id", "dst_id", "kind"))
+    ids = {e[0] for e in edges} | {e[1] for e in edges}
+    known = {n.pk for n in nodes}
+    found = {n.pk: n for n in Node.objects.filter(pk__in=ids - known)}
+    return edges, found
+
+
+def run_job_names(nodes: list[Node], containment, others: dict[int, Node]) -> dict[int, str]:
+    """Run id -> the name of its job (the pipeline rather than the pipeline version when it has both)."""
+    by_id = {**others, **{n.pk: n for n in nodes}}
+    versions = {src for src, dst, kind in containment if kind == EdgeKind.VERSION_OF and src in by_id
+                and by_id[src].kind == NodeKind.JOB}
+    names: dict[int, str] = {}
+    for src, dst, kind in sorted(containment):
+        if kind != EdgeKind.INSTANCE_OF or src not in by_id:
+            continue
+        job = by_id[src]
+        if dst not in names or src not in versions:
+            names[dst] = job.display_name or job.name
+    return names
+
+
+def view(state: ViewState) -> View:
+    """The graph to draw for `state` (state.node must be set)."""
+    as_of = state.as_of_time
+    visible = set(state.kinds) or None
+    reshaping = bool(state.fold) or visible is not None
+    # A folded or filtered view walks more, since hidden and folded nodes do not count towards the limit.
+    fetch = min(graph.MAX_NODES, max(state.max_nodes * 5, 1000)) if reshaping else state.max_nodes
+    result = graph.lineage([state.node], direction=state.direction, depth=state.depth, as_of=as_of,
+                           max_nodes=fetch)
+    containment, others = containers(result.nodes, as_of)
+    jobs = run_job_names(result.nodes, containment, others)
+    if not reshaping:
+        elements = graph_style.elements_for(result, [state.node], job_names=jobs)
+        return View(elements, list(result.nodes), [(e.src_id, e.dst_id, e.kind) for e in result.edges],
+                    result.truncated, state.node)
+    shaped = graph_fold.shape({n.pk: n.kind for n in result.nodes}, [(e.src_id, e.dst_id, e.kind) for e in result.edges],
+                              folds=state.fold, visible=visible, containment=containment,
+                              container_kinds={pk: n.kind for pk, n in others.items()}, keep=[state.node])
+    truncated = result.truncated or len(shaped.nodes) > state.max_nodes
+    if len(shaped.nodes) > state.max_nodes:
+        kept = set(shaped.nodes[: state.max_nodes])
+        shaped.nodes = shaped.nodes[: state.max_nodes]
+        shaped.edges = [e for e in shaped.edges if e[0] in kept and e[1] in kept]
+    by_id = {**others, **{n.pk: n for n in result.nodes}}
+    start = shaped.nodes[0] if shaped.nodes else None
+    elements = graph_style.shaped_elements(by_id, shaped, [start], job_names=jobs)
+    links = [(a, b, graph_style.link_element(a, b, k)["data"]["label"]) for a, b, k in shaped.edges]
+    return View(elements, [by_id[n] for n in shaped.nodes], links, truncated, start,
+                {n: len(shaped.members.get(n, [n])) for n in shaped.nodes})
+
+
+def job_names_for(nodes: list[Node], as_of=None) -> dict[int, str]:
+    """Run id -> its job's name, for the runs among `nodes` (expand and path views)."""
+    containment, others = containers(nodes, as_of)
+    return run_job_names(nodes, containment, others)

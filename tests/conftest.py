@@ -15,8 +15,8 @@ SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 # Fixtures every area may use: real Celery workers and gunicorn (tests/support/workers.py), the generated
 # Kubeflow source behind a fake KFP API (tests/support/kubeflow.py), one object behind every API URL
-# (tests/support/world.py). Shared code lives in tests/support/; no test module imports another.
-pytest_plugins = ["tests.support.workers", "tests.support.kubeflow", "tests.support.world"]
+# (tests/support/world.py), real Chromium at 1024x768 (tests/support/browser.py). Shared code lives in tests/support/; no test module imports another.
+pytest_plugins = ["tests.support.workers", "tests.support.kubeflow", "tests.support.world", "tests.support.browser"]
 
 
 def pytest_configure(config):

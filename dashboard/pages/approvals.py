@@ -1,13 +1,17 @@
-"""Approvals: the requests waiting for me, a request's detail with its gate checklist, and approve /
-reject with a comment.
+"""Approvals: the requests waiting for me, a request's detail with its gate checklist, approve / reject
+with a comment, and (admins) a gate override with a written reason.
 
-Every rule (the approver role, four-eyes, the author rule, blocking gates, stale requests) belongs to
-governance.approvals.services: the page asks `can_decide` to explain in advance why a user may not
-decide, and the decide callback calls `services.decide`, showing its refusal message verbatim. The
-buttons are drawn only for approvers, and the callback checks the approver role again on the server."""
+Every rule (the approver role, four-eyes, the author rule, blocking gates, stale requests, who may
+override) belongs to governance.approvals.services: the page asks `can_decide` and `blocking_gates` to
+explain in advance why Approve is disabled and who else may decide, and the callbacks call
+`services.decide` / `services.override_gate`, showing their refusal messages verbatim. Buttons are drawn
+only for the roles that may use them, and every callback checks the role again on the server. After each
+decision or override everything on the page that it changed is drawn again: the request, its buttons,
+and the lists (waiting for me, open, mine, recently closed)."""
 from __future__ import annotations
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
+from django.db.models import F
 
 from dashboard import auth, components as ui, governance_data, urlpaths
 from governance.accounts.roles import APPROVER, roles_of
@@ -53,13 +57,41 @@ def info(req):
         ]]), className="kv"),
         ui.notice("The model version changed after this request was made: decisions will be refused as stale.",
                   "warn", id="req-stale") if stale else html.Div(),
-        html.H4("Gate checklist"),
+        html.H3("Gate checklist"),
         governance_data.gate_checklist((services.latest_gates(req), overridden), id="req-gates"),
         ui.table(["gate", "overridden by", "when", "reason"], overrides, id="req-overrides", empty="")
         if overrides else html.Div(),
-        html.H4("Decisions"),
+        html.H3("Decisions"),
         ui.table(["when", "by", "decision", "comment"], decisions, id="req-decisions", empty="No decision yet."),
     ])
+
+
+def other_approvers(req) -> list[str]:
+    """Usernames of the people who may still decide `req`, by the service's own rule (can_decide)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    from governance.accounts.roles import ADMIN
+    from governance.approvals import services
+
+    candidates = (get_user_model().objects.filter(is_active=True)
+                  .filter(Q(groups__name__in=[APPROVER, ADMIN]) | Q(is_superuser=True)).distinct().order_by("username"))
+    return [u.username for u in candidates if services.can_decide(u, req) is None]
+
+
+def still_needed(req) -> html.Div:
+    """How many approvals the request still needs and who may give them."""
+    from governance.approvals import services
+
+    required = int((req.policy or {}).get("required_approvals", 1))
+    missing = required - len(services.approvals_of(req))
+    if req.state != "pending" or missing <= 0:
+        return html.Div(id="req-who-else")
+    names = other_approvers(req)
+    who = (f"Any of: {', '.join(names)}." if names
+           else "Nobody else may approve it now: every approver is its requester, an author or has decided.")
+    return html.P([html.Strong(f"Needs {missing} more approval{'s' if missing > 1 else ''}. "), who],
+                  id="req-who-else")
 
 
 def decision_controls(user, req):
@@ -67,19 +99,49 @@ def decision_controls(user, req):
 
     if not auth.can(user, APPROVER):
         held = ", ".join(sorted(roles_of(user))) or "no role"
-        return ui.notice(f"Only approvers can approve or reject promotions; you hold: {held}.", "warn",
-                         id="req-approve-denied")
+        return html.Div([ui.notice(f"Only approvers can approve or reject promotions; you hold: {held}.", "warn",
+                                   id="req-approve-denied"), still_needed(req)])
     if req.state != "pending":
         return ui.notice(f"This request is {req.state}; there is nothing to decide.", "info", id="req-closed")
     why_not = services.can_decide(user, req)
+    blocked = services.blocking_gates(req)
+    gate_reason = ("Failing gate(s) block approval: " + "; ".join(f"{g.gate.replace('_', ' ')}: {g.reason}" for g in blocked)
+                   + ". An admin can override a gate with a written reason.") if blocked else None
+    approve_block = why_not or gate_reason
     return html.Div([
         ui.refused(why_not, id="req-cannot-decide") if why_not else html.Div(),
-        dcc.Textarea(id="req-comment", placeholder="Comment (required to reject)"),
+        ui.notice(gate_reason, "warn", id="req-gates-block") if gate_reason and not why_not else html.Div(),
+        still_needed(req),
+        html.Label("Comment (required to reject)", htmlFor="req-comment"),
+        dcc.Textarea(id="req-comment", placeholder="Why you approve or reject"),
         html.Div([
-            html.Button("Approve", id="req-approve", n_clicks=0, className="primary"),
-            html.Button("Reject", id="req-reject", n_clicks=0, className="danger"),
+            html.Button("Approve", id="req-approve", n_clicks=0, className="primary", disabled=bool(approve_block),
+                        title=approve_block or "Approve this promotion"),
+            html.Button("Reject", id="req-reject", n_clicks=0, className="danger", disabled=bool(why_not),
+                        title=why_not or "Reject this promotion (needs a comment)"),
         ], className="actions"),
     ])
+
+
+def override_controls(user, req):
+    """Admins only, while the request is open: override a failing gate with a written reason."""
+    from governance.accounts.roles import ADMIN
+    from governance.approvals import services
+
+    if not auth.can(user, ADMIN) or req.state not in ("draft", "pending"):
+        return html.Div()
+    blocked = services.blocking_gates(req)
+    if not blocked:
+        return html.Div()
+    return html.Div([
+        html.H3("Override a failing gate"),
+        html.Label("Gate", htmlFor="req-override-gate"),
+        dcc.Dropdown(id="req-override-gate", options=[{"label": g.gate.replace("_", " "), "value": g.gate} for g in blocked],
+                     value=blocked[0].gate, clearable=False),
+        html.Label("Written reason (kept in the audit log)", htmlFor="req-override-reason"),
+        dcc.Textarea(id="req-override-reason", placeholder="Why this promotion may go ahead although the gate fails"),
+        html.Button("Override gate", id="req-override-go", n_clicks=0),
+    ], className="override")
 
 
 def detail(user, request_id):
@@ -92,20 +154,24 @@ def detail(user, request_id):
     req = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester").filter(pk=pk).first()
     if req is None:
         return ui.notice(f"There is no promotion request #{pk}.", "warn", id="req-missing")
-    return ui.card(f"Request #{req.pk}", html.Div(info(req), id="req-info"), decision_controls(user, req),
-                   html.Div(id="req-decision-result"), dcc.Store(id="req-id", data=req.pk), id="req-detail")
+    return ui.card(f"Request #{req.pk}", html.Div(info(req), id="req-info"),
+                   html.Div(decision_controls(user, req), id="req-controls"),
+                   html.Div(id="req-decision-result"),
+                   html.Div(override_controls(user, req), id="req-override-wrap"),
+                   html.Div(id="req-override-result"),
+                   dcc.Store(id="req-id", data=req.pk), id="req-detail")
 
 
-def layout(user, query):
+def lists(user):
+    """The four request lists, drawn again after every decision."""
     from governance.approvals.models import OPEN_STATES, PromotionRequest
 
     base = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester")
     mine = list(base.filter(requester=user).order_by("-created_at")[:50])
     open_requests = list(base.filter(state__in=OPEN_STATES).order_by("-created_at")[:100])
-    closed = list(base.exclude(state__in=OPEN_STATES).order_by("-created_at")[:50])
-    return ui.page(
-        TITLE,
-        detail(user, query["request"]) if query.get("request") else html.Div(),
+    closed = list(base.exclude(state__in=OPEN_STATES)
+                  .order_by(F("decided_at").desc(nulls_last=True), "-created_at", "-pk")[:50])
+    return html.Div([
         ui.card("Waiting for me", html.Div(waiting_table(user), id="waiting-wrap")),
         html.Div([
             ui.card("Open requests", ui.table(HEADERS, _request_rows(open_requests), id="open-requests",
@@ -114,6 +180,14 @@ def layout(user, query):
                                             empty="You have not requested a promotion.")),
         ], className="grid-2"),
         ui.card("Recently closed", ui.table(HEADERS, _request_rows(closed), id="closed-requests", empty="None.")),
+    ], id="req-lists")
+
+
+def layout(user, query):
+    return ui.page(
+        TITLE,
+        detail(user, query["request"]) if query.get("request") else html.Div(),
+        lists(user),
     )
 
 
@@ -132,10 +206,16 @@ def decide(user, request_id, verdict: str, comment: str):
     return outcome.request
 
 
+def _fresh(pk):
+    from governance.approvals.models import PromotionRequest
+
+    return PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester").get(pk=int(pk))
+
+
 def register(app):
     @app.callback(
         Output("req-decision-result", "children"), Output("req-info", "children"),
-        Output("waiting-wrap", "children"),
+        Output("req-controls", "children"), Output("req-override-wrap", "children"), Output("req-lists", "children"),
         Input("req-approve", "n_clicks"), Input("req-reject", "n_clicks"),
         State("req-comment", "value"), State("req-id", "data"),
         prevent_initial_call=True,
@@ -144,22 +224,54 @@ def register(app):
         from governance.approvals import services
         from governance.approvals.models import PromotionRequest
 
+        unchanged = (no_update,) * 4
         if not (approve_clicks or reject_clicks) or request_id is None:
-            return no_update, no_update, no_update
+            return (no_update,) + unchanged
         verdict = "reject" if ctx.triggered_id == "req-reject" else "approve"
         try:
             user = auth.require_role(APPROVER)
         except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="req-refused"), no_update, no_update
+            return (ui.refused(str(exc), id="req-refused"),) + unchanged
         try:
             req = decide(user, request_id, verdict, comment)
         except services.ApprovalError as exc:
             message = ui.refused(exc.message, id="req-refused")
         except PromotionRequest.DoesNotExist:
-            return ui.refused(f"There is no promotion request #{request_id}.", id="req-refused"), no_update, no_update
+            return (ui.refused(f"There is no promotion request #{request_id}.", id="req-refused"),) + unchanged
         else:
             message = ui.notice(f"Recorded your {verdict} of request #{req.pk}; it is now {req.state}.", "ok",
                                 id="req-decided")
-        fresh = PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester").get(
-            pk=int(request_id))
-        return message, info(fresh), waiting_table(user)
+        fresh = _fresh(request_id)
+        return (message, info(fresh), decision_controls(user, fresh), override_controls(user, fresh),
+                lists(user).children)
+
+    @app.callback(
+        Output("req-override-result", "children"), Output("req-info", "children", allow_duplicate=True),
+        Output("req-controls", "children", allow_duplicate=True),
+        Output("req-override-wrap", "children", allow_duplicate=True),
+        Input("req-override-go", "n_clicks"),
+        State("req-override-gate", "value"), State("req-override-reason", "value"), State("req-id", "data"),
+        prevent_initial_call=True,
+    )
+    def on_override(n_clicks, gate, reason, request_id):
+        from governance.accounts.roles import ADMIN
+        from governance.approvals import services
+        from governance.approvals.models import PromotionRequest
+
+        unchanged = (no_update,) * 3
+        if not n_clicks or request_id is None:
+            return (no_update,) + unchanged
+        try:
+            user = auth.require_role(ADMIN)
+        except auth.PermissionRefused as exc:
+            return (ui.refused(str(exc), id="req-override-refused"),) + unchanged
+        try:
+            services.override_gate(user, int(request_id), gate or "", reason or "")
+        except services.ApprovalError as exc:
+            return (ui.refused(exc.message, id="req-override-refused"),) + unchanged
+        except PromotionRequest.DoesNotExist:
+            return (ui.refused(f"There is no promotion request #{request_id}.", id="req-override-refused"),) + unchanged
+        fresh = _fresh(request_id)
+        return (ui.notice(f"Gate {gate.replace('_', ' ')} overridden on request #{fresh.pk}; the reason is in the "
+                          "audit log.", "ok", id="req-overridden"),
+                info(fresh), decision_controls(user, fresh), override_controls(user, fresh))

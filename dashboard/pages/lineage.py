@@ -1,9 +1,13 @@
-"""Lineage explorer: find a node, draw its lineage, inspect and expand nodes, find a path between two.
+"""Lineage explorer: find a node, draw its lineage readably, inspect and expand nodes, find a path.
 
-The first drawing is part of the page layout (no extra round trip before the graph appears); the
-controls then redraw through callbacks. All reading, so every callback needs only a role that may open
-the page, re-checked on each call."""
+The explorer's state (node, direction, depth, as-of, kinds, folds, max nodes) lives in the URL: every
+control writes the URL and the page is drawn from it, so a view can be shared or reloaded and a
+re-centre keeps the other settings. The drawing is part of the page layout (no extra round trip before
+the graph appears). All reading, so every callback needs only a role that may open the page, re-checked
+on each call."""
 from __future__ import annotations
+
+from urllib.parse import parse_qs
 
 import dash_cytoscape as cyto
 from dash import Input, Output, State, dcc, html, no_update
@@ -15,100 +19,187 @@ from lineage.models import Node
 
 PAGE = "lineage"
 TITLE = "Lineage explorer"
+TABLE_ROWS = 500
+FOLD_OPTIONS = [{"label": "Fold runs into their jobs", "value": "runs"},
+                {"label": "Fold dataset versions into datasets", "value": "versions"}]
 
 
 def _refusal(exc) -> html.Div:
     return ui.refused(str(exc))
 
 
-def _truncation_notice(result, max_nodes: int):
-    if result.truncated:
+def _query(search: str | None) -> dict:
+    return {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
+def _state_or_default(search) -> lv.ViewState:
+    try:
+        return lv.ViewState.from_query(_query(search))
+    except lv.BadInput:
+        return lv.ViewState()
+
+
+def _summary(view: lv.View, state: lv.ViewState):
+    if view.truncated:
         return ui.notice(
-            f"Too large to draw in full: showing the {len(result.nodes)} nodes nearest the start "
-            f"(limit {max_nodes}). Lower the depth, pick node kinds, or expand nodes one at a time.",
+            f"Too large to draw in full: showing the {len(view.nodes)} nodes nearest the start "
+            f"(limit {state.max_nodes}). Lower the depth, pick node kinds, fold runs, or expand nodes one at a time.",
             "warn", id="lin-truncated")
-    return ui.notice(f"{len(result.nodes)} nodes, {len(result.edges)} edges.", "info", id="lin-summary")
+    return ui.notice(f"{len(view.nodes)} nodes, {len(view.links)} edges.", "info", id="lin-summary")
 
 
-def _controls(query):
+def _controls(state: lv.ViewState, query: dict):
     return html.Div([
         html.Div([
-            html.Label("Find a node (name, URI or id)", htmlFor="lin-search"),
-            html.Div([
-                dcc.Input(id="lin-search", type="search", debounce=True, placeholder="e.g. churn, s3://bucket/train.csv, 42",
-                          value=query.get("q", "")),
-                html.Button("Search", id="lin-search-go", n_clicks=0),
-            ], className="row"),
-            html.Div(id="lin-search-results"),
-        ], className="control-block"),
+            html.Div([html.Label("Find a node (name, URI or id)", htmlFor="lin-search"),
+                      html.Div([dcc.Input(id="lin-search", type="search", debounce=True,
+                                          placeholder="e.g. churn, s3://bucket/train.csv, 42", value=query.get("q", "")),
+                                html.Button("Search", id="lin-search-go", n_clicks=0)], className="row tight")],
+                     className="search-block"),
+            html.Fieldset([html.Legend("Direction"),
+                           dcc.RadioItems(id="lin-direction", value=state.direction, inline=True,
+                                          options=[{"label": d, "value": d} for d in ("upstream", "downstream", "both")])],
+                          className="fieldset"),
+            html.Div([html.Label("Depth", htmlFor="lin-depth"),
+                      dcc.Input(id="lin-depth", type="number", min=0, max=50, step=1, value=state.depth, debounce=True,
+                                className="narrow")]),
+            html.Div([html.Label("As of (UTC)", htmlFor="lin-asof"),
+                      dcc.Input(id="lin-asof", type="text", placeholder="2026-01-31T12:00", value=state.as_of,
+                                debounce=True, className="asof")]),
+            html.Div([html.Label("Max nodes", htmlFor="lin-max"),
+                      dcc.Input(id="lin-max", type="number", min=1, max=lv.MAX_DRAWN_NODES, step=1, value=state.max_nodes,
+                                debounce=True, className="narrow")]),
+        ], className="controls-row"),
         html.Div([
-            html.Label("Direction"),
-            dcc.RadioItems(id="lin-direction", options=[{"label": d, "value": d} for d in ("upstream", "downstream", "both")],
-                           value=query.get("direction", "both"), inline=True),
-            html.Label("Depth", htmlFor="lin-depth"),
-            dcc.Input(id="lin-depth", type="number", min=0, max=50, step=1, value=query.get("depth", lv.DEFAULT_DEPTH)),
-            html.Label("As of (UTC)", htmlFor="lin-asof"),
-            dcc.Input(id="lin-asof", type="text", placeholder="now, or 2026-01-31T12:00", value=query.get("as_of", "")),
-            html.Label("Node kinds", htmlFor="lin-kinds"),
-            dcc.Dropdown(id="lin-kinds", options=[{"label": k, "value": k} for k in NodeKind.values], multi=True,
-                         placeholder="all kinds", value=[]),
-            html.Label("Max nodes", htmlFor="lin-max"),
-            dcc.Input(id="lin-max", type="number", min=1, max=lv.MAX_DRAWN_NODES, step=1,
-                      value=query.get("max", lv.DEFAULT_MAX_NODES)),
+            html.Div([html.Label("Node kinds", htmlFor="lin-kinds"),
+                      dcc.Dropdown(id="lin-kinds", options=[{"label": k.replace("_", " "), "value": k} for k in NodeKind.values],
+                                   multi=True, placeholder="all kinds", value=list(state.kinds), className="kinds")]),
+            html.Fieldset([html.Legend("Fold"),
+                           dcc.Checklist(id="lin-fold", options=FOLD_OPTIONS, value=list(state.fold), inline=True)],
+                          className="fieldset"),
             html.Button("Redraw", id="lin-apply", n_clicks=0),
-        ], className="control-block controls-grid"),
+        ], className="controls-row"),
+        html.Div(id="lin-search-results"),
     ], className="controls")
 
 
-def _initial_graph(query):
-    """(elements, notice, start) for the node named in the URL, drawn with the URL's settings."""
-    if not query.get("node"):
-        return [], ui.notice("Search for a node to draw its lineage.", "info", id="lin-summary"), None
-    try:
-        start = lv.parse_node_id(query["node"])
-        direction = lv.parse_direction(query.get("direction"))
-        depth = lv.parse_int(query.get("depth"), "Depth", 0, 50, lv.DEFAULT_DEPTH)
-        as_of = lv.parse_as_of(query.get("as_of"))
-        max_nodes = lv.parse_int(query.get("max"), "Max nodes", 1, lv.MAX_DRAWN_NODES, lv.DEFAULT_MAX_NODES)
-    except lv.BadInput as exc:
-        return [], _refusal(exc), None
-    result = lv.subgraph(start, direction=direction, depth=depth, as_of=as_of, max_nodes=max_nodes)
-    return graph_style.elements_for(result, [start]), _truncation_notice(result, max_nodes), start
+def _cell(text) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("[", "\\[").replace("]", "\\]")
+
+
+def table_view(view: lv.View, state: lv.ViewState):
+    """The drawn graph as a table: every node with what feeds it and what it feeds, each name a link that
+    re-centres the explorer, and a picker that opens a node's details from the keyboard. Drawn on request
+    and as one Markdown table: a few thousand Dash components (one per cell) cost the browser seconds."""
+    labels = {int(e["data"]["id"]): e["data"].get("full") or _plain(e["data"]["label"])
+              for e in view.elements if "target" not in e["data"]}
+    ups: dict[int, list[str]] = {}
+    downs: dict[int, list[str]] = {}
+    for a, b, kind in view.links:
+        downs.setdefault(a, []).append(f"{labels.get(b, b)} ({kind})")
+        ups.setdefault(b, []).append(f"{labels.get(a, a)} ({kind})")
+    shown = view.nodes[:TABLE_ROWS]
+    lines = ["| node | kind | source | upstream (fed by) | downstream (feeds) |", "|---|---|---|---|---|"]
+    for n in shown:
+        lines.append(f"| [{_cell(labels.get(n.pk, n.name))}]({state.url(node=n.pk)}) | {n.kind.replace('_', ' ')} | "
+                     f"{n.source} | {_cell('; '.join(ups.get(n.pk, [])) or '—')} | "
+                     f"{_cell('; '.join(downs.get(n.pk, [])) or '—')} |")
+    more = (html.P(f"Showing the first {TABLE_ROWS} of {len(view.nodes)} nodes.", className="muted")
+            if len(view.nodes) > TABLE_ROWS else None)
+    return html.Div([
+        html.H2(f"Table view: {len(view.nodes)} nodes, {len(view.links)} edges"),
+        html.Div([html.Label("Show the details of", htmlFor="lin-table-pick"),
+                  dcc.Dropdown(id="lin-table-pick", options=[{"label": f"{labels.get(n.pk, n.name)} ({n.kind})", "value": n.pk}
+                                                             for n in shown], placeholder="a node of this graph",
+                               className="wide-pick")], className="row"),
+        dcc.Markdown("\n".join(lines), id="lin-table", className="table-wrap md-table", link_target="_self"),
+        more,
+    ])
+
+
+def _plain(label: str) -> str:
+    return label.replace("\n", " · ")
+
+
+def _draw(state: lv.ViewState):
+    """(elements, notice, heading) for the state's node."""
+    if state.node is None:
+        return ([], ui.notice("Search for a node to draw its lineage.", "info", id="lin-summary"),
+                html.P("No node selected.", id="lin-start-label"))
+    view = lv.view(state)
+    start = Node.objects.filter(pk=state.node).first()
+    heading = html.P(["Centred on ", html.Strong(f"{start.kind.replace('_', ' ')} {start.display_name or start.name}"),
+                      f" (id {start.pk}, {start.source})",
+                      f"; folded into {view.start}" if view.start not in (None, start.pk) else ""],
+                     id="lin-start-label")
+    return view.elements, _summary(view, state), heading
+
+
+def _as_of_banner(state: lv.ViewState):
+    if not state.as_of:
+        return None
+    when = state.as_of_time
+    return ui.notice([html.Strong("Historical view: "),
+                      f"the lineage as it was at {ui.when(when)}; later changes are not shown. ",
+                      dcc.Link("Show the current graph", href=state.url(as_of=""), id="lin-now-link")],
+                     "warn", id="lin-asof-banner")
 
 
 def layout(user, query):
-    elements, notice, start = _initial_graph(query)
-    start_node = Node.objects.filter(pk=start).first() if start else None
-    heading = (html.P(["Centred on ", html.Strong(f"{start_node.kind} {start_node.display_name or start_node.name}"),
-                       f" (id {start_node.pk}, {start_node.source})"], id="lin-start-label")
-               if start_node else html.P("No node selected.", id="lin-start-label"))
+    try:
+        state = lv.ViewState.from_query(query)
+        bad = None
+    except lv.BadInput as exc:
+        state, bad = lv.ViewState(), exc
+    elements, notice, heading = _draw(state)
+    if bad is not None:
+        notice = _refusal(bad)
     return ui.page(
         TITLE,
-        _controls(query),
-        heading,
-        dcc.Store(id="lin-start", data=start),
-        html.Div(notice, id="lin-notice"),
+        _controls(state, query),
+        _as_of_banner(state),
+        html.Div([heading, dcc.Loading(html.Div(notice, id="lin-notice"), type="dot", delay_show=300)],
+                 className="status-line"),
         html.Div([
             html.Div([
+                html.Div([
+                    html.Button("Fit", id="lin-fit", n_clicks=0, title="Fit the whole graph in view"),
+                    html.Button("Zoom in", id="lin-zoom-in", n_clicks=0, **{"aria-label": "Zoom in"}),
+                    html.Button("Zoom out", id="lin-zoom-out", n_clicks=0, **{"aria-label": "Zoom out"}),
+                    html.Span("Clicking a node:", className="muted", id="lin-click-label"),
+                    dcc.RadioItems(id="lin-click", value="details", inline=True, options=[
+                        {"label": "shows its details", "value": "details"},
+                        {"label": "sets “path from”", "value": "from"},
+                        {"label": "sets “path to”", "value": "to"}]),
+                ], className="graph-toolbar", role="toolbar", **{"aria-label": "Graph view"}),
+                html.Div(id="lin-hover", className="hover-card", role="status", **{"aria-live": "polite"}),
                 cyto.Cytoscape(
-                    id="lin-graph", elements=elements, layout={"name": "preset", "fit": True, "padding": 30},
-                    stylesheet=graph_style.stylesheet(), style={"width": "100%", "height": "600px"},
+                    id="lin-graph", elements=elements, layout={"name": "preset", "fit": True, "padding": 24},
+                    stylesheet=graph_style.stylesheet(), style={"width": "100%", "height": "440px"},
                     minZoom=0.05, maxZoom=1.6, boxSelectionEnabled=False,
                 ),
                 graph_style.legend(),
+                dcc.Store(id="lin-zoom-sink"),
             ], className="graph-pane"),
-            html.Aside([html.H3("Node"), html.Div("Click a node to see its details.", id="lin-details")],
-                       className="details-pane"),
+            html.Aside([html.H2("Node"), html.Div("Click a node (or a row of the table view) to see its details.",
+                                                  id="lin-details")],
+                       className="details-pane", **{"aria-label": "Node details"}),
         ], className="explorer"),
+        ui.card("Table view", html.Button("Show this graph as a table", id="lin-table-show", n_clicks=0,
+                                          disabled=state.node is None),
+                dcc.Loading(html.Div(id="lin-table-view"), type="dot", delay_show=300)),
         ui.card("Path between two nodes", html.Div([
-            dcc.Input(id="lin-path-from", type="text", placeholder="from node id"),
-            dcc.Input(id="lin-path-to", type="text", placeholder="to node id"),
+            html.Label("From node id", htmlFor="lin-path-from"),
+            dcc.Input(id="lin-path-from", type="text", placeholder="click a node or type an id"),
+            html.Label("To node id", htmlFor="lin-path-to"),
+            dcc.Input(id="lin-path-to", type="text", placeholder="click a node or type an id"),
             html.Button("Show path", id="lin-path-go", n_clicks=0),
-        ], className="row"), html.Div(id="lin-path-notice")),
+        ], className="row"), dcc.Loading(html.Div(id="lin-path-notice"), type="dot", delay_show=300)),
     )
 
 
-def details(node: Node):
+def details(node: Node, state: lv.ViewState | None = None):
+    state = state or lv.ViewState()
     link = lv.source_link(node)
     raw = node.raw
     raw_block = html.P("No raw payload stored for this node (it was named by an edge before any fact described it).")
@@ -130,18 +221,18 @@ def details(node: Node):
         html.Button("Expand here", id="lin-expand", n_clicks=0),
         html.Button("Path from here", id="lin-set-from", n_clicks=0),
         html.Button("Path to here", id="lin-set-to", n_clicks=0),
-        dcc.Link("Centre lineage here", href=urlpaths.lineage(node.pk), className="button-link"),
+        dcc.Link("Centre lineage here", href=state.url(node=node.pk), className="button-link", id="lin-centre"),
     ]
     if node.kind == NodeKind.MODEL_VERSION:
         actions.append(dcc.Link("Model version page", href=urlpaths.model_version(node.pk), className="button-link",
                                 id="lin-model-link"))
     return html.Div([
-        html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(str(v))]) for k, v in rows]), className="kv",
+        html.Table(html.Tbody([html.Tr([html.Th(k, scope="row"), html.Td(str(v))]) for k, v in rows]), className="kv",
                    id="lin-node-table"),
         html.P(html.A("Open in source system", href=link, target="_blank", rel="noopener noreferrer", id="lin-source-link"))
         if link else html.P("No link into the source system is known for this node.", className="muted"),
         html.Div(actions, className="actions"),
-        html.Details([html.Summary("Properties"), ui.json_block(node.properties)], open=True),
+        html.Details([html.Summary("Properties"), ui.json_block(node.properties)], open=False),
         raw_block,
     ], **{"data-node": str(node.pk)})
 
@@ -150,10 +241,10 @@ def register(app):
     @app.callback(
         Output("lin-search-results", "children"),
         Input("lin-search-go", "n_clicks"), Input("lin-search", "n_submit"),
-        State("lin-search", "value"),
+        State("lin-search", "value"), State("url", "search"),
         prevent_initial_call=True,
     )
-    def do_search(_clicks, _submit, text):
+    def do_search(_clicks, _submit, text, search):
         try:
             auth.require_page(PAGE)
         except auth.PermissionRefused as exc:
@@ -161,50 +252,90 @@ def register(app):
         found = lv.search(text or "")
         if not found:
             return ui.notice(f"No node matches {text!r}." if text else "Type something to search for.", "warn")
+        state = _state_or_default(search)
+        # Each hit draws its lineage with the current settings, or straight away upstream or downstream.
         return html.Ul([
-            html.Li(dcc.Link(f"{n.kind} · {n.display_name or n.name} · {n.source} · id {n.pk}",
-                             href=urlpaths.lineage(n.pk), id={"type": "lin-hit", "id": n.pk}))
+            html.Li([dcc.Link(f"{n.kind} · {n.display_name or n.name} · {n.source} · id {n.pk}",
+                              href=state.url(node=n.pk), id={"type": "lin-hit", "id": n.pk}),
+                     " — ",
+                     dcc.Link("upstream", href=state.url(node=n.pk, direction="upstream"),
+                              id={"type": "lin-hit-up", "id": n.pk}, className="hit-dir"),
+                     " · ",
+                     dcc.Link("downstream", href=state.url(node=n.pk, direction="downstream"),
+                              id={"type": "lin-hit-down", "id": n.pk}, className="hit-dir")])
             for n in found
         ], className="search-hits", id="lin-hits")
 
     @app.callback(
-        Output("lin-graph", "elements"), Output("lin-notice", "children"),
+        Output("url", "search", allow_duplicate=True), Output("lin-notice", "children", allow_duplicate=True),
         Input("lin-apply", "n_clicks"), Input("lin-direction", "value"), Input("lin-depth", "value"),
-        Input("lin-kinds", "value"), Input("lin-max", "value"), Input("lin-asof", "n_submit"),
-        State("lin-asof", "value"), State("lin-start", "data"),
+        Input("lin-kinds", "value"), Input("lin-fold", "value"), Input("lin-max", "value"), Input("lin-asof", "value"),
+        State("url", "search"),
         prevent_initial_call=True,
     )
-    def redraw(_clicks, direction, depth, kinds, max_nodes, _submit, as_of, start):
+    def write_state(_clicks, direction, depth, kinds, fold, max_nodes, as_of, search):
+        """Controls -> URL; the page is then drawn from the URL (dashboard.app routes on it)."""
         try:
             auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return [], _refusal(exc)
-        if start is None:
-            return no_update, ui.notice("Search for a node first.", "warn")
-        try:
-            direction = lv.parse_direction(direction)
-            depth = lv.parse_int(depth, "Depth", 0, 50, lv.DEFAULT_DEPTH)
-            as_of_dt = lv.parse_as_of(as_of)
-            kinds = lv.parse_kinds(kinds)
-            max_nodes = lv.parse_int(max_nodes, "Max nodes", 1, lv.MAX_DRAWN_NODES, lv.DEFAULT_MAX_NODES)
-        except lv.BadInput as exc:
+            current = _query(search)
+            state = lv.ViewState.parse(node=current.get("node"), direction=direction, depth=depth, as_of=as_of,
+                                       kinds=kinds, fold=fold, max_nodes=max_nodes)
+        except (auth.PermissionRefused, lv.BadInput) as exc:
             return no_update, _refusal(exc)
-        result = lv.subgraph(int(start), direction=direction, depth=depth, as_of=as_of_dt, node_kinds=kinds,
-                             max_nodes=max_nodes)
-        return graph_style.elements_for(result, [int(start)]), _truncation_notice(result, max_nodes)
+        target = state.url()
+        new_search = target[target.index("?"):] if "?" in target else ""
+        if new_search == (search or ""):
+            return no_update, no_update
+        return new_search, no_update
 
-    @app.callback(Output("lin-details", "children"), Input("lin-graph", "tapNodeData"), prevent_initial_call=True)
-    def show_details(data):
+    @app.callback(
+        Output("lin-details", "children"),
+        Input("lin-graph", "tapNodeData"), State("lin-click", "value"), State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def show_details(data, mode, search):
+        if not data or mode in ("from", "to"):
+            return no_update
+        return _details_of(data["id"], search)
+
+    @app.callback(Output("lin-table-view", "children"), Input("lin-table-show", "n_clicks"), State("url", "search"),
+                  prevent_initial_call=True)
+    def show_table(n_clicks, search):
+        if not n_clicks:
+            return no_update
+        try:
+            auth.require_page(PAGE)
+            state = lv.ViewState.from_query(_query(search))
+        except (auth.PermissionRefused, lv.BadInput) as exc:
+            return _refusal(exc)
+        if state.node is None:
+            return ui.notice("Search for a node first.", "warn")
+        return table_view(lv.view(state), state)
+
+    @app.callback(
+        Output("lin-details", "children", allow_duplicate=True),
+        Input("lin-table-pick", "value"), State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def show_picked(node_id, search):
+        """The table view's picker: a node's details from the keyboard."""
+        if node_id in (None, ""):
+            return no_update
+        return _details_of(node_id, search)
+
+    def _details_of(node_id, search):
         try:
             auth.require_page(PAGE)
         except auth.PermissionRefused as exc:
             return _refusal(exc)
-        if not data:
-            return no_update
-        node = Node.objects.select_related("raw").filter(pk=int(data["id"])).first()
+        try:
+            node_id = int(node_id)
+        except (TypeError, ValueError):
+            return ui.notice("That is not a node id.", "warn")
+        node = Node.objects.select_related("raw").filter(pk=node_id).first()
         if node is None:
             return ui.notice("That node no longer exists.", "warn")
-        return details(node)
+        return details(node, _state_or_default(search))
 
     @app.callback(
         Output("lin-graph", "elements", allow_duplicate=True), Output("lin-notice", "children", allow_duplicate=True),
@@ -221,20 +352,41 @@ def register(app):
         except (auth.PermissionRefused, lv.BadInput) as exc:
             return no_update, _refusal(exc)
         merged, added, truncated = lv.expand(int(data["id"]), elements or [], as_of=as_of_dt)
-        text = f"Expanded {data.get('label')}: {added} new neighbour(s)."
+        text = f"Expanded {_plain(data.get('label') or '')}: {added} new neighbour(s)."
         if truncated:
             text += " It has more neighbours than can be drawn; only the nearest were added."
         return merged, ui.notice(text, "warn" if truncated else "info", id="lin-expanded")
 
-    @app.callback(Output("lin-path-from", "value"), Input("lin-set-from", "n_clicks"), State("lin-graph", "tapNodeData"),
-                  prevent_initial_call=True)
-    def set_from(n_clicks, data):
-        return data["id"] if n_clicks and data else no_update
+    # The details panel's "Path from/to here" buttons exist only once a node is shown, so they have their own
+    # callbacks: Dash does not run a callback while one of its inputs is missing from the page.
+    def _from_button(which):
+        def pick(n_clicks, data):
+            try:
+                auth.require_page(PAGE)
+            except auth.PermissionRefused:
+                return no_update
+            return data["id"] if n_clicks and data else no_update
+        return pick
 
-    @app.callback(Output("lin-path-to", "value"), Input("lin-set-to", "n_clicks"), State("lin-graph", "tapNodeData"),
-                  prevent_initial_call=True)
-    def set_to(n_clicks, data):
-        return data["id"] if n_clicks and data else no_update
+    app.callback(Output("lin-path-from", "value"), Input("lin-set-from", "n_clicks"), State("lin-graph", "tapNodeData"),
+                 prevent_initial_call=True)(_from_button("from"))
+    app.callback(Output("lin-path-to", "value"), Input("lin-set-to", "n_clicks"), State("lin-graph", "tapNodeData"),
+                 prevent_initial_call=True)(_from_button("to"))
+
+    @app.callback(
+        Output("lin-path-from", "value", allow_duplicate=True), Output("lin-path-to", "value", allow_duplicate=True),
+        Input("lin-graph", "tapNodeData"), State("lin-click", "value"),
+        prevent_initial_call=True,
+    )
+    def pick_by_click(data, mode):
+        """In "path from" / "path to" mode a click on a node fills that end of the path."""
+        try:
+            auth.require_page(PAGE)
+        except auth.PermissionRefused:
+            return no_update, no_update
+        if not data or mode not in ("from", "to"):
+            return no_update, no_update
+        return (data["id"], no_update) if mode == "from" else (no_update, data["id"])
 
     @app.callback(
         Output("lin-graph", "elements", allow_duplicate=True), Output("lin-path-notice", "children"),
@@ -255,9 +407,32 @@ def register(app):
             return no_update, ui.notice(f"No directed path connects node {a} and node {b} "
                                         f"(in either direction{', as of ' + as_of if as_of else ''}).", "warn",
                                         id="lin-no-path")
-        elements = graph_style.elements_for(result, [up, down])
+        elements = graph_style.elements_for(result, [up, down], job_names=lv.job_names_for(result.nodes, as_of_dt))
         for element in elements:
             if "target" not in element["data"]:
                 element["classes"] += " path"
         return elements, ui.notice(f"Path from node {up} (upstream) to node {down}: {len(result.nodes)} nodes on it.",
                                    "ok", id="lin-path-found")
+
+    # Drawn in the browser from data already on the page: no server round trip, nothing to authorise.
+    app.clientside_callback(
+        """function(data) {
+            if (!data) { return window.dash_clientside.no_update; }
+            return data.card || data.label || '';
+        }""",
+        Output("lin-hover", "children"), Input("lin-graph", "mouseoverNodeData"), prevent_initial_call=True)
+    app.clientside_callback(
+        """function(fit, zin, zout) {
+            const el = [...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cyreg && e._cyreg.cy);
+            if (!el) { return window.dash_clientside.no_update; }
+            const cy = el._cyreg.cy;
+            const trig = (window.dash_clientside.callback_context.triggered[0] || {}).prop_id || '';
+            if (trig.startsWith('lin-fit')) { cy.fit(undefined, 24); }
+            else {
+                const factor = trig.startsWith('lin-zoom-in') ? 1.25 : 0.8;
+                cy.zoom({level: cy.zoom() * factor, renderedPosition: {x: cy.width() / 2, y: cy.height() / 2}});
+            }
+            return cy.zoom();
+        }""",
+        Output("lin-zoom-sink", "data"), Input("lin-fit", "n_clicks"), Input("lin-zoom-in", "n_clicks"),
+        Input("lin-zoom-out", "n_clicks"), prevent_initial_call=True)

@@ -47,7 +47,8 @@ def test_approver_approves_and_the_decision_is_audited_under_their_name(users, p
     assert (decision.actor, decision.comment) == (users["approver"], "looks right")
     assert AuditEntry.objects.filter(action="promotion.decision.approve", actor_username="approver").count() == 1
     assert '"executed"' in text  # the redrawn detail shows the new state
-    assert f"req-link-{pending.pk}" not in json.dumps(response["waiting-wrap"])  # no longer waiting for them
+    # no longer waiting for them
+    assert f"req-link-{pending.pk}" not in json.dumps(find_component(response["req-lists"]["children"], "waiting-for-me"))
 
 
 def test_requester_who_is_also_approver_gets_the_four_eyes_refusal(users):

@@ -92,7 +92,8 @@ CY = "[...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cy
 
 
 def graph_node_labels(page) -> list[str]:
-    return page.evaluate(f"() => {CY}.nodes().map(n => n.data('label'))")
+    """The nodes' names uncut (the drawn labels are cut in the middle to fit)."""
+    return page.evaluate(f"() => {CY}.nodes().map(n => n.data('full'))")
 
 
 def wait_for_graph(page, at_least: int = 2) -> None:
@@ -125,7 +126,7 @@ def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
     wait_for_graph(page)
     labels = graph_node_labels(page)
     assert "churn-model training data" in labels, labels
-    assert "train churn-model v3" in labels
+    assert "churn-model-training · 2026-01-10 12:00" in labels  # a run is its job and start time
     shot(page, "lineage-explorer")
     # Click the dataset node: its details, source link and raw payload appear.
     tap_node(page, ids["dataset"])
@@ -144,8 +145,8 @@ def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
     page.click("#lin-path-go")
     page.wait_for_selector("#lin-path-found")
     page.wait_for_function(f"() => {CY}.nodes().length === 4")
-    assert set(graph_node_labels(page)) == {"churn-model training data", "train churn-model v3", "churn-model v3",
-                                            "churn-model-3-endpoint"}
+    assert set(graph_node_labels(page)) == {"churn-model training data", "churn-model-training · 2026-01-10 12:00",
+                                            "churn-model v3", "churn-model-3-endpoint"}
     # Expand the run in place: its job and its metrics join the drawing.
     tap_node(page, ids["run"])
     page.wait_for_selector(f"#lin-details [data-node='{ids['run']}']")
@@ -209,9 +210,10 @@ def test_requester_sees_the_four_eyes_refusal(live_server, page):
     sign_in(page, live_server.url, "rita", next_path=f"/dashboard/approvals?request={req.pk}")
     page.wait_for_selector("#req-cannot-decide")
     assert "Four-eyes rule" in page.inner_text("#req-cannot-decide")
-    page.click("#req-approve")
-    page.wait_for_selector("#req-refused")
-    assert "Four-eyes rule: you requested this promotion" in page.inner_text("#req-refused")
+    # Approve and Reject are disabled, and say why (the decide callback refuses it on the server too:
+    # tests/test_dashboard_approvals.py).
+    assert not page.is_enabled("#req-approve") and not page.is_enabled("#req-reject")
+    assert "Four-eyes rule: you requested this promotion" in page.get_attribute("#req-approve", "title")
     assert page.inner_text("#req-state") == "pending"
     shot(page, "approvals-four-eyes-refusal")
     assert not Decision.objects.filter(request_id=req.pk).exists()

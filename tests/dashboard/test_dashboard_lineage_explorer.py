@@ -2,6 +2,7 @@
 clearly, truncation announced, expand in place, path between two nodes."""
 import datetime as dt
 import json
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -25,12 +26,16 @@ def node_ids(elements):
     return {e["data"]["id"] for e in elements if "target" not in e["data"]}
 
 
+CONTROL_PARAMS = {"direction": "direction", "depth": "depth", "asof": "as_of", "kinds": "kinds", "max": "max"}
+
+
 def redraw(caller, start, **controls):
-    values = {"lin-apply.n_clicks": 1, "lin-direction.value": "both", "lin-depth.value": 3, "lin-kinds.value": [],
-              "lin-max.value": 300, "lin-asof.value": "", "lin-start.data": start}
-    values.update({f"lin-{k}.value": v for k, v in controls.items()})
-    response = caller.call_json("lin-graph.elements", values, changed="lin-apply.n_clicks")
-    return response["lin-graph"]["elements"], json.dumps(response["lin-notice"]["children"])
+    """The explorer drawn from its URL (the controls write the URL; the page is drawn from it)."""
+    params = {"node": start}
+    for name, value in controls.items():
+        params[CONTROL_PARAMS[name]] = ",".join(value) if isinstance(value, list) else value
+    page = caller.call_json("page.children", {"url.pathname": "/dashboard/lineage", "url.search": "?" + urlencode(params)})
+    return find_component(page, "lin-graph")["props"]["elements"], json.dumps(find_component(page, "lin-notice"))
 
 
 def test_search_finds_nodes_by_name_uri_and_id(caller):
@@ -88,10 +93,10 @@ def test_as_of_shows_the_graph_as_it_was(caller):
 def test_bad_controls_are_refused_with_a_clear_message(caller, controls, message):
     ids = demo_model()
     values = {"lin-apply.n_clicks": 1, "lin-direction.value": "both", "lin-depth.value": 3, "lin-kinds.value": [],
-              "lin-max.value": 300, "lin-asof.value": "", "lin-start.data": ids["model_version"]}
+              "lin-fold.value": [], "lin-max.value": 300, "lin-asof.value": "", "url.search": f"?node={ids['model_version']}"}
     values.update({f"lin-{k}.value": v for k, v in controls.items()})
-    response = caller.call_json("lin-graph.elements", values, changed="lin-apply.n_clicks")
-    assert "lin-graph" not in response  # the drawn graph is left as it was
+    response = caller.call_json("url.search", values, changed="lin-apply.n_clicks")
+    assert "url" not in response  # the URL, and so the drawn graph, is left as it was
     assert message in json.dumps(response["lin-notice"])
 
 
