@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from governance.audit import chain
+from governance.audit import chain, csv_cells
 from governance.audit.verifier import ChainWalk, Result
 
 _INT_COLUMNS = ("seq", "actor_id")
@@ -47,6 +47,8 @@ def _read_csv(handle):
     if reader.fieldnames is None or "record_type" not in reader.fieldnames:
         raise BadExport("the CSV has no record_type column")
     for number, row in enumerate(reader, 2):
+        # Undo the export's formula neutralisation (csv_cells.py), so hashes are over the stored values.
+        row = {k: csv_cells.restore(v) if isinstance(v, str) else v for k, v in row.items()}
         kind = row.pop("record_type")
         try:
             for column in _JSON_COLUMNS:
