@@ -3,11 +3,14 @@
 A bundle is a file someone hands the operator, so nothing in it is believed on its own say-so:
 - It is verified first (bounded: governance.archive.verify screens and inflates it in chunks under the
   ARCHIVE_ZIP_MAX_* caps) and refused if anything is wrong.
-- Its audit checkpoint's signature must verify with this deployment's keys (or an Ed25519 public key the
-  operator names). A bundle that cannot be so verified (forged, from an instance whose key is not given,
-  no checkpoint) is refused unless the operator says `untrusted` with a reason; that choice is audited,
-  recorded on the bundle, and such a bundle never satisfies a gate, never counts for retention and is never
-  reported as verified.
+- It is trusted only when both hold: its audit checkpoint's signature verifies with this deployment's keys
+  (or an Ed25519 public key the operator names), and its SHA-256 is vouched for: recorded by a
+  `bundle.create` entry in this instance's audit trail, or given by the operator (`--sha256`, taken from
+  the originating instance's trail). The signature alone is not enough: it covers the audit excerpt, not
+  lineage.json, so a forger can pair a genuine audit.json with rewritten lineage and a re-digested manifest.
+  A bundle that is not trusted is refused unless the operator says `untrusted` with a reason; that choice
+  is audited, recorded on the bundle, and such a bundle never satisfies a gate, never counts for retention
+  and is never reported as verified.
 - `merge` adds only what is missing: nodes that already exist are neither changed nor frozen; differences
   are reported as conflicts. Edges that touch an existing node are added only from a verified bundle (they
   reconnect pruned lineage); from an untrusted one they are reported and skipped.
@@ -139,8 +142,14 @@ def _refuse(reason: str, ctx, **details) -> RestoreError:
     return RestoreError(reason)
 
 
+def _vouched_here(sha256: str) -> bool:
+    from governance.audit.models import AuditEntry
+
+    return AuditEntry.objects.filter(action="bundle.create", after__sha256=sha256).exists()
+
+
 def restore_file(handle, user=None, *, merge: bool = False, untrusted_reason: str | None = None,
-                 public_keys: list[str] | None = None) -> RestoreResult:
+                 public_keys: list[str] | None = None, expected_sha256: str | None = None) -> RestoreResult:
     ctx = context.current()
     if user is not None and getattr(user, "pk", None) != ctx.user_id:
         ctx = context.for_user(user, request_id=ctx.request_id, client_ip=ctx.client_ip)
@@ -150,18 +159,25 @@ def restore_file(handle, user=None, *, merge: bool = False, untrusted_reason: st
     keys = _keys(public_keys)
     sha256 = verify.file_sha256(handle)
     try:
-        report = verify.verify_file(handle, keys=keys, limits=limits_from_settings(), unknown_key_ok=True,
-                                    keep_for_restore=True)
+        report = verify.verify_file(handle, expected_sha256, keys=keys, limits=limits_from_settings(),
+                                    unknown_key_ok=True, keep_for_restore=True)
     except verify.Problem as problem:
         raise _refuse(f"the bundle does not verify, nothing was restored: {problem}", ctx, sha256=sha256) from None
-    trusted = report.signature == verify.SIGNATURE_VERIFIED
+    signed = report.signature == verify.SIGNATURE_VERIFIED
+    vouched = bool(expected_sha256) or _vouched_here(sha256)
+    trusted = signed and vouched
     if not trusted and untrusted_reason is None:
-        why = {verify.SIGNATURE_UNKNOWN_KEY: "its audit checkpoint is signed with a key this instance does not hold "
-                                             f"({str((report.checkpoint or {}).get('key_id'))[:80]})",
-               verify.SIGNATURE_NO_CHECKPOINT: "it holds no signed audit checkpoint"}.get(report.signature, "it is not signed")
+        if not signed:
+            why = {verify.SIGNATURE_UNKNOWN_KEY: "its audit checkpoint is signed with a key this instance does not "
+                                                 f"hold ({str((report.checkpoint or {}).get('key_id'))[:80]})",
+                   verify.SIGNATURE_NO_CHECKPOINT: "it holds no signed audit checkpoint"}.get(report.signature, "it is not signed")
+            why = f"the bundle's signature cannot be verified: {why}"
+        else:
+            why = (f"nothing vouches for the bundle's SHA-256 {sha256}: this instance's audit trail never recorded "
+                   "creating it (give the hash from the originating instance's trail with --sha256)")
         raise _refuse(
-            f"the bundle's signature cannot be verified: {why}; nothing was restored. Give the signer's Ed25519 "
-            "public key (--public-key), or restore it as untrusted (--untrusted --reason ...)", ctx, sha256=sha256)
+            f"{why}; nothing was restored. Give the signer's Ed25519 public key (--public-key) and the bundle's "
+            "recorded hash (--sha256), or restore it as untrusted (--untrusted --reason ...)", ctx, sha256=sha256)
     manifest, lineage, raws = report.manifest, report.lineage, report.raws
     keys_of = [(n["source"], n["kind"], n["source_id"]) for n in lineage["nodes"]]
     existing = set(_existing(keys_of))
@@ -239,6 +255,7 @@ def restore_file(handle, user=None, *, merge: bool = False, untrusted_reason: st
             "bundle.restore", "evidence_bundle", bundle.pk,
             after={"sha256": sha256, "subject": subject, "merge": merge, "counts": result.as_counts(),
                    "trust": trust, "signature": report.signature, "checkpoint": report.checkpoint,
+                   "sha256_vouched_by": ("operator" if expected_sha256 else "audit trail") if vouched else None,
                    "untrusted_reason": None if trusted else untrusted_reason.strip(),
                    "existing_nodes_left_alone": len(existing), "conflicts": conflicts[:50],
                    "claimed_created_at": manifest["created_at"], "claimed_created_by": manifest["created_by"]},
