@@ -180,6 +180,12 @@ else:
 # A batch request counts once. Answered with 429 and Retry-After (lineage/ingest/throttling.py).
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
 
+# Approval webhooks (governance/approvals/outbound.py): internal addresses (loopback, link-local, private)
+# refused unless DEBUG or listed (CIDRs or host names); sent by a worker, else a background thread.
+WEBHOOK_BLOCK_PRIVATE_ADDRESSES = env_bool("WEBHOOK_BLOCK_PRIVATE_ADDRESSES", not DEBUG)
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
+APPROVALS_WEBHOOK_DELIVERY = env_str("APPROVALS_WEBHOOK_DELIVERY", "thread")
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # No broker configured (the embedded default): tasks run in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
