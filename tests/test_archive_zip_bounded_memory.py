@@ -55,7 +55,7 @@ def test_the_limit_is_real(genuine, tmp_path):
 
 @pytest.mark.parametrize("case", ["bomb_manifest_lies", "bomb_directory_lies", "many_entries"])
 def test_bombs_are_refused_within_the_limit(genuine, tmp_path, case):
-    data, reason = crafted_zips.corpus(genuine)[case]
+    data, reason = crafted_zips.corpus(genuine, only={case})[case]
     path = tmp_path / f"{case}.zip"
     path.write_bytes(data)
     out = _run(path)

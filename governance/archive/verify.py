@@ -2,7 +2,7 @@
 
 An auditor must be able to check a bundle years from now on a machine with nothing but Python, so this
 module imports no third-party package: only the standard library and the audit app's stdlib-only chain
-walker (governance/audit/chain.py, verifier.py, offline_verify.py, ed25519.py). Usage:
+walker (governance/audit/chain.py, verifier.py, offline_verify.py, csv_cells.py, ed25519.py). Usage:
 
     python -m governance.archive.verify BUNDLE.zip [--sha256 HEX] [--hmac-key KEY | --public-key HEX]
 

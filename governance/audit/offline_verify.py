@@ -4,7 +4,7 @@
     python -m governance.audit.offline_verify EXPORT.csv --no-signatures
 
 An auditor runs this away from the server, so it imports neither Django nor anything outside the standard
-library (chain.py, verifier.py and ed25519.py, which it uses, are stdlib-only too). Checkpoint signatures
+library (chain.py, verifier.py, csv_cells.py and ed25519.py, which it uses, are stdlib-only too). Checkpoint signatures
 are checked with keys the auditor supplies: the HMAC secret (--hmac-key, or the AUDIT_HMAC_KEY environment
 variable) or the trusted Ed25519 public key (--public-key). A key embedded in the export is only a hint
 and is never trusted, since whoever edits the file could swap it. Exits 0 and prints OK when the export is
