@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from governance.archive import storage, verify
@@ -192,75 +192,82 @@ def restore_file(handle, user=None, *, merge: bool = False, untrusted_reason: st
 
     try:
         facts, skipped_edges = _facts(lineage, raws, existing, edge_allowed)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise _refuse(f"the bundle's lineage.json lacks or mistypes a field restore needs ({str(exc)[:100]}); "
+        created_at = _time(manifest["created_at"])
+    except (KeyError, TypeError, AttributeError, RestoreError) as exc:
+        raise _refuse(f"the bundle's lineage lacks or mistypes a field restore needs ({str(exc)[:100]}); "
                       "nothing was restored", ctx, sha256=sha256) from None
     conflicts = _conflicts(lineage, existing)
     if skipped_edges:
         conflicts.append(f"{skipped_edges} edges touching existing nodes were not added "
                          + ("(both ends already exist here)" if trusted else "(untrusted bundle)"))
-    created_at = _time(manifest["created_at"])
     handle.seek(0)
     key = storage.put_file(handle, sha256)
     now = timezone.now()
     trust = TRUST_VERIFIED if trusted else TRUST_UNTRUSTED
-    with context.acting_as(ctx), transaction.atomic():
-        result = store.apply(facts)
-        new_keys = [k for k in keys_of if k not in existing]
-        nodes = [result.nodes[store.NodeKey(*k)] for k in new_keys if store.NodeKey(*k) in result.nodes]
-        Node.objects.filter(pk__in=[n.pk for n in nodes], archived_at__isnull=True).update(archived_at=created_at)
-        subject = manifest["subject"]
-        subject_key = (subject["source"], subject["kind"], subject["source_id"])
-        subject_node = result.nodes.get(store.NodeKey(*subject_key))
-        if subject_node is None and trusted:
-            subject_node = Node.objects.filter(source=subject_key[0], kind=subject_key[1], source_id=subject_key[2]).first()
-        bundle, created = EvidenceBundle.objects.get_or_create(
-            sha256=sha256,
-            defaults={
-                "storage_key": key, "size": report_size(handle), "format_version": manifest["format_version"],
-                "node": subject_node, "subject_source": subject["source"], "subject_kind": subject["kind"],
-                "subject_source_id": subject["source_id"], "subject_name": subject.get("name") or "",
-                "depth": manifest["depth"], "node_count": report.nodes, "edge_count": report.edges,
-                "raw_count": manifest["counts"].get("raw_records", 0), "created_at": now,
-                "created_by": user if getattr(user, "pk", None) else None, "created_by_username": ctx.username,
-                "restored": True, "trust": trust, "claimed_created_at": created_at,
-                "claimed_created_by": str(manifest["created_by"].get("username") or "")[:150],
-                "untrusted_reason": "" if trusted else untrusted_reason.strip(),
-                "trusted_public_key": public_keys[0] if trusted and public_keys else "",
-            },
-        )
-        if created:
-            members = nodes
-            if trusted:
-                # Existing nodes are part of a verified bundle's closure (e.g. the live subject after pruning).
-                members = nodes + list(_nodes_for(existing))
-            BundleMember.objects.bulk_create(
-                [BundleMember(bundle=bundle, node=n, source=n.source, kind=n.kind, source_id=n.source_id) for n in members],
-                batch_size=500,
+    try:
+        with context.acting_as(ctx), transaction.atomic():
+            result = store.apply(facts)
+            new_keys = [k for k in keys_of if k not in existing]
+            nodes = [result.nodes[store.NodeKey(*k)] for k in new_keys if store.NodeKey(*k) in result.nodes]
+            Node.objects.filter(pk__in=[n.pk for n in nodes], archived_at__isnull=True).update(archived_at=created_at)
+            subject = manifest["subject"]
+            subject_key = (subject["source"], subject["kind"], subject["source_id"])
+            subject_node = result.nodes.get(store.NodeKey(*subject_key))
+            if subject_node is None and trusted:
+                subject_node = Node.objects.filter(source=subject_key[0], kind=subject_key[1], source_id=subject_key[2]).first()
+            bundle, created = EvidenceBundle.objects.get_or_create(
+                sha256=sha256,
+                defaults={
+                    "storage_key": key, "size": report_size(handle), "format_version": manifest["format_version"],
+                    "node": subject_node, "subject_source": subject["source"], "subject_kind": subject["kind"],
+                    "subject_source_id": subject["source_id"], "subject_name": subject.get("name") or "",
+                    "depth": manifest["depth"], "node_count": report.nodes, "edge_count": report.edges,
+                    "raw_count": manifest["counts"].get("raw_records", 0), "created_at": now,
+                    "created_by": user if getattr(user, "pk", None) else None, "created_by_username": ctx.username,
+                    "restored": True, "trust": trust, "claimed_created_at": created_at,
+                    "claimed_created_by": str(manifest["created_by"].get("username") or "")[:150],
+                    "untrusted_reason": "" if trusted else untrusted_reason.strip(),
+                    "trusted_public_key": public_keys[0] if trusted and public_keys else "",
+                },
             )
-        elif bundle.trust != TRUST_UNTRUSTED:
-            # Restoring into the instance that built it, after retention pruned part of the closure: re-link.
-            if bundle.node_id is None and subject_node is not None:
-                bundle.node = subject_node
-                bundle.save(update_fields=["node"])
-            by_key = {(n.source, n.kind, n.source_id): n for n in nodes}
-            relinked = []
-            for member in BundleMember.objects.filter(bundle=bundle, node__isnull=True):
-                found = by_key.get((member.source, member.kind, member.source_id))
-                if found is not None:
-                    member.node = found
-                    relinked.append(member)
-            BundleMember.objects.bulk_update(relinked, ["node"], batch_size=500)
-        record(
-            "bundle.restore", "evidence_bundle", bundle.pk,
-            after={"sha256": sha256, "subject": subject, "merge": merge, "counts": result.as_counts(),
-                   "trust": trust, "signature": report.signature, "checkpoint": report.checkpoint,
-                   "sha256_vouched_by": ("operator" if expected_sha256 else "audit trail") if vouched else None,
-                   "untrusted_reason": None if trusted else untrusted_reason.strip(),
-                   "existing_nodes_left_alone": len(existing), "conflicts": conflicts[:50],
-                   "claimed_created_at": manifest["created_at"], "claimed_created_by": manifest["created_by"]},
-            ctx=ctx,
-        )
+            if created:
+                members = nodes
+                if trusted:
+                    # Existing nodes are part of a verified bundle's closure (e.g. the live subject after pruning).
+                    members = nodes + list(_nodes_for(existing))
+                BundleMember.objects.bulk_create(
+                    [BundleMember(bundle=bundle, node=n, source=n.source, kind=n.kind, source_id=n.source_id) for n in members],
+                    batch_size=500,
+                )
+            elif bundle.trust != TRUST_UNTRUSTED:
+                # Restoring into the instance that built it, after retention pruned part of the closure: re-link.
+                if bundle.node_id is None and subject_node is not None:
+                    bundle.node = subject_node
+                    bundle.save(update_fields=["node"])
+                by_key = {(n.source, n.kind, n.source_id): n for n in nodes}
+                relinked = []
+                for member in BundleMember.objects.filter(bundle=bundle, node__isnull=True):
+                    found = by_key.get((member.source, member.kind, member.source_id))
+                    if found is not None:
+                        member.node = found
+                        relinked.append(member)
+                BundleMember.objects.bulk_update(relinked, ["node"], batch_size=500)
+            record(
+                "bundle.restore", "evidence_bundle", bundle.pk,
+                after={"sha256": sha256, "subject": subject, "merge": merge, "counts": result.as_counts(),
+                       "trust": trust, "signature": report.signature, "checkpoint": report.checkpoint,
+                       "sha256_vouched_by": ("operator" if expected_sha256 else "audit trail") if vouched else None,
+                       "untrusted_reason": None if trusted else untrusted_reason.strip(),
+                       "existing_nodes_left_alone": len(existing), "conflicts": conflicts[:50],
+                       "claimed_created_at": manifest["created_at"], "claimed_created_by": manifest["created_by"]},
+                ctx=ctx,
+            )
+    except RestoreError:
+        raise
+    except (DatabaseError, TypeError, ValueError, KeyError) as exc:
+        # Rolled back: a value the database will not take (e.g. a NUL character, an over-long id).
+        raise _refuse(f"the bundle's lineage cannot be stored here ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "nothing was restored", ctx, sha256=sha256) from None
     return RestoreResult(bundle=bundle, nodes=report.nodes, edges=report.edges, counts=result.as_counts(),
                          trust=trust, conflicts=conflicts)
 

@@ -145,6 +145,12 @@ def corpus(genuine: bytes, only: set[str] | None = None) -> dict[str, tuple[byte
             manifest["manifest_sha256"] = 12345
             members["manifest.json"] = json.dumps(manifest).encode()
         cases[label] = (write(members), reason)
+    # A lone surrogate (valid JSON, not encodable): the manifest's digest cannot even be computed.
+    members = m()
+    manifest = json.loads(members["manifest.json"])
+    manifest["subject"]["name"] = "surr\ud800x"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    cases["lone_surrogate"] = (write(members), "malformed (UnicodeEncodeError")
     # A lineage node that is an int; an audit entry whose seq is a string; a raw payload nested too deep.
     members = m()
     lineage = json.loads(members["lineage.json"])
