@@ -95,3 +95,23 @@ def test_verify_upload_is_rate_limited_per_user(bundle, clients, settings):
     third = call("engineer")
     assert third.status_code == 429 and third.json()["error"] == "throttled" and int(third["Retry-After"]) >= 1
     assert call("approver").status_code == 200  # each user has their own budget
+
+
+def test_a_signed_in_browser_upload_goes_through_the_same_bounded_handler(bundle, users, settings):
+    """Session logins run Django's CSRF check, which reads the form (and so the upload) during
+    authentication: the bounded handler must already be in place by then."""
+    from django.middleware.csrf import _get_new_csrf_string
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(users["engineer"])
+    token = _get_new_csrf_string()
+    browser.cookies["csrftoken"] = token
+    data = services.bundle_bytes(bundle)
+    ok = browser.post("/api/archive/bundles/verify-upload/", {"file": SimpleUploadedFile("b.zip", data)},
+                      format="multipart", HTTP_X_CSRFTOKEN=token)
+    assert ok.status_code == 200 and ok.json()["ok"], ok.content
+    settings.ARCHIVE_MAX_UPLOAD_BYTES = 1000
+    big = browser.post("/api/archive/bundles/verify-upload/", {"file": SimpleUploadedFile("b.zip", data)},
+                       format="multipart", HTTP_X_CSRFTOKEN=token)
+    assert big.status_code == 413 and big.json()["error"] == "upload_too_large"

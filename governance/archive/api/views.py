@@ -132,6 +132,12 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
     def verify(self, request, pk=None):
         return Response(services.verify_bundle(self.get_object()))
 
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: a session login's CSRF check reads the form, which parses the upload.
+        if self.action == "verify_upload":
+            self._upload_handler = uploads.install(request)
+        super().initial(request, *args, **kwargs)
+
     def get_throttles(self):
         if self.action == "verify_upload":
             return [VerifyUploadThrottle()]
@@ -148,7 +154,7 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
         ARCHIVE_ZIP_MAX_* caps. A bundle that fails any check (tampered, malformed, over a cap) is a 422
         with `problem` naming the first thing wrong; 200 means it verified, and `signature` says whether its
         checkpoint was signed by a key this deployment holds (`verified`) or by another (`unknown_key`)."""
-        handler = uploads.install(request)
+        handler = self._upload_handler
         params = s.BundleUploadSerializer(data=request.data)
         if handler.too_large:
             raise uploads.UploadTooLarge(handler.limit)
