@@ -184,7 +184,7 @@ INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
 # refused unless DEBUG or listed (CIDRs or host names); sent by a worker, else a background thread.
 WEBHOOK_BLOCK_PRIVATE_ADDRESSES = env_bool("WEBHOOK_BLOCK_PRIVATE_ADDRESSES", not DEBUG)
 WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
-APPROVALS_WEBHOOK_DELIVERY = env_str("APPROVALS_WEBHOOK_DELIVERY", "thread")
+APPROVALS_OUTBOUND_MODE = env_str("APPROVALS_OUTBOUND_MODE", "thread")
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # No broker configured (the embedded default): tasks run in-process.

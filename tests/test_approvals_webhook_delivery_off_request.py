@@ -1,5 +1,5 @@
 """Without a broker, webhooks leave the request path: the submit answers while the receiver is still
-holding the delivery, which a background thread completes afterwards."""
+holding the delivery, which a background thread completes afterwards; the approvers' e-mail goes the same way."""
 import threading
 
 import pytest
@@ -12,12 +12,14 @@ from tests.support.http_receivers import Receiver
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_submit_does_not_wait_for_the_receiver(clients, settings):
-    settings.APPROVALS_WEBHOOK_DELIVERY = "thread"
+def test_submit_does_not_wait_for_the_receiver(clients, users, settings, mailoutbox):
+    settings.APPROVALS_OUTBOUND_MODE = "thread"
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     t.ensure_default_stages()
     t.open_policy("production", approvals=2)
     mv = t.node(NodeKind.MODEL_VERSION, "bg-v1")
+    users["approver"].email = "approver@example.com"
+    users["approver"].save()
     arrived, release = threading.Event(), threading.Event()
 
     def answer(handler):
@@ -43,3 +45,4 @@ def test_submit_does_not_wait_for_the_receiver(clients, settings):
         assert webhooks.wait_for_background(30)
     delivery.refresh_from_db()
     assert delivery.status == "succeeded" and delivery.attempts == 1
+    assert [m.to for m in mailoutbox] == [["approver@example.com"]]

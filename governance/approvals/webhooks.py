@@ -7,7 +7,7 @@ body bytes under the subscription's secret, so a receiver can check origin and i
 connection errors are retried with exponential backoff; other 4xx answers are final (the receiver refused).
 
 Careful with where they go (governance/approvals/outbound.py): never from inside the request that caused
-them (a Celery task with a broker, else a background thread; `APPROVALS_WEBHOOK_DELIVERY=inline` sends in
+them (a Celery task with a broker, else a background thread; `APPROVALS_OUTBOUND_MODE=inline` sends in
 the committing thread, for tests whose transaction another thread cannot see); redirects are followed only
 within the same scheme, host and port; internal addresses are refused unless allowed; and the stored error
 is the status line or the exception's kind, bounded and printable, never the receiver's body.
@@ -79,17 +79,37 @@ def dispatch(ids: list[int]) -> None:
             log.exception("webhook deliveries %s could not be queued; sending them from this process",
                           [i for i in ids if i not in queued])
             ids = [i for i in ids if i not in queued]
-    if _setting("APPROVALS_WEBHOOK_DELIVERY", "thread") == "inline":
+    if _setting("APPROVALS_OUTBOUND_MODE", "thread") == "inline":
         _deliver_all(ids)
         return
-    thread = threading.Thread(target=_deliver_in_background, args=(list(ids),), name="webhook-delivery", daemon=True)
-    with _threads_lock:
-        _threads.append(thread)
-    thread.start()
+    in_background(_deliver_all, list(ids), name="webhook-delivery")
 
 
 _threads: list[threading.Thread] = []
 _threads_lock = threading.Lock()
+
+
+def in_background(fn, *args, name: str) -> threading.Thread:
+    """Run fn(*args) in a daemon thread that closes its own database connection when done; the
+    approvals' outbound calls (webhooks without a broker, e-mail) go this way, off the request path."""
+    def run():
+        from django.db import connection
+
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a background failure is logged, never raised into nothing
+            log.exception("background %s failed", name)
+        finally:
+            connection.close()  # this thread's own connection; the request's is untouched
+            with _threads_lock:
+                if threading.current_thread() in _threads:
+                    _threads.remove(threading.current_thread())
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    with _threads_lock:
+        _threads.append(thread)
+    thread.start()
+    return thread
 
 
 def _deliver_all(ids) -> None:
@@ -100,20 +120,8 @@ def _deliver_all(ids) -> None:
             log.exception("webhook delivery %s failed", delivery_id)
 
 
-def _deliver_in_background(ids) -> None:
-    from django.db import connection
-
-    try:
-        _deliver_all(ids)
-    finally:
-        connection.close()  # this thread's own connection; the request's is untouched
-        with _threads_lock:
-            if threading.current_thread() in _threads:
-                _threads.remove(threading.current_thread())
-
-
 def wait_for_background(timeout: float = 30.0) -> bool:
-    """Join the background delivery threads started so far (tests, graceful shutdown). True if all ended."""
+    """Join the background threads (webhooks, e-mail) started so far (tests, graceful shutdown). True if all ended."""
     deadline = time.monotonic() + timeout
     with _threads_lock:
         pending = list(_threads)
