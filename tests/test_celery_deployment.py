@@ -45,8 +45,7 @@ def _free_port() -> int:
 def _env(tmp_path, queue: str, broker: str = BROKER) -> dict:
     return {**os.environ, "CELERY_BROKER_URL": broker, "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_QUEUE": queue,
             "DATABASE_URL": _database_url(), "LL_DATA_DIR": str(tmp_path), "SECRET_KEY": settings.SECRET_KEY,
-            "CONNECTOR_SECRET_KEY": settings.CONNECTOR_SECRET_KEY, "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY,
-            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}  # the test's receiver is local
+            "CONNECTOR_SECRET_KEY": settings.CONNECTOR_SECRET_KEY, "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY}
 
 
 @pytest.fixture
