@@ -179,6 +179,14 @@ SPECTACULAR_SETTINGS = {
 # Audit chain checkpoints are HMAC-signed with this key (never the SECRET_KEY, so rotating one
 # does not invalidate the other).
 ARCHIVE_MAX_BUNDLE_NODES = env_int("ARCHIVE_MAX_BUNDLE_NODES", 50_000)
+# Bundles read from outside (verify-upload, restore_bundle, the offline verifier's env) are bounded: upload
+# size, ZIP entries, and bytes inflated per file and in total (checked from the ZIP directory and while
+# inflating); verify-upload calls per user ("20/minute"; empty or 0 = off). governance/archive/verify.py.
+ARCHIVE_MAX_UPLOAD_BYTES = env_int("ARCHIVE_MAX_UPLOAD_BYTES", 256 * 1024 * 1024)
+ARCHIVE_ZIP_MAX_ENTRIES = env_int("ARCHIVE_ZIP_MAX_ENTRIES", 100_000)
+ARCHIVE_ZIP_MAX_MEMBER_BYTES = env_int("ARCHIVE_ZIP_MAX_MEMBER_BYTES", 256 * 1024 * 1024)
+ARCHIVE_ZIP_MAX_TOTAL_BYTES = env_int("ARCHIVE_ZIP_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
+ARCHIVE_VERIFY_RATE_LIMIT = env_str("ARCHIVE_VERIFY_RATE_LIMIT", "20/minute")
 AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "dev-audit-key-change-me")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
 # Optional Ed25519 signing of checkpoints (hex or PEM private key), and retired HMAC keys that still verify.
@@ -203,6 +211,12 @@ else:
 # Per-token limit on POST /api/v1/lineage and /api/v1/lineage/batch ("600/minute"; empty or 0 = off).
 # A batch request counts once. Answered with 429 and Retry-After (lineage/ingest/throttling.py).
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
+
+# Approval webhooks (governance/approvals/outbound.py): internal addresses (loopback, link-local, private)
+# refused unless DEBUG or listed (CIDRs or host names); sent by a worker, else a background thread.
+WEBHOOK_BLOCK_PRIVATE_ADDRESSES = env_bool("WEBHOOK_BLOCK_PRIVATE_ADDRESSES", not DEBUG)
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
+APPROVALS_OUTBOUND_MODE = env_str("APPROVALS_OUTBOUND_MODE", "thread")
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # No broker configured (the embedded default): tasks run in-process.

@@ -4,6 +4,7 @@ Every node and edge points at the raw source record it came from (RawRecord), so
 back to what the source said. Edges carry a validity interval [valid_from, valid_to): an edge that stops
 holding gets `valid_to` set instead of being deleted, which is what makes "as of" queries possible.
 """
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -108,3 +109,25 @@ class Edge(models.Model):
 
     def __str__(self):
         return f"{self.src_id} -{self.kind}-> {self.dst_id}"
+
+
+class ManualLink(models.Model):
+    """Who made an explicit (manual) same_as link, and which approver or admin confirmed it.
+
+    A manual link can carry an engineer's own claim into the gates of their own promotion request (a copy
+    "produced" by someone else's run), so gates ask this row before relying on one: see
+    governance/approvals/gates.py. Kept beside the edge, not in it, because edges are source facts.
+    """
+
+    edge = models.OneToOneField(Edge, on_delete=models.CASCADE, related_name="manual_link")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by_username = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True, default="")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_by_username = models.CharField(max_length=150, blank=True, default="")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirm_reason = models.TextField(blank=True, default="")
+
+    def __str__(self):
+        return f"manual link {self.edge_id} by {self.created_by_username or '?'}"

@@ -10,7 +10,10 @@ training data. Evidence, strongest first:
 3. run id  — a KFP run id appears there: the run's model artifacts are the originals;
 4. explicit — a person links two nodes through the API (`link_same_as`, audited).
 
-Automatic links are harvest facts (the harvest is audited as a whole); an explicit link is audited itself.
+Automatic links are harvest facts (the harvest is audited as a whole); an explicit link is audited itself,
+and who made it is kept (lineage.models.ManualLink). An approver or admin other than its maker may confirm it
+(`confirm_same_as`, audited): gates do not rely on a manual link made by the promotion's own requester, or
+after the request was submitted, until it is confirmed (governance/approvals/gates.py).
 """
 from __future__ import annotations
 
@@ -18,12 +21,14 @@ import re
 from typing import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 from django.db.models import Q
 
+from governance.audit import context
 from governance.audit.recorder import record
 from lineage import graph, store
 from lineage.kinds import EdgeKind, NodeKind, Source
-from lineage.models import Edge, Node
+from lineage.models import Edge, ManualLink, Node
 
 ORIGINAL_KINDS = (NodeKind.MODEL_VERSION, NodeKind.ARTIFACT)
 _DIGEST = re.compile(r"\b(sha256|sha1|md5):([0-9a-fA-F]{32,64})\b")
@@ -142,7 +147,7 @@ def stitch(copies: Iterable[Node] | None = None) -> store.ApplyResult:
     return store.apply(same_as_facts(copies))
 
 
-def link_same_as(src: Node, dst: Node, *, reason: str) -> tuple[Edge, bool]:
+def link_same_as(src: Node, dst: Node, *, reason: str, user=None) -> tuple[Edge, bool]:
     """An explicit, audited same-as link from `src` (original) to `dst` (copy). Returns (edge, created)."""
     reason = (reason or "").strip()
     if not reason:
@@ -161,7 +166,45 @@ def link_same_as(src: Node, dst: Node, *, reason: str) -> tuple[Edge, bool]:
         result = store.apply([store.EdgeFact(EdgeKind.SAME_AS, key_of(src), key_of(dst), Source.MANUAL,
                                              properties={"method": "explicit", "reason": reason})])
         edge = Edge.objects.get(src=src, dst=dst, kind=EdgeKind.SAME_AS, valid_to__isnull=True)
+        ctx = context.current()
+        ManualLink.objects.update_or_create(edge=edge, defaults={
+            "created_by_id": getattr(user, "pk", None) or ctx.user_id,
+            "created_by_username": getattr(user, "username", None) or ctx.username, "reason": reason,
+            "created_at": edge.recorded_at})
         record("lineage.link.same_as", "lineage.edge", edge.pk, after={
             "src": src.pk, "src_key": src.source_id, "dst": dst.pk, "dst_key": dst.source_id,
             "valid_from": edge.valid_from.isoformat(), "edges_created": result.edges_created}, reason=reason)
     return edge, True
+
+
+def confirm_same_as(edge: Edge, user, *, reason: str) -> ManualLink:
+    """An approver's or admin's confirmation that a manual same_as link is right, so gates may rely on it.
+
+    The maker of a link cannot confirm it (that would be their own evidence again). Role checks are the
+    caller's (the API's permission); refusals here are audited by the caller too."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise StitchError("a reason is required to confirm a same-as link")
+    if edge.kind != EdgeKind.SAME_AS or edge.source != Source.MANUAL:
+        raise StitchError(f"edge {edge.pk} is not a manual same-as link; only those need confirming")
+    if edge.valid_to is not None:
+        raise StitchError(f"edge {edge.pk} no longer holds")
+    with transaction.atomic():
+        link = ManualLink.objects.select_for_update().filter(edge=edge).first()
+        if link is None:
+            link = ManualLink.objects.create(edge=edge, created_at=edge.recorded_at)
+        if link.created_by_id is not None and link.created_by_id == user.pk:
+            raise StitchError("the person who made a link cannot confirm it")
+        if link.confirmed_at is not None:
+            raise LinkAlreadyConfirmed(f"edge {edge.pk} was already confirmed by {link.confirmed_by_username}")
+        link.confirmed_by, link.confirmed_by_username = user, user.username
+        link.confirmed_at, link.confirm_reason = timezone.now(), reason
+        link.save(update_fields=["confirmed_by", "confirmed_by_username", "confirmed_at", "confirm_reason"])
+        record("lineage.link.same_as.confirm", "lineage.edge", edge.pk, after={
+            "src": edge.src_id, "dst": edge.dst_id, "created_by": link.created_by_username,
+            "confirmed_by": user.username}, reason=reason)
+    return link
+
+
+class LinkAlreadyConfirmed(StitchError):
+    pass

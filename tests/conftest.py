@@ -24,6 +24,9 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Webhooks and e-mail otherwise go out from a background thread, whose connection cannot see a test's transaction;
+    # tests/test_approvals_webhook_delivery_off_request.py covers the thread.
+    settings.APPROVALS_OUTBOUND_MODE = "inline"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -235,6 +235,12 @@ def _session(base_url: str, verify) -> requests.Session:
     return session
 
 
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
 class ViyaClient:
     def __init__(self, base_url: str, auth: Auth, *, timeout: float = DEFAULT_TIMEOUT,
                  policy: RetryPolicy = RetryPolicy(), verify: bool | str = True,
@@ -403,6 +409,11 @@ class ViyaClient:
             if not nxt or not page["items"] or nxt in seen:
                 return
             seen.add(nxt)
+            # A `next` link is followed only on the configured server: our bearer token goes with it, and
+            # a collection (or someone who can write into one) must not be able to send it elsewhere.
+            if _origin(self.url(nxt)) != _origin(self.base_url):
+                raise ViyaPayloadError(f"{next_url} gave a next link to another server ({_origin(self.url(nxt))[1]}); "
+                                       "not followed, so the token stays with the configured Viya server")
             next_url, next_params = nxt, None
 
     def collection(self, url: str, **kwargs) -> Iterator[dict]:

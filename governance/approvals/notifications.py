@@ -1,7 +1,9 @@
 """E-mail through Django's mail backend: approvers hear of pending requests, requesters of decisions.
 
-Sent after the transaction commits, one message per recipient (recipients do not see each other), and a
-mail server that is down is logged rather than allowed to undo a decision already made.
+Sent after the transaction commits, one message per recipient (recipients do not see each other), from a
+background thread so a slow mail server never holds the request (APPROVALS_OUTBOUND_MODE=inline sends in
+the committing thread, as the tests do), and a mail server that is down is logged rather than allowed to
+undo a decision already made.
 """
 from __future__ import annotations
 
@@ -22,6 +24,15 @@ log = logging.getLogger(__name__)
 def _send(messages: list[tuple]) -> None:
     if not messages:
         return
+    if getattr(settings, "APPROVALS_OUTBOUND_MODE", "thread") != "inline":
+        from governance.approvals.webhooks import in_background
+
+        in_background(_send_now, messages, name="promotion-mail")
+        return
+    _send_now(messages)
+
+
+def _send_now(messages: list[tuple]) -> None:
     try:
         send_mass_mail(messages, fail_silently=False)
     except Exception:

@@ -171,7 +171,7 @@ def _evaluate(req: PromotionRequest) -> list[GateResult]:
     rows = [
         GateResult(request=req, evaluation=number, gate=g.gate, passed=g.passed, reason=g.reason,
                    detail=_json_safe(g.detail) or {}, evaluated_at=now)
-        for g in gate_rules.evaluate(req.node, req.policy)
+        for g in gate_rules.evaluate(req.node, req.policy, requester=req.requester, submitted_at=req.submitted_at)
     ]
     GateResult.objects.bulk_create(rows)
     return list(req.gate_results.filter(evaluation=number).order_by("pk"))

@@ -43,7 +43,11 @@ def model_version(node, user=None) -> dict:
             "requester": r.requester.username,
             "justification": r.justification,
             "created_at": r.created_at,
-            "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason} for g in services.latest_gates(r)],
+            # With the facts each gate relied on and who created them, and the manual links it would not
+            # rely on (self-supplied or unconfirmed), so the approver sees where the evidence came from.
+            "gates": [{"gate": g.gate, "passed": g.passed, "reason": g.reason,
+                       "evidence": (g.detail or {}).get("evidence", []),
+                       "not_relied_on": (g.detail or {}).get("not_relied_on", [])} for g in services.latest_gates(r)],
             "overrides": [{"gate": o.gate, "reason": o.reason, "by": o.actor.username, "at": o.at}
                           for o in r.gate_overrides.select_related("actor")],
             "decisions": [{"actor": d.actor.username, "decision": d.decision, "comment": d.comment, "at": d.at}

@@ -5,6 +5,12 @@ decision is never announced) and sent after commit by `deliver`, a plain functio
 Each POST carries the JSON body and `X-Lineage-Ledger-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact
 body bytes under the subscription's secret, so a receiver can check origin and integrity. 5xx, 429 and
 connection errors are retried with exponential backoff; other 4xx answers are final (the receiver refused).
+
+Careful with where they go (governance/approvals/outbound.py): never from inside the request that caused
+them (a Celery task with a broker, else a background thread; `APPROVALS_OUTBOUND_MODE=inline` sends in
+the committing thread, for tests whose transaction another thread cannot see); redirects are followed only
+within the same scheme, host and port; internal addresses are refused unless allowed; and the stored error
+is the status line or the exception's kind, bounded and printable, never the receiver's body.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 
 import requests
@@ -19,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.approvals import outbound
 from governance.approvals.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger(__name__)
@@ -71,11 +79,80 @@ def dispatch(ids: list[int]) -> None:
             log.exception("webhook deliveries %s could not be queued; sending them from this process",
                           [i for i in ids if i not in queued])
             ids = [i for i in ids if i not in queued]
+    if _setting("APPROVALS_OUTBOUND_MODE", "thread") == "inline":
+        _deliver_all(ids)
+        return
+    in_background(_deliver_all, list(ids), name="webhook-delivery")
+
+
+_threads: list[threading.Thread] = []
+_threads_lock = threading.Lock()
+
+
+def in_background(fn, *args, name: str) -> threading.Thread:
+    """Run fn(*args) in a daemon thread that closes its own database connection when done; the
+    approvals' outbound calls (webhooks without a broker, e-mail) go this way, off the request path."""
+    def run():
+        from django.db import connection
+
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a background failure is logged, never raised into nothing
+            log.exception("background %s failed", name)
+        finally:
+            connection.close()  # this thread's own connection; the request's is untouched
+            with _threads_lock:
+                if threading.current_thread() in _threads:
+                    _threads.remove(threading.current_thread())
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    with _threads_lock:
+        _threads.append(thread)
+    thread.start()
+    return thread
+
+
+def _deliver_all(ids) -> None:
     for delivery_id in ids:
         try:
             deliver(delivery_id)
         except Exception:  # a broken receiver must never break the caller; the row keeps the error
             log.exception("webhook delivery %s failed", delivery_id)
+
+
+def wait_for_background(timeout: float = 30.0) -> bool:
+    """Join the background threads (webhooks, e-mail) started so far (tests, graceful shutdown). True if all ended."""
+    deadline = time.monotonic() + timeout
+    with _threads_lock:
+        pending = list(_threads)
+    for thread in pending:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in pending)
+
+
+MAX_REDIRECTS = 3
+
+
+def _printable(text: str, limit: int) -> str:
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return cleaned[:limit]
+
+
+def _post(url: str, body: bytes, headers: dict, timeout) -> requests.Response:
+    """POST without following redirects, then follow only those that stay on the same origin."""
+    for _ in range(MAX_REDIRECTS + 1):
+        outbound.check(url)
+        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        if response.status_code not in (301, 302, 303, 307, 308) or "Location" not in response.headers:
+            return response
+        target = requests.compat.urljoin(url, response.headers["Location"])
+        if outbound.origin(target) != outbound.origin(url):
+            scheme, host, port = outbound.origin(target)
+            raise outbound.Refused(f"the receiver redirected to another origin ({_printable(f'{scheme}://{host}:{port}', 200)}); "
+                                   "webhooks follow redirects only on the same scheme, host and port")
+        response.close()
+        url = target
+    raise outbound.Refused(f"more than {MAX_REDIRECTS} redirects")
 
 
 def _body(delivery: WebhookDelivery) -> bytes:
@@ -110,20 +187,25 @@ def deliver(delivery_id: int, *, max_attempts: int | None = None, backoff: float
         delivery.attempts += 1
         retry = False
         try:
-            response = requests.post(delivery.subscription.url, data=body, headers=headers, timeout=timeout)
+            response = _post(delivery.subscription.url, body, headers, timeout)
             delivery.last_status_code = response.status_code
             if 200 <= response.status_code < 300:
                 delivery.status = DeliveryStatus.SUCCEEDED
                 delivery.delivered_at = timezone.now()
                 delivery.last_error = ""
             else:
-                delivery.last_error = f"HTTP {response.status_code}: {response.text[:500]}"
+                # The status line only: a receiver's body is not ours to keep (nor to show in the API).
+                delivery.last_error = f"HTTP {response.status_code} {_printable(response.reason or '', 100)}".strip()
                 retry = response.status_code >= 500 or response.status_code == 429
                 if not retry:
                     delivery.status = DeliveryStatus.FAILED
+        except outbound.Refused as exc:
+            delivery.last_status_code = None
+            delivery.last_error = _printable(f"refused: {exc}", 500)
+            delivery.status = DeliveryStatus.FAILED
         except requests.RequestException as exc:
             delivery.last_status_code = None
-            delivery.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+            delivery.last_error = _printable(f"{type(exc).__name__}: {exc}", 500)
             retry = True
         if retry and delivery.attempts >= max_attempts:
             delivery.status = DeliveryStatus.FAILED

@@ -16,6 +16,10 @@ BUNDLE_SUBJECT_KINDS = (NodeKind.MODEL_VERSION, NodeKind.RUN)
 HOLD_KINDS = (NodeKind.MODEL_VERSION, NodeKind.RUN, NodeKind.DATASET, NodeKind.DATASET_VERSION)
 
 
+TRUST_BUILT, TRUST_VERIFIED, TRUST_UNTRUSTED = "built", "verified", "untrusted"
+BUNDLE_TRUST = (TRUST_BUILT, TRUST_VERIFIED, TRUST_UNTRUSTED)
+
+
 class EvidenceBundle(models.Model):
     sha256 = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the ZIP file; its name in the store")
     storage_key = models.CharField(max_length=255)
@@ -38,6 +42,15 @@ class EvidenceBundle(models.Model):
     )
     created_by_username = models.CharField(max_length=150, blank=True, default="")
     restored = models.BooleanField(default=False, help_text="Imported by restore_bundle rather than built here")
+    # Restored bundles: created_* name the operator who restored it; what the manifest claims is kept apart.
+    trust = models.CharField(max_length=16, choices=[(t, t) for t in BUNDLE_TRUST], default=TRUST_BUILT,
+                             help_text="built here; restored with a verified signature; or restored --untrusted")
+    claimed_created_at = models.DateTimeField(null=True, blank=True, help_text="manifest's created_at (restored)")
+    claimed_created_by = models.CharField(max_length=150, blank=True, default="",
+                                          help_text="manifest's created_by username (restored; a claim, not checked)")
+    untrusted_reason = models.TextField(blank=True, default="")
+    trusted_public_key = models.CharField(max_length=64, blank=True, default="",
+                                          help_text="Ed25519 public key (hex) the operator trusted at restore")
 
     class Meta:
         indexes = [models.Index(fields=["subject_source", "subject_kind", "subject_source_id"], name="bundle_subject")]

@@ -93,7 +93,9 @@ def plan(now: dt.datetime | None = None) -> list[Decision]:
     governed = governed_model_versions()
     depended_on = set(graph.reachable(sorted(governed), direction="upstream", depth=graph.MAX_DEPTH)) if governed else set()
     bundles: dict[int, list[str]] = {}
-    for node_id, sha in BundleMember.objects.filter(node_id__in=[n.pk for n in candidates]).values_list(
+    # A bundle restored --untrusted is no evidence: it never makes a node prunable.
+    for node_id, sha in BundleMember.objects.filter(node_id__in=[n.pk for n in candidates]).exclude(
+        bundle__trust="untrusted").values_list(
         "node_id", "bundle__sha256"
     ):
         bundles.setdefault(node_id, []).append(sha)

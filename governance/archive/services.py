@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from governance.archive import export, report, storage, verify
 from governance.archive.closure import bundle_closure
-from governance.archive.models import BUNDLE_SUBJECT_KINDS, BundleMember, EvidenceBundle
+from governance.archive.models import BUNDLE_SUBJECT_KINDS, TRUST_UNTRUSTED, BundleMember, EvidenceBundle
 from governance.audit import context
 from governance.audit.recorder import record
 from lineage import graph
@@ -177,9 +177,10 @@ def has_bundle(node) -> bool:
         node = Node.objects.filter(pk=node).only("source", "kind", "source_id").first()
         if node is None:
             return False
+    # A bundle restored --untrusted is kept for reading but is no evidence: anyone can forge one.
     return EvidenceBundle.objects.filter(
         subject_source=node.source, subject_kind=node.kind, subject_source_id=node.source_id
-    ).exists()
+    ).exclude(trust=TRUST_UNTRUSTED).exists()
 
 
 def bundle_bytes(bundle: EvidenceBundle) -> bytes:
@@ -192,15 +193,27 @@ def verify_bundle(bundle: EvidenceBundle) -> dict:
         data = bundle_bytes(bundle)
     except (FileNotFoundError, OSError) as exc:
         return {"ok": False, "problem": f"the stored file is missing: {exc}", "sha256": None}
-    keys = None
-    if not bundle.restored:
-        # Built here, so its audit checkpoint was signed with one of this deployment's keys.
-        from governance.audit.signing import verification_keys
+    from governance.archive.restore import limits_from_settings
+    from governance.audit.offline_verify import keys_from
+    from governance.audit.signing import verification_keys
 
-        keys = verification_keys()
+    # Built here: signed with one of this deployment's keys. Restored: this deployment's keys or the Ed25519
+    # public key the operator trusted at restore; a bundle restored --untrusted is never reported verified.
+    keys = dict(verification_keys())
+    if bundle.trusted_public_key:
+        keys.update(keys_from([], [bundle.trusted_public_key]))
     try:
-        checked = verify.verify_bytes(data, expected_sha256=bundle.sha256, keys=keys)
+        checked = verify.verify_bytes(data, expected_sha256=bundle.sha256, keys=keys, limits=limits_from_settings(),
+                                      unknown_key_ok=bundle.restored)
     except verify.Problem as problem:
         return {"ok": False, "problem": str(problem), "sha256": hashlib.sha256(data).hexdigest()}
-    return {"ok": True, "problem": None, "sha256": checked.sha256, "files": checked.files, "nodes": checked.nodes,
-            "edges": checked.edges, "audit_entries": checked.audit_entries, "notes": checked.notes}
+    body = {"ok": True, "problem": None, "sha256": checked.sha256, "files": checked.files, "nodes": checked.nodes,
+            "edges": checked.edges, "audit_entries": checked.audit_entries, "notes": checked.notes,
+            "signature": checked.signature, "checkpoint": checked.checkpoint, "trust": bundle.trust}
+    if bundle.trust == TRUST_UNTRUSTED or checked.signature != verify.SIGNATURE_VERIFIED:
+        body["ok"] = False
+        body["problem"] = ("restored without a verified signature (--untrusted: "
+                           f"{bundle.untrusted_reason or 'no reason'}); its contents are self-consistent but "
+                           "nothing vouches for them") if bundle.trust == TRUST_UNTRUSTED else (
+                           f"the audit checkpoint's signature could not be verified here ({checked.signature})")
+    return body

@@ -48,6 +48,28 @@ def put(data: bytes) -> tuple[str, str]:
     return sha256, key
 
 
+def put_file(handle, sha256: str) -> str:
+    """Store an open file (read from its start, in chunks by the backend) under its known hash; return the key.
+    For restores and uploads, which must not hold the whole bundle in memory."""
+    from django.core.files import File
+
+    key = key_for(sha256)
+    backend = get_storage()
+    if backend.exists(key):
+        digest = hashlib.sha256()
+        with backend.open(key, "rb") as existing:
+            for chunk in iter(lambda: existing.read(1 << 16), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise BundleExists(f"{key} exists with different content; refusing to overwrite it")
+        return key
+    handle.seek(0)
+    saved = backend.save(key, File(handle, name=key))
+    if saved != key:
+        backend.delete(saved)
+    return key
+
+
 def read(key: str) -> bytes:
     with get_storage().open(key, "rb") as handle:
         return handle.read()

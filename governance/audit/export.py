@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import json
 
-from governance.audit import chain, signing
+from governance.audit import chain, csv_cells, signing
 from governance.audit.models import AuditCheckpoint, AuditEntry, iso
 from governance.audit.verify import iter_entries
 
@@ -77,13 +77,17 @@ def jsonl(header: dict):
 
 def _csv_line(values: dict) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([values.get(c, "") for c in CSV_COLUMNS])
+    # Every cell neutralised against spreadsheet formulas (csv_cells.py); offline_verify reverses it.
+    # CRLF line ends (RFC 4180): the writer quotes a cell holding any line-terminator character, so a value
+    # with a bare CR stays inside its cell (with "\n" alone as terminator, a CR was written unquoted).
+    csv.writer(buffer, lineterminator="\r\n").writerow([csv_cells.neutralise(values.get(c, "")) for c in CSV_COLUMNS])
     return buffer.getvalue()
 
 
 def csv_rows(header: dict):
     """CSV with a column per hashed field. JSON-valued cells (before, after, meta) hold canonical JSON;
-    an empty actor_id or client_ip cell means null."""
+    an empty actor_id or client_ip cell means null. A cell a spreadsheet would evaluate (`=`, `+`, `-`,
+    `@`, tab, CR first) starts with an apostrophe, as does one that started with an apostrophe already."""
     yield _csv_line({c: c for c in CSV_COLUMNS})
     yield _csv_line({"record_type": "header", "meta": chain.canonical_json(header)})
     checkpoints = _checkpoints(header)

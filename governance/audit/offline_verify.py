@@ -4,7 +4,7 @@
     python -m governance.audit.offline_verify EXPORT.csv --no-signatures
 
 An auditor runs this away from the server, so it imports neither Django nor anything outside the standard
-library (chain.py, verifier.py and ed25519.py, which it uses, are stdlib-only too). Checkpoint signatures
+library (chain.py, verifier.py, csv_cells.py and ed25519.py, which it uses, are stdlib-only too). Checkpoint signatures
 are checked with keys the auditor supplies: the HMAC secret (--hmac-key, or the AUDIT_HMAC_KEY environment
 variable) or the trusted Ed25519 public key (--public-key). A key embedded in the export is only a hint
 and is never trusted, since whoever edits the file could swap it. Exits 0 and prints OK when the export is
@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from governance.audit import chain
+from governance.audit import chain, csv_cells
 from governance.audit.verifier import ChainWalk, Result
 
 _INT_COLUMNS = ("seq", "actor_id")
@@ -47,6 +47,8 @@ def _read_csv(handle):
     if reader.fieldnames is None or "record_type" not in reader.fieldnames:
         raise BadExport("the CSV has no record_type column")
     for number, row in enumerate(reader, 2):
+        # Undo the export's formula neutralisation (csv_cells.py), so hashes are over the stored values.
+        row = {k: csv_cells.restore(v) if isinstance(v, str) else v for k, v in row.items()}
         kind = row.pop("record_type")
         try:
             for column in _JSON_COLUMNS:

@@ -101,6 +101,7 @@ API_MATRIX: dict[tuple[str, str], frozenset] = {
     ("POST", "/api/v1/lineage"): ENGINEERS,
     ("POST", "/api/v1/lineage/batch"): ENGINEERS,
     ("POST", "/api/links/same-as/"): ENGINEERS,
+    ("POST", "/api/links/same-as/{id}/confirm/"): APPROVERS,
     **{("GET", f"/api/{prefix}/"): ANY_ROLE for prefix in _NODE_ROUTES},
     **{("GET", f"/api/{prefix}/{{id}}/"): ANY_ROLE for prefix in _NODE_ROUTES},
     ("GET", "/api/model-versions/{node_id}/stage-history/"): ANY_ROLE,
@@ -244,7 +245,7 @@ def concrete(path: str, w: dict) -> str:
             "stages": lambda: "staging", "stage-policies": lambda: "staging",
             "promotion-requests": lambda: w["pending"], "promotion-decisions": lambda: w["decision"],
             "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"],
+            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"], "links": lambda: w["edge"],
         }.get(head, lambda: None)()
     url = path
     for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):

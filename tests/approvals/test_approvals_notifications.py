@@ -62,6 +62,11 @@ class Receiver:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
 @pytest.fixture
 def fast_retries(settings):
     settings.APPROVALS_WEBHOOK_BACKOFF = 0

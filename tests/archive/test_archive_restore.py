@@ -78,7 +78,9 @@ def test_restore_refuses_a_store_that_already_has_the_nodes(users, tmp_path):
     audit_before = AuditEntry.objects.count()
     with pytest.raises(CommandError, match="already exist here"):
         call_command("restore_bundle", str(path))
-    assert AuditEntry.objects.count() == audit_before
+    # The refusal is audited, and is the only entry added.
+    assert AuditEntry.objects.count() == audit_before + 1
+    assert AuditEntry.objects.order_by("-seq").first().action == "bundle.restore_refused"
     # --merge adds only what is missing: here nothing.
     nodes = Node.objects.count()
     call_command("restore_bundle", str(path), "--merge")

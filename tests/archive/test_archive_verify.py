@@ -94,8 +94,11 @@ def test_removed_file_is_named(bundle_file, tmp_path):
 
 def test_added_file_is_named(bundle_file, tmp_path):
     members = _members(bundle_file)
+    members["raw/999999.json"] = b"{}"
+    assert _problem(_write(tmp_path / "x.zip", members)) == "unexpected file raw/999999.json: it is in the ZIP but not in the manifest"
+    del members["raw/999999.json"]
     members["raw/extra.json"] = b"{}"
-    assert _problem(_write(tmp_path / "x.zip", members)) == "unexpected file raw/extra.json: it is in the ZIP but not in the manifest"
+    assert _problem(_write(tmp_path / "y.zip", members)) == "unexpected file raw/extra.json: the bundle format does not allow it"
 
 
 def test_edited_manifest_is_caught(bundle_file, tmp_path):
@@ -157,15 +160,15 @@ def _run(*args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_command_line_exit_codes_and_messages(bundle_file, tmp_path):
-    good = _run(bundle_file, "--sha256", hashlib.sha256(bundle_file.read_bytes()).hexdigest())
+def test_command_line_exit_codes_and_messages(bundle_file, tmp_path, settings):
+    good = _run(bundle_file, "--sha256", hashlib.sha256(bundle_file.read_bytes()).hexdigest(), "--hmac-key", settings.AUDIT_HMAC_KEY)
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.startswith("OK: ") and hashlib.sha256(bundle_file.read_bytes()).hexdigest() in good.stdout
     members = _members(bundle_file)
     members["raw/extra.json"] = b"{}"
     bad = _run(_write(tmp_path / "added.zip", members))
     assert bad.returncode == 1
-    assert bad.stdout.strip() == "FAIL: unexpected file raw/extra.json: it is in the ZIP but not in the manifest"
+    assert bad.stdout.strip() == "FAIL: unexpected file raw/extra.json: the bundle format does not allow it"
     missing = _run(tmp_path / "nope.zip")
     assert missing.returncode == 1 and missing.stdout.startswith("FAIL: cannot read")
 

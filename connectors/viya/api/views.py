@@ -1,17 +1,22 @@
-"""POST /api/links/same-as/ — an explicit, audited same-as link between two platforms' nodes.
+"""POST /api/links/same-as/ — an explicit, audited same-as link between two platforms' nodes;
+POST /api/links/same-as/{edge}/confirm/ — an approver's or admin's confirmation of one.
 
-Admins and engineers may link; anyone with a role may read the answer. The work (checks, edge, audit entry
-in one transaction) is in lineage.stitching so the API stays thin.
+Admins and engineers may link; approvers and admins (not the link's maker) may confirm, which lets gates
+rely on a link the requester made themselves. The work (checks, edge, audit entry in one transaction) is in
+lineage.stitching so the API stays thin.
 """
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connectors.viya.api.serializers import SameAsEdge, SameAsLinkRequest
+from connectors.viya.api.serializers import SameAsConfirmRequest, SameAsEdge, SameAsLinkRequest
 from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ADMIN, ENGINEER
-from lineage.stitching import StitchError, link_same_as
+from governance.accounts.roles import ADMIN, APPROVER, ENGINEER
+from governance.audit.recorder import record
+from lineage.models import Edge
+from lineage.stitching import LinkAlreadyConfirmed, StitchError, confirm_same_as, link_same_as
 
 
 class SameAsLinkView(APIView):
@@ -23,7 +28,25 @@ class SameAsLinkView(APIView):
         form.is_valid(raise_exception=True)
         try:
             edge, created = link_same_as(form.validated_data["src"], form.validated_data["dst"],
-                                         reason=form.validated_data["reason"])
+                                         reason=form.validated_data["reason"], user=request.user)
         except StitchError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(SameAsEdge(edge).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class SameAsConfirmView(APIView):
+    permission_classes = [role_permission(ADMIN, APPROVER)]
+
+    @extend_schema(request=SameAsConfirmRequest, responses={200: SameAsEdge})
+    def post(self, request, id: int):  # noqa: A002 - the URL names it id, as every other route
+        form = SameAsConfirmRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        edge = get_object_or_404(Edge, pk=id)
+        try:
+            confirm_same_as(edge, request.user, reason=form.validated_data["reason"])
+        except StitchError as exc:
+            record("lineage.link.same_as.confirm_refused", "lineage.edge", edge.pk, reason=str(exc))
+            code = status.HTTP_409_CONFLICT if isinstance(exc, LinkAlreadyConfirmed) else status.HTTP_400_BAD_REQUEST
+            return Response({"error": "conflict" if code == 409 else "invalid", "detail": str(exc)}, status=code)
+        edge.refresh_from_db()
+        return Response(SameAsEdge(edge).data)

@@ -1,5 +1,4 @@
 """API representations of bundles, holds and retention policies."""
-from django.conf import settings
 from rest_framework import serializers
 
 from governance.archive.models import (BUNDLE_SUBJECT_KINDS, HOLD_KINDS, BundleBuild, EvidenceBundle, LegalHold,
@@ -69,7 +68,9 @@ class BundleUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
 
     def validate_file(self, upload):
-        limit = getattr(settings, "ARCHIVE_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024)
+        from governance.archive.api.uploads import max_upload_bytes
+
+        limit = max_upload_bytes()
         if upload.size > limit:
             raise serializers.ValidationError(f"the file is larger than {limit} bytes")
         return upload
@@ -125,6 +126,14 @@ class VerifyResultSerializer(serializers.Serializer):
     audit_entries = serializers.IntegerField(required=False)
     notes = serializers.ListField(child=serializers.CharField(), required=False)
     registered = serializers.BooleanField(required=False, help_text="A bundle with this SHA-256 is registered here")
+    signature = serializers.ChoiceField(
+        choices=["verified", "not_checked", "unknown_key", "no_checkpoint"], required=False,
+        help_text="whether the audit checkpoint's signature was verified with a key this deployment holds")
+    checkpoint = serializers.DictField(required=False, allow_null=True,
+                                       help_text="the signed checkpoint found in the bundle: seq, key_id, algorithm, created_at")
+    trust = serializers.CharField(required=False, help_text="built, verified (restored, signed) or untrusted")
+    error = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
 
 
 class RetentionDecisionSerializer(serializers.Serializer):

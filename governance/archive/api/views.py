@@ -8,8 +8,6 @@ Who may do what (checked here, on the server):
 - legal holds: any role reads; auditors and admins place and release.
 - retention policies: any role reads; admins write and run; auditors and admins preview.
 """
-import hashlib
-
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -26,6 +24,8 @@ from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role
 from governance.archive import builds, holds, retention, services, verify
 from governance.archive.api import serializers as s
+from governance.archive.api import uploads
+from governance.archive.api.uploads import VerifyUploadThrottle
 from governance.archive.closure import ClosureTooLarge
 from governance.archive.filtersets import (BundleBuildFilterSet, EvidenceBundleFilterSet, LegalHoldFilterSet,
                                            RetentionPolicyFilterSet)
@@ -132,20 +132,49 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
     def verify(self, request, pk=None):
         return Response(services.verify_bundle(self.get_object()))
 
-    @extend_schema(request={"multipart/form-data": s.BundleUploadSerializer}, responses={200: s.VerifyResultSerializer})
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: a session login's CSRF check reads the form, which parses the upload.
+        if self.action == "verify_upload":
+            self._upload_handler = uploads.install(request)
+        super().initial(request, *args, **kwargs)
+
+    def get_throttles(self):
+        if self.action == "verify_upload":
+            return [VerifyUploadThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(request={"multipart/form-data": s.BundleUploadSerializer},
+                   responses={200: s.VerifyResultSerializer, 413: s.VerifyResultSerializer, 422: s.VerifyResultSerializer})
     @action(detail=False, methods=["post"], url_path="verify-upload")
     def verify_upload(self, request):
+        """Check an uploaded bundle with the offline verifier's code and this deployment's keys.
+
+        The upload goes to a temporary file (never whole into memory) and is refused past
+        ARCHIVE_MAX_UPLOAD_BYTES (413); the ZIP is screened and inflated in chunks under the
+        ARCHIVE_ZIP_MAX_* caps. A bundle that fails any check (tampered, malformed, over a cap) is a 422
+        with `problem` naming the first thing wrong; 200 means it verified, and `signature` says whether its
+        checkpoint was signed by a key this deployment holds (`verified`) or by another (`unknown_key`)."""
+        handler = self._upload_handler
         params = s.BundleUploadSerializer(data=request.data)
+        if handler.too_large:
+            raise uploads.UploadTooLarge(handler.limit)
         params.is_valid(raise_exception=True)
-        data = params.validated_data["file"].read()
-        try:
-            report = verify.verify_bytes(data)
-        except verify.Problem as problem:
-            sha = hashlib.sha256(data).hexdigest()
-            return Response({"ok": False, "problem": str(problem), "sha256": sha,
-                             "registered": EvidenceBundle.objects.filter(sha256=sha).exists()})
+        upload = params.validated_data["file"]
+        from governance.archive.restore import limits_from_settings
+        from governance.audit.signing import verification_keys
+
+        with upload.open("rb") as handle:
+            try:
+                report = verify.verify_file(handle, keys=verification_keys(), limits=limits_from_settings(),
+                                            unknown_key_ok=True)
+            except verify.Problem as problem:
+                sha = verify.file_sha256(handle)
+                return Response({"error": "bundle_invalid", "detail": str(problem), "ok": False, "problem": str(problem),
+                                 "sha256": sha, "registered": EvidenceBundle.objects.filter(sha256=sha).exists()},
+                                status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response({"ok": True, "problem": None, "sha256": report.sha256, "files": report.files,
                          "nodes": report.nodes, "edges": report.edges, "audit_entries": report.audit_entries,
+                         "signature": report.signature, "checkpoint": report.checkpoint, "notes": report.notes,
                          "registered": EvidenceBundle.objects.filter(sha256=report.sha256).exists()})
 
 
