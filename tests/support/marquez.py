@@ -1,0 +1,96 @@
+"""Shared by the Marquez API tests: the OpenLineage corpus to ingest, and Marquez's own OpenAPI description
+as a response validator.
+
+The validator reads ../shared/fixtures/marquez/openapi.yml as it is and applies only these corrections, each
+where Marquez's description disagrees with what Marquez itself answers (a strict reading would refuse
+Marquez's own responses):
+- GraphNode.data: the discriminator on `type` is dropped and oneOf read as anyOf (the fixture README's note:
+  Marquez answers the dataset's or job's own type there);
+- NodeType also holds DATASET_FIELD: Marquez's column-lineage graph is a LineageGraph of field nodes, and its
+  NodeType enum (marquez.service.models.NodeType) has that value; the description omits it;
+- FacetsResult.facets is a map of facets (the description types the map itself as one facet);
+- InputDatasetVersion / OutputDatasetVersion facets map to facet objects (the description says strings);
+- DatasetVersion.tags is an array of strings ("List of tags", and its own example answers `tags: []`; the
+  description types it as one string);
+- `type:` left empty (SearchResult name, updatedAt) means no type constraint.
+Nullability is not relaxed: no field is declared nullable, so an answer must leave out what it does not know.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from tests.conftest import shared_fixture
+
+
+def complete_events() -> list[dict]:
+    """Every corpus event meant to be posted whole that Marquez would accept (the lenient verdict)."""
+    folder = shared_fixture("openlineage")
+    verdicts = json.loads((folder / "validation.json").read_text())
+    return [json.loads((folder / "events" / v["m"]["file"]).read_text())
+            for v in verdicts if v["m"]["kind"] == "complete" and v["lenient_ok"]]
+
+
+def ingest(client, events) -> None:
+    for event in events:
+        response = client.post("/api/v1/lineage", event, format="json")
+        assert response.status_code == 201, response.content
+
+
+def _fix(spec: dict) -> dict:
+    spec = copy.deepcopy(spec)
+    schemas = spec["components"]["schemas"]
+    data = schemas["GraphNode"]["properties"]["data"]
+    data.pop("discriminator", None)
+    data["anyOf"] = data.pop("oneOf")
+    schemas["NodeType"]["enum"] = [*schemas["NodeType"]["enum"], "DATASET_FIELD"]
+    schemas["FacetsResult"]["properties"]["facets"] = {
+        "type": "object", "additionalProperties": {"$ref": "#/components/schemas/CustomFacet"}}
+    for name in ("InputDatasetVersion", "OutputDatasetVersion"):
+        schemas[name]["properties"]["facets"]["additionalProperties"] = {"$ref": "#/components/schemas/CustomFacet"}
+
+    schemas["DatasetVersion"]["properties"]["tags"] = {"type": "array", "items": {"type": "string"}}
+
+    def drop_empty_types(node):
+        if isinstance(node, dict):
+            if "type" in node and node["type"] is None:
+                del node["type"]
+            for value in node.values():
+                drop_empty_types(value)
+        elif isinstance(node, list):
+            for value in node:
+                drop_empty_types(value)
+
+    drop_empty_types(spec)
+    return spec
+
+
+class MarquezSchema:
+    def __init__(self):
+        path = shared_fixture("marquez", "openapi.yml")
+        self.spec = _fix(yaml.safe_load(path.read_text()))
+        self.templates = [(t, re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", t) + "$")) for t in self.spec["paths"]]
+
+    def response_schema(self, template: str, method: str = "get", status: str = "200") -> dict:
+        responses = self.spec["paths"][template][method]["responses"]
+        answer = responses.get(status) or responses.get(int(status))
+        return answer["content"]["application/json"]["schema"]
+
+    def errors(self, template: str, body, method: str = "get", status: str = "200") -> list[str]:
+        schema = {**self.response_schema(template, method, status), "components": self.spec["components"]}
+        validator = Draft202012Validator(schema)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)][:10]
+
+    def check(self, template: str, body, **kwargs) -> None:
+        found = self.errors(template, body, **kwargs)
+        assert not found, f"{template}: {found}"
+
+
+@pytest.fixture(scope="session")
+def marquez_schema() -> MarquezSchema:
+    return MarquezSchema()
