@@ -23,8 +23,8 @@ def list_events(*, before=None, after=None, ascending=False, limit=100, offset=0
     if after is not None:
         qs = qs.filter(event_time__gt=after)
     if as_of is not None:
-        # What had happened by then (eventTime) and had reached us by then.
-        qs = qs.filter(event_time__lte=as_of, received_at__lte=as_of)
+        # The store's clock is the event's own (eventTime), as for every other as_of read.
+        qs = qs.filter(event_time__lte=as_of)
     order = ("event_time", "id") if ascending else ("-event_time", "-id")
     picked = list(qs.order_by(*order).values_list("id", "raw_id")[offset:offset + limit]) if limit else []
     bodies = RawRecord.objects.in_bulk([raw for _id, raw in picked])

@@ -94,3 +94,46 @@ class MarquezSchema:
 @pytest.fixture(scope="session")
 def marquez_schema() -> MarquezSchema:
     return MarquezSchema()
+
+
+PRODUCER = "https://example.com/lineage-ledger-tests"
+RUN_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+DB = "postgres://db:5432"
+
+
+def _facet(kind: str, **body) -> dict:
+    return {"_producer": PRODUCER, "_schemaURL": f"https://openlineage.io/spec/facets/1-0-0/{kind}.json", **body}
+
+
+def _dataset(name: str, fields: dict, lineage: dict | None = None) -> dict:
+    """`fields`: name -> type; `lineage`: output field -> [(input dataset, input field)]."""
+    facets = {"schema": _facet("SchemaDatasetFacet", fields=[{"name": f, "type": t} for f, t in fields.items()])}
+    if lineage:
+        facets["columnLineage"] = _facet("ColumnLineageDatasetFacet", fields={
+            out: {"inputFields": [{"namespace": DB, "name": ds, "field": f} for ds, f in ins],
+                  "transformationType": "IDENTITY", "transformationDescription": "copied"}
+            for out, ins in lineage.items()})
+    return {"namespace": DB, "name": name, "facets": facets}
+
+
+def event(event_type: str, job: str, run_id: str, when: str, inputs=(), outputs=(), job_facets=None) -> dict:
+    return {"eventType": event_type, "eventTime": when, "producer": PRODUCER, "schemaURL": RUN_SCHEMA,
+            "run": {"runId": run_id}, "job": {"namespace": "etl", "name": job, "facets": job_facets or {}},
+            "inputs": [{"namespace": DB, "name": n} for n in inputs], "outputs": list(outputs)}
+
+
+def pipeline(runs: dict[str, str]) -> list[dict]:
+    """extract -> public.raw -> clean -> public.clean -> report -> public.report, with schema and column
+    lineage facets, a `tags` facet on clean, and report's run failing. `runs`: job name -> run id."""
+    raw = _dataset("public.raw", {"id": "INTEGER", "amount": "DECIMAL"})
+    clean = _dataset("public.clean", {"id": "INTEGER", "amount_usd": "DECIMAL"},
+                     {"id": [("public.raw", "id")], "amount_usd": [("public.raw", "amount")]})
+    report = _dataset("public.report", {"total": "DECIMAL"}, {"total": [("public.clean", "amount_usd")]})
+    tags = {"tags": _facet("TagsJobFacet", tags=[{"key": "pii", "value": "true", "source": "USER"}])}
+    steps = [("etl.extract", (), raw, "COMPLETE", None), ("etl.clean", ("public.raw",), clean, "COMPLETE", tags),
+             ("etl.report", ("public.clean",), report, "FAIL", None)]
+    out = []
+    for i, (job, inputs, output, end, job_facets) in enumerate(steps):
+        out.append(event("START", job, runs[job], f"2024-06-01T10:{2 * i:02d}:00Z", inputs, [output], job_facets))
+        out.append(event(end, job, runs[job], f"2024-06-01T10:{2 * i + 1:02d}:00Z", inputs, [output], job_facets))
+    return out
