@@ -202,11 +202,13 @@ def runs_io(runs: dict[int, dict], as_of=None) -> dict[int, tuple[list, list]]:
     return out
 
 
-def run_shapes(run_nodes, as_of=None, job_node: Node | None = None) -> list[dict]:
-    """Marquez's Run for each of `run_nodes`, with its job version and dataset versions."""
+def run_shapes(run_nodes, as_of=None, job_node: Node | None = None, jobs_by_run: dict | None = None) -> list[dict]:
+    """Marquez's Run for each of `run_nodes`, with its job version and dataset versions (a few queries for
+    the whole list, whatever its length)."""
     run_nodes = list(run_nodes)
     props = props_at(run_nodes, as_of)
-    jobs_by_run = {r.pk: job_node for r in run_nodes} if job_node is not None else jobs_of_runs(props, as_of)
+    if jobs_by_run is None:
+        jobs_by_run = {r.pk: job_node for r in run_nodes} if job_node is not None else jobs_of_runs(props, as_of)
     io = runs_io(props, as_of)
     return [shapes.run(r, props[r.pk], job=jobs_by_run.get(r.pk), inputs=io[r.pk][0], outputs=io[r.pk][1])
             for r in run_nodes]
@@ -218,9 +220,12 @@ def job_shapes(job_nodes, as_of=None) -> list[dict]:
     props = props_at(job_nodes, as_of)
     io = jobs_io(ids, as_of)
     latest = latest_runs(ids, as_of)
-    runs = {pk: run_shapes([r], as_of, job_node=j)[0] for j in job_nodes if (pk := j.pk) in latest
-            for r in [latest[pk][0]]}
-    return [shapes.job(j, props[j.pk], inputs=io[j.pk][0], outputs=io[j.pk][1], latest_run=runs.get(j.pk),
+    by_id = {j.pk: j for j in job_nodes}
+    latest_nodes = [run for run, _props in latest.values()]
+    shaped = run_shapes(latest_nodes, as_of, jobs_by_run={run.pk: by_id[job] for job, (run, _p) in latest.items()})
+    runs = {run.pk: data for run, data in zip(latest_nodes, shaped)}
+    return [shapes.job(j, props[j.pk], inputs=io[j.pk][0], outputs=io[j.pk][1],
+                       latest_run=runs[latest[j.pk][0].pk] if j.pk in latest else None,
                        latest_run_node=latest[j.pk][0] if j.pk in latest else None) for j in job_nodes]
 
 
