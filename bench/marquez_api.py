@@ -144,6 +144,7 @@ def measure(url: str, queries: int, seed: int) -> dict:
     token = create_engineers(f"marquez-bench-{int(time.time())}", 1)[0]
     env = server_env(url, DB_CONN_MAX_AGE="86400")
     figures: dict[str, tuple[list[float], list[int]]] = {}
+    sizes: dict[str, list[int]] = {}
     with Gunicorn(env, 1, threads=1) as server, requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {token}"
         base = server.base
@@ -152,6 +153,7 @@ def measure(url: str, queries: int, seed: int) -> dict:
             r = session.get(f"{base}/api/nodes/{pk}/lineage/",
                             params={"direction": "upstream", "depth": 10, "max_nodes": 1000})
             r.raise_for_status()
+            sizes.setdefault("ours (nodes lineage)", []).append(len(r.content))
             body = r.json()
             if not any(n["id"] == pk for n in body["nodes"]):
                 raise SystemExit("wrong answer: our lineage misses its start node")
@@ -160,11 +162,13 @@ def measure(url: str, queries: int, seed: int) -> dict:
         def marquez(pk, node_id, **extra):
             r = session.get(f"{base}/api/v1/lineage", params={"nodeId": node_id, "depth": DEPTH, **extra})
             r.raise_for_status()
+            sizes.setdefault("Marquez lineage, " + ("bound 1000" if extra else "default"), []).append(len(r.content))
             return _check_marquez(r.json(), node_id)
 
         def column(pk, node_id):
             r = session.get(f"{base}/api/v1/column-lineage", params={"nodeId": node_id, "depth": DEPTH})
             r.raise_for_status()
+            sizes.setdefault("Marquez column-lineage", []).append(len(r.content))
             graph = r.json()["graph"]
             prefix = "datasetField:" + node_id.split(":", 1)[1] + ":"
             starts_ = [n for n in graph if n["id"].startswith(prefix)]
@@ -186,7 +190,7 @@ def measure(url: str, queries: int, seed: int) -> dict:
                 size = methods[name](*start)
                 figures[name][0].append((time.perf_counter() - t) * 1000)
                 figures[name][1].append(size)
-    return figures
+    return figures, sizes
 
 
 def main(argv=None) -> int:
@@ -202,15 +206,16 @@ def main(argv=None) -> int:
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
     _setup_django(url)
     ensure_graph(url, args.nodes, args.seed)
-    figures = measure(url, args.queries, args.seed)
+    figures, body_sizes = measure(url, args.queries, args.seed)
     print(f"\nMarquez-compatible reads beside ours, HTTP on gunicorn (1 sync worker), {args.nodes} nodes, "
           f"{args.queries} random start datasets, depth {DEPTH} for the Marquez reads "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print(f"{'endpoint':<30} {'p50 ms':>8} {'p95 ms':>8} {'mean nodes':>11}")
+    print(f"{'endpoint':<30} {'p50 ms':>8} {'p95 ms':>8} {'mean nodes':>11} {'mean KB':>9}")
     p95 = {}
     for name, (times, sizes) in figures.items():
         p50, p95[name] = _percentiles(times)
-        print(f"{name:<30} {p50:8.1f} {p95[name]:8.1f} {statistics.mean(sizes):11.1f}")
+        kb = statistics.mean(body_sizes[name]) / 1024
+        print(f"{name:<30} {p50:8.1f} {p95[name]:8.1f} {statistics.mean(sizes):11.1f} {kb:9.0f}")
     ours = p95["ours (nodes lineage)"]
     print(f"ratio: marquez_lineage_p95_vs_ours {p95['Marquez lineage, bound 1000'] / ours:.2f} (goal <= {GOAL:g})")
     print(f"ratio: marquez_column_lineage_p95_vs_ours {p95['Marquez column-lineage'] / ours:.2f} (goal <= {GOAL:g})")

@@ -20,6 +20,8 @@ once `max_nodes` jobs and datasets are known; the nearest levels are kept and `t
 """
 from __future__ import annotations
 
+from django.db import connection
+
 from lineage.graph import MAX_NODES
 from lineage.kinds import NodeKind, Source
 from lineage.marquez import shapes
@@ -144,8 +146,27 @@ def props_at(nodes, as_of=None) -> dict[int, dict]:
     return out
 
 
+_LATEST_SQL = """
+SELECT job_id, run_id FROM (
+    SELECT e.src_id AS job_id, r.id AS run_id, ROW_NUMBER() OVER (
+        PARTITION BY e.src_id ORDER BY COALESCE(STATE_TIME, '') DESC, r.last_seen DESC, r.id DESC) AS k
+    FROM lineage_edge e JOIN lineage_node r ON r.id = e.dst_id
+    WHERE e.kind = 'instance_of' AND r.kind = 'run' AND {live:e} AND e.src_id IN ({ids})
+) ranked WHERE k = 1
+"""
+
+
 def latest_runs(job_ids, as_of=None) -> dict[int, tuple[Node, dict]]:
-    """Job id -> (its latest run, the run's properties): greatest state_time, then last_seen."""
+    """Job id -> (its latest run, the run's properties): greatest state_time, then last_seen.
+
+    Now: the database ranks the runs and only the winners are loaded (a job may have thousands of runs).
+    As of a time the state_time to rank by is the revision's then, so every run of the jobs is read."""
+    if as_of is None:
+        state_time = ("r.properties->>'state_time'" if connection.vendor == "postgresql"
+                      else "json_extract(r.properties, '$.state_time')")
+        pairs = rows(_LATEST_SQL.replace("STATE_TIME", state_time), job_ids)
+        runs = Node.objects.in_bulk(sorted({run for _job, run in pairs}))
+        return {job: (runs[run], runs[run].properties or {}) for job, run in pairs}
     sql = ("SELECT e.src_id, e.dst_id FROM lineage_edge e JOIN lineage_node r ON r.id = e.dst_id "
            "WHERE e.kind = 'instance_of' AND r.kind = 'run' AND {live:e} AND e.src_id IN ({ids})")
     pairs = rows(sql, job_ids, as_of)
@@ -158,6 +179,13 @@ def latest_runs(job_ids, as_of=None) -> dict[int, tuple[Node, dict]]:
         if job_id not in latest or rank > latest[job_id][0]:
             latest[job_id] = (rank, run)
     return {job: (run, props[run.pk]) for job, (_rank, run) in latest.items()}
+
+
+def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
+    """At most `room` of `ids` (the smallest, so that answers are repeatable); whether some were dropped."""
+    if len(ids) <= room:
+        return ids, False
+    return set(sorted(ids)[:max(room, 0)]), True
 
 
 def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES) -> dict:
@@ -173,42 +201,36 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
         raise ValueError(f"depth must be between 0 and {MAX_DEPTH}")
     start = resolve(*(lambda p, r: (_TYPES[p], r))(*parse_node_id(node_id)), as_of=as_of)
 
-    # level_of: every job and dataset reached, with the level it was reached at (for the bound).
+    # level_of: every job and dataset reached, with the level it was reached at. Each level is cut to the
+    # room the bound leaves before it is walked, so an answer never costs more than its bound.
     pairs: set[tuple[int, int, str]] = set()
     level_of: dict[int, int] = {start.pk: 0}
+    truncated = False
     if start.kind == NodeKind.DATASET:
         around = dataset_io([start.pk], as_of)
         pairs |= around
-        frontier = {job for job, _d, _r in around}
+        frontier, truncated = _trim({job for job, _d, _r in around}, max_nodes - 1)
     else:
         frontier = {start.pk}
     for job in frontier:
         level_of.setdefault(job, 0)
-    truncated = False
     level = 0
     while frontier:
         found = job_io(frontier, as_of)
         pairs |= found
-        new_datasets = {d for _j, d, _r in found} - level_of.keys()
+        new_datasets, cut = _trim({d for _j, d, _r in found} - level_of.keys(), max_nodes - len(level_of))
+        truncated |= cut
         for d in new_datasets:
             level_of[d] = level
-        if level >= depth or not new_datasets:
-            break
-        if len(level_of) >= max_nodes:
-            truncated = True
+        if level >= depth or not new_datasets or truncated:
             break
         around = dataset_io(new_datasets, as_of)
-        frontier = {job for job, _d, _r in around} - level_of.keys()
+        frontier, cut = _trim({job for job, _d, _r in around} - level_of.keys(), max_nodes - len(level_of))
+        truncated |= cut
         for job in frontier:
             level_of[job] = level + 1
         level += 1
 
-    if len(level_of) > max_nodes:
-        truncated = True
-        keep = sorted(level_of, key=lambda i: (level_of[i], i))[:max_nodes]
-        if start.pk not in keep:
-            keep[-1] = start.pk
-        level_of = {i: level_of[i] for i in keep}
     ids = set(level_of)
     nodes = Node.objects.in_bulk(sorted(ids))
     props = props_at(nodes.values(), as_of)
