@@ -18,8 +18,8 @@ class MarquezError(Exception):
 
 
 class BadRequest(MarquezError):
-    def __init__(self, message: str):
-        super().__init__(400, message)
+    def __init__(self, message: str, error: str | None = None):
+        super().__init__(400, message, error)
 
 
 class NotFound(MarquezError):

@@ -15,18 +15,19 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000
 
 
-def integer(params, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+def integer(params, name: str, default: int, *, low: int = 0, high: int | None = None,
+            error: str | None = None) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise BadRequest(f"query param {name} must be an integer, not {raw!r}") from None
+        raise BadRequest(f"query param {name} must be an integer, not {raw!r}", error) from None
     if value < low:
-        raise BadRequest(f"query param {name} must be greater than or equal to {low}")
+        raise BadRequest(f"query param {name} must be greater than or equal to {low}", error)
     if high is not None and value > high:
-        raise BadRequest(f"query param {name} must be less than or equal to {high}")
+        raise BadRequest(f"query param {name} must be less than or equal to {high}", error)
     return value
 
 

@@ -238,14 +238,20 @@ class RunFacets(MarquezView):
 
 
 def lineage_answer(request) -> Response:
-    """GET /api/v1/lineage (served by lineage.api.openlineage.LineageView, which also ingests)."""
+    """GET /api/v1/lineage (served by lineage.api.openlineage.LineageView, which also ingests). Its error
+    codes (`invalid_node_id`, `invalid_depth`) are the ones this endpoint answered before the rest came."""
     q = request.query_params
     node_id = q.get("nodeId", "")
     if not node_id:
-        raise errors.BadRequest("query param nodeId is required (dataset:NS:NAME or job:NS:NAME)")
-    depth = params.integer(q, "depth", graph.DEFAULT_DEPTH, low=0, high=graph.MAX_DEPTH)
+        raise errors.BadRequest("query param nodeId is required (dataset:NS:NAME or job:NS:NAME)", "invalid_node_id")
+    depth = params.integer(q, "depth", graph.DEFAULT_DEPTH, low=0, high=graph.MAX_DEPTH, error="invalid_depth")
     max_nodes = params.integer(q, "maxNodes", graph.MAX_NODES, low=1, high=graph.MAX_NODES)
-    return Response(_call(graph.marquez_lineage, node_id, depth, as_of=params.as_of(q), max_nodes=max_nodes))
+    try:
+        return Response(graph.marquez_lineage(node_id, depth, as_of=params.as_of(q), max_nodes=max_nodes))
+    except LookupError as exc:
+        raise errors.NotFound(str(exc)) from None
+    except ValueError as exc:
+        raise errors.BadRequest(str(exc), "invalid_node_id") from None
 
 
 class ColumnLineage(MarquezView):
