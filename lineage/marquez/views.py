@@ -73,11 +73,16 @@ def _namespace(row: dict) -> dict:
             "ownerName": "anonymous", "description": "", "isHidden": False}
 
 
+def _source_type(url: str) -> str:
+    """The connection URL's scheme, as a Marquez source type (postgres://… is POSTGRESQL)."""
+    scheme = url.split("://", 1)[0].upper() if "://" in url else ""
+    return {"POSTGRES": "POSTGRESQL"}.get(scheme, scheme or "DEFAULT")
+
+
 def _source(row: dict) -> dict:
-    return {"type": "POSTGRESQL" if str(row.get("uri") or row["source_name"]).startswith("postgres") else "DB",
-            "name": row["source_name"], "createdAt": shapes.iso(row["created"]),
-            "updatedAt": shapes.iso(row["updated"]), "connectionUrl": row.get("uri") or row["source_name"],
-            "description": ""}
+    url = row.get("uri") or row["source_name"]
+    return {"type": _source_type(url), "name": row["source_name"], "createdAt": shapes.iso(row["created"]),
+            "updatedAt": shapes.iso(row["updated"]), "connectionUrl": url, "description": ""}
 
 
 class NamespaceList(MarquezView):
