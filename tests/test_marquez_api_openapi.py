@@ -8,11 +8,16 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import client_for, make_user
-from tests.support.marquez import complete_events, ingest, marquez_schema  # noqa: F401 (fixture)
+from tests.support.marquez import MarquezSchema, complete_events, ingest
 
 
 def q(text: str) -> str:
     return quote(text, safe="")
+
+
+@pytest.fixture(scope="module")
+def marquez_schema() -> MarquezSchema:
+    return MarquezSchema()
 
 
 @pytest.fixture

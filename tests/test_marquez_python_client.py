@@ -103,7 +103,7 @@ def test_deprecated_writes_are_refused_with_a_json_reason(served):
     for method, path in (("put", "/api/v1/namespaces/etl"), ("put", f"/api/v1/namespaces/{DB}/datasets/x"),
                          ("put", "/api/v1/namespaces/etl/jobs/etl.clean"), ("post", "/api/v1/namespaces/etl/jobs/etl.clean/runs"),
                          ("post", f"/api/v1/jobs/runs/{runs['etl.clean']}/complete"), ("put", "/api/v1/tags/pii"),
-                         ("put", "/api/v1/sources/s"), ("post", f"/api/v1/namespaces/etl/datasets/x/tags/pii")):
+                         ("put", "/api/v1/sources/s"), ("post", "/api/v1/namespaces/etl/datasets/x/tags/pii")):
         response = requests.request(method, url + path, json={}, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 405, (path, response.text)
         assert response.headers["Content-Type"].startswith("application/json")

@@ -21,7 +21,6 @@ import copy
 import json
 import re
 
-import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
@@ -89,11 +88,6 @@ class MarquezSchema:
     def check(self, template: str, body, **kwargs) -> None:
         found = self.errors(template, body, **kwargs)
         assert not found, f"{template}: {found}"
-
-
-@pytest.fixture(scope="session")
-def marquez_schema() -> MarquezSchema:
-    return MarquezSchema()
 
 
 PRODUCER = "https://example.com/lineage-ledger-tests"
