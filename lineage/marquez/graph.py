@@ -107,14 +107,10 @@ touched(holder_id, ds_id, role) AS (
     SELECT e.dst_id, xs.ds_id, 'in' FROM xs JOIN lineage_edge e ON e.src_id = xs.x_id
     WHERE e.kind = 'consumed' AND {live:e}
 )
-SELECT DISTINCT COALESCE(i.src_id, t.holder_id), t.ds_id, t.role
+SELECT DISTINCT j.id, t.ds_id, t.role
 FROM touched t
-JOIN lineage_node h ON h.id = t.holder_id
 LEFT JOIN lineage_edge i ON i.dst_id = t.holder_id AND i.kind = 'instance_of' AND {live:i}
-    AND h.kind = 'run'
-LEFT JOIN lineage_node j ON j.id = i.src_id
-WHERE (h.kind = 'job' AND h.source = 'openlineage')
-   OR (h.kind = 'run' AND j.kind = 'job' AND j.source = 'openlineage')
+JOIN lineage_node j ON j.id = COALESCE(i.src_id, t.holder_id) AND j.kind = 'job' AND j.source = 'openlineage'
 """
 
 
