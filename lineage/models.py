@@ -61,6 +61,8 @@ class Node(models.Model):
             models.Index(fields=["first_seen"], name="node_first_seen"),
             # Per-kind lists page newest first (cursor on -id): without it a rare kind scans the whole table.
             models.Index(fields=["kind", "-id"], name="node_kind_id"),
+            # Marquez's per-namespace job and dataset lists, paged by name (lineage.marquez.queries).
+            models.Index(fields=["kind", "source", "namespace", "name"], name="node_kind_src_ns_name"),
         ]
 
     def __str__(self):

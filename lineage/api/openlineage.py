@@ -43,29 +43,23 @@ class LineageView(APIView):
         parameters=[
             OpenApiParameter("nodeId", str, required=True, description="dataset:NAMESPACE:NAME or job:NAMESPACE:NAME"),
             OpenApiParameter("depth", int, required=False, description=f"hops to follow (default {DEFAULT_DEPTH})"),
+            OpenApiParameter("as_of", OpenApiTypes.DATETIME, required=False, description="the graph as it stood then"),
+            OpenApiParameter("maxNodes", int, required=False, description="answer size bound (default and most 10000)"),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        node_id = request.query_params.get("nodeId", "")
-        if not node_id:
-            return Response({"error": "invalid_node_id", "detail": "nodeId is required (dataset:NS:NAME or job:NS:NAME)"}, status=400)
-        try:
-            depth = int(request.query_params.get("depth", DEFAULT_DEPTH))
-        except ValueError:
-            return Response({"error": "invalid_depth", "detail": "depth must be an integer"}, status=400)
-        if depth < 0:
-            return Response({"error": "invalid_depth", "detail": "depth must not be negative"}, status=400)
-        try:
-            from lineage.marquez import marquez_lineage
-        except ImportError:
-            return Response({"error": "not_implemented", "detail": "the Marquez lineage read is not installed"}, status=501)
-        try:
-            return Response(marquez_lineage(node_id, depth))
-        except LookupError as exc:
-            return Response({"error": "not_found", "detail": str(exc) or f"no node {node_id!r}"}, status=404)
-        except ValueError as exc:
-            return Response({"error": "invalid_node_id", "detail": str(exc)}, status=400)
+        from lineage.marquez.views import lineage_answer
+
+        return lineage_answer(request)
+
+    def get_exception_handler(self):
+        """Reads answer errors in Marquez's shape (its clients read them); ingest keeps its own."""
+        if self.request is not None and self.request.method in ("GET", "HEAD"):
+            from lineage.marquez.views import _handler
+
+            return _handler
+        return super().get_exception_handler()
 
     @extend_schema(
         summary="Ingest one OpenLineage RunEvent, JobEvent or DatasetEvent (spec 2-0-2; gzip accepted)",

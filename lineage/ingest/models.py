@@ -46,6 +46,8 @@ class IngestedEvent(models.Model):
             models.Index(fields=["run_id", "event_time"], name="ingest_run_time"),
             models.Index(fields=["received_at"], name="ingest_received"),
             models.Index(fields=["request_id"], name="ingest_request"),
+            # Marquez's /api/v1/events/lineage pages by eventTime (lineage.marquez.events).
+            models.Index(fields=["event_time", "id"], name="ingest_event_time"),
         ]
 
     def __str__(self):

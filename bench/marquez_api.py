@@ -1,0 +1,228 @@
+"""Marquez-compatible graph reads beside our own graph endpoint, on one generated graph, in one run.
+
+    python -m bench.marquez_api                     # 1M nodes (generated once, then reused)
+    python -m bench.marquez_api --nodes 100000 --queries 30
+
+The graph is bench.lineage's generator (jobs, datasets, runs, dataset versions, ~3 edges per node) in a
+database of its own (postgres://…/ll_marquez_bench unless DATABASE_URL names another *_bench database),
+plus what the column-lineage read needs and the generator does not write: every dataset gets a schema
+facet (col_a, col_b) and a columnLineage facet deriving col_a from col_a of two of the datasets its runs
+read and col_b from col_b of one (so a field's upstream branches like real SQL lineage, and goes back
+through the layers). The facets are written once, marked in `bench_marquez_marker`.
+
+Measured over HTTP against gunicorn (1 sync worker, as `make serve-prod` runs each), keep-alive session,
+Bearer token, JSON decoded, interleaved per start dataset (random datasets of the last five layers):
+- ours: GET /api/nodes/{id}/lineage/?direction=upstream&depth=10&max_nodes=1000 (bench.lineage's goal
+  configuration);
+- Marquez lineage, same bound: GET /api/v1/lineage?nodeId=dataset:NS:NAME&depth=5&maxNodes=1000 (Marquez's
+  depth counts jobs and walks both ways, so depth 5 reaches further than our depth 10 upstream);
+- Marquez lineage as clients call it: depth 5, the default bound (10,000 jobs and datasets);
+- Marquez column lineage: GET /api/v1/column-lineage?nodeId=dataset:NS:NAME&depth=5 (upstream, the default).
+Goals: the Marquez reads at the same bound within 2x our endpoint's p95 (`ratio:` lines); the answers'
+sizes are printed beside, since the three answer different questions. Every answer is checked: each
+Marquez answer holds its start node and its edges name nodes of the answer; column lineage reaches back
+at least one level from every start.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from urllib.parse import urlparse
+
+from bench._server import BENCH_SECRET, Gunicorn, create_engineers, server_env
+from bench.lineage import LAYERS, _connect, _percentiles, _setup_django, existing, generate
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_marquez_bench"
+FACETS_VERSION = 1
+DEPTH = 5
+GOAL = 2.0
+
+_FACETS_SQL = """
+WITH produced_by(ds, run) AS (
+    SELECT vo.dst_id, p.src_id FROM lineage_edge vo
+    JOIN lineage_edge p ON p.dst_id = vo.src_id AND p.kind = 'produced'
+    WHERE vo.kind = 'version_of'
+),
+upstream(ds, up) AS (
+    SELECT DISTINCT pb.ds, COALESCE(vo.dst_id, c.src_id)
+    FROM produced_by pb
+    JOIN lineage_edge c ON c.dst_id = pb.run AND c.kind = 'consumed' AND c.valid_to IS NULL
+    LEFT JOIN lineage_edge vo ON vo.src_id = c.src_id AND vo.kind = 'version_of'
+),
+ranked AS (
+    SELECT u.ds, n.namespace, n.name, row_number() OVER (PARTITION BY u.ds ORDER BY u.up) AS k
+    FROM upstream u JOIN lineage_node n ON n.id = u.up AND n.kind = 'dataset'
+),
+facets AS (
+    SELECT ds,
+           jsonb_agg(jsonb_build_object('namespace', namespace, 'name', name, 'field', 'col_a')) FILTER (WHERE k <= 2) AS a,
+           jsonb_agg(jsonb_build_object('namespace', namespace, 'name', name, 'field', 'col_b')) FILTER (WHERE k = 1) AS b
+    FROM ranked GROUP BY ds
+)
+UPDATE lineage_node n SET properties = jsonb_build_object('facets', jsonb_build_object(
+    'schema', jsonb_build_object('_producer', 'bench', '_schemaURL', 'bench', 'fields',
+        jsonb_build_array(jsonb_build_object('name', 'col_a', 'type', 'INTEGER'),
+                          jsonb_build_object('name', 'col_b', 'type', 'TEXT'))),
+    'columnLineage', jsonb_build_object('_producer', 'bench', '_schemaURL', 'bench', 'fields', jsonb_build_object(
+        'col_a', jsonb_build_object('inputFields', COALESCE(f.a, '[]'::jsonb)),
+        'col_b', jsonb_build_object('inputFields', COALESCE(f.b, '[]'::jsonb))))))
+FROM facets f WHERE n.id = f.ds
+"""
+
+
+def _database_url(given: str | None) -> str:
+    url = given or os.environ.get("DATABASE_URL") or DEFAULT_URL
+    name = urlparse(url).path.lstrip("/")
+    if not url.startswith("postgres") or not name.endswith("_bench"):
+        if given:
+            raise SystemExit(f"refusing {name!r}: the benchmark replaces the lineage tables; use a *_bench database")
+        print(f"(DATABASE_URL does not name a *_bench PostgreSQL database; using {DEFAULT_URL})")
+        url = DEFAULT_URL
+    return url
+
+
+def ensure_graph(url: str, nodes: int, seed: int) -> None:
+    name = urlparse(url).path.lstrip("/")
+    if existing(url, nodes, seed) is None:
+        print(f"generating {nodes} nodes into PostgreSQL {name} (bench.lineage's generator)…", flush=True)
+        edges, seconds = generate(url, nodes, seed)
+        print(f"  {edges} edges in {seconds:.1f} s", flush=True)
+    conn = _connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_marquez_marker (nodes bigint, seed int, version int)")
+        cur.execute("SELECT 1 FROM bench_marquez_marker WHERE nodes = %s AND seed = %s AND version = %s",
+                    [nodes, seed, FACETS_VERSION])
+        made = cur.fetchone() is not None
+        # A graph generated again (bench.lineage's generate()) has lost the facets whatever our marker says.
+        if made:
+            cur.execute("SELECT COUNT(*) FROM lineage_node WHERE kind = 'dataset' AND properties ? 'facets'")
+            made = cur.fetchone()[0] > 0
+        if not made:
+            started = time.perf_counter()
+            cur.execute(_FACETS_SQL)
+            print(f"  schema and columnLineage facets on {cur.rowcount} datasets in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+            cur.execute("DELETE FROM bench_marquez_marker")
+            cur.execute("INSERT INTO bench_marquez_marker VALUES (%s, %s, %s)", [nodes, seed, FACETS_VERSION])
+    conn.autocommit = True
+    if not made:
+        with conn.cursor() as cur:
+            cur.execute("VACUUM ANALYZE lineage_node")
+    conn.close()
+
+
+def _starts(url: str, count: int, seed: int) -> list[tuple[int, str]]:
+    rng = random.Random(seed + 2)
+    conn = _connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, namespace, name FROM lineage_node WHERE kind = 'dataset' AND namespace = ANY(%s) "
+                    "ORDER BY id", [[f"layer{k:02d}" for k in range(LAYERS - 5, LAYERS)]])
+        rows = cur.fetchall()
+    conn.close()
+    return [(pk, f"dataset:{ns}:{name}") for pk, ns, name in (rows[rng.randrange(len(rows))] for _ in range(count))]
+
+
+def _check_marquez(answer: dict, start: str) -> int:
+    ids = {n["id"] for n in answer["graph"]}
+    if start not in ids:
+        raise SystemExit(f"wrong answer: {start} missing from its own lineage")
+    for node in answer["graph"]:
+        for edge in node["inEdges"] + node["outEdges"]:
+            if edge["origin"] not in ids or edge["destination"] not in ids:
+                raise SystemExit(f"wrong answer: an edge of {node['id']} names a node outside the answer")
+    return len(ids)
+
+
+def measure(url: str, queries: int, seed: int) -> dict:
+    import requests
+
+    starts = _starts(url, queries, seed)
+    token = create_engineers(f"marquez-bench-{int(time.time())}", 1)[0]
+    env = server_env(url, DB_CONN_MAX_AGE="86400")
+    figures: dict[str, tuple[list[float], list[int]]] = {}
+    sizes: dict[str, list[int]] = {}
+    with Gunicorn(env, 1, threads=1) as server, requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {token}"
+        base = server.base
+
+        def ours(pk, _node_id):
+            r = session.get(f"{base}/api/nodes/{pk}/lineage/",
+                            params={"direction": "upstream", "depth": 10, "max_nodes": 1000})
+            r.raise_for_status()
+            sizes.setdefault("ours (nodes lineage)", []).append(len(r.content))
+            body = r.json()
+            if not any(n["id"] == pk for n in body["nodes"]):
+                raise SystemExit("wrong answer: our lineage misses its start node")
+            return len(body["nodes"])
+
+        def marquez(pk, node_id, **extra):
+            r = session.get(f"{base}/api/v1/lineage", params={"nodeId": node_id, "depth": DEPTH, **extra})
+            r.raise_for_status()
+            sizes.setdefault("Marquez lineage, " + ("bound 1000" if extra else "default"), []).append(len(r.content))
+            return _check_marquez(r.json(), node_id)
+
+        def column(pk, node_id):
+            r = session.get(f"{base}/api/v1/column-lineage", params={"nodeId": node_id, "depth": DEPTH})
+            r.raise_for_status()
+            sizes.setdefault("Marquez column-lineage", []).append(len(r.content))
+            graph = r.json()["graph"]
+            prefix = "datasetField:" + node_id.split(":", 1)[1] + ":"
+            starts_ = [n for n in graph if n["id"].startswith(prefix)]
+            if not starts_ or not any(n["inEdges"] for n in starts_):
+                raise SystemExit(f"wrong answer: no column lineage upstream of {node_id}")
+            return len(graph)
+
+        methods = {"ours (nodes lineage)": ours,
+                   "Marquez lineage, bound 1000": lambda p, n: marquez(p, n, maxNodes=1000),
+                   "Marquez lineage, default": marquez,
+                   "Marquez column-lineage": column}
+        names = list(methods)
+        for name in names:
+            methods[name](*starts[0])  # warm up
+        figures = {name: ([], []) for name in names}
+        for i, start in enumerate(starts):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                t = time.perf_counter()
+                size = methods[name](*start)
+                figures[name][0].append((time.perf_counter() - t) * 1000)
+                figures[name][1].append(size)
+    return figures, sizes
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.marquez_api", description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=1_000_000, help="graph size (default 1000000)")
+    parser.add_argument("--queries", type=int, default=30, help="start datasets (default 30)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="a *_bench PostgreSQL database (default: see above)")
+    args = parser.parse_args(argv)
+    if args.nodes < 10 * LAYERS * 10:
+        raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")
+    url = _database_url(args.database_url)
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
+    _setup_django(url)
+    ensure_graph(url, args.nodes, args.seed)
+    figures, body_sizes = measure(url, args.queries, args.seed)
+    print(f"\nMarquez-compatible reads beside ours, HTTP on gunicorn (1 sync worker), {args.nodes} nodes, "
+          f"{args.queries} random start datasets, depth {DEPTH} for the Marquez reads "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{'endpoint':<30} {'p50 ms':>8} {'p95 ms':>8} {'mean nodes':>11} {'mean KB':>9}")
+    p95 = {}
+    for name, (times, sizes) in figures.items():
+        p50, p95[name] = _percentiles(times)
+        kb = statistics.mean(body_sizes[name]) / 1024
+        print(f"{name:<30} {p50:8.1f} {p95[name]:8.1f} {statistics.mean(sizes):11.1f} {kb:9.0f}")
+    ours = p95["ours (nodes lineage)"]
+    print(f"ratio: marquez_lineage_p95_vs_ours {p95['Marquez lineage, bound 1000'] / ours:.2f} (goal <= {GOAL:g})")
+    print(f"ratio: marquez_column_lineage_p95_vs_ours {p95['Marquez column-lineage'] / ours:.2f} (goal <= {GOAL:g})")
+    print(f"ratio: marquez_lineage_default_bound_p95_vs_ours {p95['Marquez lineage, default'] / ours:.2f} "
+          "(printed: up to 10x the nodes of the others)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Marquez's `GET /api/v1/lineage?nodeId=…&depth=N` answer, computed from the lineage store.
+
+Marquez shows a job/dataset graph; the store holds runs and dataset versions too. The job/dataset graph is
+derived as lineage/ingest/mapping.py documents it (only edges that still hold count, like Marquez's
+"current lineage"; with `as_of`, the edges that held then):
+- job J outputs dataset D when J -instance_of-> R -produced-> V -version_of-> D, or R -produced-> D,
+  or J -produced-> D (a JobEvent's design-time output);
+- job J inputs dataset D when V -consumed-> R with V -version_of-> D, or D -consumed-> R, for a run R of
+  J, or D -consumed-> J.
+
+Why depth counts jobs: Marquez walks job to job through any dataset they share (as input or output) and
+stops `depth` jobs away from the start; the datasets of every job reached are included. We do the same,
+one level per step, each step one set-at-a-time indexed query, so the work follows the size of the answer,
+not of the store. A dataset start begins at every job that reads or writes it (a dataset no job touches
+is returned alone, as Marquez does).
+
+Why there is a node bound: Marquez has none and its lineage read takes seconds on large stores
+(MarquezProject/marquez#3058). Like our own graph reads (lineage.graph.MAX_NODES), an answer stops growing
+once `max_nodes` jobs and datasets are known; the nearest levels are kept and `truncated` says so.
+"""
+from __future__ import annotations
+
+from django.db import connection
+
+from lineage.graph import MAX_NODES
+from lineage.kinds import NodeKind, Source
+from lineage.marquez import shapes
+from lineage.marquez.sql import rows
+from lineage.models import Node, NodeRevision
+
+DEFAULT_DEPTH = 20
+MAX_DEPTH = 100
+_TYPES = {"dataset": NodeKind.DATASET.value, "job": NodeKind.JOB.value}
+node_id_of = shapes.node_id_of
+
+
+def parse_node_id(node_id: str, prefixes=tuple(_TYPES)) -> tuple[str, str]:
+    """'dataset:NS:NAME' -> ('dataset', 'NS:NAME'). The namespace may itself hold colons
+    (postgres://db:5432), so the rest is kept whole and matched against the store, never split blindly."""
+    if not isinstance(node_id, str) or ":" not in node_id:
+        raise ValueError("nodeId must look like dataset:NAMESPACE:NAME or job:NAMESPACE:NAME")
+    prefix, rest = node_id.split(":", 1)
+    if prefix not in prefixes:
+        raise ValueError(f"nodeId type must be one of {', '.join(prefixes)}, not {prefix!r}")
+    namespace, sep, name = rest.rpartition(":")
+    if not sep or not namespace or not name:
+        raise ValueError(f"nodeId {node_id!r} must name both a namespace and a name")
+    return prefix, rest
+
+
+def resolve(kind: str, rest: str, as_of=None) -> Node:
+    """The OpenLineage node of `kind` named 'NS:NAME' (existing at `as_of`)."""
+    nodes = Node.objects.filter(source=Source.OPENLINEAGE, kind=kind)
+    if as_of is not None:
+        nodes = nodes.filter(first_seen__lte=as_of)
+    node = nodes.filter(source_id=rest).first()
+    if node is None:
+        # Any split of NS:NAME at a colon (namespaces hold colons, names rarely do).
+        for i, ch in enumerate(rest):
+            if ch == ":":
+                node = nodes.filter(namespace=rest[:i], name=rest[i + 1:]).first()
+                if node is not None:
+                    break
+    if node is None:
+        label = "job" if kind == NodeKind.JOB else "dataset"
+        raise LookupError(f"no {label} {rest!r} in the lineage store" + (" at that time" if as_of else ""))
+    return node
+
+
+JOB_IO_SQL = """
+WITH runs(job_id, run_id) AS (
+    SELECT src_id, dst_id FROM lineage_edge e
+    WHERE e.kind = 'instance_of' AND {live:e} AND e.src_id IN ({ids})
+),
+touched(job_id, x_id, role) AS (
+    SELECT r.job_id, e.dst_id, 'out' FROM runs r JOIN lineage_edge e ON e.src_id = r.run_id
+    WHERE e.kind = 'produced' AND {live:e}
+    UNION ALL
+    SELECT r.job_id, e.src_id, 'in' FROM runs r JOIN lineage_edge e ON e.dst_id = r.run_id
+    WHERE e.kind = 'consumed' AND {live:e}
+    UNION ALL
+    SELECT e.src_id, e.dst_id, 'out' FROM lineage_edge e
+    WHERE e.kind = 'produced' AND {live:e} AND e.src_id IN ({ids})
+    UNION ALL
+    SELECT e.dst_id, e.src_id, 'in' FROM lineage_edge e
+    WHERE e.kind = 'consumed' AND {live:e} AND e.dst_id IN ({ids})
+)
+SELECT DISTINCT t.job_id, COALESCE(v.dst_id, t.x_id), t.role
+FROM touched t
+JOIN lineage_node x ON x.id = t.x_id
+LEFT JOIN lineage_edge v ON v.src_id = t.x_id AND v.kind = 'version_of' AND {live:v}
+    AND x.kind = 'dataset_version'
+WHERE x.source = 'openlineage' AND (x.kind = 'dataset' OR (x.kind = 'dataset_version' AND v.dst_id IS NOT NULL))
+"""
+
+DATASET_IO_SQL = """
+WITH xs(ds_id, x_id) AS (
+    SELECT id, id FROM lineage_node WHERE id IN ({ids})
+    UNION ALL
+    SELECT dst_id, src_id FROM lineage_edge e
+    WHERE e.kind = 'version_of' AND {live:e} AND e.dst_id IN ({ids})
+),
+touched(holder_id, ds_id, role) AS (
+    SELECT e.src_id, xs.ds_id, 'out' FROM xs JOIN lineage_edge e ON e.dst_id = xs.x_id
+    WHERE e.kind = 'produced' AND {live:e}
+    UNION ALL
+    SELECT e.dst_id, xs.ds_id, 'in' FROM xs JOIN lineage_edge e ON e.src_id = xs.x_id
+    WHERE e.kind = 'consumed' AND {live:e}
+)
+SELECT DISTINCT j.id, t.ds_id, t.role
+FROM touched t
+LEFT JOIN lineage_edge i ON i.dst_id = t.holder_id AND i.kind = 'instance_of' AND {live:i}
+JOIN lineage_node j ON j.id = COALESCE(i.src_id, t.holder_id) AND j.kind = 'job' AND j.source = 'openlineage'
+"""
+
+
+def job_io(job_ids, as_of=None) -> set[tuple[int, int, str]]:
+    """(job id, dataset id, 'in'|'out') for the jobs `job_ids`."""
+    return {(r[0], r[1], r[2]) for r in rows(JOB_IO_SQL, job_ids, as_of)}
+
+
+def dataset_io(dataset_ids, as_of=None) -> set[tuple[int, int, str]]:
+    """(job id, dataset id, 'in'|'out') for the jobs touching the datasets `dataset_ids`."""
+    return {(r[0], r[1], r[2]) for r in rows(DATASET_IO_SQL, dataset_ids, as_of)}
+
+
+def props_at(nodes, as_of=None) -> dict[int, dict]:
+    """Node id -> its properties (as of `as_of`: the latest revision then, or {} when it had none)."""
+    nodes = list(nodes)
+    if as_of is None:
+        return {n.pk: n.properties or {} for n in nodes}
+    out: dict[int, dict] = {n.pk: {} for n in nodes}
+    done: set[int] = set()
+    ids = sorted(out)
+    for start in range(0, len(ids), 2000):
+        revisions = (NodeRevision.objects.filter(node_id__in=ids[start:start + 2000], valid_from__lte=as_of)
+                     .order_by("node_id", "-valid_from", "-id").values_list("node_id", "properties"))
+        for node_id, properties in revisions:
+            if node_id not in done:
+                out[node_id] = properties or {}
+                done.add(node_id)
+    return out
+
+
+_LATEST_SQL = """
+SELECT job_id, run_id FROM (
+    SELECT e.src_id AS job_id, r.id AS run_id, ROW_NUMBER() OVER (
+        PARTITION BY e.src_id ORDER BY COALESCE(STATE_TIME, '') DESC, r.last_seen DESC, r.id DESC) AS k
+    FROM lineage_edge e JOIN lineage_node r ON r.id = e.dst_id
+    WHERE e.kind = 'instance_of' AND r.kind = 'run' AND {live:e} AND e.src_id IN ({ids})
+) ranked WHERE k = 1
+"""
+
+
+def latest_runs(job_ids, as_of=None) -> dict[int, tuple[Node, dict]]:
+    """Job id -> (its latest run, the run's properties): greatest state_time, then last_seen.
+
+    Now: the database ranks the runs and only the winners are loaded (a job may have thousands of runs).
+    As of a time the state_time to rank by is the revision's then, so every run of the jobs is read."""
+    if as_of is None:
+        state_time = ("r.properties->>'state_time'" if connection.vendor == "postgresql"
+                      else "json_extract(r.properties, '$.state_time')")
+        pairs = rows(_LATEST_SQL.replace("STATE_TIME", state_time), job_ids)
+        runs = Node.objects.in_bulk(sorted({run for _job, run in pairs}))
+        return {job: (runs[run], runs[run].properties or {}) for job, run in pairs}
+    sql = ("SELECT e.src_id, e.dst_id FROM lineage_edge e JOIN lineage_node r ON r.id = e.dst_id "
+           "WHERE e.kind = 'instance_of' AND r.kind = 'run' AND {live:e} AND e.src_id IN ({ids})")
+    pairs = rows(sql, job_ids, as_of)
+    runs = Node.objects.in_bulk(sorted({run for _job, run in pairs}))
+    props = props_at(runs.values(), as_of)
+    latest: dict[int, tuple] = {}
+    for job_id, run_id in pairs:
+        run = runs[run_id]
+        rank = (str(props[run_id].get("state_time") or ""), run.last_seen, run.pk)
+        if job_id not in latest or rank > latest[job_id][0]:
+            latest[job_id] = (rank, run)
+    return {job: (run, props[run.pk]) for job, (_rank, run) in latest.items()}
+
+
+def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
+    """At most `room` of `ids` (the smallest, so that answers are repeatable); whether some were dropped."""
+    if len(ids) <= room:
+        return ids, False
+    return set(sorted(ids)[:max(room, 0)]), True
+
+
+def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES) -> dict:
+    """Marquez's lineage graph around `node_id` ('dataset:NS:NAME' or 'job:NS:NAME'), `depth` jobs deep.
+
+    Raises ValueError for a malformed nodeId or depth, LookupError when the node is not in the store.
+    """
+    try:
+        depth = int(depth)
+    except (TypeError, ValueError):
+        raise ValueError(f"depth must be an integer, not {depth!r}") from None
+    if not 0 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be between 0 and {MAX_DEPTH}")
+    start = resolve(*(lambda p, r: (_TYPES[p], r))(*parse_node_id(node_id)), as_of=as_of)
+
+    # level_of: every job and dataset reached, with the level it was reached at. Each level is cut to the
+    # room the bound leaves before it is walked, so an answer never costs more than its bound.
+    pairs: set[tuple[int, int, str]] = set()
+    level_of: dict[int, int] = {start.pk: 0}
+    truncated = False
+    if start.kind == NodeKind.DATASET:
+        around = dataset_io([start.pk], as_of)
+        pairs |= around
+        frontier, truncated = _trim({job for job, _d, _r in around}, max_nodes - 1)
+    else:
+        frontier = {start.pk}
+    for job in frontier:
+        level_of.setdefault(job, 0)
+    level = 0
+    while frontier:
+        found = job_io(frontier, as_of)
+        pairs |= found
+        new_datasets, cut = _trim({d for _j, d, _r in found} - level_of.keys(), max_nodes - len(level_of))
+        truncated |= cut
+        for d in new_datasets:
+            level_of[d] = level
+        if level >= depth or not new_datasets or truncated:
+            break
+        around = dataset_io(new_datasets, as_of)
+        frontier, cut = _trim({job for job, _d, _r in around} - level_of.keys(), max_nodes - len(level_of))
+        truncated |= cut
+        for job in frontier:
+            level_of[job] = level + 1
+        level += 1
+
+    ids = set(level_of)
+    nodes = Node.objects.in_bulk(sorted(ids))
+    props = props_at(nodes.values(), as_of)
+    jobs = [pk for pk, n in nodes.items() if n.kind == NodeKind.JOB]
+    latest = latest_runs(jobs, as_of)
+    inputs: dict[int, set[int]] = {}
+    outputs: dict[int, set[int]] = {}
+    in_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}
+    out_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}
+    for job, dataset, role in pairs:
+        if job not in nodes or dataset not in nodes:
+            continue
+        j_id, d_id = node_id_of(nodes[job]), node_id_of(nodes[dataset])
+        if role == "out":
+            outputs.setdefault(job, set()).add(dataset)
+            out_edges[job].add((j_id, d_id))
+            in_edges[dataset].add((j_id, d_id))
+        else:
+            inputs.setdefault(job, set()).add(dataset)
+            out_edges[dataset].add((d_id, j_id))
+            in_edges[job].add((d_id, j_id))
+
+    def ordered(ids_) -> list[Node]:
+        return sorted((nodes[i] for i in ids_), key=lambda n: (n.namespace, n.name))
+
+    graph = []
+    for pk, node in nodes.items():
+        if node.kind == NodeKind.JOB:
+            run = latest.get(pk)
+            data = shapes.job(node, props[pk], inputs=ordered(inputs.get(pk, ())), outputs=ordered(outputs.get(pk, ())),
+                              latest_run=shapes.run(run[0], run[1], job=node) if run else None,
+                              latest_run_node=run[0] if run else None)
+            node_type = "JOB"
+        else:
+            data, node_type = shapes.dataset(node, props[pk]), "DATASET"
+        graph.append({
+            "id": node_id_of(node),
+            "type": node_type,
+            "data": data,
+            "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],
+            "outEdges": [{"origin": o, "destination": d} for o, d in sorted(out_edges[pk])],
+        })
+    graph.sort(key=lambda item: item["id"])
+    answer = {"graph": graph}
+    if truncated:
+        answer["truncated"] = True
+    return answer
+
