@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ingest', '0001_initial'),
-        ('lineage', '0004_marquez_indexes'),
+        ('lineage', '0005_marquez_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0003_node_versions_index'),
+        ('lineage', '0004_manual_link'),
     ]
 
     operations = [
