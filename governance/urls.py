@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("lineage.ingest.api.urls")),
+    path("api/", include("governance.provenance.urls")),
     path("api/", include("lineage.api.urls")),
     path("api/", include("governance.approvals.api.urls")),
     path("api/", include("governance.archive.api.urls")),
