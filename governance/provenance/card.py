@@ -140,7 +140,7 @@ def code_version_of(node: Node, props: dict) -> list[dict]:
 
     def add(label, value):
         if value not in (None, "", [], {}):
-            rows.append({"label": label, "value": value, "node": node.pk})
+            rows.append({"label": label, "value": value, "node": node.pk, "node_name": node.display_name or node.name})
 
     kfp_kind = props.get("kfp_kind")
     if kfp_kind == "pipeline_version":
@@ -175,17 +175,18 @@ def code_version_of(node: Node, props: dict) -> list[dict]:
 def metrics_of(node: Node, props: dict) -> list[dict]:
     """Metrics a node carries: a KFP Metrics artefact's values, a ClassificationMetrics confusion matrix,
     Viya model properties that are metrics, OpenLineage model facets' numbers."""
-    rows: list[dict] = []
+    rows: list[tuple] = []
     metrics = props.get("metrics")
     if isinstance(metrics, dict):
-        rows += [{"name": k, "value": v, "node": node.pk} for k, v in sorted(metrics.items())]
+        rows += sorted(metrics.items())
     for key in ("confusionMatrix", "confidenceMetrics"):
         if isinstance(props.get(key), (dict, list)):
-            rows.append({"name": key, "value": props[key], "node": node.pk})
+            rows.append((key, props[key]))
     for name, facet in sorted(_facets(props).items()):
         if name in METRIC_FACETS and isinstance(facet, dict):
-            rows += [{"name": k, "value": v, "node": node.pk} for k, v in sorted(_plain(facet).items()) if _number(v)]
-    return rows
+            rows += [(k, v) for k, v in sorted(_plain(facet).items()) if _number(v)]
+    label = node.display_name or node.name
+    return [{"name": k, "value": v, "node": node.pk, "node_name": label} for k, v in rows]
 
 
 def owner_of(props: dict) -> str | None:

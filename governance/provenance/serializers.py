@@ -61,12 +61,14 @@ class CodeVersionSerializer(serializers.Serializer):
     label = serializers.CharField()
     value = serializers.JSONField()
     node = serializers.IntegerField(help_text="The node that records it")
+    node_name = serializers.CharField()
 
 
 class MetricSerializer(serializers.Serializer):
     name = serializers.CharField()
     value = serializers.JSONField()
     node = serializers.IntegerField(help_text="The metrics artefact or model version that carries it")
+    node_name = serializers.CharField()
 
 
 class RunSerializer(NodeRefSerializer):
