@@ -1,0 +1,1 @@
+"""Helpers shared by several test files (import them from here, never from another test module)."""
