@@ -19,12 +19,12 @@ class CardQuerySerializer(serializers.Serializer):
                                                                 "knew it at that time")
 
 
-class LinkSerializer(serializers.Serializer):
+class CardLinkSerializer(serializers.Serializer):
     label = serializers.CharField()
     url = serializers.URLField()
 
 
-class NodeRefSerializer(serializers.Serializer):
+class CardNodeRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     source = serializers.CharField(help_text="kubeflow, viya, openlineage or manual")
@@ -34,82 +34,82 @@ class NodeRefSerializer(serializers.Serializer):
     display_name = serializers.CharField()
 
 
-class VersionSerializer(NodeRefSerializer):
+class CardVersionSerializer(CardNodeRefSerializer):
     version = serializers.CharField(allow_null=True)
     created = serializers.CharField(allow_null=True)
     modified = serializers.CharField(allow_null=True)
     owner = serializers.CharField(allow_null=True, help_text="Modeler, creator or owning team, as the source names it")
-    links = LinkSerializer(many=True, help_text="Back to the source's own user interface, where known")
+    links = CardLinkSerializer(many=True, help_text="Back to the source's own user interface, where known")
 
 
-class ModelSerializer(NodeRefSerializer):
-    links = LinkSerializer(many=True)
+class CardModelSerializer(CardNodeRefSerializer):
+    links = CardLinkSerializer(many=True)
 
 
-class ParameterSerializer(serializers.Serializer):
+class CardParameterSerializer(serializers.Serializer):
     name = serializers.CharField()
     value = serializers.JSONField()
     origin = serializers.CharField(help_text="Where the source records it (KFP runtime parameters, ML Metadata "
                                              "execution inputs, an OpenLineage facet)")
 
 
-class RunParameterSerializer(ParameterSerializer):
+class CardRunParameterSerializer(CardParameterSerializer):
     run = serializers.IntegerField()
 
 
-class CodeVersionSerializer(serializers.Serializer):
+class CardCodeVersionSerializer(serializers.Serializer):
     label = serializers.CharField()
     value = serializers.JSONField()
     node = serializers.IntegerField(help_text="The node that records it")
     node_name = serializers.CharField()
 
 
-class MetricSerializer(serializers.Serializer):
+class CardMetricSerializer(serializers.Serializer):
     name = serializers.CharField()
     value = serializers.JSONField()
     node = serializers.IntegerField(help_text="The metrics artefact or model version that carries it")
     node_name = serializers.CharField()
 
 
-class RunSerializer(NodeRefSerializer):
+class CardRunSerializer(CardNodeRefSerializer):
     role = serializers.ChoiceField(choices=["producer", "parent"],
                                    help_text="producer: produced the version; parent: the pipeline run above it")
     parent = serializers.IntegerField(allow_null=True)
     run_id = serializers.CharField()
-    job = NodeRefSerializer(allow_null=True)
-    job_version = NodeRefSerializer(allow_null=True)
+    job = CardNodeRefSerializer(allow_null=True)
+    job_version = CardNodeRefSerializer(allow_null=True)
     started_at = serializers.CharField(allow_null=True)
     ended_at = serializers.CharField(allow_null=True)
     status = serializers.CharField(allow_null=True)
     started_by = serializers.CharField(allow_null=True)
-    parameters = ParameterSerializer(many=True)
-    code_version = CodeVersionSerializer(many=True)
-    links = LinkSerializer(many=True)
+    parameters = CardParameterSerializer(many=True)
+    code_version = CardCodeVersionSerializer(many=True)
+    links = CardLinkSerializer(many=True)
 
 
-class DataSerializer(NodeRefSerializer):
+class CardDataSerializer(CardNodeRefSerializer):
     depth = serializers.IntegerField(allow_null=True, help_text="Hops upstream of the version")
     uri = serializers.CharField(allow_null=True)
     version = serializers.JSONField(allow_null=True)
     digest = serializers.CharField(allow_null=True)
-    links = LinkSerializer(many=True)
+    links = CardLinkSerializer(many=True)
 
 
-class DeploymentSerializer(NodeRefSerializer):
+class CardDeploymentSerializer(CardNodeRefSerializer):
     state = serializers.CharField(allow_null=True)
     destination = serializers.CharField(allow_null=True)
     since = serializers.CharField(allow_null=True)
-    links = LinkSerializer(many=True)
+    links = CardLinkSerializer(many=True)
 
 
-class DecisionSerializer(serializers.Serializer):
+class CardDecisionSerializer(serializers.Serializer):
     actor = serializers.CharField()
     decision = serializers.ChoiceField(choices=["approve", "reject"])
     comment = serializers.CharField(allow_blank=True)
     at = serializers.CharField()
 
 
-class ApprovalSerializer(serializers.Serializer):
+class CardApprovalSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     target_stage = serializers.CharField()
     from_stage = serializers.CharField(allow_null=True)
@@ -122,11 +122,11 @@ class ApprovalSerializer(serializers.Serializer):
     executed_at = serializers.CharField(allow_null=True)
     required_approvals = serializers.IntegerField()
     approvals = serializers.IntegerField()
-    decisions = DecisionSerializer(many=True)
+    decisions = CardDecisionSerializer(many=True)
     open = serializers.BooleanField()
 
 
-class StageHistorySerializer(serializers.Serializer):
+class CardStageHistorySerializer(serializers.Serializer):
     stage = serializers.CharField()
     from_stage = serializers.CharField(allow_null=True)
     assigned_at = serializers.CharField()
@@ -136,7 +136,7 @@ class StageHistorySerializer(serializers.Serializer):
     request = serializers.IntegerField()
 
 
-class GateRowSerializer(serializers.Serializer):
+class CardGateRowSerializer(serializers.Serializer):
     gate = serializers.CharField()
     passed = serializers.BooleanField()
     reason = serializers.CharField()
@@ -144,13 +144,13 @@ class GateRowSerializer(serializers.Serializer):
     override_reason = serializers.CharField(allow_null=True)
 
 
-class GatesSerializer(serializers.Serializer):
+class CardGatesSerializer(serializers.Serializer):
     request = serializers.IntegerField(allow_null=True, help_text="The latest request, whose gates these are")
     evaluated_at = serializers.CharField(allow_null=True)
-    results = GateRowSerializer(many=True)
+    results = CardGateRowSerializer(many=True)
 
 
-class BundleRefSerializer(serializers.Serializer):
+class CardBundleRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sha256 = serializers.CharField()
     size = serializers.IntegerField()
@@ -164,13 +164,13 @@ class BundleRefSerializer(serializers.Serializer):
     download_url = serializers.CharField()
 
 
-class EvidenceSerializer(serializers.Serializer):
-    bundles = BundleRefSerializer(many=True, help_text="The bundles the caller may see")
+class CardEvidenceSerializer(serializers.Serializer):
+    bundles = CardBundleRefSerializer(many=True, help_text="The bundles the caller may see")
     hidden_count = serializers.IntegerField(help_text="Bundles of this version the caller may not see")
     total = serializers.IntegerField()
 
 
-class ChainSerializer(serializers.Serializer):
+class CardChainSerializer(serializers.Serializer):
     data = serializers.ListField(child=serializers.IntegerField())
     runs = serializers.ListField(child=serializers.IntegerField())
     model_version = serializers.IntegerField()
@@ -182,23 +182,23 @@ class ProvenanceCardSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     as_of = serializers.CharField(allow_null=True)
     depth = serializers.IntegerField()
-    model_version = VersionSerializer()
-    identities = VersionSerializer(many=True, help_text="This version and every node same_as makes it equal to, "
+    model_version = CardVersionSerializer()
+    identities = CardVersionSerializer(many=True, help_text="This version and every node same_as makes it equal to, "
                                                         "across platforms")
-    models = ModelSerializer(many=True)
-    runs = RunSerializer(many=True, help_text="Producing runs, then the runs above them")
-    parameters = RunParameterSerializer(many=True)
-    code_version = CodeVersionSerializer(many=True)
-    metrics = MetricSerializer(many=True)
-    input_data = DataSerializer(many=True)
+    models = CardModelSerializer(many=True)
+    runs = CardRunSerializer(many=True, help_text="Producing runs, then the runs above them")
+    parameters = CardRunParameterSerializer(many=True)
+    code_version = CardCodeVersionSerializer(many=True)
+    metrics = CardMetricSerializer(many=True)
+    input_data = CardDataSerializer(many=True)
     input_truncated = serializers.BooleanField()
-    deployments = DeploymentSerializer(many=True)
+    deployments = CardDeploymentSerializer(many=True)
     stage = serializers.CharField(allow_null=True)
-    approvals = ApprovalSerializer(many=True)
-    stage_history = StageHistorySerializer(many=True)
-    gates = GatesSerializer()
-    evidence = EvidenceSerializer()
-    chain = ChainSerializer(help_text="Ids along data → run → model → approvals → deployments")
+    approvals = CardApprovalSerializer(many=True)
+    stage_history = CardStageHistorySerializer(many=True)
+    gates = CardGatesSerializer()
+    evidence = CardEvidenceSerializer()
+    chain = CardChainSerializer(help_text="Ids along data → run → model → approvals → deployments")
 
 
 class RegistryRowSerializer(serializers.Serializer):
