@@ -57,8 +57,9 @@ def chain(card):
                         className="chain-step", id=id)
 
     data_items = [html.Li(_node_link(data[i])) for i in card["chain"]["data"] if i in data][:6]
-    run_items = [html.Li([_node_link(runs[i], f"{runs[i].get('job', {}) and runs[i]['job']['name'] or runs[i]['display_name']}"),
-                          html.Small(f" {runs[i]['status'] or ''}")]) for i in card["chain"]["runs"]]
+    run_items = [html.Li([_node_link(runs[i], runs[i]["display_name"]),
+                          html.Small(f" {runs[i]['job']['name'] if runs[i]['job'] else ''} {runs[i]['status'] or ''}")])
+                 for i in card["chain"]["runs"]]
     mv = card["model_version"]
     model_items = [html.Li(html.Strong(mv["display_name"]))] + [
         html.Li(html.Small(f"= {i['source']} {i['display_name']}")) for i in card["identities"][1:]]
