@@ -92,6 +92,8 @@ def test_compliance_officer_reads_a_production_card_and_takes_its_evidence(live_
     page.wait_for_selector("#mv-bundle-ready")
     bundle = EvidenceBundle.objects.get()
     assert bundle.sha256[:16] in page.inner_text("#mv-bundle-ready")
+    assert bundle.sha256[:16] in page.inner_text("#mv-bundles")  # the evidence list is redrawn, not stale
+    assert page.locator("#mv-bundles-none").count() == 0
     with page.expect_download() as download:
         page.click("#mv-bundle-download"); clicks += 1
     path = download.value.path()

@@ -34,6 +34,7 @@ def test_auditors_and_admins_build_a_bundle_and_get_its_download_link(users, rol
     bundle = EvidenceBundle.objects.get()
     text = json.dumps(out)
     assert "mv-bundle-ready" in text and f"/api/archive/bundles/{bundle.pk}/download/" in text
+    assert bundle.sha256[:16] in json.dumps(out["mv-evidence"])  # the evidence section is redrawn
     assert bundle.created_by == users[role] and bundle.depth == 5 and bundle.node_count >= 5
     entry = AuditEntry.objects.get(action="bundle.create")
     assert entry.actor_username == role

@@ -183,11 +183,10 @@ def deployments_table(card):
                     empty="Not deployed.")
 
 
-def evidence_block(card, user):
+def evidence_block(ev, user):
     """Visible bundles, and the truth about the others: a caller who may not see them is told they exist."""
     from governance.accounts.roles import roles_of
 
-    ev = card["evidence"]
     rows = [[b["id"], b["subject_name"] or b["subject_kind"], html.Code(b["sha256"][:16] + "…", title=b["sha256"]),
              f"{b['size']:,} B", b["node_count"], b["created_by"] or "—", _short_time(b["created_at"]),
              html.A("download", href=b["download_url"], id=f"mv-bundle-download-{b['id']}")]
@@ -204,7 +203,7 @@ def evidence_block(card, user):
     if not ev["total"]:
         parts.append(html.P("No evidence bundle has been built for this version yet.", className="muted",
                             id="mv-bundles-none"))
-    return html.Div(parts, id="mv-evidence")
+    return parts
 
 
 def bundle_actions(user, node_id):
@@ -274,7 +273,8 @@ def layout(user, query, node_id):
         ], className="grid-2"),
         ui.card("Stage history", history_table(card)),
         ui.card("Deployments", deployments_table(card)),
-        ui.card("Evidence bundles", evidence_block(card, user), bundle_actions(user, mv["id"])),
+        ui.card("Evidence bundles", html.Div(evidence_block(card["evidence"], user), id="mv-evidence"),
+                bundle_actions(user, mv["id"])),
         ui.card("Source identities", identities(card)),
     )
 
@@ -309,6 +309,14 @@ def build_bundle(user, node_id, depth):
         raise ValueError(str(exc)) from None
 
 
+def evidence_now(user, node):
+    """The evidence section redrawn after a build, by the same rules (and identities) as the card's."""
+    from governance.provenance import governance_view
+    from governance.provenance.card import identities_of
+
+    return evidence_block(governance_view.evidence(identities_of(node), user), user)
+
+
 def _bundle_ready(bundle):
     return ui.notice([f"Evidence bundle #{bundle.pk} built: {bundle.node_count} nodes, SHA-256 ",
                       html.Code(bundle.sha256[:16] + "…", title=bundle.sha256), ". ",
@@ -327,22 +335,23 @@ def _build_state(build):
 def register(app):
     @app.callback(
         Output("mv-build-result", "children"), Output("mv-build-id", "data"), Output("mv-build-poll", "disabled"),
+        Output("mv-evidence", "children"),
         Input("mv-build", "n_clicks"), State("mv-node", "data"), State("mv-build-depth", "value"),
         prevent_initial_call=True,
     )
     def on_build(n_clicks, node_id, depth):
         if not n_clicks or node_id is None:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         try:
             user = auth.require_page(PAGE)
             outcome, made = build_bundle(user, node_id, depth)
         except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="mv-build-refused"), None, True
+            return ui.refused(str(exc), id="mv-build-refused"), None, True, no_update
         except ValueError as exc:
-            return ui.refused(f"No bundle was built: {exc}", id="mv-build-refused"), None, True
+            return ui.refused(f"No bundle was built: {exc}", id="mv-build-refused"), None, True, no_update
         if outcome == "built":
-            return _bundle_ready(made), None, True
-        return _build_state(made), made.pk, False
+            return _bundle_ready(made), None, True, evidence_now(user, made.node)
+        return _build_state(made), made.pk, False, no_update
 
     @app.callback(
         Output("mv-build-result", "children", allow_duplicate=True), Output("mv-build-poll", "disabled", allow_duplicate=True),

@@ -212,6 +212,14 @@ def _status(props: dict):
 
 
 # -------------------------------------------------------------------------------------------------- card
+def identities_of(node: Node, as_of=None) -> list[Node]:
+    """`node` first, then every model version or artefact `same_as` makes it equal to (either direction)."""
+    same = graph.lineage([node.pk], direction="both", depth=IDENTITY_HOPS, as_of=as_of,
+                         edge_kinds=[EdgeKind.SAME_AS], max_nodes=100)
+    others = [n for n in same.nodes if n.pk != node.pk and (is_model_version(n) or n.kind == NodeKind.ARTIFACT)]
+    return [node] + others
+
+
 class Card:
     """Assembles the card; each section reads what the earlier ones found."""
 
@@ -220,11 +228,7 @@ class Card:
         self.link_cache: dict = {}
 
     def build(self) -> dict:
-        same = graph.lineage([self.node.pk], direction="both", depth=IDENTITY_HOPS, as_of=self.as_of,
-                             edge_kinds=[EdgeKind.SAME_AS], max_nodes=100)
-        identities = [n for n in same.nodes if n.pk == self.node.pk or is_model_version(n) or n.kind == NodeKind.ARTIFACT]
-        if not any(n.pk == self.node.pk for n in identities):
-            identities.insert(0, self.node)
+        identities = identities_of(self.node, self.as_of)
         ids = [n.pk for n in identities]
         up = graph.lineage(ids, direction="upstream", depth=self.depth, as_of=self.as_of, max_nodes=MAX_INPUT_NODES)
         down = graph.lineage(ids, direction="downstream", depth=1, as_of=self.as_of,
