@@ -74,7 +74,7 @@ class ModelRegistryView(APIView):
 def registry_page(params, *, offset: int, limit: int) -> tuple[list[dict], int]:
     """Validate `params` with the registry filterset (a bad value is a ValidationError naming the field)
     and return one page: what the API and the dashboard page both call."""
-    filterset = ModelRegistryFilterSet(params, queryset=registry.annotate(registry.model_versions()))
+    filterset = ModelRegistryFilterSet(params, queryset=registry.sortable(registry.model_versions()))
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
     rows, total = registry.page(filterset.qs, offset=offset, limit=limit)
