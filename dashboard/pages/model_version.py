@@ -62,7 +62,7 @@ def chain(card):
                  for i in card["chain"]["runs"]]
     mv = card["model_version"]
     model_items = [html.Li(html.Strong(mv["display_name"]))] + [
-        html.Li(html.Small(f"= {i['source']} {i['display_name']}")) for i in card["identities"][1:]]
+        html.Li(html.Small(["= ", _identity_link(i, f"{i['source']} {i['display_name']}")])) for i in card["identities"][1:]]
     approvals = [html.Li([dcc.Link(f"#{a['id']} → {a['target_stage']}", href=urlpaths.approvals(a["id"])),
                           html.Small(f" {a['state']}")]) for a in card["approvals"]]
     deployments = [html.Li(_node_link(d)) for d in card["deployments"]]
@@ -75,8 +75,15 @@ def chain(card):
     ], className="chain", id="mv-chain")
 
 
+def _identity_link(identity, text):
+    """A model version opens its own card; anything else (a KFP artefact) its lineage node."""
+    if identity["kind"] == "model_version":
+        return dcc.Link(text, href=urlpaths.model_version(identity["id"]))
+    return _node_link(identity, text)
+
+
 def identities(card):
-    rows = [[i["source"], html.Code(i["source_id"]), i.get("version") or "—", _short_time(i.get("created")),
+    rows = [[_identity_link(i, i["source"]), html.Code(i["source_id"]), i.get("version") or "—", _short_time(i.get("created")),
              _short_time(i.get("modified")), i.get("owner") or "—", html.Span(_links(i["links"])) if i["links"] else "—"]
             for i in card["identities"]]
     return ui.table(["source", "source id", "version", "created", "modified", "owner / modeler", "source UI"], rows,
