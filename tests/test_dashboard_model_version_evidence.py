@@ -102,3 +102,29 @@ def test_with_a_broker_the_build_is_queued_and_its_state_polled(users, monkeypat
     other = caller(users["engineer"]).call_json("mv-build-result.children",
                                                 {"mv-build-poll.n_intervals": 1, "mv-build-id.data": build_row.pk})
     assert "mv-build-refused" in json.dumps(other) and "/api/archive/bundles/" not in json.dumps(other)
+
+
+def test_an_openlineage_model_is_archived_through_the_run_that_produced_it(users):
+    """OpenLineage has no model kind (the model is an output dataset version typed MODEL) and bundles are built
+    for model versions and runs: the page builds the producing run's bundle and counts it as the model's."""
+    from lineage import store
+    from lineage.store import EdgeFact, NodeFact, NodeKey
+
+    run = NodeKey("openlineage", "run", "r-ol-1")
+    model = NodeKey("openlineage", "dataset_version", "mlflow://registry:models/x@r-ol-1")
+    made = store.apply([
+        NodeFact(run, name="r-ol-1", namespace="ml://trainer", properties={"state": "COMPLETE"}),
+        NodeFact(model, name="models/x", namespace="mlflow://registry",
+                 properties={"facets": {"datasetType": {"datasetType": "MODEL"}}}),
+        EdgeFact("produced", run, model, "openlineage")]).nodes
+    path = {"url.pathname": f"/dashboard/model/{made[model].pk}", "url.search": ""}
+    tree = caller(users["auditor"]).call_json("page.children", path)
+    assert "of its producing run" in json.dumps(find_component(tree, "mv-build"))
+    assert find_component(tree, "mv-node")["props"]["data"] == made[run].pk
+    out = caller(users["auditor"]).call_json("mv-build-result.children", {
+        "mv-build.n_clicks": 1, "mv-node.data": made[run].pk, "mv-build-depth.value": 3,
+        "mv-version.data": made[model].pk})
+    bundle = EvidenceBundle.objects.get()
+    assert bundle.subject_kind == "run" and bundle.sha256[:16] in json.dumps(out["mv-evidence"])
+    card = caller(users["engineer"]).client.get(f"/api/model-versions/{made[model].pk}/provenance/").json()
+    assert card["evidence"]["total"] == 1 and card["evidence"]["hidden_count"] == 1

@@ -213,7 +213,22 @@ def evidence_block(ev, user):
     return parts
 
 
-def bundle_actions(user, node_id):
+def bundle_subject(card):
+    """What a bundle of this version is built of: the version itself, or, for an OpenLineage model (a
+    dataset version, which bundles are not built for), the run that produced it."""
+    from governance.archive.models import BUNDLE_SUBJECT_KINDS
+
+    if card["model_version"]["kind"] in BUNDLE_SUBJECT_KINDS:
+        return card["model_version"]["id"], "Build evidence bundle"
+    producer = next((r for r in card["runs"] if r["role"] == "producer"), None)
+    return (producer["id"], "Build evidence bundle of its producing run") if producer else (None, "")
+
+
+def bundle_actions(user, card):
+    node_id, label = bundle_subject(card)
+    if node_id is None:
+        return ui.notice("Evidence bundles are built for model versions and runs; no run is known to have produced "
+                         "this model.", "info", id="mv-build-none")
     if not _may_build(user):
         from governance.accounts.roles import roles_of
 
@@ -224,10 +239,11 @@ def bundle_actions(user, node_id):
         html.Div([
             html.Label("Depth", htmlFor="mv-build-depth"),
             dcc.Input(id="mv-build-depth", type="number", min=1, max=50, value=10, style={"width": "4rem"}),
-            html.Button("Build evidence bundle", id="mv-build", n_clicks=0, className="primary"),
+            html.Button(label, id="mv-build", n_clicks=0, className="primary"),
         ], className="row"),
         dcc.Loading(html.Div(id="mv-build-result"), type="dot"),
         dcc.Store(id="mv-node", data=node_id),
+        dcc.Store(id="mv-version", data=card["model_version"]["id"]),
         dcc.Store(id="mv-build-id"),
         dcc.Interval(id="mv-build-poll", interval=1500, disabled=True),
     ])
@@ -281,7 +297,7 @@ def layout(user, query, node_id):
         ui.card("Stage history", history_table(card)),
         ui.card("Deployments", deployments_table(card)),
         ui.card("Evidence bundles", html.Div(evidence_block(card["evidence"], user), id="mv-evidence"),
-                bundle_actions(user, mv["id"])),
+                bundle_actions(user, card)),
         ui.card("Source identities", identities(card)),
     )
 
@@ -316,12 +332,16 @@ def build_bundle(user, node_id, depth):
         raise ValueError(str(exc)) from None
 
 
-def evidence_now(user, node):
-    """The evidence section redrawn after a build, by the same rules (and identities) as the card's."""
+def evidence_now(user, version_id):
+    """The evidence section redrawn after a build, by the same rules (and subjects) as the card's."""
     from governance.provenance import governance_view
-    from governance.provenance.card import identities_of
+    from governance.provenance.card import evidence_subjects
+    from lineage.models import Node
 
-    return evidence_block(governance_view.evidence(identities_of(node), user), user)
+    version = Node.objects.filter(pk=version_id).first()
+    if version is None:
+        return no_update
+    return evidence_block(governance_view.evidence(evidence_subjects(version), user), user)
 
 
 def _bundle_ready(bundle):
@@ -344,9 +364,10 @@ def register(app):
         Output("mv-build-result", "children"), Output("mv-build-id", "data"), Output("mv-build-poll", "disabled"),
         Output("mv-evidence", "children"),
         Input("mv-build", "n_clicks"), State("mv-node", "data"), State("mv-build-depth", "value"),
+        State("mv-version", "data"),
         prevent_initial_call=True,
     )
-    def on_build(n_clicks, node_id, depth):
+    def on_build(n_clicks, node_id, depth, version_id):
         if not n_clicks or node_id is None:
             return no_update, no_update, no_update, no_update
         try:
@@ -357,7 +378,7 @@ def register(app):
         except ValueError as exc:
             return ui.refused(f"No bundle was built: {exc}", id="mv-build-refused"), None, True, no_update
         if outcome == "built":
-            return _bundle_ready(made), None, True, evidence_now(user, made.node)
+            return _bundle_ready(made), None, True, evidence_now(user, version_id or node_id)
         return _build_state(made), made.pk, False, no_update
 
     @app.callback(

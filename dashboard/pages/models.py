@@ -15,7 +15,8 @@ PAGE = "models"
 TITLE = "Model registry"
 PAGE_SIZE = 25
 SORT_OPTIONS = [("name", "name A→Z"), ("-name", "name Z→A"), ("-created", "newest first"), ("created", "oldest first"),
-                ("stage", "stage"), ("source", "source"), ("-decided", "last decision, newest first")]
+                ("stage", "stage (production first)"), ("-stage", "stage (staging first)"), ("source", "source"),
+                ("-decided", "last decision, newest first")]
 
 
 def _params(q, stage, source, flags, sort) -> dict:
@@ -43,10 +44,10 @@ def version_label(r) -> str:
     """What a person calls the version: Viya's "name 2.0"; for a KFP artefact or an OpenLineage model output
     (whose own names are a URI or "name@runId") the model's name and the artefact id or the day it was made."""
     model = r.get("model_name")
+    if model and r["kind"] == "dataset_version":
+        return f"{model} · {ui.when(r['first_seen'])[:16]}"
     if not model or model in r["label"]:
         return r["label"]
-    if r["kind"] == "dataset_version":
-        return f"{model} · {ui.when(r['first_seen'])[:16]}"
     if r["source"] == "kubeflow":
         return f"{model} · {r['source_id'].rsplit('/', 2)[-2]} {r['source_id'].rsplit('/', 1)[-1]}"
     return f"{model} · {r['label']}"
@@ -100,7 +101,8 @@ def layout(user, query):
     sources = [{"label": "any source", "value": ""}] + [{"label": s, "value": s} for s in
                                                          ("kubeflow", "viya", "openlineage", "manual")]
     flags = [f for f, key in (("pending", "pending"), ("evidence", "has_evidence")) if query.get(key) == "true"]
-    params = _params(query.get("q", ""), query.get("stage", ""), query.get("source", ""), flags, query.get("sort", "name"))
+    sort = query.get("sort") if query.get("sort") in dict(SORT_OPTIONS) else "name"
+    params = _params(query.get("q", ""), query.get("stage", ""), query.get("source", ""), flags, sort)
     table, summary, total = results(params, 0)
     return ui.page(
         TITLE,

@@ -220,6 +220,22 @@ def identities_of(node: Node, as_of=None) -> list[Node]:
     return [node] + others
 
 
+def evidence_subjects(node: Node, identities: list[Node] | None = None, producers: list[Node] | None = None) -> list[Node]:
+    """The nodes whose evidence bundles are this version's evidence: its identities and, for a model that
+    bundles are not built for (an OpenLineage dataset version), the runs that produced it."""
+    from governance.archive.models import BUNDLE_SUBJECT_KINDS
+
+    identities = identities if identities is not None else identities_of(node)
+    if node.kind in BUNDLE_SUBJECT_KINDS:
+        return identities
+    if producers is None:
+        from lineage.models import Edge
+
+        producers = list(Node.objects.filter(kind=NodeKind.RUN, pk__in=Edge.objects.filter(
+            dst__in=identities, kind=EdgeKind.PRODUCED, valid_to__isnull=True).values("src_id")))
+    return identities + producers
+
+
 class Card:
     """Assembles the card; each section reads what the earlier ones found."""
 
@@ -290,7 +306,8 @@ class Card:
         card["metrics"] = _unique(metrics, ("name", "node"))
         from governance.provenance import governance_view
 
-        card.update(governance_view.for_card(self.node, identities, self.user, self.as_of))
+        subjects = evidence_subjects(self.node, identities, [by_id[r] for r in producers])
+        card.update(governance_view.for_card(self.node, subjects, self.user, self.as_of))
         card["chain"] = {
             "data": [d["id"] for d in card["input_data"] if d["depth"] is not None and d["depth"] <= 2][:20],
             "runs": [r["id"] for r in card["runs"]],

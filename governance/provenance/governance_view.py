@@ -125,14 +125,14 @@ def gates(node, as_of=None) -> dict:
     }
 
 
-def for_card(node, identities, user, as_of=None) -> dict:
-    """Governance is recorded against the version asked for; evidence against any of its identities (a
-    bundle of the Kubeflow artefact is evidence for the Viya version it became)."""
+def for_card(node, subjects, user, as_of=None) -> dict:
+    """Governance is recorded against the version asked for; evidence against any of its evidence subjects
+    (card.evidence_subjects: a bundle of the Kubeflow artefact is evidence for the Viya version it became)."""
     stage, history = stage_history(node, as_of)
     return {
         "stage": stage,
         "approvals": approvals(node, as_of),
         "stage_history": history,
         "gates": gates(node, as_of),
-        "evidence": evidence(identities, user, as_of),
+        "evidence": evidence(subjects, user, as_of),
     }
