@@ -70,6 +70,9 @@ def test_input_data_follows_depth(viya_version, users):
     shallow = card_of(client, viya_version.pk, depth=2)
     assert "s3://datalake/raw/customers/2026-11-01.csv" not in {d["uri"] for d in shallow["input_data"]}
     assert all(d["depth"] <= 2 for d in shallow["input_data"])
+    # `depth` limits the input data, not the story of the run: the pipeline run and its job still show.
+    parent = next(r for r in shallow["runs"] if r["role"] == "parent")
+    assert parent["job"]["name"] == "churn-training" and parent["parameters"]
     assert deep["chain"]["runs"] == [r["id"] for r in deep["runs"]]
 
 

@@ -28,6 +28,7 @@ from governance.provenance import links as source_ui
 DEFAULT_DEPTH = 10
 MAX_INPUT_NODES = 5000
 IDENTITY_HOPS = 4
+RUN_HOPS = 6  # version <- task run <- pipeline run <- job, with room for nested DAGs
 DATA_KINDS = (NodeKind.DATASET, NodeKind.DATASET_VERSION, NodeKind.ARTIFACT)
 PARAMETER_FACETS = ("parameters", "hyperparameters", "spark_properties", "airflow", "mlflow_params")
 METRIC_FACETS = ("ml_model", "metrics", "model_metrics", "mlflow_metrics")
@@ -244,19 +245,25 @@ class Card:
         self.link_cache: dict = {}
 
     def build(self) -> dict:
+        if self.as_of is not None and self.node.first_seen > self.as_of:
+            raise NotAModelVersion(f"model version {self.node.pk} did not exist yet at {_iso(self.as_of)}")
         identities = identities_of(self.node, self.as_of)
         ids = [n.pk for n in identities]
+        # Runs and their jobs are found on their own walk (only the edges that lead to them), so `depth`
+        # limits how far input data is followed, never whether the producing pipeline shows.
+        runs_walk = graph.lineage(ids, direction="upstream", depth=RUN_HOPS, as_of=self.as_of, max_nodes=500,
+                                  edge_kinds=[EdgeKind.PRODUCED, EdgeKind.PARENT_OF, EdgeKind.INSTANCE_OF])
         up = graph.lineage(ids, direction="upstream", depth=self.depth, as_of=self.as_of, max_nodes=MAX_INPUT_NODES)
         down = graph.lineage(ids, direction="downstream", depth=1, as_of=self.as_of,
                              edge_kinds=[EdgeKind.VERSION_OF, EdgeKind.DEPLOYED_AS], max_nodes=500)
-        by_id = {n.pk: n for n in up.nodes}
+        by_id = {n.pk: n for n in runs_walk.nodes}
         by_id.update({n.pk: n for n in down.nodes})
         by_id.update({n.pk: n for n in identities})
         id_set = set(ids)
 
-        producers = sorted({e.src_id for e in up.edges if e.kind == EdgeKind.PRODUCED and e.dst_id in id_set
+        producers = sorted({e.src_id for e in runs_walk.edges if e.kind == EdgeKind.PRODUCED and e.dst_id in id_set
                             and by_id.get(e.src_id) is not None and by_id[e.src_id].kind == NodeKind.RUN})
-        parent_of = {e.dst_id: e.src_id for e in up.edges if e.kind == EdgeKind.PARENT_OF}
+        parent_of = {e.dst_id: e.src_id for e in runs_walk.edges if e.kind == EdgeKind.PARENT_OF}
         runs_order, roles = [], {}
         for run_id in producers:
             current, hops = run_id, 0
@@ -265,7 +272,7 @@ class Card:
                 runs_order.append(current)
                 current, hops = parent_of.get(current), hops + 1
         jobs_of = defaultdict(list)
-        for e in up.edges:
+        for e in runs_walk.edges:
             if e.kind == EdgeKind.INSTANCE_OF and e.dst_id in roles and by_id.get(e.src_id) is not None:
                 jobs_of[e.dst_id].append(by_id[e.src_id])
         # Metrics: what the producing runs (and every task of their pipeline runs) produced as metrics.
@@ -279,9 +286,7 @@ class Card:
         deployments = [n for n in down.nodes if n.kind == NodeKind.DEPLOYMENT]
         data = [n for n in up.nodes if n.kind in DATA_KINDS and n.pk not in id_set]
         job_nodes = [j for js in jobs_of.values() for j in js]
-        props = _Properties(list(by_id.values()) + metric_nodes + job_nodes, self.as_of)
-        if self.as_of is not None and self.node.first_seen > self.as_of:
-            raise NotAModelVersion(f"model version {self.node.pk} did not exist yet at {_iso(self.as_of)}")
+        props = _Properties(list(by_id.values()) + data + metric_nodes + job_nodes, self.as_of)
 
         card = {
             "id": self.node.pk,
