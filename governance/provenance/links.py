@@ -16,17 +16,14 @@ def _instance(node) -> str:
 
 
 def _connector_settings(kind: str, instance: str, cache: dict) -> dict | None:
-    """Read once per card (`cache`), never across requests: a connector edited a second ago counts."""
-    from connectors.models import ConnectorConfig
+    """Read once per card (`cache`: every connector in one query), never across requests: a connector edited
+    a second ago counts."""
+    if "connectors" not in cache:
+        from connectors.models import ConnectorConfig
 
-    if (kind, instance) in cache:
-        return cache[(kind, instance)]
-    cache[(kind, instance)] = None
-    for config in ConnectorConfig.objects.filter(kind=kind):
-        if (config.settings or {}).get("instance", config.name) == instance:
-            cache[(kind, instance)] = dict(config.settings or {})
-            break
-    return cache[(kind, instance)]
+        cache["connectors"] = {(c.kind, (c.settings or {}).get("instance", c.name)): dict(c.settings or {})
+                               for c in ConnectorConfig.objects.filter(kind__in=("kubeflow", "viya"))}
+    return cache["connectors"].get((kind, instance))
 
 
 def source_links(node, properties: dict | None = None, cache: dict | None = None) -> list[dict]:
