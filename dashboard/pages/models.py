@@ -36,10 +36,6 @@ def _params(q, stage, source, flags, sort) -> dict:
     return params
 
 
-def _badge(text, kind):
-    return html.Span(text, className=f"badge badge-{kind}")
-
-
 def version_label(r) -> str:
     """What a person calls the version: Viya's "name 2.0"; for a KFP artefact or an OpenLineage model output
     (whose own names are a URI or "name@runId") the model's name and the artefact id or the day it was made."""
@@ -53,28 +49,38 @@ def version_label(r) -> str:
     return f"{model} · {r['label']}"
 
 
-def _row(r):
-    version = version_label(r)
-    open_request = ""
+def _row(r) -> html.Tr:
+    """One registry row. Cells carry their own class (badges are styled cells, not extra elements): at 25
+    rows the page's cost is largely the number of Dash components it sends."""
+    open_request = "—"
     if r.get("open_request"):
         open_request = dcc.Link(f"#{r['open_request']} {r['open_request_state']} → {r['open_request_stage']}",
                                 href=urlpaths.approvals(r["open_request"]))
     decision = "—"
     if r.get("last_decision"):
         decision = f"{r['last_decision']} by {r['last_decision_by']}, {ui.when(r['last_decision_at'])}"
-    gates = {"pass": _badge("pass", "ok"), "fail": _badge(f"{r['gates_failing']} failing", "bad")}.get(
-        r.get("gate_status"), "—")
-    return [
-        dcc.Link(version, href=urlpaths.model_version(r["id"]), id=f"reg-link-{r['id']}", className="reg-version"),
-        r["source"], r.get("producer") or "—",
-        _badge(r["stage"], "stage") if r.get("stage") else html.Span("none", className="muted"),
-        open_request or "—", decision, gates,
-        _badge("archived", "ok") if r.get("has_evidence") else html.Span("none", className="muted"),
-    ]
+    gate = r.get("gate_status")
+    return html.Tr([
+        html.Td(dcc.Link(version_label(r), href=urlpaths.model_version(r["id"]), id=f"reg-link-{r['id']}")),
+        html.Td(r["source"]), html.Td(r.get("producer") or "—"),
+        html.Td(r["stage"], className="cell-badge badge-stage") if r.get("stage") else html.Td("none", className="muted"),
+        html.Td(open_request), html.Td(decision),
+        html.Td({"pass": "pass", "fail": f"{r['gates_failing']} failing"}[gate],
+                className=f"cell-badge {'badge-ok' if gate == 'pass' else 'badge-bad'}") if gate else html.Td("—"),
+        html.Td("archived", className="cell-badge badge-ok") if r.get("has_evidence")
+        else html.Td("none", className="muted"),
+    ])
 
 
 HEADERS = ["model version", "source", "producing pipeline / job", "stage", "open request", "last decision",
            "gates", "evidence"]
+
+
+def _table(rows):
+    if not rows:
+        return html.Div(html.P("No model version matches these filters.", className="empty"), id="reg-table")
+    return html.Div(html.Table([html.Thead(html.Tr([html.Th(h) for h in HEADERS])), html.Tbody([_row(r) for r in rows])],
+                               className="table"), className="table-wrap", id="reg-table")
 
 
 def results(params: dict, offset: int):
@@ -89,7 +95,7 @@ def results(params: dict, offset: int):
         return ui.refused(f"Bad filter: {exc.detail}", id="reg-bad-filter"), "", 0
     summary = (f"{offset + 1}–{offset + len(rows)} of {total} model versions" if rows
                else f"No model version matches (of {total}).")
-    table = ui.table(HEADERS, [_row(r) for r in rows], id="reg-table", empty="No model version matches these filters.")
+    table = _table(rows)
     return table, summary, total
 
 
