@@ -9,8 +9,8 @@ and the dashboard page.
 """
 from __future__ import annotations
 
-from django.db.models import (BooleanField, CharField, Count, DateTimeField, F, IntegerField, OuterRef, Q, Subquery,
-                              Value, Window)
+from django.db.models import (BooleanField, CharField, DateTimeField, F, IntegerField, OuterRef, Q, Subquery,
+                              Value)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, NullIf
 
@@ -124,14 +124,15 @@ def page(filtered_qs, *, offset: int = 0, limit: int = 25) -> tuple[list[dict], 
 
     The page's ids are chosen in a subquery (which computes only what the filters and the sort need), the
     registry columns are computed for those rows only, and the total is an uncorrelated scalar subquery
-    (evaluated once): a window count over the annotated rows would make SQLite compute every column of
-    every matching row before the LIMIT.
+    counting the filtered ids (evaluated once): a window count over the annotated rows would make SQLite
+    compute every column of every matching row before the LIMIT.
     """
     ordering = list(filtered_qs.query.order_by)
     ids = filtered_qs.values("pk")[offset:offset + limit]
-    total = filtered_qs.order_by().annotate(n=Window(Count("pk"))).values("n")[:1]
+    count_sql, count_params = filtered_qs.order_by().values("pk").query.sql_with_params()
+    total = RawSQL(f"(SELECT COUNT(*) FROM ({count_sql}) matching)", count_params, output_field=IntegerField())
     rows = list(columns(Node.objects.filter(pk__in=Subquery(ids)))
-                .annotate(total=Subquery(total, output_field=IntegerField()))
+                .annotate(total=total)
                 .order_by(*ordering).values(*COLUMNS, "total"))
     if rows:
         total_count = rows[0]["total"] or 0
