@@ -5,7 +5,7 @@ what governance knows: stage, pending approval, evidence."""
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 
 from lineage.filtersets import NodeFilterSet, StrictBooleanFilter
 from lineage.models import Node

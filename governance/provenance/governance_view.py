@@ -56,7 +56,6 @@ def evidence(nodes, user, as_of=None) -> dict:
 
 
 def approvals(node, as_of=None) -> list[dict]:
-    from governance.approvals import services
     from governance.approvals.models import PromotionRequest
 
     out = []
