@@ -22,6 +22,7 @@ _app: Dash | None = None
 
 NAV = [
     ("overview", "Overview", PREFIX),
+    ("models", "Models", PREFIX + "models"),
     ("lineage", "Lineage", PREFIX + "lineage"),
     ("approvals", "Approvals", PREFIX + "approvals"),
     ("audit", "Audit log", PREFIX + "audit"),

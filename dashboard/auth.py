@@ -19,6 +19,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "overview": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "lineage": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "model": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+    "models": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "approvals": (ENGINEER, AUDITOR, APPROVER, ADMIN),
     "audit": (AUDITOR, ADMIN),
     "archive": (ENGINEER, AUDITOR, APPROVER, ADMIN),

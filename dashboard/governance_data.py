@@ -50,44 +50,6 @@ def waiting_for(user) -> list:
     return [req for req in pending if services.can_decide(user, req) is None]
 
 
-def model_version_summary(node, user) -> dict:
-    from governance.approvals import services
-    from governance.approvals.models import PromotionRequest, StageAssignment
-
-    requests = list(PromotionRequest.objects.filter(node=node).select_related("target_stage", "requester")
-                    .order_by("-created_at", "-pk"))
-    latest = requests[0] if requests else None
-    stage = services.current_stage(node)
-    return {
-        "stage": stage.name if stage else None,
-        "requests": requests,
-        "gates": (services.latest_gates(latest), set(latest.gate_overrides.values_list("gate", flat=True)))
-        if latest else None,
-        "history": list(StageAssignment.objects.filter(node=node).select_related("stage", "from_stage", "request")
-                        .order_by("assigned_at", "pk")),
-        "bundles": visible_bundles(user, node),
-    }
-
-
-def approvals_list(summary):
-    from dash import dcc
-
-    from dashboard import urlpaths
-
-    requests = summary.get("requests") or []
-    if not requests:
-        return html.P("No promotion requested.", className="muted")
-    items = []
-    for req in requests:
-        approvers = [d.actor.username for d in req.decisions.select_related("actor") if d.decision == "approve"]
-        items.append(html.Li([
-            dcc.Link(f"#{req.pk} → {req.target_stage.name}", href=urlpaths.approvals(req.pk)),
-            f" {req.state}, by {req.requester.username}",
-            html.Br(), html.Small(f"approved by {', '.join(approvers)}" if approvers else "no approvals yet"),
-        ]))
-    return html.Ul(items, id="mv-requests")
-
-
 def gate_checklist(gates, id="gate-checklist"):
     if gates is None:
         return html.P("No gates evaluated: no promotion has been requested.", className="muted", id=id)

@@ -16,3 +16,8 @@ def model_version(node_id) -> str:
 
 def approvals(request_id=None) -> str:
     return PREFIX + "approvals" + (f"?request={request_id}" if request_id else "")
+
+
+def models(**params) -> str:
+    query = {k: v for k, v in params.items() if v not in (None, "")}
+    return PREFIX + "models" + ("?" + urlencode(query) if query else "")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("lineage.ingest.api.urls")),
     path("api/", include("lineage.marquez.urls")),
+    path("api/", include("governance.provenance.urls")),
     path("api/", include("lineage.api.urls")),
     path("api/", include("governance.approvals.api.urls")),
     path("api/", include("governance.archive.api.urls")),

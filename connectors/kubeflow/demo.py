@@ -32,6 +32,11 @@ DEMO_MODEL_URI = f"minio://mlpipeline/v2/artifacts/churn-training/{DEMO_KFP_RUN_
 DEMO_MODEL_DIGEST = "sha256:" + hashlib.sha256(b"lineage-ledger demo churn-classifier weights v1").hexdigest()
 DEMO_RAW_DATA_URI = "s3://datalake/raw/customers/2026-11-01.csv"
 BASE_TIME = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)
+# The image each component ran: in the pipeline spec's deploymentSpec and, per execution, the launcher's
+# `image` custom property (as KFP records them).
+IMAGES = {"ingest": "registry.example.com/ml/churn-ingest@sha256:" + hashlib.sha256(b"ingest:1.4.0").hexdigest(),
+          "train": "registry.example.com/ml/churn-train@sha256:" + hashlib.sha256(b"train:2.1.0").hexdigest(),
+          "evaluate": "registry.example.com/ml/churn-eval@sha256:" + hashlib.sha256(b"eval:1.0.3").hexdigest()}
 
 EXECUTION_TYPES = ("system.DAGExecution", "system.ContainerExecution", "system.ImporterExecution")
 ARTIFACT_TYPES = ("system.Artifact", "system.Dataset", "system.Model", "system.Metrics",
@@ -204,7 +209,10 @@ class _Scenario:
                    "name": f"{name}-v1", "description": f"First version of {name}", "created_at": created,
                    "code_source_url": f"https://git.example.com/ml/{name}/tree/v1",
                    "pipeline_spec": {"pipelineInfo": {"name": name}, "schemaVersion": "2.1.0",
-                                     "sdkVersion": "kfp-2.13.0"}}
+                                     "sdkVersion": "kfp-2.13.0",
+                                     "deploymentSpec": {"executors": {
+                                         f"exec-{task}": {"container": {"image": image, "command": ["python", "-m", task]}}
+                                         for task, image in IMAGES.items()}}}}
         self.src.versions.append(version)
         self._versions[name] = version
         return version
@@ -246,7 +254,8 @@ class _Scenario:
         fp = hashlib.sha256(f"{contexts[0].name}/{task_name}/{sorted((params or {}).items())}".encode()).hexdigest() if fingerprint else ""
         execution = self.w.start(type_name, contexts, task_name=task_name, parent_dag_id=parent.id,
                                  inputs={"parameterValues": params} if params else None,
-                                 input_artifacts=inputs, pod_name=pod, cache_fingerprint=fp)
+                                 input_artifacts=inputs, pod_name=pod, cache_fingerprint=fp,
+                                 extra={"image": IMAGES[task_name]} if task_name in IMAGES else None)
         produced = list(outputs or [])
         if logs and type_name == "system.ContainerExecution":
             produced.append(("executor-logs", self.w.artifact(

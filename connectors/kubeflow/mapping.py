@@ -125,6 +125,14 @@ def pipeline_facts(keys: Keys, pipeline: dict) -> list:
         seen_at=parse_time(pipeline.get("created_at")), raw=_raw("kfp.pipeline", pid, pipeline))]
 
 
+def spec_images(spec: dict) -> dict:
+    """Executor label -> container image, from the compiled spec's deploymentSpec (where KFP's IR keeps
+    each component's image): the code that ran, as far as KFP records it."""
+    executors = ((spec.get("deploymentSpec") or {}).get("executors") or {}) if isinstance(spec, dict) else {}
+    return {name: (ex.get("container") or {}).get("image") for name, ex in sorted(executors.items())
+            if isinstance(ex, dict) and (ex.get("container") or {}).get("image")}
+
+
 def version_facts(keys: Keys, version: dict) -> list:
     vid = _require(version, "pipeline_version_id", "pipeline version")
     pid = version.get("pipeline_id") or ""
@@ -138,7 +146,10 @@ def version_facts(keys: Keys, version: dict) -> list:
                     "code_source_url": version.get("code_source_url") or "",
                     "package_url": (version.get("package_url") or {}).get("pipeline_url", ""),
                     "pipeline_name": ((spec.get("pipelineInfo") or {}).get("name") or ""),
-                    "sdk_version": spec.get("sdkVersion") or "", "created_at": iso(created)},
+                    "sdk_version": spec.get("sdkVersion") or "", "created_at": iso(created),
+                    # The compiled spec's digest identifies the exact pipeline code of a version.
+                    "spec_digest": f"sha256:{store.canonical_digest(spec)}" if spec else "",
+                    "images": spec_images(spec)},
         seen_at=created, raw=_raw("kfp.pipeline_version", vid, version))]
     if pid:
         facts.append(store.EdgeFact(EdgeKind.VERSION_OF, keys.version(vid), keys.pipeline(pid), SOURCE, valid_from=created))
@@ -274,6 +285,8 @@ def _execution_node(keys: Keys, ex: ExecutionRecord, batch: ExecutionBatch, by_i
         "kfp_kind": "task", "mlmd_execution_id": ex.id, "mlmd_type": ex.type, "state": ex.state, "run_id": ex.run_id,
         "pipeline_name": ex.pipeline_name, "task_name": task, "parent_dag_id": ex.parent_dag_id,
         "pod_name": ex.properties.get("pod_name") or "", "cache_fingerprint": ex.properties.get("cache_fingerprint") or "",
+        # KFP's launcher records the container image a task ran (custom property `image`).
+        "image": ex.properties.get("image") or "",
         "cached_execution_id": ex.cached_execution_id, "inputs": ex.properties.get("inputs"),
         "outputs": ex.properties.get("outputs"), "created_at": iso(created), "updated_at": iso(updated),
     }

@@ -35,9 +35,13 @@ def build_state() -> ViyaState:
                           description="Monthly churn scoring for the retention campaign")
     props = [{"name": "kfp_run_id", "value": DEMO_KFP_RUN_ID, "type": "string"},
              {"name": "artifact_uri", "value": DEMO_MODEL_URI, "type": "string"},
-             {"name": "trained_by", "value": "kubeflow", "type": "string"}]
+             {"name": "trained_by", "value": "kubeflow", "type": "string"},
+             # Fit statistics registered with the model: the Viya side's metrics on the provenance card.
+             {"name": "accuracy", "value": "0.92", "type": "numeric"},
+             {"name": "KS", "value": "0.61", "type": "numeric"}]
     xgb = s.add_model(churn, "churn-classifier", versions=2, when=_at(4), algorithm="Gradient boosting",
                       function="classification", tool="Python 3", toolVersion="3.11", modeler="alice",
+                      trainTable="s3://datalake/raw/customers/2026-11-01.csv", scoreCodeType="python",
                       description=f"XGBoost churn classifier trained by Kubeflow run {DEMO_KFP_RUN_ID}",
                       properties=props, contents=(("model.pkl", "python pickle"), ("score.py", "score"),
                                                   ("inputVar.json", "variables")))
@@ -63,6 +67,14 @@ def build_state() -> ViyaState:
                            when=_at(2), function="prediction", targetVariable="default_probability")
     s.add_model(credit, "pd-scorecard", versions=3, when=_at(2, 11), algorithm="Scorecard", tool="SAS",
                 modeler="dave", function="prediction", contents=(("score.sas", "score"), ("train.sas", "train")))
+    # A portfolio of scorecards, enough versions that the registry page is worth filtering.
+    for i, segment in enumerate(("retail", "sme", "corporate", "mortgage", "cards", "auto", "student", "leasing")):
+        s.add_model(credit, f"pd-{segment}", versions=3 + i % 3, when=_at(2 + i % 5, 12), algorithm="Logistic regression",
+                    tool="SAS", toolVersion="V.04.00", modeler=("dave", "bob", "alice")[i % 3], function="prediction",
+                    trainTable=f"RISK.PD_{segment.upper()}_TRAIN",
+                    properties=[{"name": "KS", "value": str(round(0.4 + 0.02 * i, 2)), "type": "numeric"},
+                                {"name": "gini", "value": str(round(0.5 + 0.03 * i, 2)), "type": "numeric"}],
+                    contents=(("score.sas", "score"), ("train.sas", "train")))
     s.add_destination("maslocal", when=_at(1))
     s.add_destination("casfin", "cas", when=_at(1))
     s.add_publish(s.get("model", xgb["id"]), "maslocal", state="completed", when=_at(7),

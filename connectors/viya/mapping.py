@@ -135,6 +135,45 @@ MODEL_FIELDS = ("role", "algorithm", "function", "tool", "toolVersion", "modeler
                 "datasourceUri", "externalUrl", "trainTable")
 
 
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+METRIC_NAMES = re.compile(r"(?i)^(_?(ase|rase|mce|ks|ksc|auc|c|gini|gain|lift|misc|accuracy|precision|recall|f1|"
+                          r"rmse|mse|mae|r2|r_squared|roc|logloss|kappa)\b|.*(metric|score|accuracy|auc|error|loss))")
+
+
+def model_metrics(body: dict) -> dict:
+    """Viya model properties that are metrics: user-defined properties typed numeric, or named like a fit
+    statistic (ASE, KS, AUC, Gini, accuracy …) with a numeric value. Viya keeps fit statistics in the model's
+    `properties` list when a client (sasctl, Model Studio) registers them there."""
+    props = body.get("properties")
+    items = props if isinstance(props, list) else [{"name": k, "value": v} for k, v in (props or {}).items()] \
+        if isinstance(props, dict) else []
+    found = {}
+    for p in items:
+        if not isinstance(p, dict) or not p.get("name"):
+            continue
+        value = _number(p.get("value"))
+        typed = str(p.get("type") or "").lower() in ("numeric", "number", "decimal", "integer")
+        if value is not None and (typed or METRIC_NAMES.match(str(p["name"]))):
+            found[str(p["name"])] = value
+    return found
+
+
+def _code_fields(body: dict) -> dict:
+    """The fields that say which code made and scores a model (tool, algorithm, score code type, training
+    table …), copied onto each version: a snapshot keeps the values it was taken with."""
+    return {_snake(f): body[f] for f in MODEL_FIELDS if body.get(f) not in (None, "") and f not in ("description", "role")}
+
+
 def model_facts(keys: Keys, body: dict, *, snapshots: list, contents: list, snapshot_contents: dict) -> list:
     """Facts for one model, its current version and every snapshot version.
 
@@ -169,7 +208,8 @@ def model_facts(keys: Keys, body: dict, *, snapshots: list, contents: list, snap
         vprops = {**_common(snap), "viya_kind": "model_version", "model_id": mid, "version_name": name,
                   "snapshot_id": snap.get("id"), "current": False, "immutable": True,
                   "contents": snapshot_contents.get(snap.get("id"), []), "role": snap.get("role") or "",
-                  "user_properties": user_properties(snap), "description": snap.get("description") or ""}
+                  "user_properties": user_properties(snap), "description": snap.get("description") or "",
+                  **_code_fields(snap), "metrics": model_metrics(snap)}
         vkey = keys.model_version(mid, name)
         vraw = raw("model_version", snap.get("id"), snap)
         facts.append(store.NodeFact(key=vkey, name=f"{body.get('name') or mid} {name}", namespace=keys.instance,
@@ -180,7 +220,7 @@ def model_facts(keys: Keys, body: dict, *, snapshots: list, contents: list, snap
     cprops = {**_common(body), "viya_kind": "model_version", "model_id": mid, "version_name": current,
               "snapshot_id": by_name.get(current, {}).get("id"), "current": True, "immutable": False,
               "contents": contents, "role": body.get("role") or "", "user_properties": user,
-              "description": body.get("description") or ""}
+              "description": body.get("description") or "", **_code_fields(body), "metrics": model_metrics(body)}
     facts.append(store.NodeFact(key=vkey, name=f"{body.get('name') or mid} {current}", namespace=keys.instance,
                                 properties=cprops, seen_at=_when(body), raw=payload, replace_properties=True))
     facts.append(store.EdgeFact(EdgeKind.VERSION_OF, vkey, mkey, SOURCE, valid_from=_when(body), raw=payload))

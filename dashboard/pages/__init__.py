@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
-from dashboard.pages import approvals, archive, audit, connectors, lineage, model_version, overview
+from dashboard.pages import approvals, archive, audit, connectors, lineage, model_version, models, overview
 
-PAGES = [overview, lineage, model_version, approvals, audit, archive, connectors]
+PAGES = [overview, lineage, model_version, models, approvals, audit, archive, connectors]
 
 _ROUTES = [
     (re.compile(r"^$"), overview),
     (re.compile(r"^lineage/?$"), lineage),
     (re.compile(r"^model/(\d+)/?$"), model_version),
+    (re.compile(r"^models/?$"), models),
     (re.compile(r"^approvals/?$"), approvals),
     (re.compile(r"^audit/?$"), audit),
     (re.compile(r"^archive/?$"), archive),

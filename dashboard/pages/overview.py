@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 from dashboard import components as ui
-from dashboard import governance_data
+from dashboard import governance_data, urlpaths
 from lineage.kinds import NodeKind
 from lineage.models import Node, RawRecord
 
@@ -77,12 +77,15 @@ def layout(user, query):
     by_stage = governance_data.stage_counts()
     pending = governance_data.pending_count()
     stats = html.Div([
-        ui.stat("models", models, id="stat-models"),
-        ui.stat("model versions", versions, id="stat-versions"),
-        ui.stat("pending approvals", "—" if pending is None else pending, id="stat-pending"),
-        ui.stat("lineage nodes", Node.objects.count(), id="stat-nodes"),
+        # Each tile links to the page listing what it counts.
+        dcc.Link(ui.stat("models", models, id="stat-models"), href=urlpaths.models()),
+        dcc.Link(ui.stat("model versions", versions, id="stat-versions"), href=urlpaths.models()),
+        dcc.Link(ui.stat("pending approvals", "—" if pending is None else pending, id="stat-pending"),
+                 href=urlpaths.models(pending="true")),
+        dcc.Link(ui.stat("lineage nodes", Node.objects.count(), id="stat-nodes"), href=urlpaths.lineage()),
     ], className="stats")
-    stage_rows = [[stage, n] for stage, n in by_stage.items()]
+    stage_rows = [[dcc.Link(stage, href=urlpaths.models(stage=stage), id=f"stage-link-{stage}"), n]
+                  for stage, n in by_stage.items()]
     harvest_rows = [
         [r["connector__name"] or "(ad hoc)", r["kind"], r["source_key"], r["runs"], ui.when(r["last_ok"]),
          ui.when(r["last_fail"]), html.Span(r["last_error"], className="error-text") if r["last_error"] else ""]

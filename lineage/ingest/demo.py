@@ -70,12 +70,12 @@ class _Builder:
         })
 
     def task(self, when, namespace, job, producer, parent, inputs, outputs, *, minutes, job_facets=None,
-             fail_rate=0.0, output_facets=None) -> dt.datetime:
+             fail_rate=0.0, output_facets=None, run_facets=None) -> dt.datetime:
         run_id = self.uuid()
         self.run_event("START", when, run_id, namespace, job, producer, parent=parent, inputs=inputs, outputs=outputs,
                        job_facets=job_facets,
                        run_facets={"processing_engine": _facet(producer, "ProcessingEngineRunFacet", version="3.5.1",
-                                                               name=producer.rsplit("/", 1)[-1])})
+                                                               name=producer.rsplit("/", 1)[-1]), **(run_facets or {})})
         end = when + dt.timedelta(minutes=minutes, seconds=self.rng.randint(0, 59))
         if self.rng.random() < fail_rate:
             self.run_event("FAIL", end, run_id, namespace, job, producer, parent=parent, inputs=inputs,
@@ -150,8 +150,17 @@ def generate_events(seed: int = 0, n_pipelines: int = 12) -> list[dict]:
         model = _dataset(REGISTRY, f"models/{domain}_churn", TRAINER, None,
                          datasetType=_facet(TRAINER, "DatasetTypeDatasetFacet", datasetType="MODEL"))
         metrics = {"ml_model": _facet(TRAINER, "MlModelDatasetFacet", framework="xgboost", auc=round(b.rng.uniform(0.7, 0.95), 4))}
+        # The trainer says which commit it ran (the standard sourceCodeLocation job facet) and, in a custom run
+        # facet, the hyperparameters it was given: what the model's provenance card shows as code and parameters.
+        commit = f"{(p * 2654435761) % 2**32:08x}{b.rng.getrandbits(128):032x}"
+        code = {"sourceCodeLocation": _facet(TRAINER, "SourceCodeLocationJobFacet", type="git",
+                                             url=f"https://git.example.com/ml/churn-trainer/tree/{commit}",
+                                             repoUrl="https://git.example.com/ml/churn-trainer.git",
+                                             path=f"train/{domain}.py", version=commit, branch="main")}
+        hyper = {"parameters": _facet(TRAINER, "TrainerParametersRunFacet", learning_rate=round(0.01 * (1 + p % 5), 2),
+                                      max_depth=4 + p % 4, n_estimators=200)}
         t = b.task(t + dt.timedelta(minutes=1), "ml://trainer", f"train.{domain}_churn", TRAINER, parent,
-                   [training], [model], minutes=25, output_facets=metrics)
+                   [training], [model], minutes=25, output_facets=metrics, job_facets=code, run_facets=hyper)
         b.run_event("COMPLETE", t + dt.timedelta(minutes=1), dag_run, dag_ns, dag, AIRFLOW, run_facets=nominal)
     return b.events
 

@@ -105,6 +105,8 @@ API_MATRIX: dict[tuple[str, str], frozenset] = {
     **{("GET", f"/api/{prefix}/"): ANY_ROLE for prefix in _NODE_ROUTES},
     **{("GET", f"/api/{prefix}/{{id}}/"): ANY_ROLE for prefix in _NODE_ROUTES},
     ("GET", "/api/model-versions/{node_id}/stage-history/"): ANY_ROLE,
+    ("GET", "/api/model-versions/{id}/provenance/"): ANY_ROLE,
+    ("GET", "/api/model-registry/"): ANY_ROLE,
     # Approvals: engineers request, approvers decide, admins configure, override and retry.
     ("GET", "/api/stages/"): ANY_ROLE,
     ("POST", "/api/stages/"): ADMIN_ONLY,

@@ -90,9 +90,11 @@ def test_model_version_page_shows_provenance_metrics_gates_history_and_bundles(u
     history = text_of(tree, "mv-history")
     assert "engineer" in history and "approver" in history
     assert f"/api/archive/bundles/{world['bundle'].pk}/download/" in text_of(tree, "mv-bundles")
-    # An engineer sees only the bundles the archive API would show them (none of the auditor's).
+    # An engineer sees only the bundles the archive API would show them (none of the auditor's), and is told
+    # that one exists rather than "none archived".
     engineer_view = page(users["engineer"], f"/dashboard/model/{ids['model_version']}")
-    assert "download" not in text_of(engineer_view, "mv-bundles")
+    assert find_component(engineer_view, "mv-bundles") is None
+    assert "1 evidence bundle(s) of this version exist" in text_of(engineer_view, "mv-bundles-hidden")
     missing = page(users["engineer"], f"/dashboard/model/{ids['run']}")
     assert find_component(missing, "mv-missing") is not None
 

@@ -1,1 +1,1 @@
-"""Helpers shared by several test modules."""
+"""Helpers shared by several test files (import them from here, never from another test module)."""

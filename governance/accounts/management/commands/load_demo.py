@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from governance.accounts import tokens
 from governance.accounts.roles import ensure_groups
 from governance.audit import context
+from governance.provenance.demo import load_demo as registry_history
 
 # (username, role, password). Demo only: printed for the newcomer, never used outside `make demo`.
 DEMO_USERS = [
@@ -45,6 +46,7 @@ class Command(BaseCommand):
             self._step("Kubeflow (ML Metadata store + KFP API fake)", self._kubeflow, users)
             self._step("SAS Viya (model repository fake)", self._viya, users)
             self._step("Promotion request", self._approvals, users)
+            self._step("Registry history (promotions)", registry_history, users)
         self.stdout.write("")
         self.stdout.write("Log in at http://127.0.0.1:8000/accounts/login/ with one of:")
         for username, role, password in DEMO_USERS:
