@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "governance.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "governance.api_errors.ApiInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -128,6 +129,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "lineage.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
+    # JSON with the limits of governance.inputs (nesting depth, NUL, invalid Unicode); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "governance.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.accounts.exceptions.json_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -1,10 +1,11 @@
 """URL map. Each app owns its API routes in its own `api/urls.py`."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from django.views.generic import RedirectView
 
+from governance import api_errors
 from governance.health import health
 
 urlpatterns = [
@@ -23,4 +24,7 @@ urlpatterns = [
     path("api/", include("connectors.viya.urls")),
     path("api/", include("governance.audit.api.urls")),
     path("api/", include("connectors.api.urls")),
+    path("api/", include([re_path(r"", api_errors.api_not_found)])),  # last: any other /api/ path is a JSON 404
 ]
+handler404 = api_errors.handler404
+handler500 = api_errors.handler500
