@@ -178,6 +178,10 @@ else:
 # Per-token limit on POST /api/v1/lineage and /api/v1/lineage/batch ("600/minute"; empty or 0 = off).
 # A batch request counts once. Answered with 429 and Retry-After (lineage/ingest/throttling.py).
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
+# Largest single OpenLineage event accepted (bytes of JSON; 413 event_too_large), and deepest JSON nesting any
+# endpoint accepts (400 json_too_deep): lineage/ingest/events.py and governance/inputs.py say why these sizes.
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 8 * 1024 * 1024)
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 100)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # No broker configured (the embedded default): tasks run in-process.
