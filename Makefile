@@ -68,9 +68,11 @@ test-sqlite: install
 test-postgres: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(MAKE) test
 
-# Benchmarks run with DEBUG off (as production does), so they need a SECRET_KEY: a throwaway one unless set.
+# Benchmarks run with DEBUG off (as production does), so they need a SECRET_KEY and an AUDIT_HMAC_KEY:
+# throwaway ones unless set.
 bench: install
-	SECRET_KEY=$${SECRET_KEY:-bench-only-$$(hostname)-not-a-secret-xxxxxxxxxxxxxxxx} $(PY) -m bench $(BENCH_ARGS)
+	SECRET_KEY=$${SECRET_KEY:-bench-only-$$(hostname)-not-a-secret-xxxxxxxxxxxxxxxx} \
+	AUDIT_HMAC_KEY=$${AUDIT_HMAC_KEY:-bench-only-audit-$$(hostname)-not-a-secret-xxxxxxxxxx} $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data staticfiles test-output

@@ -155,13 +155,24 @@ SPECTACULAR_SETTINGS = {
 # Audit chain checkpoints are HMAC-signed with this key (never the SECRET_KEY, so rotating one
 # does not invalidate the other).
 ARCHIVE_MAX_BUNDLE_NODES = env_int("ARCHIVE_MAX_BUNDLE_NODES", 50_000)
-AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "dev-audit-key-change-me")
+DEV_AUDIT_HMAC_KEY = "dev-audit-key-change-me"
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", DEV_AUDIT_HMAC_KEY if DEBUG else "")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
 # Optional Ed25519 signing of checkpoints (hex or PEM private key), and retired HMAC keys that still verify.
 AUDIT_ED25519_PRIVATE_KEY = env_str("AUDIT_ED25519_PRIVATE_KEY", "")
+if not DEBUG and not AUDIT_ED25519_PRIVATE_KEY and (AUDIT_HMAC_KEY == DEV_AUDIT_HMAC_KEY or len(AUDIT_HMAC_KEY) < 32):
+    # A checkpoint signed with a key anyone can read in this file proves nothing: as for SECRET_KEY, a server
+    # does not start without a real one (pytest gets a fixed test key, shared with the processes it starts).
+    if "pytest" in sys.modules:
+        AUDIT_HMAC_KEY = os.environ.setdefault("AUDIT_HMAC_KEY", "insecure-test-only-audit-" + "y" * 40)
+    elif not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEY is not set, is the development default or is shorter than 32 characters: set it to "
+            "a long random secret (or configure AUDIT_ED25519_PRIVATE_KEY), or DEBUG=1 for local use")
 AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS", "")
 
-# Connector secrets are encrypted at rest with this Fernet key (derived from SECRET_KEY when unset).
+# Connector secrets are encrypted at rest with this Fernet key (derived from SECRET_KEY when unset). With DEBUG
+# off, a stored credential without this key set stops the server (governance/audit/checks.py, connectors.E001).
 CONNECTOR_SECRET_KEY = env_str("CONNECTOR_SECRET_KEY", "")
 
 OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "")
