@@ -18,7 +18,7 @@ from rest_framework import filters, serializers as drf_serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from django_filters.rest_framework import DjangoFilterBackend
+from governance.filter_backend import BoundedFilterBackend
 
 from lineage import graph, graph_json
 from lineage.api import serializers as s
@@ -100,7 +100,7 @@ class _AsOfQuery(drf_serializers.Serializer):
 
 
 class _ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [BoundedFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     # Ids are integers: anything else is a 404 at routing, never a ValueError deep in a query (a 500).
     lookup_value_regex = r"[0-9]+"
     ordering_fields = ["id"]
