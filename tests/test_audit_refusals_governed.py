@@ -76,5 +76,6 @@ def test_anonymous_and_bad_input_leave_no_refusal(clients, users):
     before = AuditEntry.objects.count()
     assert clients["anonymous"].post("/api/promotion-requests/", {}, format="json").status_code == 401
     assert clients[ENGINEER].post("/api/promotion-requests/", {"node": "x"}, format="json").status_code == 400
-    assert clients[ENGINEER].get("/api/audit/entries/").status_code == 403  # a read: not a governed write
+    read = clients[ENGINEER].get("/api/audit/entries/")  # a read: not a governed write
+    assert read.status_code == 403 and read.json()["detail"] == "Reading this needs the role: auditor or admin."
     assert AuditEntry.objects.count() == before
