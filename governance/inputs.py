@@ -13,6 +13,8 @@ schema and column-lineage facets of nested Spark structs reach 15-30 levels.
 """
 from __future__ import annotations
 
+import json
+import math
 import re
 
 from django.conf import settings
@@ -121,3 +123,24 @@ def has_bad_text_escape(raw: bytes) -> bool:
 
 
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+class NotFiniteNumber(ValueError):
+    """NaN, Infinity or a number too large for a double: Python's json module accepts them, JSON does not,
+    and PostgreSQL's jsonb refuses them where SQLite stores them."""
+
+
+def _no_constant(name: str):
+    raise NotFiniteNumber(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotFiniteNumber(f"the number {text[:40]} is too large to keep")
+    return value
+
+
+def loads(text):
+    """json.loads refusing what is not JSON or not storable alike on every database (NaN, Infinity, 1e400)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)

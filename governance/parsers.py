@@ -3,8 +3,6 @@ Unicode) applied before a serializer sees the data, so every write endpoint refu
 naming the limit instead of failing later (a 500, or a database that answers differently from SQLite)."""
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
@@ -35,7 +33,11 @@ class BoundedJSONParser(JSONParser):
             except (UnicodeDecodeError, LookupError):
                 raise ParseError("The body is not UTF-8 text.", "malformed_json") from None
             try:
-                data = json.loads(text)
+                data = inputs.loads(text)
+            except inputs.NotFiniteNumber as exc:
+                raise ParseError(f"The body is not valid JSON: {exc}.", "malformed_json") from None
+            except RecursionError:
+                raise ParseError("The JSON nests arrays and objects too deeply.", "json_too_deep") from None
             except ValueError as exc:
                 line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
                 where = f" at line {line} column {column}" if line else ""

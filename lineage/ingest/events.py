@@ -115,7 +115,9 @@ def decode_body(body: bytes, content_encoding: str = "") -> object:
     except inputs.BadInput as exc:
         raise IngestRejected(exc.status, exc.code, exc.detail) from None
     try:
-        return json.loads(body)
+        return inputs.loads(body)
+    except inputs.NotFiniteNumber as exc:
+        raise IngestRejected(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     except UnicodeDecodeError as exc:
         raise IngestRejected(400, "malformed_json", f"the body is not UTF-8 text (invalid byte at position {exc.start})") from None
     except RecursionError:  # a JSON_MAX_DEPTH set above what Python can parse
