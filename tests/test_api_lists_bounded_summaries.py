@@ -35,3 +35,22 @@ def test_lists_leave_properties_to_the_detail(clients):
     expanded = engineer.get("/api/runs/?expand=properties").json()["results"][0]
     assert BIG in json.dumps(expanded["properties"])
     assert "properties" in engineer.get("/api/edges/?expand=properties").json()["results"][0]
+
+
+@pytest.mark.django_db
+def test_the_ingest_log_keeps_a_bounded_list_of_strict_errors(clients):
+    """An event failing the strict spec in thousands of places is stored (Marquez would take it), but its
+    judgement, shown by /api/ingested-events/, keeps the first MAX_ERRORS and a count of the rest."""
+    from lineage.ingest.strict import MAX_ERRORS
+
+    event = {"eventType": "START", "eventTime": "2024-01-01T00:00:00Z", "producer": "https://example.com/p",
+             "run": {"runId": "22222222-2222-4222-8222-222222222222"}, "job": {"namespace": "ns", "name": "bad"},
+             "inputs": [{"namespace": "n", "name": f"x{i}",
+                         "facets": {"schema": {"_producer": "p", "_schemaURL": "u", "fields": "nope"}}}
+                        for i in range(1000)]}
+    engineer = clients["engineer"]
+    assert engineer.post("/api/v1/lineage", data=json.dumps(event), content_type="application/json").status_code == 201
+    logged = engineer.get("/api/ingested-events/").json()["results"][0]
+    assert logged["strict_ok"] is False
+    assert len(logged["strict_errors"]) == MAX_ERRORS + 1
+    assert logged["strict_errors"][-1].startswith("… and ") and logged["strict_errors"][-1].endswith(" more")
