@@ -47,7 +47,7 @@ def json_exception_handler(exc, context):
 # str.", 'Expected a list of items but got type "dict".'): the caller sent JSON, so say it in JSON's words.
 _PY_TYPES = {"str": "a string", "int": "a number", "float": "a number", "bool": "true/false", "NoneType": "null",
              "dict": "an object", "list": "an array", "Decimal": "a number"}
-_TYPE_NAMED = re.compile(r'(received |got type |not )"?(str|int|float|bool|NoneType|dict|list|Decimal)"?')
+_TYPE_NAMED = re.compile(r'(received |got type |not )"?(str|int|float|bool|NoneType|dict|list|Decimal)\b"?')
 
 
 def _json_words(data):
