@@ -79,3 +79,28 @@ def test_anonymous_and_bad_input_leave_no_refusal(clients, users):
     read = clients[ENGINEER].get("/api/audit/entries/")  # a read: not a governed write
     assert read.status_code == 403 and read.json()["detail"] == "Reading this needs the role: auditor or admin."
     assert AuditEntry.objects.count() == before
+
+
+def test_a_refused_decision_in_the_dashboard_is_audited(users):
+    """The dashboard's approve button refuses the requester's own request (four-eyes) as the API does,
+    and the refusal is recorded the same way."""
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from dashboard.testing import DashCaller
+
+    open_policy("staging")
+    users[APPROVER].groups.add(Group.objects.get(name=ENGINEER))
+    own = approvals.create_request(users[APPROVER], node=make_node(NodeKind.MODEL_VERSION, "dash-own"),
+                                   target_stage=Stage.objects.get(name="staging"), justification="j", submit=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users[APPROVER])
+    before = AuditEntry.objects.count()
+    answer = DashCaller(client).call_json(
+        "req-decision-result.children", {"req-approve.n_clicks": 1, "req-comment.value": "", "req-id.data": own.pk},
+        changed="req-approve.n_clicks")
+    assert "Four-eyes" in str(answer)
+    added = list(AuditEntry.objects.order_by("seq"))[before:]
+    assert [(e.action, e.actor_username, e.object_id) for e in added] == [
+        ("promotion_request.approve.refused", APPROVER, str(own.pk))]
+    assert "Four-eyes" in added[0].reason and added[0].after["via"] == "dashboard"

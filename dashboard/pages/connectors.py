@@ -105,7 +105,7 @@ def register(app):
         if not n_clicks:
             return no_update, no_update
         try:
-            user = auth.require_role(ADMIN)
+            user = auth.require_role(ADMIN, governed=("connector", "harvest", name))
         except auth.PermissionRefused as exc:
             return ui.refused(str(exc), id="conn-refused"), no_update
         if not name:

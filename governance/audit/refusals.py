@@ -52,19 +52,27 @@ def _reason(response) -> tuple[str, str]:
     return str(body.get("error", "")), detail[:1000]
 
 
-def record_refusal(request, response) -> None:
+def record_refused(user, object_type: str, action: str, object_id, reason: str, *, details: dict,
+                   request_id: str = "", client_ip: str | None = None) -> None:
+    """The one way a refusal is written (the API's middleware below, the dashboard's callbacks): once per
+    request, as `<object type>.<action>.refused` under the caller's name and request id."""
     from governance.audit.models import AuditEntry
     from governance.audit.recorder import record
 
-    user = request.user
-    request_id = getattr(request, "request_id", "")
     if request_id and AuditEntry.objects.filter(request_id=request_id, action__endswith="refused").exists():
         return
+    ctx = context.for_user(user, request_id=request_id or None, client_ip=client_ip)
+    record(f"{object_type}.{action}.refused", object_type, "" if object_id is None else str(object_id), ctx=ctx,
+           reason=reason, after=details)
+
+
+def record_refusal(request, response) -> None:
     object_type, action, object_id = _what(request)
     code, detail = _reason(response)
-    ctx = context.for_user(user, request_id=request_id or None, client_ip=request.META.get("REMOTE_ADDR"))
-    record(f"{object_type}.{action}.refused", object_type, object_id, ctx=ctx, reason=detail or code,
-           after={"status": response.status_code, "error": code, "method": request.method, "path": request.path})
+    record_refused(request.user, object_type, action, object_id, detail or code,
+                   details={"status": response.status_code, "error": code, "method": request.method,
+                            "path": request.path},
+                   request_id=getattr(request, "request_id", ""), client_ip=request.META.get("REMOTE_ADDR"))
 
 
 class RefusalAuditMiddleware:
