@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export DJANGO_SETTINGS_MODULE := governance.settings
 
-.PHONY: venv install demo serve migrate lint test test-fast test-sqlite test-postgres bench clean serve-prod worker beat
+.PHONY: venv install demo demo-reset serve migrate lint test test-fast test-sqlite test-postgres bench clean serve-prod worker beat
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,25 @@ migrate: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 # Fresh machine: venv, install, migrate the embedded SQLite database, generate and load demo data, serve.
+# Safe to run again whatever was done in the demo (approvals, bundles, holds); `make demo-reset` starts over.
+# Serves on HOST:PORT, or on the next free port when PORT is taken, and prints that address.
 demo: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py load_demo
-	DEBUG=1 $(PY) manage.py collectstatic --noinput -v 0
-	@echo "Serving API and dashboard on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	@echo "Log in at http://$(HOST):$(PORT)/accounts/login/ as bob / bob-demo-pass (approver); other users are listed above."
-	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	@port=$$($(PY) -c 'import socket, sys; h, p = sys.argv[1], int(sys.argv[2]); taken = lambda q: socket.socket().connect_ex((h, q)) == 0; print(next((q for q in range(p, p + 50) if not taken(q)), ""))' $(HOST) $(PORT)) && \
+	test -n "$$port" || { echo "no free port from $(PORT) on $(HOST)"; exit 2; } && \
+	DEBUG=1 $(PY) manage.py load_demo --url "http://$(HOST):$$port/" && \
+	DEBUG=1 $(PY) manage.py collectstatic --noinput -v 0 && \
+	echo "Serving API and dashboard on http://$(HOST):$$port/  (Ctrl-C to stop)" && \
+	exec env DEBUG=1 $(PY) manage.py runserver $(HOST):$$port
+
+# Start the demo over: remove the embedded demo database and the generated demo sources (only the SQLite
+# default: a DATABASE_URL database is not the demo's to drop), then `make demo`.
+DATA_DIR ?= $(or $(LL_DATA_DIR),data)
+demo-reset: install
+	@case "$$DATABASE_URL" in ""|sqlite*) ;; *) echo "demo-reset only starts over the embedded SQLite demo; unset DATABASE_URL"; exit 2;; esac
+	rm -rf $(DATA_DIR)/lineage-ledger.sqlite3 $(DATA_DIR)/lineage-ledger.sqlite3-wal $(DATA_DIR)/lineage-ledger.sqlite3-shm \
+		$(DATA_DIR)/demo-* $(DATA_DIR)/archive
+	$(MAKE) demo
 
 serve: install
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
@@ -77,9 +89,11 @@ test-sqlite: install
 test-postgres: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(MAKE) test
 
-# Benchmarks run with DEBUG off (as production does), so they need a SECRET_KEY: a throwaway one unless set.
+# Benchmarks run with DEBUG off (as production does), so they need a SECRET_KEY and an AUDIT_HMAC_KEY:
+# throwaway ones unless set.
 bench: install
-	SECRET_KEY=$${SECRET_KEY:-bench-only-$$(hostname)-not-a-secret-xxxxxxxxxxxxxxxx} $(PY) -m bench $(BENCH_ARGS)
+	SECRET_KEY=$${SECRET_KEY:-bench-only-$$(hostname)-not-a-secret-xxxxxxxxxxxxxxxx} \
+	AUDIT_HMAC_KEY=$${AUDIT_HMAC_KEY:-bench-only-audit-$$(hostname)-not-a-secret-xxxxxxxxxx} $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data staticfiles test-output

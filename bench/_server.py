@@ -26,6 +26,7 @@ def server_env(database_url: str, **extra: str) -> dict:
     env = {
         **os.environ, "DATABASE_URL": database_url, "DEBUG": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or BENCH_SECRET,
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or BENCH_SECRET,
         "LL_DATA_DIR": os.environ.get("LL_DATA_DIR") or tempfile.mkdtemp(prefix="ll_scalebench_"),
         "DB_CONN_MAX_AGE": "600", "DJANGO_SETTINGS_MODULE": "governance.settings", "LOG_LEVEL": "ERROR",
     }
@@ -38,6 +39,7 @@ def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
+    os.environ.setdefault("AUDIT_HMAC_KEY", BENCH_SECRET)
     os.environ.setdefault("LL_DATA_DIR", tempfile.mkdtemp(prefix="ll_scalebench_"))
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))

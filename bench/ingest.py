@@ -253,6 +253,7 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
     data_dir = tempfile.mkdtemp(prefix="ll_ingest_bench_")
     env = {
         **os.environ, "DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 40,
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or "bench-" + "x" * 40,
         "LL_DATA_DIR": data_dir, "DB_CONN_MAX_AGE": "600", "DJANGO_SETTINGS_MODULE": "governance.settings",
         "LOG_LEVEL": "ERROR", "INGEST_RATE_LIMIT": "",  # measured without the per-token limit
     }
@@ -370,6 +371,7 @@ def main(argv=None) -> int:
         raise SystemExit("bench.ingest measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 40)  # settings refuse to start without one
+    os.environ.setdefault("AUDIT_HMAC_KEY", "bench-" + "x" * 40)  # nor without this
     import django
 
     django.setup()  # only to import the demo generator; the measured work happens in gunicorn

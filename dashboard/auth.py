@@ -53,15 +53,41 @@ def can_open(user, page: str) -> bool:
     return can(user, *PAGE_ROLES[page])
 
 
-def require_role(*roles: str):
-    """The current user when they hold one of `roles` (admin holds all), else PermissionRefused."""
+def require_role(*roles: str, governed: tuple[str, str, object] | None = None):
+    """The current user when they hold one of `roles` (admin holds all), else PermissionRefused.
+
+    `governed`: (object type, action, object id) when the callback is a governed write; its refusal is then
+    audited like the API's (governance.audit.refusals)."""
     user = current_user()
     if user is None:
         raise PermissionRefused("You are not signed in.")
     if not has_role(user, *roles):
         held = ", ".join(sorted(roles_of(user))) or "no role"
-        raise PermissionRefused(f"This needs the role {' or '.join(roles)}; you hold {held}.")
+        message = f"This needs the role {' or '.join(roles)}; you hold {held}."
+        if governed is not None:
+            audit_refusal(user, *governed, message, status=403)
+        raise PermissionRefused(message)
     return user
+
+
+def audit_refusal(user, object_type: str, action: str, object_id, reason: str, status: int) -> None:
+    """Record a refused governed action taken from the dashboard, with the Django request's id."""
+    from flask import request
+
+    from governance.audit.refusals import record_refused
+
+    environ = request.environ
+    record_refused(user, object_type, action, object_id, reason,
+                   details={"status": status, "via": "dashboard", "path": environ.get("PATH_INFO", "")},
+                   request_id=_django_request_id(),
+                   client_ip=environ.get("REMOTE_ADDR"))
+
+
+def _django_request_id() -> str:
+    """The id RequestIdMiddleware gave the Django request this Dash call runs inside (same thread)."""
+    from governance.audit import context
+
+    return context.current().request_id
 
 
 def require_page(page: str):

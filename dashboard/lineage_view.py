@@ -98,7 +98,8 @@ def search(text: str, limit: int = SEARCH_LIMIT) -> list[Node]:
             namespace, _, name = text.rpartition(sep)
             if namespace and name:
                 query |= Q(namespace__iexact=namespace, name__iexact=name)
-    found = list(Node.objects.filter(query).order_by("kind", "name", "pk")[: limit * 4])
+    # A search list never shows properties: not read (their size is the producer's; see lineage.api.views).
+    found = list(Node.objects.filter(query).defer("properties").order_by("kind", "name", "pk")[: limit * 4])
     # Exact matches first: the id, then the name.
     found.sort(key=lambda n: (str(n.pk) != text, n.name.lower() != text.lower(), n.kind, n.name))
     return found[:limit]

@@ -2,14 +2,14 @@
 
 Content-Security-Policy: Django 5.2 has no CSP support, and the one library that does (django-csp) would
 be a new dependency for a dozen lines. The policy is a dict in settings (CONTENT_SECURITY_POLICY, None to
-turn it off) with per-path additions (CONTENT_SECURITY_POLICY_EXTRA) for the two pages that need more:
+turn it off) with per-path additions (CONTENT_SECURITY_POLICY_EXTRA) where a page needs more:
 
 * /dashboard/: Dash writes one inline <script> that starts its renderer. Rather than 'unsafe-inline' the
   policy names that script's hash, which Dash computes itself (`Dash.csp_hashes()`), so an injected script
   still cannot run. Plotly and the component libraries add <style> elements, hence style 'unsafe-inline'
   (styles cannot run code).
-* /api/docs/: drf-spectacular's Swagger page loads swagger-ui from jsDelivr and starts it with an inline
-  script.
+* /api/docs/ needs nothing more: Swagger UI's assets are our static files (drf-spectacular-sidecar) and its
+  start-up script a separate request (SpectacularSwaggerSplitView), not an inline script.
 
 Redaction: a token or password that reaches a log line is kept wherever the logs go (files, a log
 service, e-mailed error reports), so it is taken out before the line is written: a logging filter on every

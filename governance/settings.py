@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "axes",
+    "drf_spectacular_sidecar",  # Swagger UI's assets served from our static files, not a CDN
     "django_celery_beat",
     "governance.accounts",
     "governance.audit",
@@ -57,10 +58,12 @@ MIDDLEWARE = [
     "governance.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "governance.api_errors.ApiInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "governance.audit.middleware.AuditActorMiddleware",
+    "governance.audit.refusals.RefusalAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -154,12 +157,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance.accounts.permissions.RoleReadOnlyOrDeny"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "governance.filter_backend.BoundedFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "lineage.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
+    # JSON with the limits of governance.inputs (nesting depth, NUL, invalid Unicode); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "governance.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.accounts.exceptions.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -174,6 +183,11 @@ SPECTACULAR_SETTINGS = {
     # The schema describes every endpoint: only signed-in users may read it.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {"NodeKindEnum": "lineage.kinds.NodeKind", "EdgeKindEnum": "lineage.kinds.EdgeKind"},
+    # /api/docs/ loads Swagger UI from this service (drf-spectacular-sidecar): it works on an air-gapped network,
+    # and the Content-Security-Policy names no third-party host. (No Redoc page: its bundle fetches a logo
+    # from its vendor's CDN.)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Audit chain checkpoints are HMAC-signed with this key (never the SECRET_KEY, so rotating one
@@ -187,13 +201,24 @@ ARCHIVE_ZIP_MAX_ENTRIES = env_int("ARCHIVE_ZIP_MAX_ENTRIES", 100_000)
 ARCHIVE_ZIP_MAX_MEMBER_BYTES = env_int("ARCHIVE_ZIP_MAX_MEMBER_BYTES", 256 * 1024 * 1024)
 ARCHIVE_ZIP_MAX_TOTAL_BYTES = env_int("ARCHIVE_ZIP_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
 ARCHIVE_VERIFY_RATE_LIMIT = env_str("ARCHIVE_VERIFY_RATE_LIMIT", "20/minute")
-AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", "dev-audit-key-change-me")
+DEV_AUDIT_HMAC_KEY = "dev-audit-key-change-me"
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", DEV_AUDIT_HMAC_KEY if DEBUG else "")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
 # Optional Ed25519 signing of checkpoints (hex or PEM private key), and retired HMAC keys that still verify.
 AUDIT_ED25519_PRIVATE_KEY = env_str("AUDIT_ED25519_PRIVATE_KEY", "")
+if not DEBUG and not AUDIT_ED25519_PRIVATE_KEY and (AUDIT_HMAC_KEY == DEV_AUDIT_HMAC_KEY or len(AUDIT_HMAC_KEY) < 32):
+    # A checkpoint signed with a key anyone can read in this file proves nothing: as for SECRET_KEY, a server
+    # does not start without a real one (pytest gets a fixed test key, shared with the processes it starts).
+    if "pytest" in sys.modules:
+        AUDIT_HMAC_KEY = os.environ.setdefault("AUDIT_HMAC_KEY", "insecure-test-only-audit-" + "y" * 40)
+    elif not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEY is not set, is the development default or is shorter than 32 characters: set it to "
+            "a long random secret (or configure AUDIT_ED25519_PRIVATE_KEY), or DEBUG=1 for local use")
 AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS", "")
 
-# Connector secrets are encrypted at rest with this Fernet key (derived from SECRET_KEY when unset).
+# Connector secrets are encrypted at rest with this Fernet key (derived from SECRET_KEY when unset). With DEBUG
+# off, a stored credential without this key set stops the server (governance/audit/checks.py, connectors.E001).
 CONNECTOR_SECRET_KEY = env_str("CONNECTOR_SECRET_KEY", "")
 
 OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "")
@@ -211,6 +236,10 @@ else:
 # Per-token limit on POST /api/v1/lineage and /api/v1/lineage/batch ("600/minute"; empty or 0 = off).
 # A batch request counts once. Answered with 429 and Retry-After (lineage/ingest/throttling.py).
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
+# Largest single OpenLineage event accepted (bytes of JSON; 413 event_too_large), and deepest JSON nesting any
+# endpoint accepts (400 json_too_deep): lineage/ingest/events.py and governance/inputs.py say why these sizes.
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 8 * 1024 * 1024)
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 100)
 
 # Approval webhooks (governance/approvals/outbound.py): internal addresses (loopback, link-local, private)
 # refused unless DEBUG or listed (CIDRs or host names); sent by a worker, else a background thread.
@@ -262,13 +291,8 @@ CONTENT_SECURITY_POLICY = None if DEBUG or not env_bool("CSP_ENABLED", True) els
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
-CONTENT_SECURITY_POLICY_EXTRA = {
-    "/api/docs/": {
-        "script-src": ["'unsafe-inline'", "https://cdn.jsdelivr.net"],
-        "style-src": ["https://cdn.jsdelivr.net"],
-        "img-src": ["https://cdn.jsdelivr.net"],
-    },
-}
+# Per-path additions to the policy (none needed now: /api/docs/ serves its own assets, see governance/security.py).
+CONTENT_SECURITY_POLICY_EXTRA: dict = {}
 DEFAULT_EXCEPTION_REPORTER_FILTER = "governance.security.ExceptionReporterFilter"
 
 LOGGING = {

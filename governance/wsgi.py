@@ -10,5 +10,19 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 application = get_wsgi_application()
+
+
+def _refuse_insecure_start() -> None:
+    """gunicorn runs no system checks: the one that must stop a server is run here."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from governance.audit.checks import connector_key_problem
+
+    problem = connector_key_problem()
+    if problem:
+        raise ImproperlyConfigured(problem)
+
+
+_refuse_insecure_start()
 gc.collect()
 gc.freeze()

@@ -229,12 +229,13 @@ def register(app):
             return (no_update,) + unchanged
         verdict = "reject" if ctx.triggered_id == "req-reject" else "approve"
         try:
-            user = auth.require_role(APPROVER)
+            user = auth.require_role(APPROVER, governed=("promotion_request", verdict, request_id))
         except auth.PermissionRefused as exc:
             return (ui.refused(str(exc), id="req-refused"),) + unchanged
         try:
             req = decide(user, request_id, verdict, comment)
         except services.ApprovalError as exc:
+            auth.audit_refusal(user, "promotion_request", verdict, request_id, exc.message, status=exc.status)
             message = ui.refused(exc.message, id="req-refused")
         except PromotionRequest.DoesNotExist:
             return (ui.refused(f"There is no promotion request #{request_id}.", id="req-refused"),) + unchanged

@@ -60,6 +60,18 @@ def harvest_now(user, name: str):
 
 
 def layout(user, query):
+    # The configured sources (hosts, user names, options) are what GET /api/connectors/ shows to admins
+    # only: the page shows them to the same role, and no one else's page even reads them.
+    if not auth.can(user, ADMIN):
+        return ui.page(
+            TITLE,
+            ui.card("Configured sources", ui.notice("Connector settings are shown to admins only.", "info",
+                                                    id="conn-configs-denied"),
+                    ui.notice("Only admins can start a harvest.", "info", id="conn-harvest-denied")),
+            ui.card(f"Harvest history (latest {HISTORY})", html.Div(ui.table(
+                ["#", "connector", "kind", "source", "status", "started", "finished", "pages", "counts", "by", "error"],
+                history_rows(), empty="No harvest has run yet."), id="conn-history")),
+        )
     configs = list(ConnectorConfig.objects.order_by("name"))
     config_rows = [[c.name, c.kind, "yes" if c.enabled else "no", "yes" if c.write_back_enabled else "no",
                     ui.json_block(c.settings)] for c in configs]
@@ -93,7 +105,7 @@ def register(app):
         if not n_clicks:
             return no_update, no_update
         try:
-            user = auth.require_role(ADMIN)
+            user = auth.require_role(ADMIN, governed=("connector", "harvest", name))
         except auth.PermissionRefused as exc:
             return ui.refused(str(exc), id="conn-refused"), no_update
         if not name:

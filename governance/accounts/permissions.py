@@ -4,6 +4,12 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role, roles_of
 
 
+def _method_not_allowed(request, view) -> bool:
+    """A method the view has no handler for: let DRF answer 405 (the permission would say 403, and a
+    refused write is audited as a refusal of something that does not exist)."""
+    return request.method.lower() not in ("options", "head") and not hasattr(view, request.method.lower())
+
+
 class RoleReadOnlyOrDeny(BasePermission):
     """Default: any user holding a role may read; writes need a view-specific permission."""
 
@@ -12,6 +18,8 @@ class RoleReadOnlyOrDeny(BasePermission):
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
+        if _method_not_allowed(request, view):
+            return True
         return request.method in SAFE_METHODS and bool(roles_of(request.user))
 
 
@@ -24,7 +32,12 @@ def role_permission(*write_roles: str, read_roles: tuple[str, ...] | None = None
         def has_permission(self, request, view):
             if not (request.user and request.user.is_authenticated):
                 return False
+            if _method_not_allowed(request, view):
+                return True
             if request.method in SAFE_METHODS:
+                # The refusal names the roles that may read, not those that may write.
+                self.message = (f"Reading this needs the role: {' or '.join(read_roles)}." if read_roles
+                                else RoleReadOnlyOrDeny.message)
                 return has_role(request.user, *read_roles) if read_roles else bool(roles_of(request.user))
             return has_role(request.user, *write_roles)
 

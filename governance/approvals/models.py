@@ -55,6 +55,10 @@ class StagePolicy(models.Model):
     author_may_approve = models.BooleanField(
         default=False, help_text="Four-eyes: leave off so the model's author (when the source names one) cannot approve"
     )
+    overrider_may_approve = models.BooleanField(
+        default=False, help_text="Separation of duties: leave off so an admin who overrode a gate on a request "
+                                 "cannot also approve it (nor override after approving)",
+    )
     require_producing_run = models.BooleanField(default=True)
     max_training_hops = models.PositiveIntegerField(
         null=True, blank=True, default=5,
@@ -103,6 +107,7 @@ class StagePolicy(models.Model):
             "stage": self.stage.name,
             "required_approvals": self.required_approvals,
             "author_may_approve": self.author_may_approve,
+            "overrider_may_approve": self.overrider_may_approve,
             "require_producing_run": self.require_producing_run,
             "max_training_hops": self.max_training_hops,
             "required_metrics": self.required_metrics,

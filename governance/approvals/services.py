@@ -135,6 +135,14 @@ def is_stale(req: PromotionRequest) -> bool:
     return identity.fingerprint(req.node)[0] != req.fingerprint
 
 
+def _overrides_by(req: PromotionRequest, user) -> list[str]:
+    """The gates `user` overrode on `req` when its policy keeps overriding and approving apart (the default:
+    a policy snapshot from before the rule existed has no key, and is held to it too)."""
+    if req.policy.get("overrider_may_approve", False):
+        return []
+    return sorted(req.gate_overrides.filter(actor=user).values_list("gate", flat=True))
+
+
 def can_decide(user, req: PromotionRequest) -> str | None:
     """None when `user` may decide `req` now, else why not (the same rules `decide` enforces)."""
     if not has_role(user, APPROVER):
@@ -337,6 +345,12 @@ def _decide(user, pk: int, verdict: str, comment: str) -> Outcome:
         if why_not:
             error_class = Conflict if "already decided" in why_not else Forbidden
             raise error_class(why_not)
+        if verdict == DecisionKind.APPROVE:
+            overrode = _overrides_by(req, user)
+            if overrode:
+                raise Forbidden(
+                    f"Separation of duties: you overrode the gate(s) {', '.join(overrode)} on this request, so "
+                    "your approval cannot count; another approver must approve it.")
         digest, detail = identity.fingerprint(req.node)
         if digest != req.fingerprint:
             changed = [k for k in detail if detail[k] != req.fingerprint_detail.get(k)]
@@ -396,6 +410,10 @@ def override_gate(user, pk: int, gate: str, reason: str) -> GateOverride:
             raise Conflict(f"Gates can be overridden only while a request is draft or pending; this one is {req.state}.")
         if req.requester_id == user.pk:
             raise Forbidden("Four-eyes rule: you cannot override gates on your own request.")
+        if (not req.policy.get("overrider_may_approve", False)
+                and req.decisions.filter(actor=user, decision=DecisionKind.APPROVE).exists()):
+            raise Forbidden("Separation of duties: you approved this request, so you cannot also override its "
+                            "gates; another admin must.")
         evaluated = {g.gate: g for g in latest_gates(req)}
         if gate not in evaluated:
             known = ", ".join(evaluated) or "none evaluated yet"

@@ -7,8 +7,14 @@ An auditor runs this away from the server, so it imports neither Django nor anyt
 library (chain.py, verifier.py, csv_cells.py and ed25519.py, which it uses, are stdlib-only too). Checkpoint signatures
 are checked with keys the auditor supplies: the HMAC secret (--hmac-key, or the AUDIT_HMAC_KEY environment
 variable) or the trusted Ed25519 public key (--public-key). A key embedded in the export is only a hint
-and is never trusted, since whoever edits the file could swap it. Exits 0 and prints OK when the export is
-intact, 1 and the first broken link otherwise, 2 when the file cannot be read as an export.
+and is never trusted, since whoever edits the file could swap it.
+
+Exit codes, one per thing the verifier can know:
+  0  OK: every hash and link holds, and every checkpoint signature (or --no-signatures was asked for)
+  1  BROKEN: the export was tampered with (or cut); the first broken link is printed
+  2  the file cannot be read as an export
+  3  NO KEY: no key was given (no --hmac-key, --public-key or AUDIT_HMAC_KEY), so the checkpoint signatures
+     cannot be checked; the hashes and links were checked and hold. Not "tampered": run again with the key.
 """
 from __future__ import annotations
 
@@ -161,16 +167,39 @@ def main(argv=None) -> int:
     parser.add_argument("--no-signatures", action="store_true", help="check hashes and links only")
     args = parser.parse_args(argv)
     hmac_keys = args.hmac_key or ([os.environ["AUDIT_HMAC_KEY"]] if os.environ.get("AUDIT_HMAC_KEY") else [])
+    # Without any key the signatures cannot be judged either way: the links are still checked, and an
+    # intact chain is reported as such (exit 3), never as a broken one.
+    no_key = not hmac_keys and not args.public_key and not args.no_signatures
+    counted = {"checkpoints": 0}
+
+    def counting(records):
+        for record in records:
+            if record.get("type") == "checkpoint":
+                counted["checkpoints"] += 1
+            yield record
+
     try:
         keys = keys_from(hmac_keys, args.public_key)
-        result = verify_records(read_records(args.export), keys, check_signatures=not args.no_signatures)
+        result = verify_records(counting(read_records(args.export)), keys,
+                                check_signatures=not args.no_signatures and not no_key)
     except (BadExport, OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"ERROR: cannot read {args.export} as an audit export: {exc}")
         return 2
+    if no_key and result.ok and counted["checkpoints"]:
+        span = f"seq {result.verified_from}..{result.verified_to}" if result.verified_to else "no entries"
+        print(f"NO KEY: cannot check signatures: no key given (pass --hmac-key KEY, --public-key HEX or set "
+              f"AUDIT_HMAC_KEY). The hash chain holds: verified {span} ({result.entries_checked} entries "
+              f"checked); {counted['checkpoints']} signed checkpoints were not checked.")
+        for note in result.notes:
+            print(f"note: {note}")
+        return NO_KEY
     print(result.summary())
     for note in result.notes:
         print(f"note: {note}")
     return 0 if result.ok else 1
+
+
+NO_KEY = 3
 
 
 if __name__ == "__main__":

@@ -15,17 +15,32 @@ from rest_framework.views import APIView
 
 from governance.accounts.permissions import CanIngest
 from lineage.ingest import service
-from lineage.ingest.events import MAX_BODY_BYTES, IngestRejected, decode_body
+from lineage.ingest.events import MAX_BODY_BYTES, IngestRejected, decode_body, event_too_large, max_event_bytes
 from lineage.ingest.throttling import IngestRateThrottle
 
 DEFAULT_DEPTH = 20  # Marquez's default
 
 
-def _read_body(request) -> object:
+def _json_content_type(request) -> None:
+    """OpenLineage's HTTP transport (and Marquez) send application/json; anything else, or nothing, is
+    refused as 415 rather than guessed at: a text/plain or XML body read as JSON answers a confusing 400."""
+    given = request.META.get("CONTENT_TYPE", "")
+    media = given.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    shown = f"Content-Type {given!r}" if given.strip() else "a body without Content-Type"
+    raise IngestRejected(415, "unsupported_media_type", f"{shown} is not accepted; send application/json")
+
+
+def _read_body(request, single: bool = False) -> object:
+    _json_content_type(request)
     raw = request._request.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise IngestRejected(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-    return decode_body(raw, request.META.get("HTTP_CONTENT_ENCODING", ""))
+    body = decode_body(raw, request.META.get("HTTP_CONTENT_ENCODING", ""))
+    if single and len(raw) > max_event_bytes() and not isinstance(body, list):
+        raise event_too_large(len(raw))  # spares the parse checks; a batch's items are measured one by one
+    return body
 
 
 def _rejected(exc: IngestRejected) -> Response:
@@ -68,7 +83,7 @@ class LineageView(APIView):
     )
     def post(self, request):
         try:
-            prepared = service.ingest_event(_read_body(request), request.user)
+            prepared = service.ingest_event(_read_body(request, single=True), request.user)
         except IngestRejected as exc:
             return _rejected(exc)
         e = prepared.event

@@ -51,6 +51,17 @@ class NodeSerializer(serializers.ModelSerializer):
         return node.archived_at is not None
 
 
+class NodeSummarySerializer(NodeSerializer):
+    """A node in a list: everything but its properties, whose size the producer decides (a Spark event's
+    schema and column-lineage facets run to megabytes). The detail, or a list with `?expand=properties`,
+    carries them. (No "has properties" flag either: on PostgreSQL even comparing a large value with {}
+    reads it whole from TOAST, which is the cost this avoids.)"""
+
+    class Meta(NodeSerializer.Meta):
+        fields = [f for f in NodeSerializer.Meta.fields if f != "properties"]
+        read_only_fields = fields
+
+
 class NodeRevisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = NodeRevision
@@ -106,6 +117,14 @@ class EdgeSerializer(serializers.ModelSerializer):
 
     def get_open(self, edge) -> bool:
         return edge.valid_to is None
+
+
+class EdgeSummarySerializer(EdgeSerializer):
+    """An edge in a list, without its properties (see NodeSummarySerializer)."""
+
+    class Meta(EdgeSerializer.Meta):
+        fields = [f for f in EdgeSerializer.Meta.fields if f != "properties"]
+        read_only_fields = fields
 
 
 class GraphEdgeSerializer(serializers.ModelSerializer):

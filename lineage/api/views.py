@@ -18,7 +18,7 @@ from rest_framework import filters, serializers as drf_serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from django_filters.rest_framework import DjangoFilterBackend
+from governance.filter_backend import BoundedFilterBackend
 
 from lineage import graph, graph_json
 from lineage.api import serializers as s
@@ -77,19 +77,39 @@ def lineage_answer(start_id: int, q: dict) -> dict:
     }
 
 
+EXPAND_PARAM = OpenApiParameter(
+    "expand", str, enum=["properties"],
+    description="`properties`: include each item's properties (left out of lists by default: their size is the "
+                "producer's, up to INGEST_MAX_EVENT_BYTES per event)",
+)
+
+
+def _expanded(request) -> bool:
+    """Whether a list asked for full properties (`?expand=properties`, comma lists accepted)."""
+    values = request.query_params.getlist("expand") if request is not None else []
+    return any("properties" in v.split(",") for v in values)
+
+
+def _summary_queryset(qs, request):
+    """A list's rows without their properties: the column is not even read from the database."""
+    return qs if _expanded(request) else qs.defer("properties")
+
+
 class _AsOfQuery(drf_serializers.Serializer):
     as_of = drf_serializers.DateTimeField(required=False)
 
 
 class _ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [BoundedFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     # Ids are integers: anything else is a 404 at routing, never a ValueError deep in a query (a 500).
     lookup_value_regex = r"[0-9]+"
     ordering_fields = ["id"]
 
 
 @extend_schema_view(
-    list=extend_schema(description="Lineage nodes. Filter by kind, source, ids, names, time ranges; `q`/`search` "
+    list=extend_schema(parameters=[EXPAND_PARAM],
+                       description="Lineage nodes (summaries: properties only with `expand=properties` or on the "
+                                   "detail). Filter by kind, source, ids, names, time ranges; `q`/`search` "
                                    "for text; cursor-paginated newest first."),
     retrieve=extend_schema(parameters=[AS_OF_PARAM],
                            description="One node with its revisions; with `as_of`, the properties it had then."),
@@ -103,10 +123,14 @@ class _NodeViewSetBase(_ReadOnlyViewSet):
         qs = Node.objects.all()
         if self.kinds:
             qs = qs.filter(kind__in=self.kinds)
-        return qs
+        return _summary_queryset(qs, self.request) if self.action == "list" else qs
 
     def get_serializer_class(self):
-        return s.NodeDetailSerializer if self.action == "retrieve" else s.NodeSerializer
+        if self.action == "retrieve":
+            return s.NodeDetailSerializer
+        if self.action == "list" and not _expanded(self.request):
+            return s.NodeSummarySerializer
+        return s.NodeSerializer
 
     def retrieve(self, request, *args, **kwargs):
         query = _AsOfQuery(data=request.query_params)
@@ -199,13 +223,22 @@ KIND_ROUTES = [
 ]
 
 
-@extend_schema_view(list=extend_schema(description="Lineage edges (src is upstream of dst); `as_of` keeps "
-                                                   "those that held then, `open` those that still hold."))
+@extend_schema_view(list=extend_schema(parameters=[EXPAND_PARAM],
+                                       description="Lineage edges (src is upstream of dst); `as_of` keeps "
+                                                   "those that held then, `open` those that still hold. "
+                                                   "Properties only with `expand=properties` or on the detail."))
 class EdgeViewSet(_ReadOnlyViewSet):
-    queryset = Edge.objects.all()
-    serializer_class = s.EdgeSerializer
     filterset_class = EdgeFilterSet
     search_fields = ["kind", "source"]
+
+    def get_queryset(self):
+        qs = Edge.objects.all()
+        return qs.defer("properties") if self.action == "list" and not _expanded(self.request) else qs
+
+    def get_serializer_class(self):
+        if self.action == "list" and not _expanded(self.request):
+            return s.EdgeSummarySerializer
+        return s.EdgeSerializer
 
 
 @extend_schema_view(

@@ -20,11 +20,47 @@ from dataclasses import dataclass, field
 
 from dateutil import parser as date_parser
 
+from django.conf import settings
+
+from governance import inputs
 from lineage.ingest.models import EventKind
 
 # A body (after gunzip) larger than this is refused: one Spark event with full schema facets is rarely
 # above a few hundred KB, a batch of 500 a few MB.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# One event larger than this (its JSON text, as sent or as an item of a batch) is refused with 413
+# `event_too_large` (setting INGEST_MAX_EVENT_BYTES). Why 8 MiB: the largest events real producers send are
+# Spark's, whose schema, columnLineage and plan facets grow with the number of columns: a 2,000-column table
+# with column lineage is 2-4 MB. Far larger single events are not lineage but data (a dumped plan, a
+# sample), and every byte of them is kept forever, copied into evidence bundles and sent back on reads.
+DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+def max_event_bytes() -> int:
+    return int(getattr(settings, "INGEST_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES) or DEFAULT_MAX_EVENT_BYTES)
+
+
+def event_too_large(size: int) -> "IngestRejected":
+    limit = max_event_bytes()
+    return IngestRejected(413, "event_too_large", f"the event is {size} bytes of JSON; at most {limit} are accepted "
+                                                  f"per event (INGEST_MAX_EVENT_BYTES)")
+
+
+def json_type(value) -> str:
+    """A JSON value's type in JSON's words, for messages (never a Python class name)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "another type"
 
 EVENT_KEYS = {"eventTime", "eventType", "run", "job", "dataset", "producer", "schemaURL", "inputs", "outputs"}
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
@@ -75,9 +111,17 @@ def decode_body(body: bytes, content_encoding: str = "") -> object:
     if len(body) > MAX_BODY_BYTES:
         raise IngestRejected(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body)
+        inputs.check_depth(body)  # before json.loads, which recurses
+    except inputs.BadInput as exc:
+        raise IngestRejected(exc.status, exc.code, exc.detail) from None
+    try:
+        return inputs.loads(body)
+    except inputs.NotFiniteNumber as exc:
+        raise IngestRejected(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise IngestRejected(400, "malformed_json", f"the body is not UTF-8 text: {exc}") from None
+        raise IngestRejected(400, "malformed_json", f"the body is not UTF-8 text (invalid byte at position {exc.start})") from None
+    except RecursionError:  # a JSON_MAX_DEPTH set above what Python can parse
+        raise IngestRejected(400, "json_too_deep", "the JSON nests arrays and objects too deeply") from None
     except json.JSONDecodeError as exc:
         raise IngestRejected(400, "malformed_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
@@ -155,7 +199,7 @@ def _obj(value, where: str, required: bool = True) -> dict:
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        raise _bad(f"{where} must be a JSON object, not {type(value).__name__}")
+        raise _bad(f"{where} must be a JSON object, not {json_type(value)}")
     return value
 
 
@@ -164,10 +208,10 @@ def _facets(container: dict, key: str, where: str) -> dict:
     if facets is None:
         return {}
     if not isinstance(facets, dict):
-        raise _bad(f"{where}.{key} must be a JSON object of facets, not {type(facets).__name__}")
+        raise _bad(f"{where}.{key} must be a JSON object of facets, not {json_type(facets)}")
     for name, facet in facets.items():
         if facet is not None and not isinstance(facet, dict):
-            raise _bad(f"{where}.{key}.{name} must be a JSON object (a facet), not {type(facet).__name__}")
+            raise _bad(f"{where}.{key}.{name} must be a JSON object (a facet), not {json_type(facet)}")
     return {name: facet for name, facet in facets.items() if facet is not None}
 
 
@@ -176,7 +220,7 @@ def _text(container: dict, key: str, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _bad(f"{where}.{key} must be a string, not {type(value).__name__}")
+        raise _bad(f"{where}.{key} must be a string, not {json_type(value)}")
     return value
 
 
@@ -210,14 +254,14 @@ def _datasets(body: dict, key: str, io_key: str) -> list[DatasetRef]:
     if items is None:
         return []
     if not isinstance(items, list):
-        raise _bad(f"$.{key} must be a JSON array, not {type(items).__name__}")
+        raise _bad(f"$.{key} must be a JSON array, not {json_type(items)}")
     return [_dataset(item, f"$.{key}[{i}]", io_key) for i, item in enumerate(items)]
 
 
 def parse_event(body: object) -> ParsedEvent:
     """Check one decoded event. Raises IngestRejected (400 for shape, 422 for missing needs)."""
     if not isinstance(body, dict):
-        raise _bad(f"an OpenLineage event is a JSON object, not {type(body).__name__}")
+        raise _bad(f"an OpenLineage event is a JSON object, not {json_type(body)}")
     if not EVENT_KEYS & body.keys():
         raise _bad("the object has none of the OpenLineage event fields (eventTime, run, job, dataset, producer…)")
     schema_url = _text(body, "schemaURL", "$")
@@ -225,12 +269,14 @@ def parse_event(body: object) -> ParsedEvent:
     time_given = _text(body, "eventTime", "$")
     if not time_given.strip():
         raise _unprocessable("$.eventTime is required")
+    if len(time_given) > 64:
+        raise _unprocessable("$.eventTime is longer than any ISO 8601 date-time")
     try:
         event_time = parse_event_time(time_given)
     except (ValueError, OverflowError) as exc:
-        raise _unprocessable(f"$.eventTime {time_given!r} is not an ISO 8601 date-time: {exc}") from None
-    if len(time_given) > 64:
-        raise _unprocessable("$.eventTime is longer than any ISO 8601 date-time")
+        why = "it has a date but no time of day" if "no time of day" in str(exc) else \
+            "expected a date and time such as 2024-01-31T12:00:00Z"
+        raise _unprocessable(f"$.eventTime {time_given!r} is not an ISO 8601 date-time: {why}") from None
     producer = _text(body, "producer", "$")
     if not producer.strip():
         raise _unprocessable("$.producer is required (a URI naming what produced the event)")
@@ -271,7 +317,7 @@ def parse_event(body: object) -> ParsedEvent:
 
 def split_batch(body: object) -> list:
     if not isinstance(body, list):
-        raise _bad(f"a batch is a JSON array of events, not {type(body).__name__}")
+        raise _bad(f"a batch is a JSON array of events, not {json_type(body)}")
     return body
 
 

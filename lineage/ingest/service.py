@@ -31,6 +31,8 @@ has a hole; the unacknowledged producer retries, and a repeat is a no-op. Inside
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import logging
 from collections import Counter
 from contextlib import contextmanager
@@ -39,10 +41,11 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from governance import inputs
 from governance.audit import context
 from governance.audit.recorder import record, record_many
 from lineage import store
-from lineage.ingest.events import IngestRejected, ParsedEvent, parse_event
+from lineage.ingest.events import IngestRejected, ParsedEvent, event_too_large, max_event_bytes, parse_event
 from lineage.ingest.group_commit import GroupCommitter
 from lineage.ingest.mapping import OL, Mapper
 from lineage.ingest.models import IngestedEvent
@@ -86,9 +89,29 @@ class Stored:
 
 
 def prepare(body: object, index: int = 0) -> Prepared:
-    """Parse and judge one decoded event. Raises IngestRejected (400/422); touches no database."""
+    """Parse and judge one decoded event. Raises IngestRejected (400/413/422); touches no database."""
     event = parse_event(body)
-    return Prepared(index=index, event=event, digest=store.canonical_digest(body), strict_errors=judge(body, event.kind))
+    return Prepared(index=index, event=event, digest=_checked_digest(body), strict_errors=judge(body, event.kind))
+
+
+def _checked_digest(body: dict) -> str:
+    """The canonical digest, once the event's text is known to be storable the same way on every database:
+    no lone surrogate (the UTF-8 encoding fails), no NUL (PostgreSQL refuses it, SQLite would keep it), and
+    not larger than INGEST_MAX_EVENT_BYTES. The canonical text is built anyway for the digest, so checking
+    it costs a substring search; the event is walked only when that finds a suspect."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = None
+    if data is None or "\\u0000" in text:
+        bad = inputs.find_bad_text(body)
+        if bad is not None:
+            path, problem = bad
+            raise IngestRejected(422, "nul_character" if "NUL" in problem else "invalid_unicode", f"{path} {problem}")
+    if len(data) > max_event_bytes():
+        raise event_too_large(len(data))
+    return hashlib.sha256(data).hexdigest()
 
 
 def _raw_payload(p: Prepared) -> store.RawPayload:
@@ -290,8 +313,9 @@ def _write_singles(group: list[Prepared]) -> None:
             if len(group) > 1:
                 break  # whatever it was, it may be one event's: each event alone, below
             if _unstorable(exc):
+                log.warning("the database refused an event", exc_info=exc)
                 group[0].error = IngestRejected(
-                    422, "unstorable_event", f"the database refused a value of this event: {exc}".strip())
+                    422, "unstorable_event", "the database refused a value of this event (a text or number it cannot hold)")
                 return
             raise
     _reset(group)
@@ -396,8 +420,9 @@ def _ingest_batch(items: object, user=None) -> dict:
                 except DatabaseError as exc:
                     # Lock conflicts and races may pass on a retry; a value the database refuses will not.
                     retriable = isinstance(exc, (OperationalError, IntegrityError))
-                    failed.append({"index": p.index, "reason": f"server error: {exc.__class__.__name__}",
-                                   "retriable": retriable})
+                    log.warning("event %d of a batch could not be stored", p.index, exc_info=exc)
+                    failed.append({"index": p.index, "reason": "server_error: the event could not be stored"
+                                   + ("; send it again" if retriable else ""), "retriable": retriable})
     failed.sort(key=lambda f: f["index"])
     retriable = sum(1 for f in failed if f["retriable"])
     return {

@@ -58,7 +58,13 @@ def judge(body: dict, kind: str) -> list[str]:
             errors.append("$: a DatasetEvent must not carry both job and run")
         if kind == "JobEvent" and "run" in body:
             errors.append("$: a JobEvent must not carry a run")
+    if len(errors) > MAX_ERRORS:
+        # Kept with the event and listed by /api/ingested-events/: bounded like every list's items.
+        errors = errors[:MAX_ERRORS] + [f"… and {len(errors) - MAX_ERRORS} more"]
     return errors
+
+
+MAX_ERRORS = 20
 
 
 @functools.lru_cache(maxsize=None)

@@ -41,7 +41,10 @@ def test_only_admins_configure(clients, who):
     assert r.status_code in (401, 403)
     assert clients[who].post("/api/stages/", {"name": "canary"}, format="json").status_code in (401, 403)
     assert StagePolicy.objects.get(stage__name="production").required_approvals == 2
-    assert not AuditEntry.objects.filter(object_type__in=["stage", "stage_policy"]).exists()
+    entries = AuditEntry.objects.filter(object_type__in=["stage", "stage_policy"])
+    assert not entries.exclude(action__endswith=".refused").exists()
+    # Each refused attempt is audited under the caller's name (governance.audit.refusals); anonymous is not.
+    assert entries.count() == (0 if who == "anonymous" else 2)
 
 
 @pytest.mark.django_db

@@ -95,7 +95,7 @@ def test_bad_input_is_a_400_json_and_changes_nothing(clients, payload, field):
 
 def test_malformed_json_and_unknown_bundle(clients):
     response = clients["auditor"].post("/api/archive/bundles", data="{not json", content_type="application/json")
-    assert response.status_code == 400 and response.json()["error"] == "parse_error"
+    assert response.status_code == 400 and response.json()["error"] == "malformed_json"
     assert clients["auditor"].get("/api/archive/bundles/424242").status_code == 404
     missing = clients["auditor"].get("/api/archive/bundles/424242/download")
     assert missing.status_code == 404 and missing.json()["detail"]

@@ -80,7 +80,9 @@ def test_non_approvers_are_refused_on_the_server_and_see_no_buttons(users, pendi
     assert "req-refused" in response and "needs the role approver" in response
     pending.refresh_from_db()
     assert pending.state == "pending" and not Decision.objects.exists()
-    assert AuditEntry.objects.count() == audit_before
+    # Only the refusal itself is recorded (governance.audit.refusals), under the caller's name.
+    added = list(AuditEntry.objects.order_by("seq"))[audit_before:]
+    assert [(e.action, e.actor_username) for e in added] == [("promotion_request.approve.refused", role)]
 
 
 def test_reject_without_comment_is_refused_with_the_services_reason(users, pending):

@@ -34,7 +34,10 @@ def test_harvest_now_is_refused_to_everyone_but_admins(users, connector, role):
     text = json.dumps(response)
     assert "conn-refused" in text and "needs the role admin" in text
     assert Harvest.objects.count() == 0
-    assert AuditEntry.objects.count() == audit_before
+    # Nothing but the refusal itself is recorded (governance.audit.refusals), under the caller's name.
+    added = list(AuditEntry.objects.order_by("seq"))[audit_before:]
+    assert [(e.action, e.actor_username, e.object_id) for e in added] == [("connector.harvest.refused", role, "kfp-local")]
+    assert "needs the role admin" in added[0].reason and added[0].request_id
 
 
 def test_harvest_button_is_only_drawn_for_admins(users, connector):

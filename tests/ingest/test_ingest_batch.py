@@ -162,20 +162,15 @@ def _nul_in_json():
 @pytest.mark.parametrize("make_nul", [_nul_in_json, lambda: _event("66666666-6666-4666-8666-666666666666", job="n\u0000l")],
                          ids=["nul-in-json", "nul-in-text"])
 def test_an_event_the_database_refuses_fails_alone(clients, make_nul):
-    """PostgreSQL refuses NUL characters in JSON, psycopg2 in a text value; the batch is then replayed one
-    event per transaction so that only that event fails (SQLite stores it, so there every event succeeds)."""
-    from django.db import connection
-
+    """PostgreSQL refuses NUL characters in JSON and text, SQLite would keep them: the ingest refuses them up
+    front on both (lineage.ingest.service._checked_digest), so only that event of the batch fails."""
     nul = make_nul()
     batch = [_event("77777777-7777-4777-8777-777777777777", job="fine"), nul]
     body = _post(clients["engineer"], batch).json()
-    if connection.vendor == "postgresql":
-        assert body["status"] == "partial_success"
-        assert body["failed_events"] == [{"index": 1, "reason": body["failed_events"][0]["reason"], "retriable": False}]
-        assert "unstorable_event" in body["failed_events"][0]["reason"]
-        assert IngestedEvent.objects.count() == 1
-        single = clients["engineer"].post("/api/v1/lineage", data=json.dumps(nul), content_type="application/json")
-        assert single.status_code == 422 and single.json()["error"] == "unstorable_event"
-        assert IngestedEvent.objects.count() == 1
-    else:
-        assert body["status"] == "success" and IngestedEvent.objects.count() == 2
+    assert body["status"] == "partial_success"
+    assert body["failed_events"] == [{"index": 1, "reason": body["failed_events"][0]["reason"], "retriable": False}]
+    assert body["failed_events"][0]["reason"].startswith("nul_character: $.")
+    assert IngestedEvent.objects.count() == 1
+    single = clients["engineer"].post("/api/v1/lineage", data=json.dumps(nul), content_type="application/json")
+    assert single.status_code == 422 and single.json()["error"] == "nul_character"
+    assert IngestedEvent.objects.count() == 1

@@ -40,7 +40,8 @@ class StagePolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StagePolicy
-        fields = ["id", "stage", "required_approvals", "author_may_approve", "require_producing_run",
+        fields = ["id", "stage", "required_approvals", "author_may_approve", "overrider_may_approve",
+                  "require_producing_run",
                   "max_training_hops", "required_metrics", "forbid_failed_runs", "require_evidence_archived",
                   "expiry_hours", "source_actions", "updated_at"]
         read_only_fields = ["id", "updated_at"]

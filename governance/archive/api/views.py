@@ -16,10 +16,11 @@ from django.utils import timezone
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from governance.parsers import BoundedJSONParser
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role
 from governance.archive import builds, holds, retention, services, verify
@@ -62,7 +63,7 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
                             viewsets.GenericViewSet):
     serializer_class = s.EvidenceBundleSerializer
     filterset_class = EvidenceBundleFilterSet
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
         if self.action == "verify_upload":

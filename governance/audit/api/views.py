@@ -6,7 +6,7 @@ so every view here uses `AuditorsRead`, which also limits writing (the checkpoin
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
+from governance.filter_backend import BoundedFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
@@ -39,7 +39,7 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = AuditEntry.objects.all()
     serializer_class = AuditEntrySerializer
     permission_classes = [AuditorsRead]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [BoundedFilterBackend]
     filterset_class = AuditEntryFilterSet
     pagination_class = NewestFirst
     lookup_field = "seq"
