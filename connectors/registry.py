@@ -13,6 +13,7 @@ import importlib
 PLUGINS = {
     "kubeflow": "connectors.kubeflow.plugin",
     "viya": "connectors.viya.plugin",
+    "mlflow": "connectors.mlflow.plugin",
 }
 
 

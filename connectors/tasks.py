@@ -57,7 +57,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from connectors import registry
-from connectors.base import Page, _finish, load_cursor
+from connectors.base import Page, _finish, add_warnings, load_cursor, succeeded_status
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
 from governance.audit import context
 from governance.audit.recorder import record
@@ -262,12 +262,12 @@ def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress
         try:
             connector = registry.plugin(config.kind).from_config(config)
             if spec["part"] == "runs":
-                totals, read, still_open, pages = _runs_partition(connector, spec["run_ids"], progress)
+                totals, read, still_open, pages, warnings = _runs_partition(connector, spec["run_ids"], progress)
             elif spec["part"] == "executions":
-                totals, read, still_open, pages = _executions_partition(connector, spec["ids"], progress)
+                totals, read, still_open, pages, warnings = _executions_partition(connector, spec["ids"], progress)
             else:
-                totals, read, still_open, pages = _rest_partition(connector, progress, spec.get("executions"))
-            return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
+                totals, read, still_open, pages, warnings = _rest_partition(connector, progress, spec.get("executions"))
+            return _complete(harvest_id, spec["index"], totals, read, still_open, pages, warnings)
         except BaseException as exc:
             fail(harvest_id, exc)
             raise
@@ -288,7 +288,7 @@ def _runs_partition(connector, run_ids: list[str], progress=None):
     totals = _atomically(lambda: store.apply(facts))
     if progress:
         progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}))
-    return totals, {"runs": len(run_ids)}, still_open, 1
+    return totals, {"runs": len(run_ids)}, still_open, 1, []
 
 
 def _executions_partition(connector, ids: list[int], progress=None):
@@ -318,15 +318,16 @@ def _rest_partition(connector, progress=None, executions: dict | None = None):
 def _apply_pages(pages, write, progress=None):
     """`write(page)` for each page, each in its own transaction; the partition's totals, read counts, (no)
     runs still open, and page count."""
-    totals, read, count = store.ApplyResult(), {}, 0
+    totals, read, count, warnings = store.ApplyResult(), {}, 0, []
     for page in pages:
         totals.add(_atomically(lambda page=page: write(page)))
         count += 1
+        warnings += page.warnings
         for name, n in page.read.items():
             read[name] = read.get(name, 0) + n
         if progress:
             progress(page)
-    return totals, read, [], count
+    return totals, read, [], count, warnings
 
 
 # PostgreSQL: unique_violation, deadlock_detected, serialization_failure
@@ -352,7 +353,8 @@ def _atomically(write):
     raise AssertionError("unreachable")
 
 
-def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int) -> dict:
+def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int,
+              warnings: list = ()) -> dict:
     with transaction.atomic():
         harvest = Harvest.objects.select_for_update().get(pk=harvest_id)
         parts = harvest.counts.get("partitions", {})
@@ -370,8 +372,9 @@ def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict
         counts["partitions"] = parts
         harvest.counts = counts
         harvest.pages += pages
+        add_warnings(harvest, list(warnings))
         if len(parts["done"]) < parts.get("total", 0):
-            harvest.save(update_fields=["counts", "pages"])
+            harvest.save(update_fields=["counts", "pages", "warnings"])
             return {"status": "partition_done", "harvest": harvest_id, "partition": index}
         # The last partition: only now may the runs position move.
         cursor = load_cursor(harvest.source_key) or copy.deepcopy(harvest.cursor_before)
@@ -382,7 +385,7 @@ def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict
         if parts.get("executions_position"):
             cursor.setdefault("mlmd", {})["executions"] = parts["executions_position"]
         HarvestCursor.objects.update_or_create(key=harvest.source_key, defaults={"cursor": cursor})
-        harvest.status = HarvestStatus.SUCCEEDED
+        harvest.status = succeeded_status(harvest)
         parts["state"] = "finished"
         final = store.ApplyResult(**{name: counts.get(name, 0) for name in
                                      ("raw_created", "nodes_created", "nodes_updated", "edges_created", "edges_closed")})

@@ -29,6 +29,8 @@ class ConnectorConfigSerializer(serializers.ModelSerializer):
         write_only=True, required=False,
         help_text="Write-only. On update, given names are set (null removes one); others are kept.",
     )
+    kind = serializers.ChoiceField(choices=sorted(registry.PLUGINS),
+                                   help_text="A connector plugin registered in connectors/registry.py")
     secret_names = serializers.SerializerMethodField()
     last_harvest = serializers.SerializerMethodField()
 
@@ -118,7 +120,7 @@ class HarvestSerializer(serializers.ModelSerializer):
     class Meta:
         model = Harvest
         fields = ["id", "connector", "source_key", "kind", "status", "started_at", "finished_at", "pages", "counts",
-                  "cursor_before", "cursor_after", "error", "actor", "request_id"]
+                  "cursor_before", "cursor_after", "error", "warnings", "actor", "request_id"]
         read_only_fields = fields
 
 

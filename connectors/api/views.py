@@ -97,7 +97,8 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
         except Exception:  # noqa: BLE001 - the failed Harvest record says why
             pass
         harvest.refresh_from_db()
-        code = status.HTTP_201_CREATED if harvest.status == HarvestStatus.SUCCEEDED else status.HTTP_502_BAD_GATEWAY
+        code = (status.HTTP_201_CREATED if harvest.status in (HarvestStatus.SUCCEEDED, HarvestStatus.PARTIAL)
+                else status.HTTP_502_BAD_GATEWAY)
         return Response(HarvestSerializer(harvest).data, status=code)
 
 

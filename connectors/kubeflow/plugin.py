@@ -103,3 +103,9 @@ def emit_openlineage(harvest, **kwargs) -> int:
     from connectors.kubeflow.openlineage import emit_openlineage as emit
 
     return emit(harvest, **kwargs)
+
+
+def stitching_index():
+    from connectors.kubeflow.stitching import KubeflowOriginals
+
+    return KubeflowOriginals()

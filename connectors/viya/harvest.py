@@ -166,12 +166,9 @@ class ViyaConnector:
         # Same-as links to Kubeflow originals, for every Viya version of this instance (Kubeflow data may
         # have arrived since the last harvest, so unchanged versions are looked at again).
         if self.stitch:
-            from lineage import stitching
-            from lineage.models import Node
+            from connectors import stitching
 
-            copies = Node.objects.filter(source=mapping.SOURCE, kind="model_version",
-                                         source_id__startswith=self.instance + "/")
-            facts = stitching.same_as_facts(copies)
+            facts = stitching.same_as_facts([self.kind], self.instance)
             yield page(facts, {"same_as_links": len(facts)})
 
     # -- parts -----------------------------------------------------------------------------------------------

@@ -107,3 +107,9 @@ def build(settings: dict, secrets: dict, *, policy: RetryPolicy = RetryPolicy())
                          history=settings.get("history", True), workflows=settings.get("workflows", True),
                          relationships=settings.get("relationships", True), stitch=settings.get("stitch", True),
                          instance=settings.get("instance") or None, concurrency=int(settings.get("concurrency") or 4))
+
+
+def stitching_copies(instance: str | None = None):
+    from connectors.viya.stitching import copies
+
+    return copies(instance)
