@@ -16,7 +16,7 @@ from lineage.models import Edge, Node
 from tests.support.mlflow_fixtures import mlflow_server  # noqa: F401
 from tests.support.mlflow_scenario import client, log_run, register, unique
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def harvest(url, *extra) -> Harvest:

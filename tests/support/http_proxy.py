@@ -10,6 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 
+MLFLOW_ERRORS = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                 404: "RESOURCE_DOES_NOT_EXIST"}
+
+
 @dataclass
 class Fault:
     pattern: str          # regex searched in the request path
@@ -37,9 +41,15 @@ class FaultyProxy:
                 if fault is not None and fault.delay:
                     time.sleep(fault.delay)
                 if fault is not None and fault.status:
-                    body = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected"}'
+                    # What answers such a status in life: the server's own JSON error for 4xx, a gateway's
+                    # plain text for 429 and 5xx.
+                    code = MLFLOW_ERRORS.get(fault.status)
+                    if code:
+                        body, kind = f'{{"error_code": "{code}", "message": "injected"}}'.encode(), "application/json"
+                    else:
+                        body, kind = f"{fault.status} injected by the test proxy".encode(), "text/plain"
                     self.send_response(fault.status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
