@@ -77,8 +77,11 @@ def load_cursor(key: str) -> dict:
     return dict(row.cursor) if row else {}
 
 
-def run_harvest(connector: Connector, *, config=None, progress=None) -> Harvest:
-    """Run one harvest to completion (or failure) and return its record."""
+def run_harvest(connector: Connector, *, config=None, progress=None, emit_openlineage: bool = False) -> Harvest:
+    """Run one harvest to completion (or failure) in this process, with no lock and no partitions, and
+    return its record; the after-harvest hooks (stitching, OpenLineage) follow a success. The product's
+    entry points go through connectors/service.py (lock, broker, partitions); this loop is what a
+    partition-less harvest does, used where a single process is the point (demo loaders, tests)."""
     ctx = context.current()
     key = connector.source_key()
     before = load_cursor(key)
@@ -125,6 +128,10 @@ def run_harvest(connector: Connector, *, config=None, progress=None) -> Harvest:
         _finish(harvest, totals, read, cursor)
         raise
     _finish(harvest, totals, read, cursor)
+    from connectors.tasks import after_harvest  # (tasks builds on this module)
+
+    after_harvest(harvest.pk, connector, emit_openlineage=emit_openlineage)
+    harvest.refresh_from_db()
     return harvest
 
 

@@ -108,32 +108,46 @@ class Claim:
         return self.harvest is None
 
 
-def claim(config: ConnectorConfig, ctx: dict | None = None, task_id: str | None = None) -> Claim:
-    """Take the connector's harvest lock by creating its RUNNING Harvest, or say who holds it.
+def claim(config: ConnectorConfig | None, ctx: dict | None = None, task_id: str | None = None, *,
+          connector=None, after: dict | None = None) -> Claim:
+    """Take the harvest lock by creating the RUNNING Harvest, or say who holds it.
 
+    The lock of a configured connector is its row; an ad-hoc source's (no ConnectorConfig: a command-line
+    harvest) is its cursor's row, so two harvests of one source never run at once either way.
     `task_id`: the start task's id. A start task redelivered after its worker died finds its own RUNNING
-    harvest and carries on with it instead of refusing itself."""
+    harvest and carries on with it instead of refusing itself. `after`: after-harvest options
+    (emit_openlineage) carried on the row to whichever worker finishes the harvest."""
     with context.restore(ctx), transaction.atomic():
-        ConnectorConfig.objects.select_for_update().filter(pk=config.pk).first()
-        running = (Harvest.objects.filter(connector=config, status=HarvestStatus.RUNNING)
-                   .order_by("-started_at", "-pk").first())
+        if config is not None:
+            ConnectorConfig.objects.select_for_update().filter(pk=config.pk).first()
+            connector = connector or registry.plugin(config.kind).from_config(config)
+            key = connector.source_key()
+            running = Harvest.objects.filter(connector=config, status=HarvestStatus.RUNNING)
+        else:
+            key = connector.source_key()
+            HarvestCursor.objects.get_or_create(key=key, defaults={"cursor": {}})
+            HarvestCursor.objects.select_for_update().filter(key=key).first()
+            running = Harvest.objects.filter(connector__isnull=True, source_key=key, status=HarvestStatus.RUNNING)
+        running = running.order_by("-started_at", "-pk").first()
         if running is not None and running.started_at < timezone.now() - lock_ttl():
             _abandon(running)
             running = None
         if running is not None and task_id and running.counts.get("partitions", {}).get("task") == task_id:
             return Claim(harvest=running)
         if running is not None:
-            record("harvest.refused", "connector", config.pk,
-                   after={"connector": config.name, "reason": "already running", "running_harvest": running.pk})
+            if config is not None:
+                record("harvest.refused", "connector", config.pk,
+                       after={"connector": config.name, "reason": "already running", "running_harvest": running.pk})
+            else:
+                record("harvest.refused", "harvest_source", key,
+                       after={"source": key, "reason": "already running", "running_harvest": running.pk})
             return Claim(harvest=None, running=running)
-        connector = registry.plugin(config.kind).from_config(config)
         here = context.current()
-        key = connector.source_key()
         before = load_cursor(key)
-        harvest = Harvest.objects.create(connector=config, source_key=key, kind=config.kind, cursor_before=before,
+        parts = {"state": "planning", "task": task_id, **({"after": after} if after else {})}
+        harvest = Harvest.objects.create(connector=config, source_key=key, kind=connector.kind, cursor_before=before,
                                          cursor_after=before, actor=here.service or here.username or "",
-                                         request_id=here.request_id or "",
-                                         counts={"partitions": {"state": "planning", "task": task_id}})
+                                         request_id=here.request_id or "", counts={"partitions": parts})
         return Claim(harvest=harvest)
 
 
@@ -144,10 +158,10 @@ def _abandon(harvest: Harvest) -> None:
     record("harvest.abandoned", "harvest", harvest.pk, after={"source": harvest.source_key})
 
 
-def harvest_context(config: ConnectorConfig, ctx: dict | None) -> dict:
-    """Whoever started it, acting through the `harvester:<kind>` service."""
+def harvest_context(config: ConnectorConfig | str, ctx: dict | None) -> dict:
+    """Whoever started it, acting through the `harvester:<kind>` service (`config`: a connector or a kind)."""
     data = dict(ctx or {})
-    data["service"] = f"harvester:{config.kind}"
+    data["service"] = f"harvester:{getattr(config, 'kind', config)}"
     data.setdefault("username", "scheduler")
     return data
 
@@ -182,6 +196,14 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
         harvest = taken.harvest
     else:
         harvest = Harvest.objects.get(pk=harvest_id)
+    return dispatch(harvest, config, ctx, inline=inline, progress=progress)
+
+
+def dispatch(harvest: Harvest, config: ConnectorConfig | None, ctx: dict, *, connector=None, inline: bool = False,
+             progress=None) -> dict:
+    """Plan a claimed harvest and run its partitions: here one after the other (`inline`, or an ad-hoc
+    `connector`, whose options never travel through the broker), else as tasks for the workers."""
+    name = config.name if config is not None else harvest.source_key
     if harvest.status != HarvestStatus.RUNNING:
         return {"status": harvest.status, "connector": name, "harvest": harvest.pk}
     if harvest.counts.get("partitions", {}).get("state") != "planning":
@@ -189,14 +211,14 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
         return {"status": "running", "connector": name, "harvest": harvest.pk}
     with context.restore(ctx):
         try:
-            specs = plan(config, harvest)
+            specs = plan(config, harvest, connector)
         except BaseException as exc:
             fail(harvest.pk, exc)
             raise
     try:
         for spec in specs:
-            if inline:
-                run_partition(harvest.pk, spec, ctx, progress=progress)
+            if inline or connector is not None:
+                run_partition(harvest.pk, spec, ctx, progress=progress, connector=connector)
             else:
                 harvest_partition_task.delay(harvest.pk, spec, ctx)
     except BaseException as exc:  # a broker gone mid-dispatch: fail now rather than hold the lock for the TTL
@@ -205,106 +227,67 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
     return {"status": "started", "connector": name, "harvest": harvest.pk, "partitions": len(specs)}
 
 
-def plan(config: ConnectorConfig, harvest: Harvest) -> list[dict]:
-    """The partitions of this harvest, recorded on the Harvest row before any is dispatched."""
-    connector = registry.plugin(config.kind).from_config(config)
+def plan(config: ConnectorConfig | None, harvest: Harvest, connector=None) -> list[dict]:
+    """The partitions of this harvest, recorded on the Harvest row before any is dispatched: a `rest`
+    partition (the connector's own page loop) plus whatever the plugin's `plan_partitions` hook cuts off
+    (connectors/kubeflow/partitions.py). A plugin without the hook gets the single `rest` partition."""
+    kind = config.kind if config is not None else harvest.kind
+    plugin = registry.plugin(kind)
+    if connector is None:
+        connector = plugin.from_config(config)
     specs: list[dict] = [{"part": "rest"}]
-    runs_position, open_runs = None, []
-    if config.kind == "kubeflow" and getattr(connector, "api", None) is not None:
-        from connectors.kubeflow.connector import _after, _position
-
-        connector.api.healthz()
-        position = (harvest.cursor_before.get("api") or {}).get("runs")
-        run_ids = []
-        for items in connector.api.list_runs((position or {}).get("created_at")):
-            for run in items:
-                if _after(run, "run_id", position):
-                    run_ids.append(run["run_id"])
-                    here = _position(run, "run_id")
-                    if runs_position is None or _order(here) > _order(runs_position):
-                        runs_position = here
-        size = partition_runs()
-        specs += [{"part": "runs", "run_ids": run_ids[i:i + size]} for i in range(0, len(run_ids), size)]
-    executions_position = None
-    if config.kind == "kubeflow" and getattr(connector, "metadata", None) is not None:
-        after = (harvest.cursor_before.get("mlmd") or {}).get("executions")
-        positions = connector.execution_positions(after)
-        if positions:
-            executions_position = list(positions[-1])
-        ids = [ident for _, ident in positions]
-        size = partition_executions()
-        specs += [{"part": "executions", "ids": ids[i:i + size]} for i in range(0, len(ids), size)]
-        # The rest partition leaves these executions (and the artefacts they map) to the partitions.
-        specs[0]["executions"] = {"after": after, "upto": executions_position}
+    state: dict = {}
+    hook = getattr(plugin, "plan_partitions", None)
+    if hook is not None:
+        extra, rest, state = hook(connector, harvest.cursor_before, runs_per_partition=partition_runs(),
+                                  executions_per_partition=partition_executions())
+        specs[0].update(rest)
+        specs += extra
     for index, spec in enumerate(specs):
         spec["index"] = index
     with transaction.atomic():
         locked = Harvest.objects.select_for_update().get(pk=harvest.pk)
-        locked.counts = {"partitions": {"state": "running", "total": len(specs), "done": [],
-                                        "runs_position": runs_position, "open_runs": open_runs,
-                                        "executions_position": executions_position}}
+        after = locked.counts.get("partitions", {}).get("after") or {}
+        locked.counts = {"partitions": {"state": "running", "total": len(specs), "done": [], **state,
+                                        **({"after": after} if after else {})}}
         locked.save(update_fields=["counts"])
     return specs
 
 
-def _order(position: dict) -> tuple:
-    return position["created_at"], position["id"]
-
-
-def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress=None) -> dict:
+def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress=None, connector=None) -> dict:
+    """One partition, wherever it runs. `connector`: the in-process connector of an ad-hoc harvest (built
+    from command-line options, which never travel through the broker); otherwise the configured one."""
     harvest = Harvest.objects.select_related("connector").get(pk=harvest_id)
     if harvest.status != HarvestStatus.RUNNING:
         return {"status": "skipped", "harvest": harvest_id, "reason": f"harvest {harvest.status}"}
     if spec["index"] in harvest.counts.get("partitions", {}).get("done", []):
         return {"status": "done", "harvest": harvest_id, "partition": spec["index"]}  # a redelivered duplicate
     config = harvest.connector
-    with context.restore(ctx or harvest_context(config, None)):
+    plugin = registry.plugin(harvest.kind)
+    with context.restore(ctx or harvest_context(harvest.kind, None)):
         try:
-            connector = registry.plugin(config.kind).from_config(config)
-            if spec["part"] == "runs":
-                totals, read, still_open, pages, warnings = _runs_partition(connector, spec["run_ids"], progress)
-            elif spec["part"] == "executions":
-                totals, read, still_open, pages, warnings = _executions_partition(connector, spec["ids"], progress)
+            if connector is None:
+                connector = plugin.from_config(config)
+            if spec["part"] == "rest":
+                prepare = getattr(plugin, "prepare_rest_partition", None)
+                if prepare is not None:
+                    prepare(connector, spec)
+                totals, read, still_open, pages, warnings = _rest_partition(connector, progress)
             else:
-                totals, read, still_open, pages, warnings = _rest_partition(connector, progress, spec.get("executions"))
-            return _complete(harvest_id, spec["index"], totals, read, still_open, pages, warnings)
+                totals, read, still_open, pages, warnings = plugin.run_partition(
+                    connector, spec, _apply_pages, _atomically, progress)
+            outcome = _complete(harvest_id, spec["index"], totals, read, still_open, pages, warnings)
         except BaseException as exc:
             fail(harvest_id, exc)
             raise
+        if outcome["status"] == "succeeded":
+            after_harvest(harvest_id, connector)
+        return outcome
 
 
-def _runs_partition(connector, run_ids: list[str], progress=None):
-    from connectors.kubeflow import mapping
-
-    facts, still_open = [], []
-    for run_id in run_ids:
-        run = connector.api.get_run(run_id)
-        if run is None:  # deleted between the listing and now
-            facts += mapping.deleted_run_facts(connector.keys, run_id)
-            continue
-        facts += mapping.run_facts(connector.keys, run)
-        if (run.get("state") or "") not in mapping.FINAL_RUN_STATES:
-            still_open.append(run_id)
-    totals = _atomically(lambda: store.apply(facts))
-    if progress:
-        progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}))
-    return totals, {"runs": len(run_ids)}, still_open, 1, []
-
-
-def _executions_partition(connector, ids: list[int], progress=None):
-    """The executions stream's pages for these executions, each applied in its own transaction (a partition
-    run again after its worker died re-applies the ones that landed: idempotent)."""
-    return _apply_pages(connector.execution_pages(ids), lambda page: store.apply(page.facts), progress)
-
-
-def _rest_partition(connector, progress=None, executions: dict | None = None):
-    """The connector's own page loop (cursor saved with each page), minus what other partitions hold for
-    Kubeflow: the runs listing, and (`executions`: the keyset range the plan cut into partitions) the
-    executions stream with the artefacts those partitions map."""
-    if getattr(connector, "kind", "") == "kubeflow":
-        connector._runs = lambda state: iter(())  # the runs partitions hold them
-        if executions is not None and connector.metadata is not None:
-            connector.leave_executions_to_partitions(executions.get("after"), executions.get("upto"))
+def _rest_partition(connector, progress=None):
+    """The connector's own page loop, cursor saved with each page (minus what the plugin's
+    `prepare_rest_partition` left to the other partitions)."""
     key = connector.source_key()
 
     def write(page):
@@ -376,14 +359,11 @@ def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict
         if len(parts["done"]) < parts.get("total", 0):
             harvest.save(update_fields=["counts", "pages", "warnings"])
             return {"status": "partition_done", "harvest": harvest_id, "partition": index}
-        # The last partition: only now may the runs position move.
+        # The last partition: only now may the positions the plan cut into partitions move.
         cursor = load_cursor(harvest.source_key) or copy.deepcopy(harvest.cursor_before)
-        if parts.get("runs_position"):
-            api = cursor.setdefault("api", {})
-            api["runs"] = parts["runs_position"]
-            api["open_runs"] = sorted({*(api.get("open_runs") or []), *parts["open_runs"]})
-        if parts.get("executions_position"):
-            cursor.setdefault("mlmd", {})["executions"] = parts["executions_position"]
+        finish = getattr(registry.plugin(harvest.kind), "finish_cursor", None)
+        if finish is not None:
+            cursor = finish(cursor, parts)
         HarvestCursor.objects.update_or_create(key=harvest.source_key, defaults={"cursor": cursor})
         harvest.status = succeeded_status(harvest)
         parts["state"] = "finished"
@@ -409,6 +389,48 @@ def fail(harvest_id: int, exc: BaseException) -> None:
         parts = counts.get("partitions", {})
         _finish(harvest, final, counts.get("read") or {}, load_cursor(harvest.source_key) or harvest.cursor_before)
         Harvest.objects.filter(pk=harvest.pk).update(counts={**harvest.counts, "partitions": {**parts, "state": "failed"}})
+
+
+# -- after a harvest ---------------------------------------------------------------------------------------
+def after_harvest(harvest_id: int, connector=None, *, emit_openlineage: bool | None = None) -> dict:
+    """What follows every successful harvest, however it was started: cross-platform stitching (one
+    platform's new objects can link another's old ones, connectors/stitching.py) and, when the connector's
+    settings or the requester ask for it, OpenLineage re-emission through the plugin's `emit_openlineage`.
+    A failing hook does not undo the stored harvest: its error is kept on the record (counts["after"])."""
+    from connectors import stitching
+
+    harvest = Harvest.objects.select_related("connector").get(pk=harvest_id)
+    config = harvest.connector
+    parts = harvest.counts.get("partitions") or {}
+    if emit_openlineage is None:
+        emit_openlineage = bool((parts.get("after") or {}).get("emit_openlineage")
+                                or (config is not None and (config.settings or {}).get("emit_openlineage")))
+    results: dict = {}
+    if getattr(connector, "stitch", True) and (config is None or (config.settings or {}).get("stitch", True)):
+        try:
+            facts = stitching.same_as_facts()
+            applied = _atomically(lambda: store.apply(facts))
+            if facts:
+                results["same_as"] = {"links": len(facts), "edges_created": applied.edges_created}
+        except Exception as exc:  # noqa: BLE001 - recorded; the harvest itself stands
+            results["same_as"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if emit_openlineage:
+        emit = getattr(registry.plugin(harvest.kind), "emit_openlineage", None)
+        if emit is None:
+            results["openlineage"] = {"error": f"the {harvest.kind} connector cannot emit OpenLineage events"}
+        else:
+            try:
+                results["openlineage"] = {"sent": emit(harvest)}
+            except Exception as exc:  # noqa: BLE001 - recorded; the harvest itself stands
+                results["openlineage"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if not results:
+        return results
+    with transaction.atomic():
+        locked = Harvest.objects.select_for_update().get(pk=harvest_id)
+        locked.counts = {**locked.counts, "after": results}
+        locked.save(update_fields=["counts"])
+        record("harvest.after", "harvest", harvest_id, after={"source": harvest.source_key, **results})
+    return results
 
 
 # -- per-connector schedules (django-celery-beat) ---------------------------------------------------------

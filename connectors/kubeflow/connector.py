@@ -75,6 +75,8 @@ class KubeflowConnector:
         # Set by `leave_executions_to_partitions`: the executions partitions of a partitioned harvest map
         # these execution ids (up to this keyset position), so this connector's own streams do not.
         self._partitioned_executions: tuple[set[int], tuple[int, int] | None] | None = None
+        # Set by `leave_runs_to_partitions`: the runs partitions of a partitioned harvest hold the runs listing.
+        self._runs_partitioned = False
 
     @classmethod
     def from_settings(cls, settings: dict, secrets: dict | None = None, **kwargs) -> "KubeflowConnector":
@@ -173,7 +175,13 @@ class KubeflowConnector:
             yield Page(facts=[], cursor={}, read={})
         state["api"].pop("_versions_pending", None)
 
+    def leave_runs_to_partitions(self) -> None:
+        """Switch the runs listing off: a partitioned harvest's runs partitions read those runs."""
+        self._runs_partitioned = True
+
     def _runs(self, state):
+        if self._runs_partitioned:
+            return
         since = (state["api"].get("runs") or {}).get("created_at")
         for page, fresh in self._keyset(state, "runs", self.api.list_runs(since), "run_id", mapping.run_facts, "runs"):
             opened = set(state["api"].get("open_runs") or [])

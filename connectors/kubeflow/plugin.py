@@ -109,3 +109,27 @@ def stitching_index():
     from connectors.kubeflow.stitching import KubeflowOriginals
 
     return KubeflowOriginals()
+
+
+def plan_partitions(connector, cursor_before: dict, **sizes):
+    from connectors.kubeflow.partitions import plan_partitions as plan
+
+    return plan(connector, cursor_before, **sizes)
+
+
+def prepare_rest_partition(connector, spec: dict) -> None:
+    from connectors.kubeflow.partitions import prepare_rest
+
+    prepare_rest(connector, spec)
+
+
+def run_partition(connector, spec: dict, apply_pages, atomically, progress=None):
+    from connectors.kubeflow.partitions import run_partition as run
+
+    return run(connector, spec, apply_pages, atomically, progress)
+
+
+def finish_cursor(cursor: dict, parts: dict) -> dict:
+    from connectors.kubeflow.partitions import finish_cursor as finish
+
+    return finish(cursor, parts)

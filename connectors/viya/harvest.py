@@ -162,14 +162,8 @@ class ViyaConnector:
                 yield page(facts, {"relationships": count})
             except ViyaNotFound:
                 yield page([], {"relationships_skipped": 1})
-
-        # Same-as links to Kubeflow originals, for every Viya version of this instance (Kubeflow data may
-        # have arrived since the last harvest, so unchanged versions are looked at again).
-        if self.stitch:
-            from connectors import stitching
-
-            facts = stitching.same_as_facts([self.kind], self.instance)
-            yield page(facts, {"same_as_links": len(facts)})
+        # Same-as links to originals on other platforms follow every harvest (connectors.tasks.after_harvest,
+        # unless `stitch` is off), for every version: the originals may have arrived since.
 
     # -- parts -----------------------------------------------------------------------------------------------
     @staticmethod
