@@ -155,5 +155,7 @@ def _finish(harvest: Harvest, totals: store.ApplyResult, read: dict, cursor: dic
             "cursor": harvest.cursor_after,
             "error": harvest.error or None,
             "warnings": harvest.warnings or None,
+            # The person (or "scheduler") on whose behalf the harvester acted.
+            "requested_by": context.current().username,
         },
     )

@@ -1,14 +1,16 @@
 """Harvests as Celery tasks: one harvest of a connector at a time, split into partitions workers share.
 
-Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harvest --enqueue` or beat):
+Shape of one harvest (started through connectors.service.start_harvest by the API, `manage.py harvest`, the
+dashboard, or by beat's `connectors.harvest` task):
 
-1. **Claim** (the lock). Under a row lock on the ConnectorConfig, refuse when the connector already has a
+1. **Claim** (the lock). Under a row lock on the ConnectorConfig (an ad-hoc source: its cursor row), refuse when the connector already has a
    RUNNING Harvest younger than `HARVEST_LOCK_TTL` seconds, else create the RUNNING Harvest row. The row *is*
    the lock: it spans every partition task, wherever they run, and it is released by the harvest ending
    (succeeded or failed). A refusal is answered "already running" and written to the audit trail. A RUNNING
    row older than the TTL is a harvest whose worker vanished: it is closed as failed ("abandoned") and the
    new harvest proceeds.
-2. **Plan**. The Kubeflow connector lists the runs created since the cursor once, then the runs are cut
+2. **Plan**, by the plugin's `plan_partitions` hook (a plugin without it gets a single `rest` partition, the
+   classic page loop). Kubeflow's (connectors/kubeflow/partitions.py) lists the runs created since the cursor once, then the runs are cut
    into chunks of `HARVEST_PARTITION_RUNS` run ids; with ML Metadata it also lists the executions changed
    since the cursor's `mlmd.executions` position (their keyset only: one listing through the reader, ~0.6 s
    for 40,000) and cuts them into chunks of `HARVEST_PARTITION_EXECUTIONS` ids. Partitions: one `runs`
@@ -18,8 +20,8 @@ Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harve
    pipelines, the runs still open last time and the ML Metadata artefacts stream, through the connector's
    own streams, with its runs listing and executions stream switched off; the artefacts stream skips the
    artefacts the planned executions map and that have not changed since, which is what the classic
-   harvest skips because its executions stream mapped them). Other kinds (Viya: its cursor is a chain of
-   change stamps read in order) get a single `rest` partition, which is the classic page loop.
+   harvest skips because its executions stream mapped them). Viya and MLflow have no hook: one `rest`
+   partition.
    Why split ML Metadata: it is most of a Kubeflow harvest's work (40,000 executions for 10,000 runs), and
    as one `rest` task it ran on one worker while the others finished every runs partition and sat idle.
 3. **Partitions** run anywhere, in any order, at once. Facts are idempotent in `lineage.store`, so a
@@ -29,9 +31,10 @@ Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harve
    page exactly like `run_harvest`: that cursor never moves the runs or executions positions, so a harvest
    that dies half-way re-lists the same runs and executions next time and nothing is lost.
 4. **Finish**. Each partition marks itself done on the Harvest row (under its row lock, so completions
-   never race). The one that completes the set advances the runs and executions positions and adds the
-   newly listed unfinished runs to the cursor — only then, when every partition landed — and closes the
-   Harvest as succeeded, audited like any harvest. A partition that fails closes the harvest as failed; the
+   never race). The one that completes the set lets the plugin's `finish_cursor` advance the positions the
+   plan cut up (Kubeflow: runs and executions, plus the newly listed unfinished runs) — only then, when
+   every partition landed — and closes the Harvest as succeeded (or partial, with warnings), audited like
+   any harvest; then the after-harvest hooks run (`after_harvest`: stitching, OpenLineage re-emission). A partition that fails closes the harvest as failed; the
    cursor's positions stay, so the next harvest redoes the runs and executions and nothing is lost.
    Two partitions may read the same object on either side of an update (an artefact two execution
    chunks touch, or one the `rest` partition reads too) and finish in the other order: the ML Metadata
