@@ -29,8 +29,6 @@ class ConnectorConfigSerializer(serializers.ModelSerializer):
         write_only=True, required=False,
         help_text="Write-only. On update, given names are set (null removes one); others are kept.",
     )
-    kind = serializers.ChoiceField(choices=sorted(registry.PLUGINS),
-                                   help_text="A connector plugin registered in connectors/registry.py")
     secret_names = serializers.SerializerMethodField()
     last_harvest = serializers.SerializerMethodField()
 

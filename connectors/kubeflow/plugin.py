@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+# How the dashboard draws this platform's nodes (dashboard/graph_style.py): border colour and style.
+NODE_STYLE = ("#1e88e5", "double")
+
 MLMD_SOURCES = ("mlmd_host", "mlmd_sqlite", "mlmd_mysql_host", "mlmd_postgres_host")
 SECRET_NAMES = ("kfp_token", "mlmd_password")
 SETTING_NAMES = (

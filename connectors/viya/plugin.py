@@ -13,6 +13,9 @@ from connectors.viya.client import ClientCredentialsAuth, PasswordAuth, TokenAut
 from connectors.viya.harvest import ViyaConnector
 from connectors.viya.writeback import execute_promotion  # noqa: F401  (part of this plugin's interface)
 
+# How the dashboard draws this platform's nodes (dashboard/graph_style.py): border colour and style.
+NODE_STYLE = ("#f4511e", "dashed")
+
 SETTINGS = {"url", "username", "client_id", "verify_tls", "timeout", "batch", "download_digests", "history",
             "workflows", "relationships", "stitch", "instance", "concurrency"}
 SECRETS = {"token", "password", "client_secret"}
