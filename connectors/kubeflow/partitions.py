@@ -68,20 +68,26 @@ def run_partition(connector, spec: dict, apply_pages, atomically, progress=None)
 
     if spec["part"] == "executions":
         return apply_pages(connector.execution_pages(spec["ids"]), lambda page: store.apply(page.facts), progress)
-    facts, still_open = [], []
+    facts, still_open, warnings = [], [], []
     run_ids = spec["run_ids"]
     for run_id in run_ids:
-        run = connector.api.get_run(run_id)
-        if run is None:  # deleted between the listing and now
-            facts += mapping.deleted_run_facts(connector.keys, run_id)
+        try:
+            run = connector.api.get_run(run_id)
+            if run is None:  # deleted between the listing and now
+                facts += mapping.deleted_run_facts(connector.keys, run_id)
+                continue
+            facts += mapping.run_facts(connector.keys, run)
+        except mapping.PayloadError as exc:
+            # One malformed run: a warning, and kept with the open runs so the next harvest reads it again.
+            warnings.append({"object": f"run {run_id}", "reason": str(exc)})
+            still_open.append(run_id)
             continue
-        facts += mapping.run_facts(connector.keys, run)
         if (run.get("state") or "") not in mapping.FINAL_RUN_STATES:
             still_open.append(run_id)
     totals = atomically(lambda: store.apply(facts))
     if progress:
-        progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}))
-    return totals, {"runs": len(run_ids)}, still_open, 1, []
+        progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}, warnings=warnings))
+    return totals, {"runs": len(run_ids)}, still_open, 1, warnings
 
 
 def finish_cursor(cursor: dict, parts: dict) -> dict:
