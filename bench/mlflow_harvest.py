@@ -118,6 +118,7 @@ def main(argv=None) -> int:
 
     db_url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a line per run otherwise
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
