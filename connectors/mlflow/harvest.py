@@ -14,7 +14,6 @@ signature is not stored, and the next harvest tries it again.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from typing import Iterator
@@ -63,7 +62,9 @@ class MlflowConnector:
         sigs = {name: dict(cursor.get(name) or {}) for name in STREAMS}
 
         def page(facts, read, warnings=()):
-            return Page(facts, {"v": CURSOR_VERSION, **copy.deepcopy(sigs)}, read, warnings=list(warnings))
+            # Copies per stream (the signatures are strings): the page's cursor must not move with later pages.
+            return Page(facts, {"v": CURSOR_VERSION, **{name: dict(v) for name, v in sigs.items()}}, read,
+                        warnings=list(warnings))
 
         # Experiments (deleted ones too: their runs are still listed).
         experiments = [mapping.experiment_body(e) for chunk in self.reader.experiments() for e in chunk]
