@@ -53,6 +53,9 @@ def test_runs_datasets_models_versions_and_aliases_land_in_the_store(mlflow_serv
     assert props["metrics"]["loss"]["history"] == {"count": 4, "first_step": 0, "last_step": 3, "first_value": 0.9,
                                                    "last_value": 0.1, "min": 0.1, "max": 0.9}
     assert props["start_time"] and props["end_time"] and props["logged_models"] == [model_id]
+    metrics = node(mlflow_server.url, "metrics", f"run/{rid}/metrics")
+    assert metrics.properties["metrics"] == {"loss": 0.1, "auc": pytest.approx(0.84)}
+    assert Edge.objects.filter(kind="produced", src=run, dst=metrics).exists()
     experiment = node(mlflow_server.url, "project", f"experiment/{exp}")
     assert experiment.properties["tags"] == {"team": "risk"}
     assert Edge.objects.filter(kind="contains", src=experiment, dst=run, valid_to__isnull=True).exists()

@@ -51,14 +51,18 @@ def _approve(clients, node):
 
 def test_approved_promotion_sets_the_alias_and_tag_in_mlflow(clients, mlflow_server):
     c, name, version, node = _harvested_version(mlflow_server.url)
-    t.open_policy("production", approvals=2, source_actions={
-        "mlflow": {"action": "set_alias", "alias": "production", "tags": {"approved_stage": "production"}}})
+    # The gates see MLflow's provenance: the producing run, its metrics, its status.
+    t.open_policy("production", approvals=2, require_producing_run=True, forbid_failed_runs=True,
+                  required_metrics={"auc": {">=": 0.8}}, source_actions={
+                      "mlflow": {"action": "set_alias", "alias": "production", "tags": {"approved_stage": "production"}}})
     _config(mlflow_server.url)
     r = _approve(clients, node)
     assert r.status_code == 200, r.content
     done = r.json()
     assert done["state"] == "executed" and done["execution"]["status"] == "succeeded"
     assert done["execution"]["result"]["status"] == "done" and done["execution"]["result"]["previous_version"] is None
+    gates = {g["gate"]: g["passed"] for g in clients["admin"].get(f"{URL}{done['id']}/").json()["gates"]}
+    assert gates == {"producing_run": True, "metrics": True, "no_failed_run": True}, gates
 
     # Read back through MLflow's client.
     assert c.get_model_version_by_alias(name, "production").version == version

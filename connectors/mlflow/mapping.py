@@ -2,6 +2,7 @@
 
     experiment -contains-> run;  parent run -parent_of-> child run (mlflow.parentRunId)
     dataset_version -consumed{context}-> run;  dataset_version -version_of-> dataset
+    run -produced-> metrics (the run's latest values: what approval metric gates read)
     run -produced-> logged model (artifact);  run -produced-> model version
     model version -version_of-> registered model
 
@@ -40,6 +41,9 @@ class Keys:
 
     def run(self, run_id):
         return self._key(NodeKind.RUN, f"run/{run_id}")
+
+    def metrics(self, run_id):
+        return self._key(NodeKind.METRICS, f"run/{run_id}/metrics")
 
     def dataset(self, name):
         return self._key(NodeKind.DATASET, f"dataset/{name}")
@@ -210,6 +214,17 @@ def run_facts(keys: Keys, body: dict, histories: dict[str, dict]) -> list:
     if tags.get(TAG_PARENT):
         facts.append(store.EdgeFact(EdgeKind.PARENT_OF, keys.run(tags[TAG_PARENT]), rkey, SOURCE,
                                     valid_from=started, raw=payload))
+    if metrics:
+        # A metrics node beside the run, as Kubeflow's metrics artefacts are: approvals' metric gates find
+        # the values of the run that produced a model version there (governance/approvals/gates.py).
+        values = {key: entry.get("value") for key, entry in metrics.items()
+                  if isinstance(entry.get("value"), (int, float))}
+        mkey = keys.metrics(run_id)
+        facts.append(store.NodeFact(key=mkey, name=f"{props['run_name'] or run_id} metrics", namespace=keys.instance,
+                                    properties={"mlflow_kind": "metrics", "run_id": run_id, "metrics": values},
+                                    seen_at=when(body.get("end_time")) or started, raw=payload,
+                                    replace_properties=True))
+        facts.append(store.EdgeFact(EdgeKind.PRODUCED, rkey, mkey, SOURCE, valid_from=started, raw=payload))
     for d in body.get("dataset_inputs") or []:
         name, digest = d.get("name") or "dataset", d.get("digest") or "-"
         dkey, vkey = keys.dataset(name), keys.dataset_version(name, digest)
