@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors import registry
@@ -275,7 +276,7 @@ def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress
                 prepare = getattr(plugin, "prepare_rest_partition", None)
                 if prepare is not None:
                     prepare(connector, spec)
-                totals, read, still_open, pages, warnings = _rest_partition(connector, progress)
+                totals, read, still_open, pages, warnings = _rest_partition(connector, progress, harvest_id)
             else:
                 totals, read, still_open, pages, warnings = plugin.run_partition(
                     connector, spec, _apply_pages, _atomically, progress)
@@ -288,17 +289,23 @@ def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress
         return outcome
 
 
-def _rest_partition(connector, progress=None):
+def _rest_partition(connector, progress=None, harvest_id: int | None = None):
     """The connector's own page loop, cursor saved with each page (minus what the plugin's
-    `prepare_rest_partition` left to the other partitions)."""
+    `prepare_rest_partition` left to the other partitions). The Harvest row follows page by page (pages,
+    cursor), in the page's transaction, so a harvest killed outright still says how far it got; its pages
+    are therefore not counted again when the partition completes."""
     key = connector.source_key()
 
     def write(page):
         result = store.apply(page.facts)
         HarvestCursor.objects.update_or_create(key=key, defaults={"cursor": page.cursor})
+        if harvest_id is not None:
+            Harvest.objects.filter(pk=harvest_id).update(pages=F("pages") + 1, cursor_after=page.cursor)
         return result
 
-    return _apply_pages(connector.changes_since(load_cursor(key) or None), write, progress)
+    totals, read, still_open, pages, warnings = _apply_pages(connector.changes_since(load_cursor(key) or None), write,
+                                                             progress)
+    return totals, read, still_open, 0 if harvest_id is not None else pages, warnings
 
 
 def _apply_pages(pages, write, progress=None):
