@@ -88,3 +88,18 @@ def test_one_unreadable_run_is_a_warning_and_is_read_next_time(mlflow_server, st
     assert again.status == HarvestStatus.SUCCEEDED and again.warnings == []
     assert again.counts["read"]["runs_changed"] == 1  # only the skipped one
     assert runs.filter(source_id__endswith=f"/run/{bad}").exists()
+
+
+def test_the_token_goes_to_the_server_and_nowhere_else(mlflow_server, monkeypatch):
+    import os
+
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    with FaultyProxy(mlflow_server.url) as proxy:
+        config = _configured(proxy.url)
+        config.set_secrets({"token": "tkn-s3cret"})
+        config.save()
+        h = _harvest()
+    assert h.status == HarvestStatus.SUCCEEDED
+    assert proxy.authorizations and set(proxy.authorizations) == {"Bearer tkn-s3cret"}
+    assert "MLFLOW_TRACKING_TOKEN" not in os.environ  # set for our calls only
+    assert "tkn-s3cret" not in str(AuditEntry.objects.filter(action__startswith="harvest").values_list("after", flat=True))

@@ -27,6 +27,7 @@ class FaultyProxy:
         self.upstream = urlsplit(upstream)
         self.faults: list[Fault] = []
         self.seen: list[tuple[str, int]] = []  # (path, status answered)
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
         self._lock = threading.Lock()
         proxy = self
 
@@ -37,6 +38,7 @@ class FaultyProxy:
             def _handle(self):
                 import time
 
+                proxy.authorizations.append(self.headers.get("Authorization"))
                 fault = proxy._take(self.path)
                 if fault is not None and fault.delay:
                     time.sleep(fault.delay)
