@@ -106,12 +106,14 @@ def test_changes_deletes_and_restores_are_harvested_incrementally(mlflow_server)
     c.set_terminated(rid)
     c.set_registered_model_alias(name, "challenger", v1)
     c.set_model_version_tag(name, v1, "validated", "yes")
+    c.transition_model_version_stage(name, v1, "Staging")  # stages: deprecated in MLflow, still used
     h = harvest(mlflow_server.url)
     assert h.counts["read"]["runs_changed"] == 1
     run.refresh_from_db()
     assert run.properties["status"] == "FINISHED" and run.properties["metrics"]["loss"]["history"]["count"] == 4
     mv = node(mlflow_server.url, "model_version", f"model/{name}/version/{v1}")
     assert mv.properties["aliases"] == ["challenger"] and mv.properties["tags"] == {"validated": "yes"}
+    assert mv.properties["stage"] == "Staging"
 
     c.delete_run(rid)
     harvest(mlflow_server.url)
