@@ -22,6 +22,9 @@ def _state():
     repo = state.add_repository("Repo", when="2026-01-01T00:00:00Z")
     projects = [state.add_project(repo, f"project-{i}", when="2026-01-02T00:00:00Z") for i in range(3)]
     models = [state.add_model(p, f"model-{i}", versions=2, when="2026-01-03T00:00:00Z") for i, p in enumerate(projects)]
+    state.add_destination("maslocal", when="2026-01-01T00:00:00Z")
+    for model in models[:2]:
+        state.add_publish(model, "maslocal", state="completed", when="2026-01-04T00:00:00Z")
     return state, projects, models
 
 
@@ -70,6 +73,19 @@ def test_unreadable_projects_and_models_are_warnings_and_are_read_next_time(clie
     assert again["status"] == "succeeded" and again["warnings"] == []
     assert again["counts"]["read"]["projects_changed"] == 2 and again["counts"]["read"]["models_changed"] == 1
     assert _nodes("project") == {p["id"] for p in projects} and {m["id"] for m in models} <= _nodes("model")
+
+
+def test_a_publish_whose_log_is_forbidden_is_a_warning(clients, served):
+    proxy, projects, models = served
+    proxy.inject(r"/modelPublish/models/[^/]+/log", status=403, times=1)
+    first = clients["admin"].post(URL + "viya-x/harvest/").json()
+    assert first["status"] == "partial" and first["counts"]["read"]["publishes_changed"] == 1
+    [warning] = first["warnings"]
+    assert warning["object"].startswith("publish ") and "403" in warning["reason"]
+    assert Node.objects.filter(source="viya", kind="deployment").count() == 1
+    again = clients["admin"].post(URL + "viya-x/harvest/").json()
+    assert again["status"] == "succeeded" and again["counts"]["read"]["publishes_changed"] == 1
+    assert Node.objects.filter(source="viya", kind="deployment").count() == 2
 
 
 def test_a_source_that_is_down_still_fails_the_harvest(clients, served):

@@ -170,18 +170,27 @@ class ViyaConnector:
         publishes = list(self.client.collection("/modelPublish/models", limit=self.batch))
         yield page(facts, {"destinations": len(destinations)})
         for chunk in _chunks(publishes, self.batch):
-            facts, changed = [], 0
+            facts, changed, warnings = [], 0, []
             for body in chunk:
+                stamp_before = stamps.get(f"publish:{body['id']}")
                 if not self._changed(stamps, "publish", body["id"], _sig(times.stamp(body), body.get("state"))):
                     continue
-                log = None
-                log_url = href(body, "publishingLog") or f"/modelPublish/models/{body['id']}/log"
-                got = self.client.get_optional(log_url)
-                if got is not None:
-                    log = got.body
-                facts += mapping.publish_facts(self.keys, body, destination=destinations.get(body.get("destinationName")), log=log)
+                try:
+                    log = None
+                    log_url = href(body, "publishingLog") or f"/modelPublish/models/{body['id']}/log"
+                    got = self.client.get_optional(log_url)
+                    if got is not None:
+                        log = got.body
+                    facts += mapping.publish_facts(self.keys, body, destination=destinations.get(body.get("destinationName")),
+                                                   log=log)
+                except Exception as exc:
+                    if not _object_failure(exc):
+                        raise
+                    _restore(stamps, f"publish:{body['id']}", stamp_before)
+                    warnings.append(_warning(f"publish {body['id']}", exc))
+                    continue
                 changed += 1
-            yield page(facts, {"publishes": len(chunk), "publishes_changed": changed})
+            yield page(facts, {"publishes": len(chunk), "publishes_changed": changed}, warnings)
 
         # Relationships between resources.
         if self.relationships:
