@@ -13,7 +13,12 @@ from governance.audit import context
 from governance.audit.recorder import record
 
 
+def _kinds():
+    return [(kind, kind) for kind in sorted(registry.PLUGINS)]
+
+
 class ConnectorConfigForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=_kinds, help_text="A connector plugin registered in connectors/registry.py")
     new_secrets = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}),
         help_text='JSON object of secrets to set, e.g. {"kfp_token": "..."}; null removes one. Never shown again.',

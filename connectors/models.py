@@ -5,14 +5,11 @@ from django.utils import timezone
 from connectors import secrets as secret_box
 
 
-class ConnectorKind(models.TextChoices):
-    KUBEFLOW = "kubeflow"
-    VIYA = "viya"
-
-
 class ConnectorConfig(models.Model):
     name = models.SlugField(max_length=100, unique=True)
-    kind = models.CharField(max_length=32, choices=ConnectorKind.choices)
+    # One of connectors.registry.PLUGINS (checked by the API and admin), not frozen choices: a new connector
+    # is a package and a registration line, with no migration.
+    kind = models.CharField(max_length=32)
     settings = models.JSONField(default=dict, blank=True, help_text="Non-secret settings: hosts, ports, options")
     encrypted_secrets = models.TextField(blank=True, default="", editable=False)
     enabled = models.BooleanField(default=True)
@@ -56,6 +53,9 @@ class HarvestCursor(models.Model):
 class HarvestStatus(models.TextChoices):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    # Succeeded, but some objects were skipped (each a warning: object and reason); the next harvest
+    # tries them again.
+    PARTIAL = "partial"
     FAILED = "failed"
 
 
@@ -71,6 +71,7 @@ class Harvest(models.Model):
     cursor_before = models.JSONField(default=dict, blank=True)
     cursor_after = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    warnings = models.JSONField(default=list, blank=True, help_text="Objects skipped: [{object, reason}]")
     actor = models.CharField(max_length=150, blank=True, default="")
     request_id = models.CharField(max_length=128, blank=True, default="")
 

@@ -5,6 +5,14 @@ A plugin module exposes:
     from_options(options) -> Connector          build from those CLI options
     from_config(config: ConnectorConfig) -> Connector   build from a configured connector (settings + secrets)
     validate(settings: dict, secrets: dict) -> None     raise ValueError with a clear message when invalid
+    NODE_STYLE = (border colour, border style)          how the dashboard draws the platform's nodes
+and, optionally, hooks the shared code calls when present (docs/connectors.md has the checklist):
+    plan_partitions, prepare_rest_partition, run_partition, finish_cursor    split a harvest for workers
+    stitching_index(), stitching_copies(instance)       same-as rules (connectors/stitching.py)
+    execute_promotion(config, node, action)             write-back of an approved promotion
+    emit_openlineage(harvest)                           OpenLineage re-emission after a harvest
+
+Connector kinds are the keys below: a new connector is its package and one line here, nothing else.
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import importlib
 PLUGINS = {
     "kubeflow": "connectors.kubeflow.plugin",
     "viya": "connectors.viya.plugin",
+    "mlflow": "connectors.mlflow.plugin",
 }
 
 

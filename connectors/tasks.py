@@ -1,14 +1,16 @@
 """Harvests as Celery tasks: one harvest of a connector at a time, split into partitions workers share.
 
-Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harvest --enqueue` or beat):
+Shape of one harvest (started through connectors.service.start_harvest by the API, `manage.py harvest`, the
+dashboard, or by beat's `connectors.harvest` task):
 
-1. **Claim** (the lock). Under a row lock on the ConnectorConfig, refuse when the connector already has a
+1. **Claim** (the lock). Under a row lock on the ConnectorConfig (an ad-hoc source: its cursor row), refuse when the connector already has a
    RUNNING Harvest younger than `HARVEST_LOCK_TTL` seconds, else create the RUNNING Harvest row. The row *is*
    the lock: it spans every partition task, wherever they run, and it is released by the harvest ending
    (succeeded or failed). A refusal is answered "already running" and written to the audit trail. A RUNNING
    row older than the TTL is a harvest whose worker vanished: it is closed as failed ("abandoned") and the
    new harvest proceeds.
-2. **Plan**. The Kubeflow connector lists the runs created since the cursor once, then the runs are cut
+2. **Plan**, by the plugin's `plan_partitions` hook (a plugin without it gets a single `rest` partition, the
+   classic page loop). Kubeflow's (connectors/kubeflow/partitions.py) lists the runs created since the cursor once, then the runs are cut
    into chunks of `HARVEST_PARTITION_RUNS` run ids; with ML Metadata it also lists the executions changed
    since the cursor's `mlmd.executions` position (their keyset only: one listing through the reader, ~0.6 s
    for 40,000) and cuts them into chunks of `HARVEST_PARTITION_EXECUTIONS` ids. Partitions: one `runs`
@@ -18,8 +20,8 @@ Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harve
    pipelines, the runs still open last time and the ML Metadata artefacts stream, through the connector's
    own streams, with its runs listing and executions stream switched off; the artefacts stream skips the
    artefacts the planned executions map and that have not changed since, which is what the classic
-   harvest skips because its executions stream mapped them). Other kinds (Viya: its cursor is a chain of
-   change stamps read in order) get a single `rest` partition, which is the classic page loop.
+   harvest skips because its executions stream mapped them). Viya and MLflow have no hook: one `rest`
+   partition.
    Why split ML Metadata: it is most of a Kubeflow harvest's work (40,000 executions for 10,000 runs), and
    as one `rest` task it ran on one worker while the others finished every runs partition and sat idle.
 3. **Partitions** run anywhere, in any order, at once. Facts are idempotent in `lineage.store`, so a
@@ -29,9 +31,10 @@ Shape of one harvest (`connectors.harvest`, started by the API, `manage.py harve
    page exactly like `run_harvest`: that cursor never moves the runs or executions positions, so a harvest
    that dies half-way re-lists the same runs and executions next time and nothing is lost.
 4. **Finish**. Each partition marks itself done on the Harvest row (under its row lock, so completions
-   never race). The one that completes the set advances the runs and executions positions and adds the
-   newly listed unfinished runs to the cursor — only then, when every partition landed — and closes the
-   Harvest as succeeded, audited like any harvest. A partition that fails closes the harvest as failed; the
+   never race). The one that completes the set lets the plugin's `finish_cursor` advance the positions the
+   plan cut up (Kubeflow: runs and executions, plus the newly listed unfinished runs) — only then, when
+   every partition landed — and closes the Harvest as succeeded (or partial, with warnings), audited like
+   any harvest; then the after-harvest hooks run (`after_harvest`: stitching, OpenLineage re-emission). A partition that fails closes the harvest as failed; the
    cursor's positions stay, so the next harvest redoes the runs and executions and nothing is lost.
    Two partitions may read the same object on either side of an update (an artefact two execution
    chunks touch, or one the `rest` partition reads too) and finish in the other order: the ML Metadata
@@ -54,10 +57,11 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors import registry
-from connectors.base import Page, _finish, load_cursor
+from connectors.base import _finish, add_warnings, load_cursor, succeeded_status
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
 from governance.audit import context
 from governance.audit.recorder import record
@@ -108,32 +112,46 @@ class Claim:
         return self.harvest is None
 
 
-def claim(config: ConnectorConfig, ctx: dict | None = None, task_id: str | None = None) -> Claim:
-    """Take the connector's harvest lock by creating its RUNNING Harvest, or say who holds it.
+def claim(config: ConnectorConfig | None, ctx: dict | None = None, task_id: str | None = None, *,
+          connector=None, after: dict | None = None) -> Claim:
+    """Take the harvest lock by creating the RUNNING Harvest, or say who holds it.
 
+    The lock of a configured connector is its row; an ad-hoc source's (no ConnectorConfig: a command-line
+    harvest) is its cursor's row, so two harvests of one source never run at once either way.
     `task_id`: the start task's id. A start task redelivered after its worker died finds its own RUNNING
-    harvest and carries on with it instead of refusing itself."""
+    harvest and carries on with it instead of refusing itself. `after`: after-harvest options
+    (emit_openlineage) carried on the row to whichever worker finishes the harvest."""
     with context.restore(ctx), transaction.atomic():
-        ConnectorConfig.objects.select_for_update().filter(pk=config.pk).first()
-        running = (Harvest.objects.filter(connector=config, status=HarvestStatus.RUNNING)
-                   .order_by("-started_at", "-pk").first())
+        if config is not None:
+            ConnectorConfig.objects.select_for_update().filter(pk=config.pk).first()
+            connector = connector or registry.plugin(config.kind).from_config(config)
+            key = connector.source_key()
+            running = Harvest.objects.filter(connector=config, status=HarvestStatus.RUNNING)
+        else:
+            key = connector.source_key()
+            HarvestCursor.objects.get_or_create(key=key, defaults={"cursor": {}})
+            HarvestCursor.objects.select_for_update().filter(key=key).first()
+            running = Harvest.objects.filter(connector__isnull=True, source_key=key, status=HarvestStatus.RUNNING)
+        running = running.order_by("-started_at", "-pk").first()
         if running is not None and running.started_at < timezone.now() - lock_ttl():
             _abandon(running)
             running = None
         if running is not None and task_id and running.counts.get("partitions", {}).get("task") == task_id:
             return Claim(harvest=running)
         if running is not None:
-            record("harvest.refused", "connector", config.pk,
-                   after={"connector": config.name, "reason": "already running", "running_harvest": running.pk})
+            if config is not None:
+                record("harvest.refused", "connector", config.pk,
+                       after={"connector": config.name, "reason": "already running", "running_harvest": running.pk})
+            else:
+                record("harvest.refused", "harvest_source", key,
+                       after={"source": key, "reason": "already running", "running_harvest": running.pk})
             return Claim(harvest=None, running=running)
-        connector = registry.plugin(config.kind).from_config(config)
         here = context.current()
-        key = connector.source_key()
         before = load_cursor(key)
-        harvest = Harvest.objects.create(connector=config, source_key=key, kind=config.kind, cursor_before=before,
+        parts = {"state": "planning", "task": task_id, **({"after": after} if after else {})}
+        harvest = Harvest.objects.create(connector=config, source_key=key, kind=connector.kind, cursor_before=before,
                                          cursor_after=before, actor=here.service or here.username or "",
-                                         request_id=here.request_id or "",
-                                         counts={"partitions": {"state": "planning", "task": task_id}})
+                                         request_id=here.request_id or "", counts={"partitions": parts})
         return Claim(harvest=harvest)
 
 
@@ -144,10 +162,10 @@ def _abandon(harvest: Harvest) -> None:
     record("harvest.abandoned", "harvest", harvest.pk, after={"source": harvest.source_key})
 
 
-def harvest_context(config: ConnectorConfig, ctx: dict | None) -> dict:
-    """Whoever started it, acting through the `harvester:<kind>` service."""
+def harvest_context(config: ConnectorConfig | str, ctx: dict | None) -> dict:
+    """Whoever started it, acting through the `harvester:<kind>` service (`config`: a connector or a kind)."""
     data = dict(ctx or {})
-    data["service"] = f"harvester:{config.kind}"
+    data["service"] = f"harvester:{getattr(config, 'kind', config)}"
     data.setdefault("username", "scheduler")
     return data
 
@@ -182,6 +200,14 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
         harvest = taken.harvest
     else:
         harvest = Harvest.objects.get(pk=harvest_id)
+    return dispatch(harvest, config, ctx, inline=inline, progress=progress)
+
+
+def dispatch(harvest: Harvest, config: ConnectorConfig | None, ctx: dict, *, connector=None, inline: bool = False,
+             progress=None) -> dict:
+    """Plan a claimed harvest and run its partitions: here one after the other (`inline`, or an ad-hoc
+    `connector`, whose options never travel through the broker), else as tasks for the workers."""
+    name = config.name if config is not None else harvest.source_key
     if harvest.status != HarvestStatus.RUNNING:
         return {"status": harvest.status, "connector": name, "harvest": harvest.pk}
     if harvest.counts.get("partitions", {}).get("state") != "planning":
@@ -189,14 +215,14 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
         return {"status": "running", "connector": name, "harvest": harvest.pk}
     with context.restore(ctx):
         try:
-            specs = plan(config, harvest)
+            specs = plan(config, harvest, connector)
         except BaseException as exc:
             fail(harvest.pk, exc)
             raise
     try:
         for spec in specs:
-            if inline:
-                run_partition(harvest.pk, spec, ctx, progress=progress)
+            if inline or connector is not None:
+                run_partition(harvest.pk, spec, ctx, progress=progress, connector=connector)
             else:
                 harvest_partition_task.delay(harvest.pk, spec, ctx)
     except BaseException as exc:  # a broker gone mid-dispatch: fail now rather than hold the lock for the TTL
@@ -205,128 +231,96 @@ def start(name: str, ctx: dict | None = None, harvest_id: int | None = None, tas
     return {"status": "started", "connector": name, "harvest": harvest.pk, "partitions": len(specs)}
 
 
-def plan(config: ConnectorConfig, harvest: Harvest) -> list[dict]:
-    """The partitions of this harvest, recorded on the Harvest row before any is dispatched."""
-    connector = registry.plugin(config.kind).from_config(config)
+def plan(config: ConnectorConfig | None, harvest: Harvest, connector=None) -> list[dict]:
+    """The partitions of this harvest, recorded on the Harvest row before any is dispatched: a `rest`
+    partition (the connector's own page loop) plus whatever the plugin's `plan_partitions` hook cuts off
+    (connectors/kubeflow/partitions.py). A plugin without the hook gets the single `rest` partition."""
+    kind = config.kind if config is not None else harvest.kind
+    plugin = registry.plugin(kind)
+    if connector is None:
+        connector = plugin.from_config(config)
     specs: list[dict] = [{"part": "rest"}]
-    runs_position, open_runs = None, []
-    if config.kind == "kubeflow" and getattr(connector, "api", None) is not None:
-        from connectors.kubeflow.connector import _after, _position
-
-        connector.api.healthz()
-        position = (harvest.cursor_before.get("api") or {}).get("runs")
-        run_ids = []
-        for items in connector.api.list_runs((position or {}).get("created_at")):
-            for run in items:
-                if _after(run, "run_id", position):
-                    run_ids.append(run["run_id"])
-                    here = _position(run, "run_id")
-                    if runs_position is None or _order(here) > _order(runs_position):
-                        runs_position = here
-        size = partition_runs()
-        specs += [{"part": "runs", "run_ids": run_ids[i:i + size]} for i in range(0, len(run_ids), size)]
-    executions_position = None
-    if config.kind == "kubeflow" and getattr(connector, "metadata", None) is not None:
-        after = (harvest.cursor_before.get("mlmd") or {}).get("executions")
-        positions = connector.execution_positions(after)
-        if positions:
-            executions_position = list(positions[-1])
-        ids = [ident for _, ident in positions]
-        size = partition_executions()
-        specs += [{"part": "executions", "ids": ids[i:i + size]} for i in range(0, len(ids), size)]
-        # The rest partition leaves these executions (and the artefacts they map) to the partitions.
-        specs[0]["executions"] = {"after": after, "upto": executions_position}
+    state: dict = {}
+    hook = getattr(plugin, "plan_partitions", None)
+    if hook is not None:
+        extra, rest, state = hook(connector, harvest.cursor_before, runs_per_partition=partition_runs(),
+                                  executions_per_partition=partition_executions())
+        specs[0].update(rest)
+        specs += extra
     for index, spec in enumerate(specs):
         spec["index"] = index
     with transaction.atomic():
         locked = Harvest.objects.select_for_update().get(pk=harvest.pk)
-        locked.counts = {"partitions": {"state": "running", "total": len(specs), "done": [],
-                                        "runs_position": runs_position, "open_runs": open_runs,
-                                        "executions_position": executions_position}}
+        after = locked.counts.get("partitions", {}).get("after") or {}
+        locked.counts = {"partitions": {"state": "running", "total": len(specs), "done": [], **state,
+                                        **({"after": after} if after else {})}}
         locked.save(update_fields=["counts"])
     return specs
 
 
-def _order(position: dict) -> tuple:
-    return position["created_at"], position["id"]
-
-
-def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress=None) -> dict:
+def run_partition(harvest_id: int, spec: dict, ctx: dict | None = None, progress=None, connector=None) -> dict:
+    """One partition, wherever it runs. `connector`: the in-process connector of an ad-hoc harvest (built
+    from command-line options, which never travel through the broker); otherwise the configured one."""
     harvest = Harvest.objects.select_related("connector").get(pk=harvest_id)
     if harvest.status != HarvestStatus.RUNNING:
         return {"status": "skipped", "harvest": harvest_id, "reason": f"harvest {harvest.status}"}
     if spec["index"] in harvest.counts.get("partitions", {}).get("done", []):
         return {"status": "done", "harvest": harvest_id, "partition": spec["index"]}  # a redelivered duplicate
     config = harvest.connector
-    with context.restore(ctx or harvest_context(config, None)):
+    plugin = registry.plugin(harvest.kind)
+    with context.restore(ctx or harvest_context(harvest.kind, None)):
         try:
-            connector = registry.plugin(config.kind).from_config(config)
-            if spec["part"] == "runs":
-                totals, read, still_open, pages = _runs_partition(connector, spec["run_ids"], progress)
-            elif spec["part"] == "executions":
-                totals, read, still_open, pages = _executions_partition(connector, spec["ids"], progress)
+            if connector is None:
+                connector = plugin.from_config(config)
+            if spec["part"] == "rest":
+                prepare = getattr(plugin, "prepare_rest_partition", None)
+                if prepare is not None:
+                    prepare(connector, spec)
+                totals, read, still_open, pages, warnings = _rest_partition(connector, progress, harvest_id)
             else:
-                totals, read, still_open, pages = _rest_partition(connector, progress, spec.get("executions"))
-            return _complete(harvest_id, spec["index"], totals, read, still_open, pages)
+                totals, read, still_open, pages, warnings = plugin.run_partition(
+                    connector, spec, _apply_pages, _atomically, progress)
+            outcome = _complete(harvest_id, spec["index"], totals, read, still_open, pages, warnings)
         except BaseException as exc:
             fail(harvest_id, exc)
             raise
+        if outcome["status"] == "succeeded":
+            after_harvest(harvest_id, connector)
+        return outcome
 
 
-def _runs_partition(connector, run_ids: list[str], progress=None):
-    from connectors.kubeflow import mapping
-
-    facts, still_open = [], []
-    for run_id in run_ids:
-        run = connector.api.get_run(run_id)
-        if run is None:  # deleted between the listing and now
-            facts += mapping.deleted_run_facts(connector.keys, run_id)
-            continue
-        facts += mapping.run_facts(connector.keys, run)
-        if (run.get("state") or "") not in mapping.FINAL_RUN_STATES:
-            still_open.append(run_id)
-    totals = _atomically(lambda: store.apply(facts))
-    if progress:
-        progress(Page(facts=facts, cursor={}, read={"runs": len(run_ids)}))
-    return totals, {"runs": len(run_ids)}, still_open, 1
-
-
-def _executions_partition(connector, ids: list[int], progress=None):
-    """The executions stream's pages for these executions, each applied in its own transaction (a partition
-    run again after its worker died re-applies the ones that landed: idempotent)."""
-    return _apply_pages(connector.execution_pages(ids), lambda page: store.apply(page.facts), progress)
-
-
-def _rest_partition(connector, progress=None, executions: dict | None = None):
-    """The connector's own page loop (cursor saved with each page), minus what other partitions hold for
-    Kubeflow: the runs listing, and (`executions`: the keyset range the plan cut into partitions) the
-    executions stream with the artefacts those partitions map."""
-    if getattr(connector, "kind", "") == "kubeflow":
-        connector._runs = lambda state: iter(())  # the runs partitions hold them
-        if executions is not None and connector.metadata is not None:
-            connector.leave_executions_to_partitions(executions.get("after"), executions.get("upto"))
+def _rest_partition(connector, progress=None, harvest_id: int | None = None):
+    """The connector's own page loop, cursor saved with each page (minus what the plugin's
+    `prepare_rest_partition` left to the other partitions). The Harvest row follows page by page (pages,
+    cursor), in the page's transaction, so a harvest killed outright still says how far it got; its pages
+    are therefore not counted again when the partition completes."""
     key = connector.source_key()
 
     def write(page):
         result = store.apply(page.facts)
         HarvestCursor.objects.update_or_create(key=key, defaults={"cursor": page.cursor})
+        if harvest_id is not None:
+            Harvest.objects.filter(pk=harvest_id).update(pages=F("pages") + 1, cursor_after=page.cursor)
         return result
 
-    return _apply_pages(connector.changes_since(load_cursor(key) or None), write, progress)
+    totals, read, still_open, pages, warnings = _apply_pages(connector.changes_since(load_cursor(key) or None), write,
+                                                             progress)
+    return totals, read, still_open, 0 if harvest_id is not None else pages, warnings
 
 
 def _apply_pages(pages, write, progress=None):
     """`write(page)` for each page, each in its own transaction; the partition's totals, read counts, (no)
     runs still open, and page count."""
-    totals, read, count = store.ApplyResult(), {}, 0
+    totals, read, count, warnings = store.ApplyResult(), {}, 0, []
     for page in pages:
         totals.add(_atomically(lambda page=page: write(page)))
         count += 1
+        warnings += page.warnings
         for name, n in page.read.items():
             read[name] = read.get(name, 0) + n
         if progress:
             progress(page)
-    return totals, read, [], count
+    return totals, read, [], count, warnings
 
 
 # PostgreSQL: unique_violation, deadlock_detected, serialization_failure
@@ -352,7 +346,8 @@ def _atomically(write):
     raise AssertionError("unreachable")
 
 
-def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int) -> dict:
+def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict, still_open: list, pages: int,
+              warnings: list = ()) -> dict:
     with transaction.atomic():
         harvest = Harvest.objects.select_for_update().get(pk=harvest_id)
         parts = harvest.counts.get("partitions", {})
@@ -370,19 +365,17 @@ def _complete(harvest_id: int, index: int, totals: store.ApplyResult, read: dict
         counts["partitions"] = parts
         harvest.counts = counts
         harvest.pages += pages
+        add_warnings(harvest, list(warnings))
         if len(parts["done"]) < parts.get("total", 0):
-            harvest.save(update_fields=["counts", "pages"])
+            harvest.save(update_fields=["counts", "pages", "warnings"])
             return {"status": "partition_done", "harvest": harvest_id, "partition": index}
-        # The last partition: only now may the runs position move.
+        # The last partition: only now may the positions the plan cut into partitions move.
         cursor = load_cursor(harvest.source_key) or copy.deepcopy(harvest.cursor_before)
-        if parts.get("runs_position"):
-            api = cursor.setdefault("api", {})
-            api["runs"] = parts["runs_position"]
-            api["open_runs"] = sorted({*(api.get("open_runs") or []), *parts["open_runs"]})
-        if parts.get("executions_position"):
-            cursor.setdefault("mlmd", {})["executions"] = parts["executions_position"]
+        finish = getattr(registry.plugin(harvest.kind), "finish_cursor", None)
+        if finish is not None:
+            cursor = finish(cursor, parts)
         HarvestCursor.objects.update_or_create(key=harvest.source_key, defaults={"cursor": cursor})
-        harvest.status = HarvestStatus.SUCCEEDED
+        harvest.status = succeeded_status(harvest)
         parts["state"] = "finished"
         final = store.ApplyResult(**{name: counts.get(name, 0) for name in
                                      ("raw_created", "nodes_created", "nodes_updated", "edges_created", "edges_closed")})
@@ -406,6 +399,48 @@ def fail(harvest_id: int, exc: BaseException) -> None:
         parts = counts.get("partitions", {})
         _finish(harvest, final, counts.get("read") or {}, load_cursor(harvest.source_key) or harvest.cursor_before)
         Harvest.objects.filter(pk=harvest.pk).update(counts={**harvest.counts, "partitions": {**parts, "state": "failed"}})
+
+
+# -- after a harvest ---------------------------------------------------------------------------------------
+def after_harvest(harvest_id: int, connector=None, *, emit_openlineage: bool | None = None) -> dict:
+    """What follows every successful harvest, however it was started: cross-platform stitching (one
+    platform's new objects can link another's old ones, connectors/stitching.py) and, when the connector's
+    settings or the requester ask for it, OpenLineage re-emission through the plugin's `emit_openlineage`.
+    A failing hook does not undo the stored harvest: its error is kept on the record (counts["after"])."""
+    from connectors import stitching
+
+    harvest = Harvest.objects.select_related("connector").get(pk=harvest_id)
+    config = harvest.connector
+    parts = harvest.counts.get("partitions") or {}
+    if emit_openlineage is None:
+        emit_openlineage = bool((parts.get("after") or {}).get("emit_openlineage")
+                                or (config is not None and (config.settings or {}).get("emit_openlineage")))
+    results: dict = {}
+    if getattr(connector, "stitch", True) and (config is None or (config.settings or {}).get("stitch", True)):
+        try:
+            facts = stitching.same_as_facts()
+            applied = _atomically(lambda: store.apply(facts))
+            if facts:
+                results["same_as"] = {"links": len(facts), "edges_created": applied.edges_created}
+        except Exception as exc:  # noqa: BLE001 - recorded; the harvest itself stands
+            results["same_as"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if emit_openlineage:
+        emit = getattr(registry.plugin(harvest.kind), "emit_openlineage", None)
+        if emit is None:
+            results["openlineage"] = {"error": f"the {harvest.kind} connector cannot emit OpenLineage events"}
+        else:
+            try:
+                results["openlineage"] = {"sent": emit(harvest)}
+            except Exception as exc:  # noqa: BLE001 - recorded; the harvest itself stands
+                results["openlineage"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if not results:
+        return results
+    with transaction.atomic():
+        locked = Harvest.objects.select_for_update().get(pk=harvest_id)
+        locked.counts = {**locked.counts, "after": results}
+        locked.save(update_fields=["counts"])
+        record("harvest.after", "harvest", harvest_id, after={"source": harvest.source_key, **results})
+    return results
 
 
 # -- per-connector schedules (django-celery-beat) ---------------------------------------------------------

@@ -32,12 +32,27 @@ KIND_STYLE = {
     NodeKind.PROJECT: ("#546e7a", "barrel"),
     NodeKind.REPOSITORY: ("#37474f", "barrel"),
 }
+# Sources that are not connectors; each connector plugin brings its own (NODE_STYLE): source_borders().
 SOURCE_BORDER = {
     Source.OPENLINEAGE: ("#00897b", "solid"),
-    Source.KUBEFLOW: ("#1e88e5", "double"),
-    Source.VIYA: ("#f4511e", "dashed"),
     Source.MANUAL: ("#757575", "dotted"),
 }
+
+
+def source_borders() -> dict[str, tuple[str, str]]:
+    """Border colour and style per source: the built-in ones, then every registered connector plugin's."""
+    from connectors import registry
+
+    borders = {str(source): style for source, style in SOURCE_BORDER.items()}
+    for kind in sorted(registry.PLUGINS):
+        try:
+            style = getattr(registry.plugin(kind), "NODE_STYLE", None)
+        except ImportError:
+            style = None
+        borders.setdefault(kind, tuple(style) if style else ("#9e9e9e", "solid"))
+    return borders
+
+
 X_STEP, Y_STEP = 160, 52
 # The graph canvas at 1024x768 (the smallest screen we design for) less its padding, in CSS pixels: the
 # layout wraps long chains into bands and tall columns into several, so that a fitted graph of up to 60
@@ -439,7 +454,7 @@ def stylesheet() -> list[dict]:
     ]
     for kind, (colour, shape) in KIND_STYLE.items():
         rules.append({"selector": f"node.kind-{kind}", "style": {"background-color": colour, "shape": shape}})
-    for source, (colour, line) in SOURCE_BORDER.items():
+    for source, (colour, line) in source_borders().items():
         rules.append({"selector": f"node.source-{source}", "style": {"border-color": colour, "border-style": line}})
     return rules
 
@@ -453,8 +468,8 @@ def legend():
         for k, (c, _) in KIND_STYLE.items()
     ]
     sources = [
-        html.Span([html.Span(className="swatch swatch-border", style={"borderColor": c, "borderStyle": s}), src.value],
+        html.Span([html.Span(className="swatch swatch-border", style={"borderColor": c, "borderStyle": s}), src],
                   className="legend-item")
-        for src, (c, s) in SOURCE_BORDER.items()
+        for src, (c, s) in source_borders().items()
     ]
     return html.Div([html.Div(["Kinds: ", *kinds]), html.Div(["Sources (border): ", *sources])], className="legend")

@@ -118,7 +118,7 @@ class HarvestSerializer(serializers.ModelSerializer):
     class Meta:
         model = Harvest
         fields = ["id", "connector", "source_key", "kind", "status", "started_at", "finished_at", "pages", "counts",
-                  "cursor_before", "cursor_after", "error", "actor", "request_id"]
+                  "cursor_before", "cursor_after", "error", "warnings", "actor", "request_id"]
         read_only_fields = fields
 
 

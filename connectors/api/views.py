@@ -6,24 +6,20 @@ values never reach the trail.
 """
 from __future__ import annotations
 
-import uuid
-
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from connectors import registry
 from connectors.api.serializers import (ConnectorConfigSerializer, HarvestQueuedSerializer, HarvestRefusedSerializer,
                                         HarvestSerializer)
-from connectors import tasks
+from connectors import service, tasks
 from connectors.filtersets import ConnectorConfigFilterSet, HarvestFilterSet
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 from governance.accounts.permissions import IsAdminRole, RoleReadOnlyOrDeny
 from governance.audit import context
 from governance.audit.recorder import record
-from governance.celery import broker_configured
 
 
 class ConnectorConfigViewSet(viewsets.ModelViewSet):
@@ -66,38 +62,23 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
         time: a second start while one runs is a 409 "already_running" naming the running harvest. A broker
         that cannot be reached is a 503, and the claimed harvest is closed as failed (the lock is free)."""
         config = self.get_object()
-        if not config.enabled:
-            return Response({"error": "disabled", "detail": f"connector {config.name!r} is disabled"},
-                            status=status.HTTP_409_CONFLICT)
         try:
-            registry.plugin(config.kind).from_config(config)
-        except (ValueError, ImportError) as exc:
-            return Response({"error": "misconfigured", "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        ctx = tasks.harvest_context(config, context.snapshot())
-        taken = tasks.claim(config, ctx)
-        if taken.refused:
-            return Response({"error": "already_running", "harvest": taken.running.pk,
-                             "detail": f"connector {config.name!r} is already being harvested (harvest {taken.running.pk})"},
-                            status=status.HTTP_409_CONFLICT)
-        harvest = taken.harvest
-        if broker_configured():
-            task_id = str(uuid.uuid4())
-            try:
-                # The claim is committed (its own transaction), so a worker finds the Harvest row.
-                tasks.harvest_task.apply_async((config.name, ctx, harvest.pk), task_id=task_id)
-            except Exception as exc:  # noqa: BLE001 - kombu's connection errors: the broker is down
-                tasks.fail(harvest.pk, RuntimeError(f"the harvest could not be queued: {type(exc).__name__}: {exc}"))
-                return Response({"error": "broker_unavailable", "harvest": harvest.pk,
-                                 "detail": "the task broker cannot be reached; the harvest was not started"},
-                                status=status.HTTP_503_SERVICE_UNAVAILABLE)
-            return Response({"status": "queued", "task_id": task_id, "harvest": harvest.pk},
+            started = service.start_harvest(config, ctx=context.snapshot())
+        except service.HarvestRefused as exc:
+            body = {"error": exc.code, "detail": exc.detail}
+            if exc.harvest is not None:
+                body["harvest"] = exc.harvest.pk
+            code = {"misconfigured": status.HTTP_400_BAD_REQUEST,
+                    "broker_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE}.get(exc.code, status.HTTP_409_CONFLICT)
+            return Response(body, status=code)
+        except Exception:  # noqa: BLE001 - ran here and failed: the failed Harvest record says why
+            started = None
+        if started is not None and started.queued:
+            return Response({"status": "queued", "task_id": started.task_id, "harvest": started.harvest.pk},
                             status=status.HTTP_202_ACCEPTED)
-        try:
-            tasks.start(config.name, ctx, harvest.pk, inline=True)
-        except Exception:  # noqa: BLE001 - the failed Harvest record says why
-            pass
-        harvest.refresh_from_db()
-        code = status.HTTP_201_CREATED if harvest.status == HarvestStatus.SUCCEEDED else status.HTTP_502_BAD_GATEWAY
+        harvest = Harvest.objects.filter(connector=config).order_by("-started_at", "-pk").first()
+        code = (status.HTTP_201_CREATED if harvest.status in (HarvestStatus.SUCCEEDED, HarvestStatus.PARTIAL)
+                else status.HTTP_502_BAD_GATEWAY)
         return Response(HarvestSerializer(harvest).data, status=code)
 
 

@@ -75,6 +75,8 @@ class KubeflowConnector:
         # Set by `leave_executions_to_partitions`: the executions partitions of a partitioned harvest map
         # these execution ids (up to this keyset position), so this connector's own streams do not.
         self._partitioned_executions: tuple[set[int], tuple[int, int] | None] | None = None
+        # Set by `leave_runs_to_partitions`: the runs partitions of a partitioned harvest hold the runs listing.
+        self._runs_partitioned = False
 
     @classmethod
     def from_settings(cls, settings: dict, secrets: dict | None = None, **kwargs) -> "KubeflowConnector":
@@ -173,7 +175,13 @@ class KubeflowConnector:
             yield Page(facts=[], cursor={}, read={})
         state["api"].pop("_versions_pending", None)
 
+    def leave_runs_to_partitions(self) -> None:
+        """Switch the runs listing off: a partitioned harvest's runs partitions read those runs."""
+        self._runs_partitioned = True
+
     def _runs(self, state):
+        if self._runs_partitioned:
+            return
         since = (state["api"].get("runs") or {}).get("created_at")
         for page, fresh in self._keyset(state, "runs", self.api.list_runs(since), "run_id", mapping.run_facts, "runs"):
             opened = set(state["api"].get("open_runs") or [])
@@ -190,18 +198,22 @@ class KubeflowConnector:
         pending = list(state["api"].get("open_runs") or [])
         for start in range(0, len(pending), OPEN_RUNS_PER_PAGE):
             chunk = pending[start:start + OPEN_RUNS_PER_PAGE]
-            facts, closed = [], set()
+            facts, closed, warnings = [], set(), []
             for run_id in chunk:
-                run = self.api.get_run(run_id)
-                if run is None:  # deleted in KFP before it finished: say so, and stop asking
-                    facts += mapping.deleted_run_facts(self.keys, run_id)
-                    closed.add(run_id)
+                try:
+                    run = self.api.get_run(run_id)
+                    if run is None:  # deleted in KFP before it finished: say so, and stop asking
+                        facts += mapping.deleted_run_facts(self.keys, run_id)
+                        closed.add(run_id)
+                        continue
+                    facts += mapping.run_facts(self.keys, run)
+                except mapping.PayloadError as exc:  # one malformed run: skipped, kept open, read next time
+                    warnings.append({"object": f"run {run_id}", "reason": str(exc)})
                     continue
-                facts += mapping.run_facts(self.keys, run)
                 if (run.get("state") or "") in mapping.FINAL_RUN_STATES:
                     closed.add(run_id)
             state["api"]["open_runs"] = sorted(set(state["api"].get("open_runs") or []) - closed)
-            yield Page(facts=facts, cursor={}, read={"runs_refreshed": len(chunk)})
+            yield Page(facts=facts, cursor={}, read={"runs_refreshed": len(chunk)}, warnings=warnings)
 
     def _mlmd(self, fn, what):
         return call_with_retry(fn, classify=classify_mlmd, policy=self.retry_policy, what=what,

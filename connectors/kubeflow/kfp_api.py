@@ -220,7 +220,11 @@ class KfpApiReader:
             except kfp_server_api.ApiException as exc:
                 if exc.status == 404:
                     return None
+                if exc.status == 0:  # this one run's record cannot be parsed: its problem, not the API's
+                    return exc
                 raise
 
         run = self._retry(call, f"get run {run_id}")
+        if isinstance(run, kfp_server_api.ApiException):
+            raise PayloadError(f"run {run_id}: the kfp SDK cannot parse it: {run.reason}")
         return None if run is None else self.to_json(run)

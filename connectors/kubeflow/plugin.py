@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+# How the dashboard draws this platform's nodes (dashboard/graph_style.py): border colour and style.
+NODE_STYLE = ("#1e88e5", "double")
+
 MLMD_SOURCES = ("mlmd_host", "mlmd_sqlite", "mlmd_mysql_host", "mlmd_postgres_host")
 SECRET_NAMES = ("kfp_token", "mlmd_password")
 SETTING_NAMES = (
@@ -103,3 +106,33 @@ def emit_openlineage(harvest, **kwargs) -> int:
     from connectors.kubeflow.openlineage import emit_openlineage as emit
 
     return emit(harvest, **kwargs)
+
+
+def stitching_index():
+    from connectors.kubeflow.stitching import KubeflowOriginals
+
+    return KubeflowOriginals()
+
+
+def plan_partitions(connector, cursor_before: dict, **sizes):
+    from connectors.kubeflow.partitions import plan_partitions as plan
+
+    return plan(connector, cursor_before, **sizes)
+
+
+def prepare_rest_partition(connector, spec: dict) -> None:
+    from connectors.kubeflow.partitions import prepare_rest
+
+    prepare_rest(connector, spec)
+
+
+def run_partition(connector, spec: dict, apply_pages, atomically, progress=None):
+    from connectors.kubeflow.partitions import run_partition as run
+
+    return run(connector, spec, apply_pages, atomically, progress)
+
+
+def finish_cursor(cursor: dict, parts: dict) -> dict:
+    from connectors.kubeflow.partitions import finish_cursor as finish
+
+    return finish(cursor, parts)

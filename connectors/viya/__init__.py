@@ -7,5 +7,5 @@ plugin.py       registry interface for `manage.py harvest viya ...` and configur
 fake_state.py   resources a Viya stand-in serves: from the recordings, or generated (demo, bench)
 fake_server.py  that stand-in: a real HTTP server on 127.0.0.1 with fault injection
 demo.py         the demo's own model repository and `load_demo()`
-api/, urls.py   POST /api/links/same-as/ (stitching lives in lineage/stitching.py)
+api/, urls.py   POST /api/links/same-as/ (the explicit link: lineage/stitching.py; automatic rules: stitching.py)
 """

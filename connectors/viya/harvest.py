@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from connectors.base import Page
 from connectors.viya import mapping, times
 from connectors.viya.client import ViyaClient, href
-from connectors.viya.errors import ViyaNotFound
+from connectors.viya.errors import ViyaHTTPError, ViyaNotFound, ViyaPayloadError
 
 CURSOR_VERSION = 1
 WORKFLOW_PATHS = {
@@ -25,6 +25,20 @@ WORKFLOW_PATHS = {
     "associations": "/modelManagement/workflowAssociations",
     "tasks": "/modelManagement/workflowTasks",
 }
+
+
+def _object_failure(exc: BaseException) -> bool:
+    """One object's problem, not the source's: it vanished since the listing (404), this account may not
+    read it (403: service accounts often see only some projects), or its record is malformed. Such an
+    object is skipped with a warning; anything else (auth, 5xx after retries, a wrong host) fails the
+    harvest as before."""
+    if isinstance(exc, ViyaHTTPError):
+        return exc.status in (403, 404, 410)
+    return isinstance(exc, (ViyaPayloadError, KeyError, TypeError, ValueError))
+
+
+def _warning(what: str, exc: BaseException) -> dict:
+    return {"object": what, "reason": f"{type(exc).__name__}: {exc}"}
 
 
 def _sig(*parts) -> str:
@@ -61,8 +75,9 @@ class ViyaConnector:
         stamps: dict = dict(cursor.get("stamps") or {})
         champions: dict = dict(cursor.get("champions") or {})
 
-        def page(facts, read):
-            return Page(facts, {"v": CURSOR_VERSION, "stamps": dict(stamps), "champions": dict(champions)}, read)
+        def page(facts, read, warnings=()):
+            return Page(facts, {"v": CURSOR_VERSION, "stamps": dict(stamps), "champions": dict(champions)}, read,
+                        warnings=list(warnings))
 
         workflows_by_project, wf_read = self._workflows()
 
@@ -83,7 +98,7 @@ class ViyaConnector:
 
         projects = list(self.client.collection("/modelRepository/projects", limit=self.batch))
         for chunk in _chunks(projects, self.batch):
-            facts, changed, versions_read = [], 0, 0
+            facts, changed, versions_read, warnings = [], 0, 0, []
             for body in chunk:
                 pid = body["id"]
                 members = by_project.get(pid, [])
@@ -93,21 +108,32 @@ class ViyaConnector:
                                       *(m["id"] for m in members if m.get("role") == "challenger")})
                 wfs = workflows_by_project.get(pid) if workflows_by_project is not None else None
                 champ_sig = champion and (champion["model_id"], champion["version"])
+                stamp_before = stamps.get(f"project:{pid}")
                 if not self._changed(stamps, "project", pid, _sig(times.stamp(body), champ_sig, challengers, wfs)):
                     continue
-                versions = list(self.client.collection(f"/modelRepository/projects/{pid}/projectVersions", limit=self.batch))
+                try:
+                    versions = list(self.client.collection(f"/modelRepository/projects/{pid}/projectVersions",
+                                                           limit=self.batch))
+                    history = self._history(body) if self.history else None
+                    new_facts, now_champion = mapping.project_facts(
+                        self.keys, body, versions=versions, champion=champion, challengers=challengers,
+                        history=history, workflows=wfs, previous_champion=champions.get(pid))
+                except Exception as exc:
+                    if not _object_failure(exc):
+                        raise
+                    # Skipped, and its stamp left as it was, so the next harvest reads it again.
+                    _restore(stamps, f"project:{pid}", stamp_before)
+                    warnings.append(_warning(f"project {pid} ({body.get('name') or ''})", exc))
+                    continue
                 versions_read += len(versions)
-                history = self._history(body) if self.history else None
-                new_facts, now_champion = mapping.project_facts(
-                    self.keys, body, versions=versions, champion=champion, challengers=challengers, history=history,
-                    workflows=wfs, previous_champion=champions.get(pid))
                 facts += new_facts
                 if now_champion:
                     champions[pid] = now_champion
                 else:
                     champions.pop(pid, None)
                 changed += 1
-            yield page(facts, {"projects": len(chunk), "projects_changed": changed, "project_versions": versions_read})
+            yield page(facts, {"projects": len(chunk), "projects_changed": changed, "project_versions": versions_read},
+                       warnings)
         facts = self._vanished(stamps, "project", {p["id"] for p in projects}, self.keys.project)
         for pid in [p for p in list(champions) if p not in {x["id"] for x in projects}]:
             champions.pop(pid)
@@ -115,18 +141,24 @@ class ViyaConnector:
         # Models with their versions and contents.
         for chunk in (_chunks(models, self.batch) if models else [[]]):
             read = {"models": len(chunk), "models_changed": 0, "model_versions": 0, "contents": 0}
+            before = {b["id"]: stamps.get(f"model:{b['id']}") for b in chunk}
             changed = [b for b in chunk if self._changed(stamps, "model", b["id"], times.stamp(b))]
             if self.concurrency > 1 and len(changed) > 1:
                 with ThreadPoolExecutor(self.concurrency, thread_name_prefix="viya-harvest") as pool:
-                    results = list(pool.map(self._model, changed))
+                    results = list(pool.map(self._model_or_warning, changed))
             else:
-                results = [self._model(b) for b in changed]
-            for new, counts in results:
+                results = [self._model_or_warning(b) for b in changed]
+            warnings = []
+            for body, (new, counts, warning) in zip(changed, results):
+                if warning is not None:
+                    _restore(stamps, f"model:{body['id']}", before[body["id"]])
+                    warnings.append(warning)
+                    continue
                 facts += new
                 for name, value in counts.items():
                     read[name] += value
-            read["models_changed"] = len(changed)
-            yield page(facts, read)
+            read["models_changed"] = len(changed) - len(warnings)
+            yield page(facts, read, warnings)
             facts = []
         facts = self._vanished(stamps, "model", {m["id"] for m in models}, self.keys.model)
 
@@ -138,18 +170,27 @@ class ViyaConnector:
         publishes = list(self.client.collection("/modelPublish/models", limit=self.batch))
         yield page(facts, {"destinations": len(destinations)})
         for chunk in _chunks(publishes, self.batch):
-            facts, changed = [], 0
+            facts, changed, warnings = [], 0, []
             for body in chunk:
+                stamp_before = stamps.get(f"publish:{body['id']}")
                 if not self._changed(stamps, "publish", body["id"], _sig(times.stamp(body), body.get("state"))):
                     continue
-                log = None
-                log_url = href(body, "publishingLog") or f"/modelPublish/models/{body['id']}/log"
-                got = self.client.get_optional(log_url)
-                if got is not None:
-                    log = got.body
-                facts += mapping.publish_facts(self.keys, body, destination=destinations.get(body.get("destinationName")), log=log)
+                try:
+                    log = None
+                    log_url = href(body, "publishingLog") or f"/modelPublish/models/{body['id']}/log"
+                    got = self.client.get_optional(log_url)
+                    if got is not None:
+                        log = got.body
+                    facts += mapping.publish_facts(self.keys, body, destination=destinations.get(body.get("destinationName")),
+                                                   log=log)
+                except Exception as exc:
+                    if not _object_failure(exc):
+                        raise
+                    _restore(stamps, f"publish:{body['id']}", stamp_before)
+                    warnings.append(_warning(f"publish {body['id']}", exc))
+                    continue
                 changed += 1
-            yield page(facts, {"publishes": len(chunk), "publishes_changed": changed})
+            yield page(facts, {"publishes": len(chunk), "publishes_changed": changed}, warnings)
 
         # Relationships between resources.
         if self.relationships:
@@ -162,17 +203,8 @@ class ViyaConnector:
                 yield page(facts, {"relationships": count})
             except ViyaNotFound:
                 yield page([], {"relationships_skipped": 1})
-
-        # Same-as links to Kubeflow originals, for every Viya version of this instance (Kubeflow data may
-        # have arrived since the last harvest, so unchanged versions are looked at again).
-        if self.stitch:
-            from lineage import stitching
-            from lineage.models import Node
-
-            copies = Node.objects.filter(source=mapping.SOURCE, kind="model_version",
-                                         source_id__startswith=self.instance + "/")
-            facts = stitching.same_as_facts(copies)
-            yield page(facts, {"same_as_links": len(facts)})
+        # Same-as links to originals on other platforms follow every harvest (connectors.tasks.after_harvest,
+        # unless `stitch` is off), for every version: the originals may have arrived since.
 
     # -- parts -----------------------------------------------------------------------------------------------
     @staticmethod
@@ -204,6 +236,15 @@ class ViyaConnector:
                 facts.append(mapping.store.EdgeClose("contains", mapping.store.NodeKey(edge.src.source, edge.src.kind,
                                                                                        edge.src.source_id), node_key, at=now))
         return facts
+
+    def _model_or_warning(self, body: dict) -> tuple[list, dict, dict | None]:
+        try:
+            facts, read = self._model(body)
+        except Exception as exc:
+            if not _object_failure(exc):
+                raise
+            return [], {}, _warning(f"model {body.get('id')} ({body.get('name') or ''})", exc)
+        return facts, read, None
 
     def _model(self, body: dict) -> tuple[list, dict]:
         read = {"model_versions": 0, "contents": 0}
@@ -273,6 +314,13 @@ class ViyaConnector:
                            "actual_owner": t.get("actualOwner") or ""} for t in tasks.get(a.get("processId"), [])],
             })
         return by_project, {"workflow_associations": len(associations), "workflow_processes": len(processes)}
+
+
+def _restore(stamps: dict, key: str, value) -> None:
+    if value is None:
+        stamps.pop(key, None)
+    else:
+        stamps[key] = value
 
 
 def _chunks(items: list, size: int):

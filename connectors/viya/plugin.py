@@ -13,6 +13,9 @@ from connectors.viya.client import ClientCredentialsAuth, PasswordAuth, TokenAut
 from connectors.viya.harvest import ViyaConnector
 from connectors.viya.writeback import execute_promotion  # noqa: F401  (part of this plugin's interface)
 
+# How the dashboard draws this platform's nodes (dashboard/graph_style.py): border colour and style.
+NODE_STYLE = ("#f4511e", "dashed")
+
 SETTINGS = {"url", "username", "client_id", "verify_tls", "timeout", "batch", "download_digests", "history",
             "workflows", "relationships", "stitch", "instance", "concurrency"}
 SECRETS = {"token", "password", "client_secret"}
@@ -107,3 +110,9 @@ def build(settings: dict, secrets: dict, *, policy: RetryPolicy = RetryPolicy())
                          history=settings.get("history", True), workflows=settings.get("workflows", True),
                          relationships=settings.get("relationships", True), stitch=settings.get("stitch", True),
                          instance=settings.get("instance") or None, concurrency=int(settings.get("concurrency") or 4))
+
+
+def stitching_copies(instance: str | None = None):
+    from connectors.viya.stitching import copies
+
+    return copies(instance)

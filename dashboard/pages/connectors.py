@@ -13,13 +13,15 @@ from governance.accounts.roles import ADMIN
 PAGE = "connectors"
 TITLE = "Connectors"
 HISTORY = 50
+HISTORY_COLUMNS = ["#", "connector", "kind", "source", "status", "started", "finished", "pages", "counts", "by",
+                   "skipped (partial)", "error"]
 
 
 def _counts_text(counts: dict) -> str:
     if not counts:
         return "—"
     read = counts.get("read") or {}
-    parts = [f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if k != "read" and v]
+    parts = [f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if k not in ("read", "partitions", "after") and v]
     if read:
         parts.append("read: " + ", ".join(f"{k} {v}" for k, v in read.items()))
     return "; ".join(parts) or "no changes"
@@ -31,32 +33,37 @@ def history_rows(connector: str | None = None):
         qs = qs.filter(connector__name=connector)
     return [
         [h.pk, h.connector.name if h.connector else "(ad hoc)", h.kind, h.source_key, h.status, ui.when(h.started_at),
-         ui.when(h.finished_at), h.pages, _counts_text(h.counts), h.actor,
+         ui.when(h.finished_at), h.pages, _counts_text(h.counts), h.actor, _warnings_cell(h),
          html.Span(h.error, className="error-text") if h.error else ""]
         for h in qs[:HISTORY]
     ]
 
 
 def harvest_now(user, name: str):
-    """Run one harvest of a configured connector as `user`; returns the Harvest record.
+    """Start one harvest of a configured connector for `user` through the harvest service, exactly as the
+    API does: the connector's lock, its partitions, the broker when one is configured (then the harvest is
+    queued and a `Started` with `queued=True` comes back), `harvester:<kind>` on the user's behalf, and the
+    after-harvest hooks. Returns the service's `Started`."""
+    from connectors import service
+    from governance.audit import context
 
-    Prefers the connectors app's task (queued to Celery when a broker is configured), so the dashboard
-    behaves like the API and the scheduler."""
     config = ConnectorConfig.objects.filter(name=name).first()
     if config is None:
         raise ValueError(f"There is no connector named {name!r}.")
     if not config.enabled:
         raise ValueError(f"Connector {name!r} is disabled; enable it before harvesting.")
     try:
-        from connectors import tasks  # the scale issue's Celery task, when it has landed
-    except ImportError:
-        tasks = None
-    if tasks is not None and hasattr(tasks, "harvest_connector"):
-        return tasks.harvest_connector.delay(config.pk)
-    from connectors.base import run_harvest
-    from connectors.registry import plugin
+        return service.start_harvest(config, requester=user.username, ctx=context.snapshot())
+    except service.HarvestRefused as exc:
+        raise ValueError(exc.detail) from None
 
-    return run_harvest(plugin(config.kind).from_config(config), config=config)
+
+def _warnings_cell(h: Harvest):
+    if not h.warnings:
+        return ""
+    shown = "; ".join(f"{w.get('object')}: {w.get('reason')}" for w in h.warnings[:3])
+    more = int(h.counts.get("warnings") or len(h.warnings)) - min(3, len(h.warnings))
+    return html.Span(shown + (f" (+{more} more)" if more > 0 else ""), className="warn-text")
 
 
 def layout(user, query):
@@ -90,7 +97,7 @@ def layout(user, query):
                                                id="conn-configs", empty="No connector configured yet."),
                 admin_panel, html.Div(id="conn-result")),
         ui.card(f"Harvest history (latest {HISTORY})", html.Div(ui.table(
-            ["#", "connector", "kind", "source", "status", "started", "finished", "pages", "counts", "by", "error"],
+            HISTORY_COLUMNS,
             history_rows(), empty="No harvest has run yet."), id="conn-history")),
     )
 
@@ -115,11 +122,12 @@ def register(app):
         except Exception as exc:  # the harvest record and audit entry already say it failed; show why
             message = ui.refused(f"Harvest of {name} failed: {type(exc).__name__}: {exc}", id="conn-failed")
         else:
-            if isinstance(outcome, Harvest):
-                message = ui.notice(f"Harvest #{outcome.pk} of {name} {outcome.status}: {_counts_text(outcome.counts)}",
-                                    "ok", id="conn-done")
+            done = outcome.harvest
+            if outcome.queued:
+                message = ui.notice(f"Harvest #{done.pk} of {name} queued for the workers.", "ok", id="conn-done")
             else:
-                message = ui.notice(f"Harvest of {name} queued.", "ok", id="conn-done")
+                message = ui.notice(f"Harvest #{done.pk} of {name} {done.status}: {_counts_text(done.counts)}",
+                                    "warn" if done.warnings else "ok", id="conn-done")
         return message, ui.table(
-            ["#", "connector", "kind", "source", "status", "started", "finished", "pages", "counts", "by", "error"],
+            HISTORY_COLUMNS,
             history_rows(), empty="No harvest has run yet.")

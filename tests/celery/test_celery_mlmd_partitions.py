@@ -106,9 +106,10 @@ def test_a_redelivered_executions_partition_changes_nothing(served, settings):
     assert len(chunks) >= 2
     # A worker stored two partitions' facts and died before marking either done: both come back, and every
     # partition then runs (the redelivered ones a second time).
-    connector = registry.plugin("kubeflow").from_config(config)
+    plugin = registry.plugin("kubeflow")
+    connector = plugin.from_config(config)
     for spec in chunks[:2]:
-        tasks._executions_partition(connector, spec["ids"])
+        plugin.run_partition(connector, spec, tasks._apply_pages, tasks._atomically)
     for spec in specs[:-1]:
         tasks.run_partition(harvest_row.pk, spec)
     # A duplicate delivery after the partition was marked done is answered without running it.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lineage import graph, stitching, store
+from connectors import stitching
+from lineage import graph, store
 from lineage.models import Edge, Node
 
 pytestmark = pytest.mark.django_db

@@ -1,1 +1,2 @@
-"""Helpers shared by several test files (import them from here, never from another test module)."""
+"""Helpers shared by several test modules (servers, scenarios, fixtures): import them from here, never from
+another test module; product code never imports them."""

@@ -7,9 +7,10 @@
 
 Each kind is a subcommand whose arguments its plugin adds (connectors/registry.py), so a new kind needs no
 change here. The harvest runs as the service actor `harvester:<kind>` on behalf of the invoking user, and
-always leaves a Harvest record, including when it fails. A configured connector is harvested through
-connectors.tasks, like the API and the schedules do: under the connector's lock (a harvest already running
-is an error, not a second harvest) and in the same partitions a worker would run, here one after the other.
+always leaves a Harvest record, including when it fails. Every harvest starts through
+connectors.service.start_harvest, like the API, the schedules and the dashboard: under the source's lock (a
+harvest already running is an error, not a second harvest), in the same partitions a worker would run (here
+one after the other), with the same after-harvest hooks (stitching, --emit-openlineage).
 """
 from __future__ import annotations
 
@@ -20,10 +21,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors import registry, tasks
-from connectors.base import run_harvest
-from connectors.models import Harvest
-from governance.audit import context
+from connectors import registry, service
 
 
 def _configured_names() -> list[str]:
@@ -101,15 +99,13 @@ class Command(BaseCommand):
             # the pages already stored stay, and the next harvest resumes after them.
             previous_handler = signal.signal(signal.SIGTERM, _terminated)
         actor = options.get("actor") or _os_user()
-        ctx = context.AuditContext(username=actor, service=f"harvester:{kind}")
+        ctx = {"username": actor}
+        emit = bool(options.get("emit_openlineage"))
         try:
-            if config is None:
-                with context.acting_as(ctx):
-                    harvest = run_harvest(connector, config=config, progress=progress)
-            else:
-                harvest = self._locked_harvest(config, ctx, progress)
-        except CommandError:
-            raise
+            started = service.start_harvest(config if config is not None else connector, ctx=ctx, inline=True,
+                                            progress=progress, emit_openlineage=emit)
+        except service.HarvestRefused as exc:
+            raise CommandError(exc.detail) from exc
         except Exception as exc:  # the Harvest record holds the failure; say it plainly and exit non-zero
             raise CommandError(f"harvest failed: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -117,15 +113,12 @@ class Command(BaseCommand):
                 bar.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGTERM, previous_handler)
-        if options.get("emit_openlineage") or (config is not None and config.settings.get("emit_openlineage")):
-            emit = getattr(registry.plugin(kind), "emit_openlineage", None)
-            if emit is None:
-                raise CommandError(f"the {kind} connector cannot emit OpenLineage events")
-            try:
-                sent = emit(harvest)
-            except Exception as exc:  # the harvest itself is stored; say the emission failed
-                raise CommandError(f"harvest {harvest.pk} stored, but OpenLineage emission failed: {exc}") from exc
-            self.stdout.write(f"sent {sent} OpenLineage events")
+        harvest = started.harvest
+        emitted = (harvest.counts.get("after") or {}).get("openlineage")
+        if emitted is not None:
+            if "error" in emitted:
+                raise CommandError(f"harvest {harvest.pk} stored, but OpenLineage emission failed: {emitted['error']}")
+            self.stdout.write(f"sent {emitted['sent']} OpenLineage events")
         counts = harvest.counts
         read = ", ".join(f"{k} {v}" for k, v in sorted(counts.get("read", {}).items())) or "nothing"
         self.stdout.write(
@@ -133,19 +126,8 @@ class Command(BaseCommand):
             f"nodes +{counts.get('nodes_created', 0)} ~{counts.get('nodes_updated', 0)}, "
             f"edges +{counts.get('edges_created', 0)} -{counts.get('edges_closed', 0)}"
         )
-
-
-    def _locked_harvest(self, config, ctx, progress) -> Harvest:
-        data = {"username": ctx.username, "service": ctx.service}
-        taken = tasks.claim(config, data)
-        if taken.refused:
-            raise CommandError(f"connector {config.name!r} is already being harvested (harvest {taken.running.pk}); "
-                               "wait for it to finish")
-        try:
-            tasks.start(config.name, data, taken.harvest.pk, inline=True, progress=progress)
-        finally:
-            taken.harvest.refresh_from_db()
-        return taken.harvest
+        for warning in harvest.warnings:
+            self.stdout.write(f"warning: skipped {warning['object']}: {warning['reason']}")
 
     def _enqueue(self, config, options):
         from governance.celery import broker_configured
@@ -153,12 +135,12 @@ class Command(BaseCommand):
         if not broker_configured():
             raise CommandError("--enqueue needs a broker: set CELERY_BROKER_URL (without one, drop --enqueue "
                                "and the harvest runs here)")
-        data = {"username": options.get("actor") or _os_user(), "service": f"harvester:{config.kind}"}
-        taken = tasks.claim(config, data)
-        if taken.refused:
-            raise CommandError(f"connector {config.name!r} is already being harvested (harvest {taken.running.pk})")
-        result = tasks.harvest_task.apply_async((config.name, data, taken.harvest.pk))
-        self.stdout.write(f"harvest {taken.harvest.pk} queued as task {result.id}")
+        try:
+            started = service.start_harvest(config, ctx={"username": options.get("actor") or _os_user()},
+                                            emit_openlineage=bool(options.get("emit_openlineage")))
+        except service.HarvestRefused as exc:
+            raise CommandError(exc.detail) from exc
+        self.stdout.write(f"harvest {started.harvest.pk} queued as task {started.task_id}")
 
 
 def _terminated(signum, frame):
