@@ -144,6 +144,12 @@ class Dataflow:
         return {(job, d, role) for job, run, d, role in found if run is None or latest.get(job) == run}
 
 
+def holder_io(holder_ids, as_of=None) -> set[tuple[int, int, str]]:
+    """(run or job id, dataset id, 'in'|'out'): the datasets each of `holder_ids` read and wrote itself (a run's
+    inputs read before any version existed included, which a run's dataset versions cannot list)."""
+    return {(h, d, role) for h, d, role in rows(HOLDER_IO_SQL, holder_ids, as_of)}
+
+
 def job_io(job_ids, as_of=None) -> set[tuple[int, int, str]]:
     """(job id, dataset id, 'in'|'out') for the jobs `job_ids` (their latest runs': see Dataflow)."""
     return Dataflow(as_of).job_io(job_ids)
