@@ -3,10 +3,11 @@
 Marquez shows a job/dataset graph; the store holds runs and dataset versions too. The job/dataset graph is
 derived as lineage/ingest/mapping.py documents it (only edges that still hold count, like Marquez's
 "current lineage"; with `as_of`, the edges that held then):
-- job J outputs dataset D when J -instance_of-> R -produced-> V -version_of-> D, or R -produced-> D,
-  or J -produced-> D (a JobEvent's design-time output);
-- job J inputs dataset D when V -consumed-> R with V -version_of-> D, or D -consumed-> R, for a run R of
-  J, or D -consumed-> J.
+- job J outputs dataset D when R -produced-> V -version_of-> D, or R -produced-> D, for J's latest run R
+  (J -instance_of-> R, ranked as latestRun is: see Dataflow), or J -produced-> D (a JobEvent's design-time
+  output);
+- job J inputs dataset D when V -consumed-> R with V -version_of-> D, or D -consumed-> R, for J's latest
+  run R, or D -consumed-> J.
 
 Why depth counts jobs: Marquez walks job to job through any dataset they share (as input or output) and
 stops `depth` jobs away from the start; the datasets of every job reached are included. We do the same,
@@ -148,16 +149,6 @@ def holder_io(holder_ids, as_of=None) -> set[tuple[int, int, str]]:
     """(run or job id, dataset id, 'in'|'out'): the datasets each of `holder_ids` read and wrote itself (a run's
     inputs read before any version existed included, which a run's dataset versions cannot list)."""
     return {(h, d, role) for h, d, role in rows(HOLDER_IO_SQL, holder_ids, as_of)}
-
-
-def job_io(job_ids, as_of=None) -> set[tuple[int, int, str]]:
-    """(job id, dataset id, 'in'|'out') for the jobs `job_ids` (their latest runs': see Dataflow)."""
-    return Dataflow(as_of).job_io(job_ids)
-
-
-def dataset_io(dataset_ids, as_of=None) -> set[tuple[int, int, str]]:
-    """(job id, dataset id, 'in'|'out') for the jobs whose latest run touches the datasets `dataset_ids`."""
-    return Dataflow(as_of).dataset_io(dataset_ids)
 
 
 def props_at(nodes, as_of=None) -> dict[int, dict]:
