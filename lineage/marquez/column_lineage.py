@@ -6,8 +6,8 @@ A facet on dataset D says, per output field f of D, which input fields (namespac
 derived from: edges input -> D.f. Walking upstream reads the facets of the datasets reached, level by
 level (one indexed lookup of those datasets per level). Downstream (`withDownstream=true`) needs the
 facets that *name* a field, which no index holds; the lineage graph says where they can be: datasets
-written by the jobs that read D. So a downstream level is one job/dataset step (lineage.marquez.graph)
-and a read of those datasets' facets.
+written by the jobs whose latest run read D. So a downstream level is one job/dataset step
+(lineage.marquez.graph.Dataflow) and a read of those datasets' facets.
 
 `depth` counts field hops, as Marquez does; depth and node count are bounded like the other graph reads.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from lineage.graph import MAX_NODES
 from lineage.kinds import NodeKind
 from lineage.marquez import shapes
-from lineage.marquez.graph import MAX_DEPTH, dataset_io, job_io, props_at, resolve
+from lineage.marquez.graph import MAX_DEPTH, Dataflow, props_at, resolve
 from lineage.marquez.queries import ol
 from lineage.models import Node
 
@@ -115,8 +115,9 @@ def column_lineage(node_id: str, depth: int = 20, with_downstream: bool = False,
         raise ValueError(f"depth must be between 0 and {MAX_DEPTH}")
     kind, node, field = parse(node_id, as_of)
     data = _Datasets(as_of)
+    flow = Dataflow(as_of)  # a job's datasets are its latest run's; each job's runs ranked once
     if kind == "job":
-        outs = sorted({d for _j, d, role in job_io([node.pk], as_of) if role == "out"})
+        outs = sorted({d for _j, d, role in flow.job_io([node.pk]) if role == "out"})
         starts_ds = list(Node.objects.filter(pk__in=outs))
     else:
         starts_ds = [node]
@@ -168,8 +169,8 @@ def column_lineage(node_id: str, depth: int = 20, with_downstream: bool = False,
             if not wanted:
                 break
             ids = [data.nodes[p].pk for p in frontier_ds if data.nodes.get(p) is not None]
-            readers = {j for j, _d, role in dataset_io(ids, as_of) if role == "in"}
-            written = {d for _j, d, role in job_io(readers, as_of) if role == "out"}
+            readers = {j for j, _d, role in flow.dataset_io(ids) if role == "in"}
+            written = {d for _j, d, role in flow.job_io(readers) if role == "out"}
             written_nodes = list(Node.objects.filter(pk__in=written).only("id", "namespace", "name"))
             data.load({(n.namespace, n.name) for n in written_nodes})
             nxt: set[FieldKey] = set()

@@ -3,10 +3,11 @@
 Marquez shows a job/dataset graph; the store holds runs and dataset versions too. The job/dataset graph is
 derived as lineage/ingest/mapping.py documents it (only edges that still hold count, like Marquez's
 "current lineage"; with `as_of`, the edges that held then):
-- job J outputs dataset D when J -instance_of-> R -produced-> V -version_of-> D, or R -produced-> D,
-  or J -produced-> D (a JobEvent's design-time output);
-- job J inputs dataset D when V -consumed-> R with V -version_of-> D, or D -consumed-> R, for a run R of
-  J, or D -consumed-> J.
+- job J outputs dataset D when R -produced-> V -version_of-> D, or R -produced-> D, for J's latest run R
+  (J -instance_of-> R, ranked as latestRun is: see Dataflow), or J -produced-> D (a JobEvent's design-time
+  output);
+- job J inputs dataset D when V -consumed-> R with V -version_of-> D, or D -consumed-> R, for J's latest
+  run R, or D -consumed-> J.
 
 Why depth counts jobs: Marquez walks job to job through any dataset they share (as input or output) and
 stops `depth` jobs away from the start; the datasets of every job reached are included. We do the same,
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from lineage.graph import MAX_NODES
+from lineage.graph import MAX_NODES, _loader, _node_rows
 from lineage.kinds import NodeKind, Source
 from lineage.marquez import shapes
 from lineage.marquez.sql import rows
@@ -67,33 +68,26 @@ def resolve(kind: str, rest: str, as_of=None) -> Node:
     return node
 
 
-JOB_IO_SQL = """
-WITH runs(job_id, run_id) AS (
-    SELECT src_id, dst_id FROM lineage_edge e
-    WHERE e.kind = 'instance_of' AND {live:e} AND e.src_id IN ({ids})
-),
-touched(job_id, x_id, role) AS (
-    SELECT r.job_id, e.dst_id, 'out' FROM runs r JOIN lineage_edge e ON e.src_id = r.run_id
-    WHERE e.kind = 'produced' AND {live:e}
-    UNION ALL
-    SELECT r.job_id, e.src_id, 'in' FROM runs r JOIN lineage_edge e ON e.dst_id = r.run_id
-    WHERE e.kind = 'consumed' AND {live:e}
-    UNION ALL
-    SELECT e.src_id, e.dst_id, 'out' FROM lineage_edge e
+# A job's inputs and outputs are those of its latest run (plus the design-time edges a JobEvent gives the job
+# itself), as Marquez lists those of a job's current version (its LineageDao reads job_versions_io_mapping
+# WHERE is_current_job_version). Holders are the latest runs and the jobs themselves: (holder, dataset, role).
+HOLDER_IO_SQL = """
+SELECT t.holder_id, COALESCE(v.dst_id, t.x_id), t.role FROM (
+    SELECT e.src_id AS holder_id, e.dst_id AS x_id, 'out' AS role FROM lineage_edge e
     WHERE e.kind = 'produced' AND {live:e} AND e.src_id IN ({ids})
     UNION ALL
     SELECT e.dst_id, e.src_id, 'in' FROM lineage_edge e
     WHERE e.kind = 'consumed' AND {live:e} AND e.dst_id IN ({ids})
-)
-SELECT DISTINCT t.job_id, COALESCE(v.dst_id, t.x_id), t.role
-FROM touched t
+) t
 JOIN lineage_node x ON x.id = t.x_id
 LEFT JOIN lineage_edge v ON v.src_id = t.x_id AND v.kind = 'version_of' AND {live:v}
     AND x.kind = 'dataset_version'
 WHERE x.source = 'openlineage' AND (x.kind = 'dataset' OR (x.kind = 'dataset_version' AND v.dst_id IS NOT NULL))
 """
 
-DATASET_IO_SQL = """
+# Who read or wrote the datasets: (job, run or NULL for a job's own design-time edge, dataset, role). Whether
+# the run is its job's latest is decided afterwards, once per job (Dataflow.latest).
+DATASET_HOLDERS_SQL = """
 WITH xs(ds_id, x_id) AS (
     SELECT id, id FROM lineage_node WHERE id IN ({ids})
     UNION ALL
@@ -107,21 +101,54 @@ touched(holder_id, ds_id, role) AS (
     SELECT e.dst_id, xs.ds_id, 'in' FROM xs JOIN lineage_edge e ON e.src_id = xs.x_id
     WHERE e.kind = 'consumed' AND {live:e}
 )
-SELECT DISTINCT j.id, t.ds_id, t.role
+SELECT DISTINCT j.id, CASE WHEN i.src_id IS NULL THEN NULL ELSE t.holder_id END, t.ds_id, t.role
 FROM touched t
 LEFT JOIN lineage_edge i ON i.dst_id = t.holder_id AND i.kind = 'instance_of' AND {live:i}
 JOIN lineage_node j ON j.id = COALESCE(i.src_id, t.holder_id) AND j.kind = 'job' AND j.source = 'openlineage'
 """
 
 
-def job_io(job_ids, as_of=None) -> set[tuple[int, int, str]]:
-    """(job id, dataset id, 'in'|'out') for the jobs `job_ids`."""
-    return {(r[0], r[1], r[2]) for r in rows(JOB_IO_SQL, job_ids, as_of)}
+class Dataflow:
+    """The job/dataset graph as Marquez shows it: a job reads and writes the datasets of its latest run.
+
+    Why latest run: the store keeps every run, and a job's runs together may have read hundreds of datasets
+    (the benchmark graph: ~50 runs a job, 3 inputs each) where Marquez lists those of the job's current
+    version only. Listing them all made a 1,000-node answer 2.5 MB and its walk several times the work.
+
+    Holds each job's latest run once found (one ranking statement per set of new jobs), so a walk that
+    meets a job through several datasets ranks its runs once."""
+
+    def __init__(self, as_of=None):
+        self.as_of = as_of
+        self.latest: dict[int, int | None] = {}  # job id -> its latest run id (None: no run)
+
+    def latest_of(self, job_ids) -> dict[int, int | None]:
+        missing = sorted(set(job_ids) - self.latest.keys())
+        if missing:
+            found = latest_run_ids(missing, self.as_of)
+            for job in missing:
+                self.latest[job] = found.get(job)
+        return {j: self.latest[j] for j in job_ids}
+
+    def job_io(self, job_ids) -> set[tuple[int, int, str]]:
+        """(job id, dataset id, 'in'|'out') for the jobs `job_ids`."""
+        job_ids = set(job_ids)
+        job_of = {run: job for job, run in self.latest_of(job_ids).items() if run is not None}
+        job_of.update({job: job for job in job_ids})
+        return {(job_of[h], d, role) for h, d, role in rows(HOLDER_IO_SQL, job_of, self.as_of)}
+
+    def dataset_io(self, dataset_ids) -> set[tuple[int, int, str]]:
+        """(job id, dataset id, 'in'|'out') for the jobs whose latest run (or the job itself) touches the
+        datasets `dataset_ids`."""
+        found = rows(DATASET_HOLDERS_SQL, dataset_ids, self.as_of)
+        latest = self.latest_of({job for job, run, _d, _r in found if run is not None})
+        return {(job, d, role) for job, run, d, role in found if run is None or latest.get(job) == run}
 
 
-def dataset_io(dataset_ids, as_of=None) -> set[tuple[int, int, str]]:
-    """(job id, dataset id, 'in'|'out') for the jobs touching the datasets `dataset_ids`."""
-    return {(r[0], r[1], r[2]) for r in rows(DATASET_IO_SQL, dataset_ids, as_of)}
+def holder_io(holder_ids, as_of=None) -> set[tuple[int, int, str]]:
+    """(run or job id, dataset id, 'in'|'out'): the datasets each of `holder_ids` read and wrote itself (a run's
+    inputs read before any version existed included, which a run's dataset versions cannot list)."""
+    return {(h, d, role) for h, d, role in rows(HOLDER_IO_SQL, holder_ids, as_of)}
 
 
 def props_at(nodes, as_of=None) -> dict[int, dict]:
@@ -152,17 +179,15 @@ SELECT job_id, run_id FROM (
 """
 
 
-def latest_runs(job_ids, as_of=None) -> dict[int, tuple[Node, dict]]:
-    """Job id -> (its latest run, the run's properties): greatest state_time, then last_seen.
+def latest_run_ids(job_ids, as_of=None) -> dict[int, int]:
+    """Job id -> the id of its latest run: greatest state_time, then last_seen, then id.
 
-    Now: the database ranks the runs and only the winners are loaded (a job may have thousands of runs).
+    Now: the database ranks the runs and answers only the winners (a job may have thousands of runs).
     As of a time the state_time to rank by is the revision's then, so every run of the jobs is read."""
     if as_of is None:
         state_time = ("r.properties->>'state_time'" if connection.vendor == "postgresql"
                       else "json_extract(r.properties, '$.state_time')")
-        pairs = rows(_LATEST_SQL.replace("STATE_TIME", state_time), job_ids)
-        runs = Node.objects.in_bulk(sorted({run for _job, run in pairs}))
-        return {job: (runs[run], runs[run].properties or {}) for job, run in pairs}
+        return dict(rows(_LATEST_SQL.replace("STATE_TIME", state_time), job_ids))
     sql = ("SELECT e.src_id, e.dst_id FROM lineage_edge e JOIN lineage_node r ON r.id = e.dst_id "
            "WHERE e.kind = 'instance_of' AND r.kind = 'run' AND {live:e} AND e.src_id IN ({ids})")
     pairs = rows(sql, job_ids, as_of)
@@ -172,9 +197,20 @@ def latest_runs(job_ids, as_of=None) -> dict[int, tuple[Node, dict]]:
     for job_id, run_id in pairs:
         run = runs[run_id]
         rank = (str(props[run_id].get("state_time") or ""), run.last_seen, run.pk)
-        if job_id not in latest or rank > latest[job_id][0]:
-            latest[job_id] = (rank, run)
-    return {job: (run, props[run.pk]) for job, (_rank, run) in latest.items()}
+        if job_id not in latest or rank > latest[job_id]:
+            latest[job_id] = rank
+    return {job: rank[2] for job, rank in latest.items()}
+
+
+def latest_runs(job_ids, as_of=None) -> dict[int, tuple[Node, dict]]:
+    """Job id -> (its latest run, the run's properties then)."""
+    return runs_with_props(latest_run_ids(job_ids, as_of), as_of)
+
+
+def runs_with_props(latest: dict[int, int | None], as_of) -> dict[int, tuple[Node, dict]]:
+    runs = Node.objects.in_bulk(sorted({run for run in latest.values() if run is not None}))
+    props = props_at(runs.values(), as_of)
+    return {job: (runs[run], props[run]) for job, run in latest.items() if run is not None}
 
 
 def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
@@ -199,11 +235,12 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
 
     # level_of: every job and dataset reached, with the level it was reached at. Each level is cut to the
     # room the bound leaves before it is walked, so an answer never costs more than its bound.
+    flow = Dataflow(as_of)
     pairs: set[tuple[int, int, str]] = set()
     level_of: dict[int, int] = {start.pk: 0}
     truncated = False
     if start.kind == NodeKind.DATASET:
-        around = dataset_io([start.pk], as_of)
+        around = flow.dataset_io([start.pk])
         pairs |= around
         frontier, truncated = _trim({job for job, _d, _r in around}, max_nodes - 1)
     else:
@@ -212,7 +249,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
         level_of.setdefault(job, 0)
     level = 0
     while frontier:
-        found = job_io(frontier, as_of)
+        found = flow.job_io(frontier)
         pairs |= found
         new_datasets, cut = _trim({d for _j, d, _r in found} - level_of.keys(), max_nodes - len(level_of))
         truncated |= cut
@@ -220,18 +257,21 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
             level_of[d] = level
         if level >= depth or not new_datasets or truncated:
             break
-        around = dataset_io(new_datasets, as_of)
+        around = flow.dataset_io(new_datasets)
         frontier, cut = _trim({job for job, _d, _r in around} - level_of.keys(), max_nodes - len(level_of))
         truncated |= cut
         for job in frontier:
             level_of[job] = level + 1
         level += 1
 
-    ids = set(level_of)
-    nodes = Node.objects.in_bulk(sorted(ids))
-    props = props_at(nodes.values(), as_of)
-    jobs = [pk for pk, n in nodes.items() if n.kind == NodeKind.JOB]
-    latest = latest_runs(jobs, as_of)
+    # The nodes and the jobs' latest runs in one read, as lineage.graph loads its answers (no ORM per row).
+    # Every job of the answer had its io read (job_io), so its latest run is known already.
+    latest_ids = {job: run for job, run in flow.latest.items() if job in level_of and run is not None}
+    build = _loader(Node)
+    loaded = {row[0]: build(row) for row in _node_rows(sorted(set(level_of) | set(latest_ids.values())))}
+    nodes = {pk: loaded[pk] for pk in level_of if pk in loaded}
+    props = props_at(loaded.values(), as_of)
+    latest = {job: (loaded[run], props[run]) for job, run in latest_ids.items() if run in loaded}
     inputs: dict[int, set[int]] = {}
     outputs: dict[int, set[int]] = {}
     in_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from lineage.kinds import NodeKind, Source
 from lineage.marquez import shapes
 from lineage.marquez.errors import NotFound
-from lineage.marquez.graph import job_io, latest_runs, props_at
+from lineage.marquez.graph import Dataflow, props_at, runs_with_props
 from lineage.marquez.sql import rows
 from lineage.models import Node
 
@@ -135,9 +135,9 @@ def job(ns: str, name: str, as_of=None) -> Node:
     return node
 
 
-def jobs_io(job_ids, as_of=None) -> dict[int, tuple[list[Node], list[Node]]]:
-    """Job id -> (input datasets, output datasets), as the lineage graph derives them."""
-    pairs = job_io(job_ids, as_of)
+def jobs_io(job_ids, as_of=None, flow: Dataflow | None = None) -> dict[int, tuple[list[Node], list[Node]]]:
+    """Job id -> (input datasets, output datasets): its latest run's, as the lineage graph derives them."""
+    pairs = (flow or Dataflow(as_of)).job_io(job_ids)
     nodes = Node.objects.in_bulk(sorted({d for _j, d, _r in pairs}))
     out: dict[int, tuple[list, list]] = {j: ([], []) for j in job_ids}
     for j, d, role in pairs:
@@ -218,8 +218,9 @@ def job_shapes(job_nodes, as_of=None) -> list[dict]:
     job_nodes = list(job_nodes)
     ids = [j.pk for j in job_nodes]
     props = props_at(job_nodes, as_of)
-    io = jobs_io(ids, as_of)
-    latest = latest_runs(ids, as_of)
+    flow = Dataflow(as_of)
+    io = jobs_io(ids, as_of, flow)
+    latest = runs_with_props(flow.latest_of(ids), as_of)  # ranked once, by job_io
     by_id = {j.pk: j for j in job_nodes}
     latest_nodes = [run for run, _props in latest.values()]
     shaped = run_shapes(latest_nodes, as_of, jobs_by_run={run.pk: by_id[job] for job, (run, _p) in latest.items()})

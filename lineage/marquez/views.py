@@ -15,6 +15,7 @@ from governance.accounts.exceptions import json_exception_handler
 from governance.accounts.roles import roles_of
 from lineage.marquez import column_lineage as column, errors, events, graph, params, queries, run_lineage, shapes
 from lineage.marquez.writes import refuse
+from lineage.models import Node
 
 
 class AnyRole(BasePermission):
@@ -168,28 +169,19 @@ class JobDetail(MarquezView):
 
 
 def _job_versions(job, run_nodes, as_of) -> list[dict]:
+    """One version per run; its inputs and outputs are the datasets that run read and wrote (the job's
+    current version's are what GET job lists: its latest run's)."""
     run_data = queries.run_shapes(run_nodes, as_of, job_node=job)
     job_props = graph.props_at([job], as_of)[job.pk]
-    out = []
-    for node, data in zip(run_nodes, run_data):
-        ins = [{"namespace": v["datasetVersionId"]["namespace"], "name": v["datasetVersionId"]["name"]}
-               for v in data.get("inputDatasetVersions", [])]
-        outs = [{"namespace": v["datasetVersionId"]["namespace"], "name": v["datasetVersionId"]["name"]}
-                for v in data.get("outputDatasetVersions", [])]
-        version = shapes.job_version(job, job_props, node, data, [], [])
-        version["inputs"], version["outputs"] = _unique(ins), _unique(outs)
-        out.append(version)
-    return out
+    pairs = graph.holder_io([r.pk for r in run_nodes], as_of)
+    datasets = Node.objects.in_bulk(sorted({d for _r, d, _role in pairs}))
 
+    def of(run, role):
+        return sorted((datasets[d] for r, d, rl in pairs if r == run.pk and rl == role),
+                      key=lambda n: (n.namespace, n.name))
 
-def _unique(refs: list[dict]) -> list[dict]:
-    seen, out = set(), []
-    for r in refs:
-        key = (r["namespace"], r["name"])
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
+    return [shapes.job_version(job, job_props, node, data, of(node, "in"), of(node, "out"))
+            for node, data in zip(run_nodes, run_data)]
 
 
 class JobVersionList(MarquezView):
@@ -278,7 +270,8 @@ class RunLineageUpstream(MarquezView):
         if not run_id:
             raise errors.BadRequest("query param runId is required")
         depth = params.integer(q, "depth", graph.DEFAULT_DEPTH, low=0, high=graph.MAX_DEPTH)
-        return Response(_call(run_lineage.upstream, run_id, depth, as_of=self.as_of))
+        max_nodes = params.integer(q, "maxNodes", graph.MAX_NODES, low=1, high=graph.MAX_NODES)
+        return Response(_call(run_lineage.upstream, run_id, depth, as_of=self.as_of, max_nodes=max_nodes))
 
 
 class TagList(MarquezView):
