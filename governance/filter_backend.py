@@ -22,12 +22,18 @@ class BoundedFilterBackend(DjangoFilterBackend):
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
-        if not filterset.is_valid() and self.raise_exception:
-            raise utils.translate_validation(_rekeyed(filterset, request.query_params))
-        too_big = _too_big(filterset.form.cleaned_data)
-        if too_big:
-            raise utils.translate_validation(_as_error_dict(too_big))
-        return filterset.qs
+        return filtered(filterset, request.query_params)
+
+
+def filtered(filterset, params):
+    """The filterset's queryset, or the 400 (DRF ValidationError) the backend answers for its params: what a
+    view that applies a filterset itself (the model registry, its dashboard page) calls too."""
+    if not filterset.is_valid():
+        raise utils.translate_validation(_rekeyed(filterset, params))
+    too_big = _too_big(filterset.form.cleaned_data)
+    if too_big:
+        raise utils.translate_validation(_as_error_dict(too_big))
+    return filterset.qs
 
 
 def _too_big(cleaned: dict) -> dict:

@@ -237,5 +237,5 @@ class RegistryPageSerializer(serializers.Serializer):
 
 
 class RegistryPageQuerySerializer(serializers.Serializer):
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=2 ** 31 - 1, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)

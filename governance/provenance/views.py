@@ -5,10 +5,11 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.filter_backend import filtered
 from governance.provenance import card as cards, registry, serializers as s
 from governance.provenance.filtersets import ModelRegistryFilterSet
 
@@ -75,9 +76,7 @@ def registry_page(params, *, offset: int, limit: int) -> tuple[list[dict], int]:
     """Validate `params` with the registry filterset (a bad value is a ValidationError naming the field)
     and return one page: what the API and the dashboard page both call."""
     filterset = ModelRegistryFilterSet(params, queryset=registry.sortable(registry.model_versions()))
-    if not filterset.is_valid():
-        raise ValidationError(filterset.errors)
-    rows, total = registry.page(filterset.qs, offset=offset, limit=limit)
+    rows, total = registry.page(filtered(filterset, params), offset=offset, limit=limit)
     for row in rows:
         row["card_url"] = f"/api/model-versions/{row['id']}/provenance/"
     return rows, total

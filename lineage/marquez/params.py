@@ -49,6 +49,10 @@ def timestamp(params, name: str) -> dt.datetime | None:
         value = dt.datetime.combine(day, dt.time.min)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
+    try:  # a time the database cannot hold once shifted to UTC or by a day either side (year 1, year 9999)
+        value.astimezone(dt.timezone.utc) - dt.timedelta(days=1) + dt.timedelta(days=2)
+    except OverflowError:
+        raise BadRequest(f"query param {name} is out of range: {raw!r}") from None
     return value
 
 

@@ -29,7 +29,10 @@ CHECKS = {("POST", "/api/archive/bundles/verify-upload/"): "checks an uploaded f
 REFUSED_EVEN_FOR_ADMIN = {("POST", "/api/connectors/{name}/harvest/"): "the world's connector is disabled"}
 # Deleting the stage or policy every request points at is refused (409 protected) — which is audited.
 PROTECTED = {("DELETE", "/api/stages/{name}/")}
-READ_ROLE = {"/api/audit/": AUDITOR, "/api/connectors/": ADMIN, "/api/webhook": ADMIN}
+READ_ROLE = {"/api/audit/": AUDITOR, "/api/connectors/": ADMIN, "/api/webhook": ADMIN, "/api/tokens/": ADMIN}
+# A user's own API tokens: every signed-in user, role or not, manages theirs, so no caller is refused by role
+# (another user's token answers 404, as if it did not exist: tests/accounts/test_tokens_personal_lifecycle.py).
+PERSONAL = {("POST", "/api/tokens/"), ("PATCH", "/api/tokens/{id}/"), ("DELETE", "/api/tokens/{id}/")}
 
 
 def _send(client, method, url, body):
@@ -68,8 +71,18 @@ def test_every_write_is_audited_and_every_read_is_not(clients, users):
             continue
         if key in CHECKS:
             continue
-        # Refused: a signed-in caller without any role.
         url = concrete(path, world, recipes.get(key, (None, None, "pending"))[2] or "pending")
+        if key in PERSONAL:
+            response, added = _send(clients["outsider"], method, url, {})
+            if method != "POST" and (response.status_code != 404 or added):
+                problems.append((key, "another user's token was not hidden", response.status_code))
+            else:
+                role, body, _ = recipes[key]
+                response, added = _send(clients[role], method, url, body)
+                if response.status_code >= 300 or not added:
+                    problems.append((key, "own token write failed or left no entry", response.status_code))
+            continue
+        # Refused: a signed-in caller without any role.
         response, added = _send(clients["outsider"], method, url, {})
         refusals = [e for e in added if e.action.endswith(".refused")]
         if response.status_code != 403 or len(refusals) != 1:

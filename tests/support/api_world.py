@@ -80,6 +80,14 @@ def build_world(users) -> dict:
     hook = WebhookSubscription.objects.create(name="ops", url="http://127.0.0.1:9/hook", events=[])
     delivery = WebhookDelivery.objects.create(subscription=hook, event="request.submitted", payload={})
     other = make_node(NodeKind.MODEL_VERSION, "walk-other")
+    # A manual same-as link an engineer made, for an approver to confirm; a personal API token of the admin's
+    # own (not the one the admin's client signs in with, which a DELETE would revoke mid-walk).
+    from governance.accounts import tokens
+    from lineage import stitching
+
+    copy = make_node(NodeKind.MODEL_VERSION, "walk-copy", source="other-platform")
+    link, _ = stitching.link_same_as(mv, copy, reason="the same model", user=users[ENGINEER])
+    token, _ = tokens.issue(users[ADMIN], "walk")
     nodes = {kind: Node.objects.filter(kind=kind).first() or make_node(kind, f"walk-{kind}") for kind in NodeKind.values}
     return {
         "mv": mv, "nodes": nodes, "other": other, "bundle": bundle.pk, "build": build.pk, "hold": hold.pk,
@@ -89,7 +97,7 @@ def build_world(users) -> dict:
         "raw": RawRecord.objects.first().pk, "event": IngestedEvent.objects.first().pk,
         "approved": approved.pk, "pending": pending.pk, "draft": draft.pk, "gated": gated.pk,
         "decision": Decision.objects.first().pk, "assignment": StageAssignment.objects.first().pk,
-        "hook": hook.pk, "delivery": delivery.pk,
+        "hook": hook.pk, "delivery": delivery.pk, "token": token.pk, "link": link.pk,
     }
 
 
@@ -114,7 +122,7 @@ def concrete(path: str, w: dict, request_key: str = "pending") -> str:
             "stages": lambda: "gated", "stage-policies": lambda: "gated",
             "promotion-requests": lambda: w[request_key], "promotion-decisions": lambda: w["decision"],
             "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"],
+            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"], "links": lambda: w["link"],
         }.get(head, lambda: None)()
     url = path
     for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):
@@ -152,6 +160,11 @@ def successful_writes(w: dict) -> dict[tuple[str, str], tuple[str, object, str]]
         ("POST", "/api/v1/lineage"): (ENGINEER, {**EVENT, "job": {"namespace": "ns", "name": "walk-2"}}, ""),
         ("POST", "/api/v1/lineage/batch"): (ENGINEER, [{**EVENT, "job": {"namespace": "ns", "name": "walk-3"}}], ""),
         ("POST", "/api/links/same-as/"): (ENGINEER, {"src": mv, "dst": other, "reason": "the same model"}, ""),
+        ("POST", "/api/links/same-as/{id}/confirm/"): (APPROVER, {"reason": "checked the digests"}, ""),
+        # A user's own API tokens: any signed-in user manages theirs (the world's token is the admin's).
+        ("POST", "/api/tokens/"): ("outsider", {"name": "walk-2"}, ""),
+        ("PATCH", "/api/tokens/{id}/"): (ADMIN, {"name": "renamed"}, ""),
+        ("DELETE", "/api/tokens/{id}/"): (ADMIN, None, ""),
         ("POST", "/api/stages/"): (ADMIN, {"name": "canary", "description": "d", "order": 15}, ""),
         ("PUT", "/api/stages/{name}/"): (ADMIN, stage_body, ""),
         ("PATCH", "/api/stages/{name}/"): (ADMIN, {"description": "changed"}, ""),
