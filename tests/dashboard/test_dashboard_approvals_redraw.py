@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, demo_model, find_component
+from devtools.dashboard import DashCaller, demo_model, find_component
 from governance.approvals import services, testing as t
 from governance.approvals.models import GateOverride, PromotionRequest, Stage
 from governance.audit.models import AuditEntry

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from governance.accounts.management.commands.load_demo import DEMO_USERS
+from devtools.management.commands.load_demo import DEMO_USERS
 from governance.approvals import services as approvals
 from governance.approvals.models import PromotionRequest
 from governance.archive import holds
