@@ -9,7 +9,7 @@ from connectors.viya.client import MODEL
 from devtools.viya.fake_server import FakeViya
 from devtools.viya.fake_state import ViyaState
 from tests.support.viya import connector_for
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals.models import Execution, StageAssignment
 from governance.audit.models import AuditEntry
 from lineage.models import Node

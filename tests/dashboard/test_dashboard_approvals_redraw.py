@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from devtools.dashboard import DashCaller, demo_model, find_component
-from governance.approvals import services, testing as t
+from governance.approvals import services
+from tests.support import approvals as t
 from governance.approvals.models import GateOverride, PromotionRequest, Stage
 from governance.audit.models import AuditEntry
 from lineage.models import Node
