@@ -5,7 +5,7 @@
 
 Uses `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/ll_archive_bench, created and migrated when
 missing) and a temporary LL_DATA_DIR for the bundle store. Generates a fresh lineage each run through the
-store write path (governance.archive.sample: runs consuming 3 datasets each, jobs, OpenLineage-shaped raw
+store write path (devtools.archive_sample: runs consuming 3 datasets each, jobs, OpenLineage-shaped raw
 payloads on every fact, a model and a deployment downstream), then:
 - build: `services.build_bundle(model_version, auditor, depth=50)`, the whole thing the API does: the
   recursive closure query, reading nodes, revisions, edges and raw payloads, the approvals and audit
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     call_command("migrate", verbosity=0)
     from governance.accounts.roles import AUDITOR, ensure_groups
     from governance.archive import services, verify
-    from governance.archive.sample import make_model_lineage
+    from devtools.archive_sample import make_model_lineage
     from governance.audit.offline_verify import keys_from
     from lineage import graph
 

@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from dashboard.testing import layered_lineage
+    from devtools.dashboard import layered_lineage
     from governance.accounts.roles import ENGINEER
     from tests.conftest import make_user
 

@@ -5,7 +5,7 @@
 
 Starts gunicorn (the production WSGI server) on a free local port against `DATABASE_URL` (default
 postgres://postgres@127.0.0.1:5432/ll_ingest_bench, created and migrated when missing), creates an
-engineer and its token with `manage.py create_user`, then posts generated events (lineage.ingest.demo,
+engineer and its token with `manage.py create_user`, then posts generated events (devtools.ingest_demo,
 fresh seed each run so nothing is a duplicate) over HTTP/1.1 (http.client; gunicorn's sync workers
 close each connection after its response, so every request then opens a new TCP connection, as it would
 with requests; gthread workers (`--threads` above 1, as `make serve-prod` runs) keep it open):
@@ -226,7 +226,7 @@ def _measure(database_url: str, server: subprocess.Popen, work) -> tuple[float, 
 
 
 def _events(seed: int, count: int) -> list[dict]:
-    from lineage.ingest.demo import generate_events
+    from devtools.ingest_demo import generate_events
 
     events: list[dict] = []
     pipelines = max(1, count // 10 + 1)

@@ -39,7 +39,7 @@ def _peak_mb() -> float:
 
 
 def _generate(path: str, runs: int, api_json: str) -> None:
-    from connectors.kubeflow import demo
+    from devtools.kubeflow import demo
 
     source = demo.generate_bulk(path, runs)
     Path(api_json).write_text(json.dumps({"experiments": source.experiments, "pipelines": source.pipelines,
@@ -87,8 +87,8 @@ def main(argv=None) -> int:
     call_command("migrate", verbosity=0, interactive=False)
     from django.db import connection
 
-    from connectors.kubeflow.fake_api import FakeKfpServer, KfpState
-    from connectors.kubeflow.testing import harvest
+    from devtools.kubeflow.fake_api import FakeKfpServer, KfpState
+    from devtools.kubeflow.testing import harvest
     from lineage.models import Edge, Node
 
     state = KfpState()

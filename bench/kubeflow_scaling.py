@@ -4,7 +4,7 @@
     python -m bench.kubeflow_scaling --runs 500          # a short dev run
     python -m bench.kubeflow_scaling --worker-counts 1,2,3
 
-The source is generated once (connectors.kubeflow.demo.generate_bulk through bench.kubeflow_harvest's
+The source is generated once (devtools.kubeflow.demo.generate_bulk through bench.kubeflow_harvest's
 generator, kept in /dev/shm beside that benchmark's copy: ~40,000 ML Metadata executions, 40,000 artefacts,
 90,000 events for 10,000 runs) and its KFP API served by the project's fake server in a thread of this
 process, one server for every run (the API host is part of the harvested identity). For each worker count:
@@ -92,7 +92,7 @@ def ensure_source(runs: int, fresh: bool) -> tuple[Path, Path]:
 
 
 def _indexed_state_class():
-    from connectors.kubeflow.fake_api import KfpState, RpcError
+    from devtools.kubeflow.fake_api import KfpState, RpcError
 
     class IndexedState(KfpState):
         """The fake API's state with runs found by id through a dict (see the module docstring)."""
@@ -117,7 +117,7 @@ def _no_delay_handler():
     40 ms later: every GET of a run then costs ~45 ms instead of ~1 ms (measured here), 10,000 runs ~7
     minutes of nothing, and a second worker "scales" by waiting in parallel. KFP's real API server (Go's
     net/http) sets TCP_NODELAY on every connection, so the fake does here too."""
-    from connectors.kubeflow.fake_api import _Handler
+    from devtools.kubeflow.fake_api import _Handler
 
     class NoDelayHandler(_Handler):
         disable_nagle_algorithm = True
@@ -336,7 +336,7 @@ def main(argv=None) -> int:
     from bench._server import database_name, setup_django
 
     setup_django(database_url)
-    from connectors.kubeflow.fake_api import FakeKfpServer
+    from devtools.kubeflow.fake_api import FakeKfpServer
     from connectors.tasks import PARTITION_EXECUTIONS_DEFAULT
 
     if args.partition_executions is None:

@@ -10,7 +10,7 @@ and migrated), makes one engineer per client with `manage.py create_user` (each 
 runs the clients as separate processes: they cost ~1.3 ms CPU per event (requests, JSON), a quarter of a
 core at this machine's ceiling, which threads would serialise on one GIL; as processes they never hold the
 server back, and their CPU is printed beside the server's (measured: 0.1 CPU at ~85 events/s). Each client posts
-its own distinct generated events (lineage.ingest.demo through bench.ingest's generator), one per request
+its own distinct generated events (devtools.ingest_demo through bench.ingest's generator), one per request
 by default, and behaves as a careful producer does:
 - it retries a request that failed on a connection error or a timeout, and after a 5xx or a 429 (waiting
   Retry-After), until it is acknowledged;

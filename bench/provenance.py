@@ -20,7 +20,7 @@ process (django.test.Client: middleware, authentication, the Dash bridge), no ne
    count printed. The store is ANALYZEd after generation (planner statistics, as autovacuum keeps them on a
    live PostgreSQL; without them PostgreSQL scans an edge index per row and the page's statement takes 6x
    longer).
-2. Card. A model version with `--upstream` nodes upstream (dashboard.testing.layered_lineage: datasets and
+2. Card. A model version with `--upstream` nodes upstream (devtools.dashboard.layered_lineage: datasets and
    runs in layers). Timed side by side:
      card     `GET /api/model-versions/{id}/provenance/?depth=50`;
      lineage  `GET /api/nodes/{id}/lineage/?direction=upstream&depth=50&max_nodes=N`, the plain lineage
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from dashboard.testing import DashCaller, find_component, layered_lineage
+    from devtools.dashboard import DashCaller, find_component, layered_lineage
     from governance.accounts.roles import AUDITOR
     from tests.conftest import make_user
 

@@ -3,10 +3,10 @@
     python -m bench.viya_harvest                      # 1000 models x 3 versions (goal: <= 30 s, no-op <= 3 s)
     python -m bench.viya_harvest --models 5000 --versions 5 --publish-every 4 --batch 200
 
-The source is generated (connectors.viya.fake_state builders, not the recordings): `--models` models spread
+The source is generated (devtools.viya.fake_state builders, not the recordings): `--models` models spread
 over projects of 25, each with `--versions` versions (the current one plus immutable snapshots), three
 files per version, and a completed publish for every `--publish-every`-th model. It is served over real
-HTTP by connectors.viya.fake_server in a separate process (OAuth password grant, paged collections with
+HTTP by devtools.viya.fake_server in a separate process (OAuth password grant, paged collections with
 next links) and harvested by the real connector (4 per-model reads in flight) through run_harvest into
 `DATABASE_URL` (default
 postgres://postgres@127.0.0.1:5432/ll_viya_bench, dropped and created fresh each run). Figures are
@@ -26,7 +26,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_viya_bench"
 
 
 def generate(models: int, versions: int, publish_every: int):
-    from connectors.viya.fake_state import ViyaState
+    from devtools.viya.fake_state import ViyaState
 
     state = ViyaState()
     repo = state.add_repository("Bench", when="2026-01-01T00:00:00Z")
@@ -45,7 +45,7 @@ def generate(models: int, versions: int, publish_every: int):
 def _serve(models: int, versions: int, publish_every: int, queue, stop) -> None:
     """Child process: generate the source and serve it until told to stop (a real Viya is another process
     too; sharing our interpreter's GIL would charge the fake's JSON encoding to the connector)."""
-    from connectors.viya.fake_server import FakeViya
+    from devtools.viya.fake_server import FakeViya
 
     state = generate(models, versions, publish_every)
     with FakeViya(state) as fake:

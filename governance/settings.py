@@ -1,4 +1,5 @@
 """Django settings, read from the environment (see governance/env.py and README "Configuration")."""
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -51,6 +52,11 @@ INSTALLED_APPS = [
     "connectors",
     "dashboard",
 ]
+# Development tools (test doubles, demo generators, `manage.py load_demo`) are not in the product wheel: the
+# app is installed only where the package can be imported, i.e. a source checkout (tests, `make demo`,
+# bench/), with nothing to set in each of those entry points (or in the workers and servers they start).
+if importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "governance.audit.middleware.RequestIdMiddleware",

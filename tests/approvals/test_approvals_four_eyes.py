@@ -2,7 +2,7 @@
 import pytest
 
 from governance.accounts.roles import APPROVER, ENGINEER
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals.models import Decision, PromotionRequest
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind

@@ -3,7 +3,8 @@
 facts they relied on and who created them; making and confirming links is audited."""
 import pytest
 
-from governance.approvals import summary, testing as t
+from governance.approvals import summary
+from tests.support import approvals as t
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 from lineage.models import Edge

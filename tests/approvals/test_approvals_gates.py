@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from governance.approvals import gates, testing as t
+from governance.approvals import gates
+from tests.support import approvals as t
 from governance.approvals.models import GateOverride
 from governance.audit.models import AuditEntry
 from lineage.kinds import EdgeKind, NodeKind

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from governance.accounts.roles import APPROVER
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals import webhooks
 from governance.approvals.models import WebhookDelivery, WebhookSubscription
 from governance.audit.models import AuditEntry

@@ -11,7 +11,7 @@ from tests.conftest import make_user
 from governance.accounts.roles import ADMIN, APPROVER, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage, StagePolicy
-from governance.approvals.testing import node as make_node, set_policy
+from tests.support.approvals import node as make_node, set_policy
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals.models import Stage, StagePolicy
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind

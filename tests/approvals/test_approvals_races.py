@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connections
 
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals.models import Decision, PromotionRequest, StageAssignment
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind

@@ -2,7 +2,7 @@
 which evidence."""
 import pytest
 
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 

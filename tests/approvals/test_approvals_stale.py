@@ -1,7 +1,7 @@
 """A decision on a request whose model version changed after the request was made is refused."""
 import pytest
 
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals.models import Decision
 from lineage import store
 from lineage.kinds import NodeKind

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from governance.approvals import services, testing as t
+from governance.approvals import services
+from tests.support import approvals as t
 from governance.approvals.models import PromotionRequest
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind

@@ -1,7 +1,8 @@
 """The read-only summary the dashboard shows: versions per stage, pending counts, one version's story."""
 import pytest
 
-from governance.approvals import summary, testing as t
+from governance.approvals import summary
+from tests.support import approvals as t
 from lineage.kinds import NodeKind
 
 URL = "/api/promotion-requests/"

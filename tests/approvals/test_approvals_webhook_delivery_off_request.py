@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from governance.approvals import testing as t, webhooks
+from governance.approvals import webhooks
+from tests.support import approvals as t
 from governance.approvals.models import WebhookDelivery, WebhookSubscription
 from lineage.kinds import NodeKind
 from tests.support.http_receivers import Receiver

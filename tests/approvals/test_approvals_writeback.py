@@ -6,10 +6,10 @@ import pytest
 from connectors.base import run_harvest
 from connectors.models import ConnectorConfig
 from connectors.viya.client import MODEL
-from connectors.viya.fake_server import FakeViya
-from connectors.viya.fake_state import ViyaState
-from connectors.viya.testing import connector_for
-from governance.approvals import testing as t
+from devtools.viya.fake_server import FakeViya
+from devtools.viya.fake_state import ViyaState
+from tests.support.viya import connector_for
+from tests.support import approvals as t
 from governance.approvals.models import Execution, StageAssignment
 from governance.audit.models import AuditEntry
 from lineage.models import Node

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.archive import verify
 from governance.archive.models import EvidenceBundle
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 from lineage.models import Node

@@ -5,7 +5,7 @@ import pytest
 
 from governance.archive import services
 from governance.archive.models import LegalHold, RetentionPolicy
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 from lineage.models import Node

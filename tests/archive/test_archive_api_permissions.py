@@ -3,7 +3,7 @@ import pytest
 
 from governance.archive import services
 from governance.archive.models import EvidenceBundle, LegalHold, RetentionPolicy
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "outsider", "engineer", "approver", "auditor", "admin"]

@@ -9,7 +9,7 @@ import pytest
 
 from governance.archive import services, storage
 from governance.archive.models import BundleMember, EvidenceBundle
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 from lineage import store
 from lineage.kinds import EdgeKind, NodeKind, Source

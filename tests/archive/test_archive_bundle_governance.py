@@ -8,9 +8,9 @@ import pytest
 
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
-from governance.approvals.testing import open_policy, set_policy
+from tests.support.approvals import open_policy, set_policy
 from governance.archive import retention, services
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 
 pytestmark = pytest.mark.django_db
 

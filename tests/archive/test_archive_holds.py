@@ -3,7 +3,7 @@ import pytest
 
 from governance.archive import holds
 from governance.archive.models import LegalHold
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 from lineage.models import Node

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from governance.archive import services
 from governance.archive.models import BundleMember, EvidenceBundle
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 

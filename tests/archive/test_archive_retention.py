@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from governance.archive import holds, retention, services
 from governance.archive.models import RetentionPolicy
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.archive.tasks import apply_retention_task
 from governance.audit.models import AuditEntry
 from lineage.kinds import EdgeKind, NodeKind

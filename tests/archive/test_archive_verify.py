@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from governance.archive import services, verify
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit import chain
 from governance.audit.recorder import record
 

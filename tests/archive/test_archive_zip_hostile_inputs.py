@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from governance.archive import services, verify
 from governance.archive.models import EvidenceBundle
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 from governance.audit.recorder import record
 from lineage.models import Edge, Node

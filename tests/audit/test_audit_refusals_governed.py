@@ -9,7 +9,7 @@ import pytest
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
-from governance.approvals.testing import node as make_node, open_policy
+from tests.support.approvals import node as make_node, open_policy
 from governance.archive import holds
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
@@ -87,7 +87,7 @@ def test_a_refused_decision_in_the_dashboard_is_audited(users):
     from django.contrib.auth.models import Group
     from django.test import Client
 
-    from dashboard.testing import DashCaller
+    from devtools.dashboard import DashCaller
 
     open_policy("staging")
     users[APPROVER].groups.add(Group.objects.get(name=ENGINEER))

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
-from connectors.kubeflow.testing import FAST_RETRY
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow.testing import FAST_RETRY
 from governance.approvals import webhooks
 from governance.approvals.models import WebhookDelivery, WebhookSubscription
 from governance.archive.models import EvidenceBundle

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from connectors import tasks
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
-from connectors.kubeflow.testing import FAST_RETRY, harvest, snapshot
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow.testing import FAST_RETRY, harvest, snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from governance.audit.models import AuditEntry
 from lineage.models import Node

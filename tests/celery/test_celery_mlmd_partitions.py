@@ -13,10 +13,10 @@ import pytest
 
 from connectors import registry, tasks
 from connectors.base import HarvestError
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.metadata import MlmdReader
-from connectors.kubeflow.testing import FAST_RETRY, harvest
+from devtools.kubeflow.testing import FAST_RETRY, harvest
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from lineage.models import Node, NodeRevision
 from tests.conftest import wipe_harvested

@@ -4,10 +4,10 @@ import pytest
 
 from connectors import registry, tasks
 from connectors.base import run_harvest
-from connectors.kubeflow.testing import snapshot
+from devtools.kubeflow.testing import snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
-from connectors.viya.fake_server import FakeViya
-from connectors.viya.testing import small_state
+from devtools.viya.fake_server import FakeViya
+from tests.support.viya import small_state
 from governance.audit import context
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 

@@ -15,9 +15,9 @@ import signal
 
 import pytest
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
-from connectors.kubeflow.testing import FAST_RETRY, harvest, snapshot
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow.testing import FAST_RETRY, harvest, snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from lineage.models import Edge, Node, RawRecord
 from tests.conftest import wipe_harvested

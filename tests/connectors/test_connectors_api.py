@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
 from connectors.models import ConnectorConfig, Harvest
 from governance.audit.models import AuditEntry
 from lineage.models import Node

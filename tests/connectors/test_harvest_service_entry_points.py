@@ -14,7 +14,7 @@ from django.test import Client
 
 from connectors import registry, tasks
 from connectors.models import ConnectorConfig, Harvest
-from dashboard.testing import DashCaller
+from devtools.dashboard import DashCaller
 from governance.audit.models import AuditEntry
 from lineage.models import Node
 from tests.support import dummy_connector

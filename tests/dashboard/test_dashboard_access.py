@@ -4,7 +4,7 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller
+from devtools.dashboard import DashCaller
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, demo_model, find_component
+from devtools.dashboard import DashCaller, demo_model, find_component
 from governance.approvals import services
 from governance.approvals.models import Decision, PromotionRequest, Stage
 from governance.audit.models import AuditEntry

@@ -6,8 +6,9 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, demo_model, find_component
-from governance.approvals import services, testing as t
+from devtools.dashboard import DashCaller, demo_model, find_component
+from governance.approvals import services
+from tests.support import approvals as t
 from governance.approvals.models import GateOverride, PromotionRequest, Stage
 from governance.audit.models import AuditEntry
 from lineage.models import Node

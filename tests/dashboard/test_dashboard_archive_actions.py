@@ -6,10 +6,10 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, find_component
+from devtools.dashboard import DashCaller, find_component
 from governance.archive import builds, tasks
 from governance.archive.models import BundleBuild, EvidenceBundle, LegalHold
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_with_a_broker_the_build_is_queued_and_followed_until_done(users, monkey
 
 
 def test_bad_input_is_refused_with_the_archive_s_message(users):
-    from governance.archive.sample import make_model_lineage as lineage
+    from devtools.archive_sample import make_model_lineage as lineage
 
     mv = lineage("bad", upstream=3)
     caller = caller_for(users["auditor"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.testing import demo_model
+from devtools.dashboard import demo_model
 from tests.conftest import make_user
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

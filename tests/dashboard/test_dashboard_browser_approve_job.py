@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.testing import demo_model
+from devtools.dashboard import demo_model
 from tests.conftest import make_user
 from tests.support.browser import PASSWORD, browser_marks, shot, sign_in
 
@@ -14,7 +14,7 @@ pytestmark = browser_marks
 def pending_request(requester):
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import ensure_default_stages
+    from tests.support.approvals import ensure_default_stages
     from governance.audit import context
     from lineage.models import Node
 

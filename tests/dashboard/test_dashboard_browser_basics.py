@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.testing import demo_model
+from devtools.dashboard import demo_model
 from tests.conftest import make_user
 from tests.support.browser import (BASICS_JS, PASSWORD, browser_marks, shot,
                                    sign_in, wait_for_graph)
@@ -16,7 +16,7 @@ pytestmark = browser_marks
 def test_every_page_meets_the_basics_at_1024(live_server, page_1024):
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import ensure_default_stages
+    from tests.support.approvals import ensure_default_stages
     from governance.audit import context
     from lineage.models import Node
 

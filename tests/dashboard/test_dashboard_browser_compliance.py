@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from connectors.kubeflow.demo import IMAGES
+from devtools.kubeflow.demo import IMAGES
 from tests.conftest import make_user
 from tests.support.chromium import CHROMIUM, PASSWORD, chromium_context, new_page, shot, sign_in
 
@@ -37,7 +37,7 @@ def _production_version(tmp_path):
     production by two approvers through the approvals service."""
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import ensure_default_stages, open_policy
+    from tests.support.approvals import ensure_default_stages, open_policy
     from governance.audit import context
     from tests.support.provenance import harvest_demo_platforms
 

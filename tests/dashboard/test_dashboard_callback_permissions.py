@@ -8,7 +8,7 @@ from django.test import Client
 from connectors.models import ConnectorConfig, Harvest
 from dashboard import auth
 from dashboard.app import get_app
-from dashboard.testing import DashCaller, demo_model
+from devtools.dashboard import DashCaller, demo_model
 from governance.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from connectors.models import ConnectorConfig
-from dashboard.testing import DashCaller
+from devtools.dashboard import DashCaller
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, demo_model
+from devtools.dashboard import DashCaller, demo_model
 
 pytestmark = pytest.mark.django_db
 

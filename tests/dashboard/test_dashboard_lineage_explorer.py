@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, demo_model, find_component, layered_lineage
+from devtools.dashboard import DashCaller, demo_model, find_component, layered_lineage
 from lineage import store
 from lineage.kinds import EdgeKind, NodeKind, Source
 from lineage.store import EdgeClose, NodeKey

@@ -9,7 +9,7 @@ from django.test import Client
 
 from dashboard import graph_fold, graph_style
 from dashboard import lineage_view as lv
-from dashboard.testing import DashCaller, demo_model, find_component
+from devtools.dashboard import DashCaller, demo_model, find_component
 from tests.support.lineage_graphs import two_step_pipeline
 
 pytestmark = pytest.mark.django_db

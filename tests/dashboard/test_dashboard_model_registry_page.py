@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from dashboard.pages.models import PAGE_SIZE
-from dashboard.testing import DashCaller, find_component
+from devtools.dashboard import DashCaller, find_component
 from lineage import store
 from lineage.kinds import NodeKind
 from lineage.store import NodeFact, NodeKey
@@ -33,7 +33,7 @@ def versions(users):
     """30 Viya versions, one promoted to staging."""
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import open_policy
+    from tests.support.approvals import open_policy
     from governance.audit import context
     from lineage.models import Node
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, find_component
+from devtools.dashboard import DashCaller, find_component
 from tests.support.provenance import T0, timed_story
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def text(tree, component_id):
 def test_the_page_draws_every_section_of_the_card(users):
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import open_policy
+    from tests.support.approvals import open_policy
     from governance.audit import context
     from lineage.models import Node
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from django.test import Client
 
-from dashboard.testing import DashCaller, demo_model, find_component
+from devtools.dashboard import DashCaller, demo_model, find_component
 from governance.archive.models import BundleBuild, EvidenceBundle
 from governance.audit.models import AuditEntry
 

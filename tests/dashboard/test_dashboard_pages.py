@@ -7,7 +7,7 @@ from django.test import Client
 
 from connectors.base import run_harvest
 from connectors.models import ConnectorConfig
-from dashboard.testing import DashCaller, demo_model, find_component
+from devtools.dashboard import DashCaller, demo_model, find_component
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
 from governance.archive import holds

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from governance.accounts.management.commands.load_demo import DEMO_USERS
+from devtools.management.commands.load_demo import DEMO_USERS
 from governance.accounts.models import ApiToken
 from governance.accounts.tokens import hash_key
 from governance.approvals import services as approvals

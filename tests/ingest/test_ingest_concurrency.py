@@ -85,7 +85,7 @@ def test_concurrent_batches_about_the_same_new_datasets_each_commit_whole(live_s
     event exactly once, and the chain must stay one line."""
     from governance.audit.models import AuditEntry
     from governance.audit.verify import verify_chain
-    from lineage.ingest.demo import generate_events
+    from devtools.ingest_demo import generate_events
 
     user = make_user("batcher", "engineer")
     headers = {"Authorization": f"Bearer {user.auth_token.key}", "Content-Type": "application/json"}

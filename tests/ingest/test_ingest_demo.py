@@ -6,7 +6,7 @@ import pytest
 
 from governance.audit.models import AuditEntry
 from lineage import graph
-from lineage.ingest.demo import generate_events, load_demo_events
+from devtools.ingest_demo import generate_events, load_demo_events
 from lineage.ingest.events import kind_from_schema_url
 from lineage.ingest.models import IngestedEvent
 from lineage.ingest.strict import judge

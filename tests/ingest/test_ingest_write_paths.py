@@ -10,7 +10,7 @@ import pytest
 from governance.audit.verify import verify_chain
 from lineage import store
 from lineage.ingest import service
-from lineage.ingest.demo import generate_events
+from devtools.ingest_demo import generate_events
 from lineage.ingest.models import IngestedEvent
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 

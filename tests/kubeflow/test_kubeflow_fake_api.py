@@ -7,7 +7,7 @@ import kfp_server_api
 import pytest
 import requests
 
-from connectors.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
+from devtools.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
 from tests.conftest import shared_fixture
 
 SWAGGER = ("kfp", "swagger", "kfp_api_single_file.swagger.json")

@@ -5,8 +5,8 @@ import socket
 import pytest
 
 from connectors.base import HarvestError
-from connectors.kubeflow.fake_api import FakeKfpServer
-from connectors.kubeflow.testing import harvest, snapshot
+from devtools.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow.testing import harvest, snapshot
 from connectors.models import Harvest, HarvestCursor
 from connectors.retry import RetriesExhausted
 from governance.audit.models import AuditEntry

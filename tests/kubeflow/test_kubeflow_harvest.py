@@ -2,8 +2,8 @@
 harvested through the real kfp.Client and ml-metadata into the lineage store."""
 import pytest
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.testing import harvest, snapshot
+from devtools.kubeflow import demo
+from devtools.kubeflow.testing import harvest, snapshot
 from connectors.models import HarvestCursor
 from governance.audit.models import AuditEntry
 from lineage import graph

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
-from connectors.kubeflow.testing import FAST_RETRY
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow.testing import FAST_RETRY
 from connectors.models import ConnectorConfig
 from connectors.service import start_harvest
 from lineage.models import Node

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
-from connectors.kubeflow.testing import harvest, snapshot
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow.testing import harvest, snapshot
 from connectors.models import Harvest
 from lineage.models import Node
 from tests.conftest import wipe_harvested

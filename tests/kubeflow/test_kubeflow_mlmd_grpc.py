@@ -13,8 +13,8 @@ from ml_metadata import errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2, metadata_store_service_pb2, metadata_store_service_pb2_grpc
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.testing import harvest, snapshot
+from devtools.kubeflow import demo
+from devtools.kubeflow.testing import harvest, snapshot
 from connectors.models import Harvest
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 

@@ -5,10 +5,10 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer
 from connectors.kubeflow.openlineage import client, emit_openlineage
-from connectors.kubeflow.testing import harvest
+from devtools.kubeflow.testing import harvest
 from lineage.ingest.models import IngestedEvent
 from lineage.models import Edge, Node, RawRecord
 from tests.conftest import make_user

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from connectors.base import run_harvest
-from connectors.kubeflow.testing import snapshot
+from devtools.kubeflow.testing import snapshot
 from connectors.mlflow import plugin
 from connectors.models import Harvest, HarvestStatus
 from lineage.models import Node

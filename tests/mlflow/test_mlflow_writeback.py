@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from connectors.mlflow.harvest import instance_of
 from connectors.models import ConnectorConfig
-from governance.approvals import testing as t
+from tests.support import approvals as t
 from governance.approvals.models import StageAssignment
 from governance.audit.models import AuditEntry
 from lineage.models import Node

@@ -52,7 +52,7 @@ def test_schema_documents_the_card_and_its_parameters(schema, users):
                                                               "offset", "limit"}
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import open_policy
+    from tests.support.approvals import open_policy
     from governance.archive.services import build_bundle
     from governance.audit import context
     from lineage.models import Node

@@ -48,7 +48,7 @@ def test_before_the_version_existed_is_a_404(users):
 def test_governance_is_cut_at_as_of(users):
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import open_policy
+    from tests.support.approvals import open_policy
     from governance.audit import context
     from lineage.models import Node
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.kubeflow.demo import DEMO_KFP_RUN_ID, IMAGES
+from devtools.kubeflow.demo import DEMO_KFP_RUN_ID, IMAGES
 from tests.conftest import client_for
 from tests.support.provenance import harvest_demo_platforms
 
@@ -79,7 +79,7 @@ def test_input_data_follows_depth(viya_version, users):
 def test_governance_sections_show_every_decision(viya_version, users):
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import open_policy
+    from tests.support.approvals import open_policy
     from governance.audit import context
 
     open_policy("staging", approvals=1)

@@ -23,7 +23,7 @@ def registry(users):
     version produced by a pipeline run, and an OpenLineage model output."""
     from governance.approvals import services
     from governance.approvals.models import Stage
-    from governance.approvals.testing import open_policy
+    from tests.support.approvals import open_policy
     from governance.archive.services import build_bundle
     from governance.audit import context
     from lineage.models import Node

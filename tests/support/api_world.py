@@ -22,10 +22,10 @@ def build_world(users) -> dict:
     from governance.approvals import services as approvals
     from governance.approvals.models import Decision, Stage, StageAssignment, StagePolicy, WebhookDelivery, \
         WebhookSubscription
-    from governance.approvals.testing import node as make_node, open_policy
+    from tests.support.approvals import node as make_node, open_policy
     from governance.archive import holds, services as archive
     from governance.archive.models import RetentionPolicy
-    from governance.archive.sample import make_model_lineage
+    from devtools.archive_sample import make_model_lineage
     from governance.audit import recorder
     from governance.audit.models import AuditEntry
     from lineage.ingest import service
@@ -51,7 +51,7 @@ def build_world(users) -> dict:
     # Approved but not executed: its stage asks for an action at a source no connector reaches, so the
     # execution that follows the approval fails and waits for an admin's retry (POST …/execute/): two
     # connectors of the node's source, neither matching its namespace, so write-back cannot choose.
-    from governance.approvals.testing import SOURCE
+    from tests.support.approvals import SOURCE
 
     for name in ("src-a", "src-b"):
         ConnectorConfig.objects.create(name=name, kind=SOURCE, enabled=True, write_back_enabled=True,

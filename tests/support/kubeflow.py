@@ -2,8 +2,8 @@
 KFP API serving it (plus KFP's own test objects), and the connector settings that point at both."""
 import pytest
 
-from connectors.kubeflow import demo
-from connectors.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
+from devtools.kubeflow import demo
+from devtools.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
 from tests.conftest import shared_fixture
 
 

@@ -13,8 +13,8 @@ from lineage.store import EdgeFact, NodeFact, NodeKey
 def harvest_demo_platforms(tmp_path) -> Node:
     """Harvest the Kubeflow demo (ML Metadata + KFP API fake) and the Viya demo; returns the Viya version
     "churn-classifier 1.0", which the harvest stitched (same_as) to the Kubeflow model that trained it."""
-    from connectors.kubeflow.demo import load_demo as kubeflow_demo
-    from connectors.viya.demo import load_demo as viya_demo
+    from devtools.kubeflow.demo import load_demo as kubeflow_demo
+    from devtools.viya.demo import load_demo as viya_demo
 
     assert kubeflow_demo(mlmd_path=tmp_path / "kfp.sqlite")["status"] == "succeeded"
     assert viya_demo()["status"] == "succeeded"

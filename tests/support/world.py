@@ -5,10 +5,10 @@ import pytest
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
-from governance.approvals.testing import node as make_node, open_policy
+from tests.support.approvals import node as make_node, open_policy
 from governance.archive import holds, services as archive
 from governance.archive.models import RetentionPolicy
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit import recorder
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind

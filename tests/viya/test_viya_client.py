@@ -9,9 +9,9 @@ import pytest
 from connectors.viya import times
 from connectors.viya.client import ETag, PasswordAuth, TokenAuth, ViyaClient, and_, eq, href
 from connectors.viya.errors import ViyaAuthError, ViyaNotFound, ViyaPayloadError
-from connectors.viya.fake_server import FakeViya, parse_filter
-from connectors.viya.fake_state import Recorded, ViyaState
-from connectors.viya.testing import FAST
+from devtools.viya.fake_server import FakeViya, parse_filter
+from devtools.viya.fake_state import Recorded, ViyaState
+from tests.support.viya import FAST
 from tests.conftest import shared_fixture
 
 UTC = dt.timezone.utc

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from connectors.viya.demo import DEMO_INSTANCE, DEMO_KFP_RUN_ID, DEMO_MODEL_DIGEST, DEMO_MODEL_URI, load_demo
+from devtools.viya.demo import DEMO_INSTANCE, DEMO_KFP_RUN_ID, DEMO_MODEL_DIGEST, DEMO_MODEL_URI, load_demo
 from lineage import graph, store
 from lineage.models import Edge, Node
 
@@ -54,10 +54,10 @@ def test_demo_champion_is_stitched_to_kubeflow_facts():
     assert {model.source_id, task.source_id, data.source_id} <= upstream
 
 
-@pytest.mark.skipif(importlib.util.find_spec("connectors.kubeflow.fake_api") is None,
-                    reason="end to end needs the Kubeflow connector's fake API (connectors/kubeflow/fake_api.py)")
+@pytest.mark.skipif(importlib.util.find_spec("devtools.kubeflow.fake_api") is None,
+                    reason="end to end needs the Kubeflow connector's fake API (devtools/kubeflow/fake_api.py)")
 def test_end_to_end_with_the_kubeflow_demo():
-    from connectors.kubeflow.demo import load_demo as load_kubeflow_demo
+    from devtools.kubeflow.demo import load_demo as load_kubeflow_demo
 
     load_kubeflow_demo()
     load_demo()

@@ -6,9 +6,9 @@ import pytest
 
 from connectors.base import load_cursor, run_harvest
 from connectors.models import Harvest, HarvestStatus
-from connectors.viya.fake_server import FakeViya, FaultPlan
-from connectors.viya.fake_state import ViyaState
-from connectors.viya.testing import connector_for
+from devtools.viya.fake_server import FakeViya, FaultPlan
+from devtools.viya.fake_state import ViyaState
+from tests.support.viya import connector_for
 from lineage.models import Edge, Node
 from tests.conftest import shared_fixture
 

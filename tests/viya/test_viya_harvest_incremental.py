@@ -6,8 +6,8 @@ import pytest
 
 from connectors.base import run_harvest
 from connectors.viya import client as client_module
-from connectors.viya.fake_server import FakeViya, FaultPlan
-from connectors.viya.testing import connector_for, small_state
+from devtools.viya.fake_server import FakeViya, FaultPlan
+from tests.support.viya import connector_for, small_state
 from lineage.models import Edge, Node
 
 pytestmark = pytest.mark.django_db

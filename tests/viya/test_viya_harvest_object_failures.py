@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.models import ConnectorConfig, Harvest
-from connectors.viya.fake_server import FakeViya
-from connectors.viya.fake_state import ViyaState
+from devtools.viya.fake_server import FakeViya
+from devtools.viya.fake_state import ViyaState
 from dashboard.pages.connectors import history_rows
 from lineage.models import Node
 from tests.support.http_proxy import FaultyProxy

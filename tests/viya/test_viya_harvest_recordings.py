@@ -6,9 +6,9 @@ import pytest
 
 from connectors.base import run_harvest
 from connectors.models import HarvestStatus
-from connectors.viya.fake_server import FakeViya
-from connectors.viya.fake_state import ViyaState
-from connectors.viya.testing import connector_for, expected_from_recordings
+from devtools.viya.fake_server import FakeViya
+from devtools.viya.fake_state import ViyaState
+from tests.support.viya import connector_for, expected_from_recordings
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 from tests.conftest import shared_fixture
 

@@ -25,10 +25,10 @@ import pytest
 from connectors import registry
 from connectors import tasks as harvest_tasks
 from connectors.base import load_cursor, run_harvest
-from connectors.kubeflow.testing import snapshot
+from devtools.kubeflow.testing import snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
-from connectors.viya.fake_server import FakeViya, _Handler
-from connectors.viya.fake_state import ViyaState
+from devtools.viya.fake_server import FakeViya, _Handler
+from devtools.viya.fake_state import ViyaState
 from governance.audit import context
 from governance.audit.models import AuditEntry
 from lineage.models import Edge, Node, NodeRevision, RawRecord

@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 from connectors.viya import plugin
-from connectors.viya.fake_server import FakeViya
-from connectors.viya.fake_state import ViyaState
+from devtools.viya.fake_server import FakeViya
+from devtools.viya.fake_state import ViyaState
 from governance.audit.models import AuditEntry
 from lineage.models import Node
 from tests.conftest import shared_fixture

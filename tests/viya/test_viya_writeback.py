@@ -11,10 +11,10 @@ from connectors.base import run_harvest
 from connectors.models import ConnectorConfig
 from connectors.viya.client import MODEL, PUBLISH_REQUEST
 from connectors.viya.errors import ViyaNotFound
-from connectors.viya.fake_server import FakeViya
-from connectors.viya.fake_state import ViyaState
+from devtools.viya.fake_server import FakeViya
+from devtools.viya.fake_state import ViyaState
 from connectors.viya.plugin import execute_promotion
-from connectors.viya.testing import connector_for
+from tests.support.viya import connector_for
 from governance.audit.models import AuditEntry
 from lineage.models import Edge, Node
 from tests.conftest import shared_fixture

@@ -1,4 +1,4 @@
-"""Helpers the Viya tests, demo and benchmark share: a started fake, a connector pointed at it, and what the
+"""Helpers the Viya tests share: a started fake, a connector pointed at it, and what the
 recordings say should exist, derived independently of the fake's own index."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from connectors.retry import RetryPolicy
 from connectors.viya import plugin
-from connectors.viya.fake_server import FakeViya
+from devtools.viya.fake_server import FakeViya
 
 FAST = RetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05, jitter=False)
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -17,7 +17,7 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 def small_state():
     """A Viya with one repository, one project and three models of two versions each: the tests' smallest
     source that still pages and has something to change."""
-    from connectors.viya.fake_state import ViyaState
+    from devtools.viya.fake_state import ViyaState
 
     state = ViyaState()
     repo = state.add_repository("Public", when="2026-01-01T00:00:00Z")

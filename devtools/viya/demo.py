@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
-from connectors.viya.fake_state import ViyaState
+from devtools.viya.fake_state import ViyaState
 
 try:  # the Kubeflow demo's constants, when that connector is present
-    from connectors.kubeflow.demo import DEMO_KFP_RUN_ID, DEMO_MODEL_DIGEST, DEMO_MODEL_URI
+    from devtools.kubeflow.demo import DEMO_KFP_RUN_ID, DEMO_MODEL_DIGEST, DEMO_MODEL_URI
 except ImportError:  # pragma: no cover - agreed fallbacks
     DEMO_KFP_RUN_ID = "kfp-demo-run-0001"
     DEMO_MODEL_URI = "minio://mlpipeline/v2/artifacts/churn-training/kfp-demo-run-0001/train/model"
@@ -97,7 +97,7 @@ def load_demo(*, progress: bool = False) -> dict:
     from connectors.base import run_harvest
     from connectors.retry import RetryPolicy
     from connectors.viya import plugin
-    from connectors.viya.fake_server import FakeViya
+    from devtools.viya.fake_server import FakeViya
     from governance.audit import context
 
     fake = FakeViya(build_state())

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from connectors.viya import times
-from connectors.viya.fake_state import UUID, ViyaState, now_stamp
+from devtools.viya.fake_state import UUID, ViyaState, now_stamp
 
 GO_COLLECTION = "application/vnd.sas.collection+json; charset=utf-8"
 GO_ERROR = "application/vnd.sas.error+json; charset=utf-8; version=2"

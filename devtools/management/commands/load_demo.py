@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from governance.accounts import tokens
 from governance.accounts.roles import ensure_groups
 from governance.audit import context
-from governance.provenance.demo import load_demo as registry_history
+from devtools.provenance_demo import load_demo as registry_history
 
 # (username, role, password). Demo only: printed for the newcomer, never used outside `make demo`.
 DEMO_USERS = [
@@ -97,17 +97,17 @@ class Command(BaseCommand):
         self.stdout.write(f"  {readable(summary)}")
 
     def _openlineage(self, users):
-        from lineage.ingest.demo import load_demo_events
+        from devtools.ingest_demo import load_demo_events
 
         return load_demo_events(users["alice"])
 
     def _kubeflow(self, users):
-        from connectors.kubeflow.demo import load_demo
+        from devtools.kubeflow.demo import load_demo
 
         return load_demo()
 
     def _viya(self, users):
-        from connectors.viya.demo import load_demo
+        from devtools.viya.demo import load_demo
 
         return load_demo()
 

@@ -1,7 +1,5 @@
-"""Small lineage graphs for the approvals tests, written through the one store write path.
-
-Lives in the app (not tests/) so every tests/test_approvals_*.py file can share it without a conftest.
-"""
+"""Small lineage graphs and stage policies for the approvals tests (and the others that need a governed
+node), written through the one store write path."""
 from __future__ import annotations
 
 from lineage import store

@@ -1,0 +1,1 @@
+"""The SAS Viya stand-in (tests, demo, bench) and the demo's model repository."""
