@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import logging
 from collections import Counter
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from governance.audit.recorder import record, record_many
 from lineage import store
 from lineage.ingest.events import IngestRejected, ParsedEvent, event_too_large, max_event_bytes, parse_event
 from lineage.ingest.group_commit import GroupCommitter
+from lineage.ingest.canonical import canonical_bytes
 from lineage.ingest.mapping import OL, Mapper
 from lineage.ingest.models import IngestedEvent
 from lineage.ingest.strict import judge
@@ -99,12 +99,8 @@ def _checked_digest(body: dict) -> str:
     no lone surrogate (the UTF-8 encoding fails), no NUL (PostgreSQL refuses it, SQLite would keep it), and
     not larger than INGEST_MAX_EVENT_BYTES. The canonical text is built anyway for the digest, so checking
     it costs a substring search; the event is walked only when that finds a suspect."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:
-        data = None
-    if data is None or "\\u0000" in text:
+    data = canonical_bytes(body)
+    if data is None or b"\\u0000" in data:
         bad = inputs.find_bad_text(body)
         if bad is not None:
             path, problem = bad
