@@ -1,7 +1,21 @@
-"""OpenLineage ingest throughput over real HTTP on PostgreSQL: single POSTs and batches.
+"""OpenLineage ingest over real HTTP on PostgreSQL, as ratios of figures measured in the same run (issue 18).
 
     python -m bench.ingest                          # 600 single events, 3000 batched (batches of 250)
+    python -m bench.ingest --baseline-ref d357a95   # the same phases and events on the code at that ref too
     python -m bench.ingest --single 5000 --batch 20000 --batch-size 500 --workers 4 --clients 8
+
+Prints `ratio: NAME VALUE (goal ...)` lines, each dividing two figures of this one run, absolute figures
+(this machine's) beside them:
+- single_event_cpu_per_noop_request: server + PostgreSQL CPU per single-event POST / the same CPU of one
+  authenticated no-op request (`GET /api/whoami/`: authentication, `SELECT 1`, a two-field answer) —
+  goal <= 2.5;
+- concurrent_single_throughput_per_cpu_ceiling: events/s of `--clients` concurrent single-event clients /
+  (cores / server + PostgreSQL CPU per event of that phase) — goal >= 0.85;
+- batch_cpu_per_plain_copy: CPU per event of batches / CPU per event (this process + its backend) of a
+  plain COPY of the same events, JSON-encoded, into a bare one-column jsonb table — printed;
+- with --baseline-ref REF: the code at REF (a detached `git worktree`, removed afterwards) serves the same
+  phases with the same events on its own database (DATABASE_URL + "_baseline"; both re-created empty
+  first), and batch_cpu_per_baseline = CPU per batched event here / there — goal <= 0.6.
 
 Starts gunicorn (the production WSGI server) on a free local port against `DATABASE_URL` (default
 postgres://postgres@127.0.0.1:5432/ll_ingest_bench, created and migrated when missing), creates an
