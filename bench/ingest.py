@@ -1,7 +1,21 @@
-"""OpenLineage ingest throughput over real HTTP on PostgreSQL: single POSTs and batches.
+"""OpenLineage ingest over real HTTP on PostgreSQL, as ratios of figures measured in the same run (issue 18).
 
     python -m bench.ingest                          # 600 single events, 3000 batched (batches of 250)
+    python -m bench.ingest --baseline-ref d357a95   # the same phases and events on the code at that ref too
     python -m bench.ingest --single 5000 --batch 20000 --batch-size 500 --workers 4 --clients 8
+
+Prints `ratio: NAME VALUE (goal ...)` lines, each dividing two figures of this one run, absolute figures
+(this machine's) beside them:
+- single_event_cpu_per_noop_request: server + PostgreSQL CPU per single-event POST / the same CPU of one
+  authenticated no-op request (`GET /api/whoami/`: authentication, `SELECT 1`, a two-field answer) —
+  goal <= 2.5;
+- concurrent_single_throughput_per_cpu_ceiling: events/s of `--clients` concurrent single-event clients /
+  (cores / server + PostgreSQL CPU per event of that phase) — goal >= 0.85;
+- batch_cpu_per_plain_copy: CPU per event of batches / CPU per event (this process + its backend) of a
+  plain COPY of the same events, JSON-encoded, into a bare one-column jsonb table — printed;
+- with --baseline-ref REF: the code at REF (a detached `git worktree`, removed afterwards) serves the same
+  phases with the same events on its own database (DATABASE_URL + "_baseline"; both re-created empty
+  first), and batch_cpu_per_baseline = CPU per batched event here / there — goal <= 0.6.
 
 Starts gunicorn (the production WSGI server) on a free local port against `DATABASE_URL` (default
 postgres://postgres@127.0.0.1:5432/ll_ingest_bench, created and migrated when missing), creates an
@@ -28,6 +42,7 @@ the server's budget; http.client costs about a third of what requests did per re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -81,8 +96,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _manage(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+def _manage(env: dict, *args: str, root: Path = ROOT) -> str:
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -245,8 +260,43 @@ def gunicorn_workers(workers: int, threads: int) -> list[str]:
     return ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
 
 
+def _copy_baseline(database_url: str, events: list[dict], batch_size: int) -> tuple[float, float]:
+    """(this process's CPU seconds, its PostgreSQL backend's CPU seconds) to COPY `events` — encoded as
+    JSON here, as a producer's bodies arrive — into a bare table of one jsonb column, `batch_size` rows per
+    COPY and transaction: the least any store of the raw events costs on this machine, the unit the batch
+    ingest's CPU per event is divided by."""
+    import io
+    import json
+
+    import psycopg2
+
+    parsed = urlparse(database_url)
+    conn = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+                            password=parsed.password, dbname=parsed.path.lstrip("/"))
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE bench_raw_events (body jsonb NOT NULL)")
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    conn.commit()
+    db0, me0 = _cpu_seconds([backend]), time.process_time()
+    for i in range(0, len(events), batch_size):
+        text = "".join(json.dumps(e).replace("\\", "\\\\") + "\n" for e in events[i:i + batch_size])
+        with conn.cursor() as cur:
+            cur.copy_expert("COPY bench_raw_events (body) FROM STDIN", io.StringIO(text))
+        conn.commit()
+    me, db = time.process_time() - me0, _cpu_seconds([backend]) - db0
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM bench_raw_events")
+        if cur.fetchone()[0] != len(events):
+            raise SystemExit("the COPY baseline stored a different number of events")
+    conn.close()
+    return me, db
+
+
 def run(single: int, batch: int, batch_size: int, workers: int, database_url: str, seed: int, clients: int = 8,
-        batch_clients: int = 4, threads: int = 1) -> dict:
+        batch_clients: int = 4, threads: int = 1, *, root: Path = ROOT, noop: int = 0, copy: bool = False) -> dict:
+    """The figures of one server built from the code at `root` (a `git worktree` of another ref for
+    --baseline-ref), on its own database."""
     import json
 
     _ensure_database(database_url)
@@ -256,16 +306,18 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
         "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or "bench-" + "x" * 40,
         "LL_DATA_DIR": data_dir, "DB_CONN_MAX_AGE": "600", "DJANGO_SETTINGS_MODULE": "governance.settings",
         "LOG_LEVEL": "ERROR", "INGEST_RATE_LIMIT": "",  # measured without the per-token limit
+        "PYTHONPATH": str(root),  # the code at `root`, not the shared editable install's
     }
-    _manage(env, "migrate", "--noinput")
+    _manage(env, "migrate", "--noinput", root=root)
     _analyze(database_url)
     # --rotate-token: the token is printed only when made, and a database kept from an earlier run has the user.
-    token = _manage(env, "create_user", f"bench-ingest-{seed}", "--role", "engineer", "--rotate-token").strip().splitlines()[-1]
+    token = _manage(env, "create_user", f"bench-ingest-{seed}", "--role", "engineer", "--rotate-token",
+                    root=root).strip().splitlines()[-1]
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "governance.wsgi:application", "--bind", f"127.0.0.1:{port}",
          *gunicorn_workers(workers, threads), "--keep-alive", "30", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        cwd=root, env=env,
     )
     client = _Client(port, token)
     figures: dict = {}
@@ -277,6 +329,23 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
             status, answer = client.post(path, body.encode())
             if status >= 300:
                 raise SystemExit(f"warm-up POST {path} failed: {status} {answer[:300]!r}")
+
+        if noop > 0:
+            failures: list[str] = []
+
+            def whoamis():
+                for _ in range(noop):
+                    status, answer = client.request("GET", "/api/whoami/")
+                    if status != 200 or json.loads(answer)["roles"] != ["engineer"]:
+                        failures.append(f"GET /api/whoami/ failed: {status} {answer[:300]!r}")
+                        return
+
+            client.request("GET", "/api/whoami/")  # warm
+            elapsed, app_cpu, db_cpu, client_cpu = _measure(database_url, server, whoamis)
+            if failures:
+                raise SystemExit(failures[0])
+            figures["noop_requests"] = noop
+            figures["noop_cpu_ms"] = tuple(cpu * 1000 / noop for cpu in (app_cpu, db_cpu, client_cpu))
 
         for label, n_clients, event_seed in (("single", 1, seed), ("concurrent", clients, seed + 2_500)):
             if n_clients < 1 or single < 1:
@@ -340,6 +409,9 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
             figures[f"{label}_cpu_ms"] = tuple(cpu * 1000 / len(events) for cpu in (app_cpu, db_cpu, client_cpu))
             figures[f"{label}_events"] = len(events)
             figures[f"{label}_events_per_s"] = len(events) / elapsed
+            if copy and label == "batch":
+                me, db = _copy_baseline(database_url, events, batch_size)
+                figures["copy_cpu_ms"] = (me * 1000 / len(events), db * 1000 / len(events))
         figures["batch_size"] = batch_size
     finally:
         server.terminate()
@@ -348,6 +420,88 @@ def run(single: int, batch: int, batch_size: int, workers: int, database_url: st
         except subprocess.TimeoutExpired:
             server.kill()
     return figures
+
+
+@contextlib.contextmanager
+def _worktree(ref: str):
+    """A detached `git worktree` of `ref` beside this one, removed afterwards: the old code runs as
+    itself (its own migrations, its own modules) against its own database in the same run."""
+    where = Path(tempfile.mkdtemp(prefix="ll_bench_ref_")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(where), ref], cwd=ROOT, check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False)
+
+
+def _cpu(figures: dict, label: str) -> float:
+    """Server + PostgreSQL CPU ms per event (or request) of a phase: the work the service does for it."""
+    app, db = figures[f"{label}_cpu_ms"][:2]
+    return app + db
+
+
+def _print_figures(figures: dict, how: str, tag: str) -> None:
+    if "noop_cpu_ms" in figures:
+        app, db, me = figures["noop_cpu_ms"]
+        print(f"{tag}no-op GET /api/whoami/ (auth + SELECT 1): CPU per request server {app:.2f} ms, PostgreSQL "
+              f"{db:.2f} ms, client {me:.2f} ms ({figures['noop_requests']} requests, 1 client)")
+    for label in ("single", "concurrent"):
+        if f"{label}_events_per_s" not in figures:
+            continue
+        clients = figures[f"{label}_clients"]
+        print(f"{tag}single POST : {figures[f'{label}_events_per_s']:8.1f} events/s  ({figures[f'{label}_events']} events, "
+              f"{clients} client{'s' if clients > 1 else ''} {'concurrently' if clients > 1 else 'sequentially'}, "
+              f"{how}, p50 {figures[f'{label}_p50_ms']:.1f} ms, p95 {figures[f'{label}_p95_ms']:.1f} ms)")
+        print(f"{tag}              CPU per event: server {figures[f'{label}_cpu_ms'][0]:.2f} ms, PostgreSQL "
+              f"{figures[f'{label}_cpu_ms'][1]:.2f} ms, client {figures[f'{label}_cpu_ms'][2]:.2f} ms")
+    for label in ("batch", "batch_concurrent"):
+        if f"{label}_events_per_s" not in figures:
+            continue
+        clients = figures[f"{label}_clients"]
+        who = f"{clients} clients concurrently" if clients > 1 else "1 client sequentially"
+        print(f"{tag}batch POST  : {figures[f'{label}_events_per_s']:8.1f} events/s  ({figures[f'{label}_events']} events, "
+              f"{figures['batch_size']} per request, {who})")
+        print(f"{tag}              CPU per event: server {figures[f'{label}_cpu_ms'][0]:.2f} ms, PostgreSQL "
+              f"{figures[f'{label}_cpu_ms'][1]:.2f} ms, client {figures[f'{label}_cpu_ms'][2]:.2f} ms; "
+              f"events replayed one per transaction: {figures[f'{label}_replayed']}")
+    if "copy_cpu_ms" in figures:
+        me, db = figures["copy_cpu_ms"]
+        print(f"{tag}plain COPY of the batch phase's events into a bare jsonb table, {figures['batch_size']} per COPY: "
+              f"CPU per event client (JSON encoding + COPY) {me:.3f} ms, PostgreSQL {db:.3f} ms")
+
+
+def _print_ratios(figures: dict, baseline: dict | None, ref: str | None, cores: int) -> None:
+    """The goals of issue 18, each a ratio of two figures of this one run."""
+    if "noop_cpu_ms" in figures and "single_cpu_ms" in figures:
+        unit, single = _cpu(figures, "noop"), _cpu(figures, "single")
+        print(f"ratio: single_event_cpu_per_noop_request {single / unit:.2f} (goal <= 2.5)"
+              f"  [{single:.2f} ms per event / {unit:.2f} ms per authenticated no-op request; server + PostgreSQL]")
+    if "concurrent_cpu_ms" in figures:
+        per_event = _cpu(figures, "concurrent")
+        ceiling = cores * 1000 / per_event
+        rate = figures["concurrent_events_per_s"]
+        print(f"ratio: concurrent_single_throughput_per_cpu_ceiling {rate / ceiling:.2f} (goal >= 0.85)"
+              f"  [{rate:.1f} events/s with {figures['concurrent_clients']} clients / ceiling {ceiling:.1f} = {cores} cores"
+              f" / {per_event:.2f} ms server + PostgreSQL CPU per event; the client's own "
+              f"{figures['concurrent_cpu_ms'][2]:.2f} ms per event runs on the same cores and is not in the ceiling]")
+    if "copy_cpu_ms" in figures:
+        batch, copy = _cpu(figures, "batch"), sum(figures["copy_cpu_ms"])
+        extra = "".join(f"; {figures[f'{label}_events_per_s']:.1f} events/s with {figures[f'{label}_clients']} client(s)"
+                        for label in ("batch", "batch_concurrent") if f"{label}_events_per_s" in figures)
+        print(f"ratio: batch_cpu_per_plain_copy {batch / copy:.2f} (printed)"
+              f"  [{batch:.3f} ms per event in batches of {figures['batch_size']} / {copy:.3f} ms per event of a plain COPY{extra}]")
+    if baseline is not None:
+        for label, name, goal in (("batch", "batch_cpu_per_baseline", "(goal <= 0.6)"),
+                                  ("single", "single_event_cpu_per_baseline", "(printed)"),
+                                  ("concurrent", "concurrent_single_cpu_per_baseline", "(printed)")):
+            if f"{label}_cpu_ms" in figures and f"{label}_cpu_ms" in baseline:
+                now, then = _cpu(figures, label), _cpu(baseline, label)
+                print(f"ratio: {name} {now / then:.2f} {goal}  [{now:.3f} ms per event here / {then:.3f} ms at {ref}]")
+        for label in ("batch", "batch_concurrent", "concurrent"):
+            if f"{label}_events_per_s" in figures and f"{label}_events_per_s" in baseline:
+                print(f"ratio: {label}_events_per_s_vs_baseline "
+                      f"{figures[f'{label}_events_per_s'] / baseline[f'{label}_events_per_s']:.2f} (printed)"
+                      f"  [{figures[f'{label}_events_per_s']:.1f} / {baseline[f'{label}_events_per_s']:.1f} events/s at {ref}]")
 
 
 def main(argv=None) -> int:
@@ -364,6 +518,11 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-clients", type=int, default=4,
                         help="concurrent clients for the second batch figure (default 4; 0 skips it)")
     parser.add_argument("--seed", type=int, default=None, help="event seed (default: time-based, so events are new)")
+    parser.add_argument("--noop", type=int, default=600,
+                        help="authenticated no-op requests (GET /api/whoami/) measured as the unit of CPU (default 600)")
+    parser.add_argument("--baseline-ref", default=None,
+                        help="also run the same phases, same events, on the code at this git ref (a `git worktree` "
+                             "beside this one, its own database DATABASE_URL + '_baseline'), and compare CPU per event")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -377,30 +536,28 @@ def main(argv=None) -> int:
     django.setup()  # only to import the demo generator; the measured work happens in gunicorn
     seed = args.seed if args.seed is not None else int(time.time())
     load_before = os.getloadavg()[0]
-    figures = run(args.single, args.batch, args.batch_size, args.workers, database_url, seed, args.clients,
-                  args.batch_clients, args.threads)
+    phases = (args.single, args.batch, args.batch_size, args.workers)
+    options = {"clients": args.clients, "batch_clients": args.batch_clients, "threads": args.threads}
+    baseline = None
+    if args.baseline_ref:
+        from bench._db import fresh_database
+
+        # Both stores start empty and receive the same events, so neither pays for the other's history.
+        fresh_database(database_url)
+        base_url = database_url.rstrip("/") + "_baseline"
+        fresh_database(base_url)
+        with _worktree(args.baseline_ref) as base_root:
+            baseline = run(*phases, base_url, seed, **options, root=base_root)  # the old code may lack whoami
+    figures = run(*phases, database_url, seed, **options, noop=args.noop, copy=True)
     load_after = os.getloadavg()[0]
     how = f"{args.workers} workers" if args.threads <= 1 else f"{args.workers} workers x {args.threads} threads"
     print(f"OpenLineage ingest over HTTP (gunicorn, {how}) on PostgreSQL {urlparse(database_url).path.lstrip('/')}"
-          f"  [{len(os.sched_getaffinity(0))} CPUs, load average {load_before:.1f} before, {load_after:.1f} after]")
-    for label, name in (("single", "single POST "), ("concurrent", "single POST ")):
-        if f"{label}_events_per_s" not in figures:
-            continue
-        clients = figures[f"{label}_clients"]
-        print(f"{name}: {figures[f'{label}_events_per_s']:8.1f} events/s  ({figures[f'{label}_events']} events, "
-              f"{clients} client{'s' if clients > 1 else ''} {'concurrently' if clients > 1 else 'sequentially'}, "
-              f"{how}, p50 {figures[f'{label}_p50_ms']:.1f} ms, p95 {figures[f'{label}_p95_ms']:.1f} ms)   goal >= 500")
-        print(f"              CPU per event: server {figures[f'{label}_cpu_ms'][0]:.2f} ms, PostgreSQL {figures[f'{label}_cpu_ms'][1]:.2f} ms, "
-              f"client {figures[f'{label}_cpu_ms'][2]:.2f} ms")
-    for label in ("batch", "batch_concurrent"):
-        if f"{label}_events_per_s" not in figures:
-            continue
-        clients = figures[f"{label}_clients"]
-        how = f"{clients} clients concurrently" if clients > 1 else "1 client sequentially"
-        print(f"batch POST  : {figures[f'{label}_events_per_s']:8.1f} events/s  ({figures[f'{label}_events']} events, "
-              f"{figures['batch_size']} per request, {how})   goal >= 3000")
-        print(f"              CPU per event: server {figures[f'{label}_cpu_ms'][0]:.2f} ms, PostgreSQL {figures[f'{label}_cpu_ms'][1]:.2f} ms, "
-              f"client {figures[f'{label}_cpu_ms'][2]:.2f} ms; events replayed one per transaction: {figures[f'{label}_replayed']}")
+          f"  [{len(os.sched_getaffinity(0))} CPUs, load average {load_before:.1f} before, {load_after:.1f} after;"
+          f" absolute figures are this machine's]")
+    _print_figures(figures, how, "")
+    if baseline is not None:
+        _print_figures(baseline, how, f"[{args.baseline_ref}] ")
+    _print_ratios(figures, baseline, args.baseline_ref, len(os.sched_getaffinity(0)))
     return 0
 
 

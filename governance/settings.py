@@ -124,6 +124,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)  # 0 = no maximum (then 0 days = never expires)
+# How long a server process remembers a token's user and roles (governance/accounts/token_cache.py); 0 = off.
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10)
 OIDC_ISSUER = env_str("OIDC_ISSUER", "")  # unset: single sign-on off
 OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
 OIDC_CLIENT_SECRET_FILE = env_str("OIDC_CLIENT_SECRET_FILE", "")  # unset: a public client (PKCE only)

@@ -7,7 +7,8 @@ A personal token is looked up by the SHA-256 of the presented text (governance.a
 token, its user and the user's roles are read in one query on that unique index: every API request
 checks a role right after authenticating, and a second round trip for the groups was a tenth of an
 ingest request's time. A presented value shaped like a JWT goes to governance.accounts.oidc_bearer when
-OIDC is configured (OIDC_ISSUER and OIDC_API_AUDIENCE).
+OIDC is configured (OIDC_ISSUER and OIDC_API_AUDIENCE). What that query returns is remembered per token
+for API_TOKEN_CACHE_SECONDS (governance.accounts.token_cache, which says what forgets it sooner).
 """
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -15,7 +16,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from governance.accounts import oidc_bearer
+from governance.accounts import oidc_bearer, token_cache
 from governance.accounts.models import ApiToken
 from governance.accounts.roles import ADMIN, ALL_ROLES
 from governance.accounts.tokens import hash_key
@@ -55,7 +56,13 @@ class BearerTokenAuthentication(BaseAuthentication):
         return user, token
 
     def authenticate_credentials(self, key):
-        user, token, groups = user_and_groups(ApiToken, "key_hash", hash_key(key))
+        key_hash = hash_key(key)
+        rows = token_cache.get(key_hash)
+        if rows is None:
+            rows = _fetch(ApiToken, "key_hash", key_hash)
+            if rows:
+                token_cache.put(key_hash, rows[0][_user_id_index(ApiToken)], rows)
+        user, token, groups = _build(ApiToken, "key_hash", None, rows)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         state = token.state(timezone.now())
@@ -79,12 +86,26 @@ def user_and_groups(model, column: str, value, extra: tuple[str, object] | None 
     """(user, row of `model`, group names) for the row whose `column` equals `value` (and `extra`'s column
     its value), or (None, None, ()) — one statement, built by hand: the ORM's compilation of the same join
     cost more CPU than the query itself."""
-    sql, User, row_fields, user_fields, row_conv, user_conv = _plan(connection.vendor, model, column, extra[0] if extra else None)
+    return _build(model, column, extra[0] if extra else None, _fetch(model, column, value, extra))
+
+
+def _fetch(model, column: str, value, extra: tuple[str, object] | None = None) -> list[tuple]:
+    sql = _plan(connection.vendor, model, column, extra[0] if extra else None)[0]
     with connection.cursor() as cur:
         cur.execute(sql, [value, extra[1]] if extra else [value])
-        rows = cur.fetchall()
+        return cur.fetchall()
+
+
+def _user_id_index(model) -> int:
+    """Where the row's user id is in a fetched row (the row's own columns come first)."""
+    return [f.attname for f in model._meta.concrete_fields].index("user_id")
+
+
+def _build(model, column: str, extra_column: str | None, rows: list[tuple]):
+    """(user, row of `model`, group names) made afresh from fetched (or remembered) rows."""
     if not rows:
         return None, None, ()
+    _sql, User, row_fields, user_fields, row_conv, user_conv = _plan(connection.vendor, model, column, extra_column)
     first, nt = rows[0], len(row_fields)
 
     def _values(fields, converters, values):

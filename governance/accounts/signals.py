@@ -8,10 +8,12 @@ they run inside the saving transaction, so the entry and the change land togethe
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from governance.accounts import token_cache
 from governance.accounts.models import ApiToken
 from governance.audit import context
 from governance.audit.recorder import record
@@ -146,3 +148,36 @@ def _audit_token_delete(sender, instance, **kwargs):
     # Tokens are revoked, not deleted; rows go only with their user.
     record("token.delete", "token", instance.pk, before={"name": instance.name, "key_prefix": instance.prefix,
                                                           "user_id": instance.user_id})
+
+
+# The authentication cache (governance.accounts.token_cache) forgets what these change. Every path that
+# changes a token goes through the model (post_save, post_delete) or tokens.revoke (an UPDATE, told there).
+@receiver(post_save, sender=ApiToken, dispatch_uid="token_cache_token_save")
+@receiver(post_delete, sender=ApiToken, dispatch_uid="token_cache_token_delete")
+def _forget_token(sender, instance, **kwargs):
+    token_cache.forget(key_hash=instance.key_hash, user_ids=[instance.user_id])
+
+
+@receiver(post_save, sender=User, dispatch_uid="token_cache_user_save")
+@receiver(post_delete, sender=User, dispatch_uid="token_cache_user_delete")
+def _forget_user(sender, instance, update_fields=None, **kwargs):
+    if update_fields and set(update_fields) <= {"last_login"}:
+        return
+    token_cache.forget(user_ids=[instance.pk])
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="token_cache_roles")
+def _forget_roles(sender, instance, action, reverse, pk_set, **kwargs):
+    if not action.startswith("post_"):
+        return
+    if reverse:  # group.user_set.add(...): the users named; a group's clear() names none, forget all
+        token_cache.forget(user_ids=pk_set) if pk_set else token_cache.forget()
+    else:
+        token_cache.forget(user_ids=[instance.pk])
+
+
+@receiver(post_save, sender=Group, dispatch_uid="token_cache_group_save")
+@receiver(post_delete, sender=Group, dispatch_uid="token_cache_group_delete")
+def _forget_all_for_role(sender, instance, created=False, **kwargs):
+    if not created:  # a role renamed or deleted: its holders are not worth finding, forget everything
+        token_cache.forget()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.accounts import token_cache
 from governance.accounts.models import ApiToken
 from governance.audit.recorder import record
 
@@ -78,6 +79,8 @@ def revoke(token: ApiToken, *, reason: str = "") -> bool:
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if not updated:
             return False
+        # an UPDATE sends no post_save: the authentication cache is told here
+        token_cache.forget(key_hash=token.key_hash)
         token.refresh_from_db(fields=["revoked_at"])
         record("token.revoke", "token", token.pk, before=_audit_data(token),
                after={"revoked_at": token.revoked_at.isoformat()}, reason=reason)

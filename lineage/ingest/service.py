@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import logging
 from collections import Counter
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from governance.audit.recorder import record, record_many
 from lineage import store
 from lineage.ingest.events import IngestRejected, ParsedEvent, event_too_large, max_event_bytes, parse_event
 from lineage.ingest.group_commit import GroupCommitter
+from lineage.ingest.canonical import canonical_bytes
 from lineage.ingest.mapping import OL, Mapper
 from lineage.ingest.models import IngestedEvent
 from lineage.ingest.strict import judge
@@ -99,12 +99,8 @@ def _checked_digest(body: dict) -> str:
     no lone surrogate (the UTF-8 encoding fails), no NUL (PostgreSQL refuses it, SQLite would keep it), and
     not larger than INGEST_MAX_EVENT_BYTES. The canonical text is built anyway for the digest, so checking
     it costs a substring search; the event is walked only when that finds a suspect."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:
-        data = None
-    if data is None or "\\u0000" in text:
+    data = canonical_bytes(body)
+    if data is None or b"\\u0000" in data:
         bad = inputs.find_bad_text(body)
         if bad is not None:
             path, problem = bad
@@ -145,9 +141,11 @@ def _ingested_row(p: Prepared, raw, user, ctx, now) -> _IngestedRow:
 
 
 @contextmanager
-def _unit_of_work():
+def _unit_of_work(flushes: list | None = None):
     """One ingest transaction; on PostgreSQL, when it is the outermost one, committed without holding
-    its locks through the WAL flush and made durable right after (see the module docstring).
+    its locks through the WAL flush and made durable right after (see the module docstring) — or, given
+    `flushes`, with the wait for durability appended there for the caller to run once it has handed on
+    what it holds (the group commit's writer role).
 
     Yields SQL to send ahead of the transaction's first statement (one round trip saved): SET LOCAL
     applies to this transaction only, so the connection's later transactions (pooled, CONN_MAX_AGE)
@@ -157,7 +155,10 @@ def _unit_of_work():
     with transaction.atomic():
         yield "SET LOCAL synchronous_commit TO OFF; " if deferred else ""
     if deferred:
-        _wait_for_durability()
+        if flushes is None:
+            _wait_for_durability()
+        else:
+            flushes.append(_wait_for_durability)
 
 
 _can_flush_by_alias: dict[str, bool] = {}
@@ -293,14 +294,23 @@ def ingest_event(body: object, user=None) -> Prepared:
     return p
 
 
-def _write_singles(group: list[Prepared]) -> None:
+def _write_group(group: list[Prepared]):
+    """GroupCommitter's `write`: the group's transaction(s), committed; what it returns waits for their WAL
+    flush, after the writer role has been handed on. One wait covers every commit before it (the WAL is
+    flushed in order)."""
+    flushes: list = []
+    _write_singles(group, flushes)
+    return flushes[-1] if flushes else None
+
+
+def _write_singles(group: list[Prepared], flushes: list | None = None) -> None:
     """Write single POSTs' events in one transaction, each with its own audit entry; the outcome of each is
     left on it (`error`: IngestRejected for an event the database refuses). A group the database refuses
     whole, or that keeps losing races, is written again one event per transaction, so that one bad event
     cannot sink the others."""
     for attempt in range(RETRIES):
         try:
-            with _unit_of_work() as sql_prefix:
+            with _unit_of_work(flushes) as sql_prefix:
                 stored = _store(group, None, sql_prefix)
                 _record_singles(group, stored)
             return
@@ -321,7 +331,7 @@ def _write_singles(group: list[Prepared]) -> None:
     _reset(group)
     for p in group:
         try:
-            _write_singles([p])
+            _write_singles([p], flushes)
         except Exception as exc:  # noqa: BLE001 - this event's failure, raised in its own request
             p.error = exc
 
@@ -356,7 +366,7 @@ def _record_singles(group: list[Prepared], stored: Stored) -> None:
 _GROUP_WRITER = context.AuditContext(username="ingest", service="ingest", request_id="ingest-group-commit")
 
 
-_GROUPS = GroupCommitter(_write_singles)
+_GROUPS = GroupCommitter(_write_group)
 
 
 # PostgreSQL: unique_violation, deadlock_detected, serialization_failure

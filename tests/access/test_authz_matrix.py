@@ -143,6 +143,7 @@ API_MATRIX: dict[tuple[str, str], frozenset] = {
     ("GET", "/api/webhook-deliveries/"): ADMIN_ONLY,
     ("GET", "/api/webhook-deliveries/{id}/"): ADMIN_ONLY,
     ("GET", "/api/tokens/"): SIGNED_IN,
+    ("GET", "/api/whoami/"): SIGNED_IN,
     ("POST", "/api/tokens/"): SIGNED_IN,
     ("GET", "/api/tokens/{id}/"): ADMIN_ONLY,
     ("PATCH", "/api/tokens/{id}/"): ADMIN_ONLY,

@@ -53,11 +53,13 @@ def test_create_list_rename_and_revoke(users, clients):
     assert key not in str(list(AuditEntry.objects.values_list("after", "before")))
 
 
-def test_an_expired_token_is_refused(users):
+def test_an_expired_token_is_refused(users, monkeypatch):
     engineer = users["engineer"]
+    ApiToken.objects.filter(pk=engineer.auth_token.pk).update(expires_at=timezone.now() + dt.timedelta(minutes=5))
     client = client_for(engineer)
     assert client.get("/api/nodes/").status_code == 200
-    ApiToken.objects.filter(pk=engineer.auth_token.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    later = timezone.now() + dt.timedelta(minutes=5, seconds=1)  # the clock passes the expiry
+    monkeypatch.setattr(timezone, "now", lambda: later)
     refused = client.get("/api/nodes/")
     assert refused.status_code == 401 and refused.json()["detail"] == "Token expired: create a new one."
 

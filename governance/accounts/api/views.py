@@ -1,15 +1,17 @@
 """Personal API tokens, managed by their owner: each caller sees and changes only their own tokens (another
 person's token id is a 404, not a 403, so ids reveal nothing). Any signed-in person may hold tokens; what a
 token lets them do is what their roles let them do."""
-from django.db import transaction
+from django.db import connection, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from governance.accounts import tokens
 from governance.accounts.api import serializers as s
 from governance.accounts.models import ApiToken
+from governance.accounts.roles import roles_of
 
 
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -53,3 +55,18 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         token = self.get_object()
         tokens.revoke(token, reason="revoked by its owner")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WhoAmIView(APIView):
+    """Who the presented credentials are and which roles they hold, after one `SELECT 1` proving the
+    database answers: a client's cheapest check that its token works, and the unit bench.ingest divides
+    an ingest's CPU by (an authenticated request doing the least a request can)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.WhoAmISerializer})
+    def get(self, request):
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        return Response({"username": request.user.get_username(), "roles": sorted(roles_of(request.user))})
