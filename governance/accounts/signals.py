@@ -13,8 +13,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from django.dispatch import receiver
 
 from governance.accounts.models import ApiToken
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 
 User = get_user_model()
 

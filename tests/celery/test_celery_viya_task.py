@@ -8,7 +8,7 @@ from connectors.kubeflow.testing import snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from connectors.viya.fake_server import FakeViya
 from connectors.viya.testing import small_state
-from governance.audit import context
+from common.audit import context
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 
 pytestmark = pytest.mark.django_db
