@@ -71,7 +71,8 @@ def _payload(i: int) -> dict:
 def bench_append(appends: int, batch: int, threads: int) -> dict:
     from django.db import connections
 
-    from governance.audit import context, recorder
+    from common.audit import context
+    from governance.audit import recorder
     from governance.audit.verify import verify_chain
 
     _reset()

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     from connectors.base import run_harvest
     from connectors.retry import RetryPolicy
     from connectors.viya import plugin
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Edge, Node
 
     try:

@@ -9,8 +9,7 @@ from django.db import transaction
 
 from connectors import registry
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 
 
 def _kinds():

@@ -16,8 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import Harvest, HarvestCursor, HarvestStatus
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage import store
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Filters for the connector and harvest API lists."""
 import django_filters
 
-from governance import datetime_filters
+from common import datetime_filters
 
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 

@@ -2,7 +2,7 @@
 from django.db import models
 from django.utils import timezone
 
-from connectors import secrets as secret_box
+from common import secret_box
 
 
 class ConnectorConfig(models.Model):

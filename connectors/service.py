@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from connectors import registry, tasks
 from connectors.models import ConnectorConfig, Harvest
-from governance.audit import context
+from common.audit import context
 
 
 class HarvestRefused(Exception):

@@ -51,7 +51,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 
 from celery import shared_task
@@ -63,8 +62,7 @@ from django.utils import timezone
 from connectors import registry
 from connectors.base import _finish, add_warnings, load_cursor, succeeded_status
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor, HarvestStatus
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage import store
 
 log = logging.getLogger(__name__)
@@ -72,25 +70,20 @@ log = logging.getLogger(__name__)
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True}
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 def lock_ttl() -> dt.timedelta:
     """How long a RUNNING harvest holds its connector's lock before it counts as abandoned."""
-    return dt.timedelta(seconds=int(_setting("HARVEST_LOCK_TTL", os.environ.get("HARVEST_LOCK_TTL") or 6 * 3600)))
+    return dt.timedelta(seconds=int(settings.HARVEST_LOCK_TTL))
 
 
 def partition_runs() -> int:
     """KFP runs per partition task: small enough to spread over workers, large enough that a task's
     overhead (a message, a transaction) stays small beside its GETs."""
-    return max(1, int(_setting("HARVEST_PARTITION_RUNS", os.environ.get("HARVEST_PARTITION_RUNS") or 100)))
+    return max(1, int(settings.HARVEST_PARTITION_RUNS))
 
 
 def partition_executions() -> int:
     """ML Metadata executions per partition task (KFP writes ~4 per run: a root DAG and its tasks)."""
-    return max(1, int(_setting("HARVEST_PARTITION_EXECUTIONS",
-                               os.environ.get("HARVEST_PARTITION_EXECUTIONS") or PARTITION_EXECUTIONS_DEFAULT)))
+    return max(1, int(settings.HARVEST_PARTITION_EXECUTIONS))
 
 
 # Measured with `python -m bench.kubeflow_scaling --worker-counts 2 --partition-executions N` (10,000 runs,

@@ -85,7 +85,7 @@ def audit_refusal(user, object_type: str, action: str, object_id, reason: str, s
 
 def _django_request_id() -> str:
     """The id RequestIdMiddleware gave the Django request this Dash call runs inside (same thread)."""
-    from governance.audit import context
+    from common.audit import context
 
     return context.current().request_id
 

@@ -167,7 +167,7 @@ def generate_events(seed: int = 0, n_pipelines: int = 12) -> list[dict]:
 
 def load_demo_events(user, *, seed: int = 0, n_pipelines: int = 12, batch_size: int = 200) -> dict:
     """Feed the demo events through the ingest service as `user` (an engineer or admin); returns totals."""
-    from governance.audit import context
+    from common.audit import context
     from lineage.ingest import service
 
     events = generate_events(seed=seed, n_pipelines=n_pipelines)

@@ -7,7 +7,7 @@ open request for it, is left as it is.
 """
 from __future__ import annotations
 
-from governance.audit import context
+from common.audit import context
 
 
 def _promote(node, stage_name: str, requester, approvers, *, evidence_by=None, comment: str = "",

@@ -6,9 +6,9 @@ it dies (reject_on_worker_lost), and a worker reserves one task at a time (prefe
 loses nothing and a long harvest partition does not hold back short tasks queued behind it. That is safe
 because every task here is idempotent: lineage facts, harvest partitions, webhook deliveries (a succeeded
 delivery is not sent again) and retention runs all converge when repeated. Settings named CELERY_* in
-governance/settings.py (or the environment through it) override these.
+governance/settings.py (from the environment: the queue name, the broker's transport options and more, see
+docs/settings.md) override these.
 """
-import json
 import os
 
 from celery import Celery
@@ -24,13 +24,6 @@ app.add_defaults(dict(
     result_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
-    # One broker can serve several deployments (or test runs): each uses its own queue.
-    task_default_queue=os.environ.get("CELERY_QUEUE", "celery"),
-    # Redis hands a task no worker acknowledged to another after `visibility_timeout` seconds (a worker
-    # killed outright); keep it longer than any one task. JSON in the environment overrides, e.g.
-    # CELERY_BROKER_TRANSPORT_OPTIONS='{"visibility_timeout": 7200}'.
-    broker_transport_options={"visibility_timeout": 3600,
-                              **json.loads(os.environ.get("CELERY_BROKER_TRANSPORT_OPTIONS") or "{}")},
 ))
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -41,4 +34,4 @@ def broker_configured() -> bool:
     callers that would enqueue run the work in-process instead."""
     from django.conf import settings
 
-    return bool(getattr(settings, "CELERY_BROKER_URL", "")) and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+    return bool(settings.CELERY_BROKER_URL) and not settings.CELERY_TASK_ALWAYS_EAGER

@@ -1,31 +1,30 @@
-"""Django settings, read from the environment (see governance/env.py and README "Configuration")."""
+"""Django settings, read from the environment: every setting the code reads is declared here once, through
+the typed readers of common/env.py, and listed in docs/settings.md (tests/codebase/test_settings_documented.py
+keeps the two in step). Secrets also come from a file: NAME_FILE, as container platforms mount them.
+
+Nothing here knows about the test runner: tests/settings.py puts the test keys in the environment first."""
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from governance.env import env_bool, env_int, env_list, env_str
+from common.env import env_bool, env_float, env_int, env_json, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("LL_DATA_DIR", str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-secret-key-change-me" if DEBUG else "")
+SECRET_KEY = env_secret("SECRET_KEY", "dev-insecure-secret-key-change-me" if DEBUG else "")
 # manage.py commands that only read code and the migration files (a developer's or CI's checks): they run
 # without a key, and any use of it still fails (Django refuses an empty SECRET_KEY when it is read).
 KEYLESS_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate", "check", "help", "version"}
 if not SECRET_KEY:
     # Sessions, CSRF tokens and (without CONNECTOR_SECRET_KEY) connector secrets all hang on this key, so a
-    # server must not start with a guessable one. The demo sets DEBUG; a pytest run (which loads settings
-    # before any conftest could set a variable) gets a fixed test key, also put in the environment so the
-    # harvest and worker processes a test starts share it and can read the secrets the test stored.
-    if "pytest" in sys.modules:
-        SECRET_KEY = os.environ.setdefault("SECRET_KEY", "insecure-test-only-" + "x" * 40)
-    elif not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
+    # server must not start with a guessable one. The demo sets DEBUG; the tests set a key (tests/settings.py).
+    if not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
         raise ImproperlyConfigured("SECRET_KEY is not set: set it in the environment (or DEBUG=1 for local use)")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
@@ -61,7 +60,7 @@ if importlib.util.find_spec("devtools") is not None:
 MIDDLEWARE = [
     "governance.audit.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "governance.security.ContentSecurityPolicyMiddleware",
+    "common.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "governance.api_errors.ApiInputMiddleware",
@@ -165,15 +164,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance.accounts.permissions.RoleReadOnlyOrDeny"],
     "DEFAULT_FILTER_BACKENDS": [
-        "governance.filter_backend.BoundedFilterBackend",
+        "common.filter_backend.BoundedFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "lineage.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
-    # JSON with the limits of governance.inputs (nesting depth, NUL, invalid Unicode); forms for the browsable API.
+    # JSON with the limits of common.inputs (nesting depth, NUL, invalid Unicode); forms for the browsable API.
     "DEFAULT_PARSER_CLASSES": [
-        "governance.parsers.BoundedJSONParser",
+        "common.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -209,28 +208,33 @@ ARCHIVE_ZIP_MAX_ENTRIES = env_int("ARCHIVE_ZIP_MAX_ENTRIES", 100_000)
 ARCHIVE_ZIP_MAX_MEMBER_BYTES = env_int("ARCHIVE_ZIP_MAX_MEMBER_BYTES", 256 * 1024 * 1024)
 ARCHIVE_ZIP_MAX_TOTAL_BYTES = env_int("ARCHIVE_ZIP_MAX_TOTAL_BYTES", 1024 * 1024 * 1024)
 ARCHIVE_VERIFY_RATE_LIMIT = env_str("ARCHIVE_VERIFY_RATE_LIMIT", "20/minute")
+# Audit entries per segment file of an evidence bundle's audit excerpt (governance/archive/export.py).
+ARCHIVE_AUDIT_SEGMENT_MAX = env_int("ARCHIVE_AUDIT_SEGMENT_MAX", 5000)
 DEV_AUDIT_HMAC_KEY = "dev-audit-key-change-me"
-AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY", DEV_AUDIT_HMAC_KEY if DEBUG else "")
+AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY", DEV_AUDIT_HMAC_KEY if DEBUG else "")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
 # Optional Ed25519 signing of checkpoints (hex or PEM private key), and retired HMAC keys that still verify.
-AUDIT_ED25519_PRIVATE_KEY = env_str("AUDIT_ED25519_PRIVATE_KEY", "")
+AUDIT_ED25519_PRIVATE_KEY = env_secret("AUDIT_ED25519_PRIVATE_KEY", "")
 if not DEBUG and not AUDIT_ED25519_PRIVATE_KEY and (AUDIT_HMAC_KEY == DEV_AUDIT_HMAC_KEY or len(AUDIT_HMAC_KEY) < 32):
     # A checkpoint signed with a key anyone can read in this file proves nothing: as for SECRET_KEY, a server
-    # does not start without a real one (pytest gets a fixed test key, shared with the processes it starts).
-    if "pytest" in sys.modules:
-        AUDIT_HMAC_KEY = os.environ.setdefault("AUDIT_HMAC_KEY", "insecure-test-only-audit-" + "y" * 40)
-    elif not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
+    # does not start without a real one (the tests set one: tests/settings.py).
+    if not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
         raise ImproperlyConfigured(
             "AUDIT_HMAC_KEY is not set, is the development default or is shorter than 32 characters: set it to "
             "a long random secret (or configure AUDIT_ED25519_PRIVATE_KEY), or DEBUG=1 for local use")
 AUDIT_HMAC_PREVIOUS_KEYS = env_list("AUDIT_HMAC_PREVIOUS_KEYS", "")
 
 # Connector secrets are encrypted at rest with this Fernet key (derived from SECRET_KEY when unset). With DEBUG
-# off, a stored credential without this key set stops the server (governance/audit/checks.py, connectors.E001).
-CONNECTOR_SECRET_KEY = env_str("CONNECTOR_SECRET_KEY", "")
+# off, a stored credential without this key set stops the server (connectors/checks.py, connectors.E001).
+CONNECTOR_SECRET_KEY = env_secret("CONNECTOR_SECRET_KEY", "")
 
 OPENLINEAGE_URL = env_str("OPENLINEAGE_URL", "")
-OPENLINEAGE_API_KEY = env_str("OPENLINEAGE_API_KEY", "")
+OPENLINEAGE_API_KEY = env_secret("OPENLINEAGE_API_KEY", "")
+# Credentials of an ad-hoc `manage.py harvest kubeflow|mlflow` run when its command line gives none (a
+# configured connector keeps its own, encrypted: common/secret_box.py).
+KFP_TOKEN = env_secret("KFP_TOKEN", "")
+MLMD_PASSWORD = env_secret("MLMD_PASSWORD", "")
+MLFLOW_TRACKING_TOKEN = env_secret("MLFLOW_TRACKING_TOKEN", "")
 
 # Django's cache holds the ingest rate-limit counts. The default (LocMemCache) is per process: with
 # several gunicorn workers set CACHE_URL=redis://127.0.0.1:6379/1 so that all workers share one count.
@@ -245,7 +249,7 @@ else:
 # A batch request counts once. Answered with 429 and Retry-After (lineage/ingest/throttling.py).
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "")
 # Largest single OpenLineage event accepted (bytes of JSON; 413 event_too_large), and deepest JSON nesting any
-# endpoint accepts (400 json_too_deep): lineage/ingest/events.py and governance/inputs.py say why these sizes.
+# endpoint accepts (400 json_too_deep): lineage/ingest/events.py and common/inputs.py say why these sizes.
 INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 8 * 1024 * 1024)
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 100)
 
@@ -254,6 +258,11 @@ JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 100)
 WEBHOOK_BLOCK_PRIVATE_ADDRESSES = env_bool("WEBHOOK_BLOCK_PRIVATE_ADDRESSES", not DEBUG)
 WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", "")
 APPROVALS_OUTBOUND_MODE = env_str("APPROVALS_OUTBOUND_MODE", "thread")
+# Delivery attempts per webhook, the first retry's delay in seconds (doubling each time), and each attempt's
+# timeout in seconds (governance/approvals/webhooks.py).
+APPROVALS_WEBHOOK_MAX_ATTEMPTS = env_int("APPROVALS_WEBHOOK_MAX_ATTEMPTS", 4)
+APPROVALS_WEBHOOK_BACKOFF = env_float("APPROVALS_WEBHOOK_BACKOFF", 0.5)
+APPROVALS_WEBHOOK_TIMEOUT = env_float("APPROVALS_WEBHOOK_TIMEOUT", 5)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # No broker configured (the embedded default): tasks run in-process.
@@ -261,6 +270,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# One broker can serve several deployments (or test runs): each uses its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Redis hands a task no worker acknowledged to another after `visibility_timeout` seconds (a worker killed
+# outright): keep it longer than any one task. The variable's JSON is merged over this default.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **env_json("CELERY_BROKER_TRANSPORT_OPTIONS")}
 # A Kubeflow harvest is split into partitions of this many runs; a RUNNING harvest older than the TTL
 # (seconds) is taken as abandoned by a dead worker.
 HARVEST_PARTITION_RUNS = env_int("HARVEST_PARTITION_RUNS", 100)
@@ -285,7 +299,7 @@ if env_bool("LL_BEHIND_TLS_PROXY", False):
     # The proxy terminates TLS and says so; only set this when every request comes through that proxy.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-# governance.security.ContentSecurityPolicyMiddleware; None switches the header off (as in DEBUG, where
+# common.security.ContentSecurityPolicyMiddleware; None switches the header off (as in DEBUG, where
 # Django's error pages need inline scripts).
 CONTENT_SECURITY_POLICY = None if DEBUG or not env_bool("CSP_ENABLED", True) else {
     "default-src": ["'self'"],
@@ -299,15 +313,15 @@ CONTENT_SECURITY_POLICY = None if DEBUG or not env_bool("CSP_ENABLED", True) els
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
-# Per-path additions to the policy (none needed now: /api/docs/ serves its own assets, see governance/security.py).
+# Per-path additions to the policy (none needed now: /api/docs/ serves its own assets, see common/security.py).
 CONTENT_SECURITY_POLICY_EXTRA: dict = {}
-DEFAULT_EXCEPTION_REPORTER_FILTER = "governance.security.ExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "common.security.ExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Tokens, passwords and Authorization headers are masked before any handler writes a line.
-    "filters": {"redact_secrets": {"()": "governance.security.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "common.security.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING").upper()},
 }

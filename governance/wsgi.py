@@ -16,7 +16,7 @@ def _refuse_insecure_start() -> None:
     """gunicorn runs no system checks: the one that must stop a server is run here."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from governance.audit.checks import connector_key_problem
+    from connectors.checks import connector_key_problem
 
     problem = connector_key_problem()
     if problem:

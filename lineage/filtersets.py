@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import django_filters
 
-from governance import datetime_filters
+from common import datetime_filters
 from django import forms
 from django.db.models import Q
 

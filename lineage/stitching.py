@@ -14,8 +14,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage import store
 from lineage.kinds import EdgeKind, NodeKind, Source
 from lineage.models import Edge, ManualLink, Node

@@ -1,6 +1,6 @@
 """Connector configuration and harvest records over the API.
 
-Secrets are write-only: the API accepts them, stores them encrypted (connectors.secrets) and only ever
+Secrets are write-only: the API accepts them, stores them encrypted (common.secret_box) and only ever
 answers with their names, so neither a response, a log line nor the audit trail carries a value.
 """
 from __future__ import annotations

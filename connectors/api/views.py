@@ -18,8 +18,7 @@ from connectors import service, tasks
 from connectors.filtersets import ConnectorConfigFilterSet, HarvestFilterSet
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
 from governance.accounts.permissions import IsAdminRole, RoleReadOnlyOrDeny
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 
 
 class ConnectorConfigViewSet(viewsets.ModelViewSet):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from django.conf import settings as django_settings
+
 # How the dashboard draws this platform's nodes (dashboard/graph_style.py): border colour and style.
 NODE_STYLE = ("#1e88e5", "double")
 
@@ -36,8 +38,6 @@ def add_arguments(parser) -> None:
 
 
 def _settings_from_options(options: dict) -> tuple[dict, dict]:
-    import os
-
     settings = {
         "kfp_host": options.get("kfp_host"), "namespace": options.get("namespace") or "",
         "instance": options.get("instance") or "kubeflow", "mlmd_host": options.get("mlmd_host"),
@@ -49,8 +49,8 @@ def _settings_from_options(options: dict) -> tuple[dict, dict]:
         "api_page_size": options.get("page_size") or 100, "mlmd_page_size": options.get("mlmd_page_size") or 200,
     }
     settings = {k: v for k, v in settings.items() if v not in (None, "")}
-    secrets = {"kfp_token": options.get("kfp_token") or os.environ.get("KFP_TOKEN", ""),
-               "mlmd_password": options.get("mlmd_password") or os.environ.get("MLMD_PASSWORD", "")}
+    secrets = {"kfp_token": options.get("kfp_token") or django_settings.KFP_TOKEN,
+               "mlmd_password": options.get("mlmd_password") or django_settings.MLMD_PASSWORD}
     return settings, {k: v for k, v in secrets.items() if v}
 
 

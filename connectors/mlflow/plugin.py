@@ -7,8 +7,9 @@ bearer token, sent as MLflow's own client sends MLFLOW_TRACKING_TOKEN).
 """
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
 
 from connectors.retry import RetryPolicy
 
@@ -69,7 +70,7 @@ def from_options(options):
     if opts.get("no_histories"):
         settings["histories"] = False
     settings = {k: v for k, v in settings.items() if v not in (None, "")}
-    token = opts.get("token") or os.environ.get("MLFLOW_TRACKING_TOKEN", "")
+    token = opts.get("token") or django_settings.MLFLOW_TRACKING_TOKEN
     secrets = {"token": token} if token else {}
     validate(settings, secrets)
     return build(settings, secrets)

@@ -15,7 +15,7 @@ import re
 from django.db import transaction
 
 from connectors.mlflow import mapping
-from governance.audit.recorder import record
+from common.audit import record
 
 ACTIONS = ("set_alias",)
 ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")

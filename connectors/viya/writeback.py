@@ -13,7 +13,7 @@ from django.db import transaction
 
 from connectors.viya.client import MODEL, ViyaClient, and_, eq
 from connectors.viya.errors import ViyaConflict, ViyaError
-from governance.audit.recorder import record
+from common.audit import record
 
 ACTIONS = ("set_champion", "publish")
 LIVE_PUBLISH_STATES = ("pending", "running", "completed", "succeeded", "published")

@@ -45,7 +45,7 @@ def harvest_now(user, name: str):
     queued and a `Started` with `queued=True` comes back), `harvester:<kind>` on the user's behalf, and the
     after-harvest hooks. Returns the service's `Started`."""
     from connectors import service
-    from governance.audit import context
+    from common.audit import context
 
     config = ConnectorConfig.objects.filter(name=name).first()
     if config is None:

@@ -387,7 +387,7 @@ def load_demo(*, mlmd_path: str | Path | None = None, progress: bool = False) ->
     from connectors.base import run_harvest
     from connectors.kubeflow.connector import KubeflowConnector
     from devtools.kubeflow.fake_api import FakeKfpServer
-    from governance.audit import context
+    from common.audit import context
 
     path = Path(mlmd_path or Path(settings.DATA_DIR) / "demo-kfp-mlmd.sqlite")
     api_path = path.with_suffix(".api.json")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from connectors.base import run_harvest
 from connectors.kubeflow.connector import KubeflowConnector
-from governance.audit import context
+from common.audit import context
 from lineage.models import Edge, Node
 
 FAST_RETRY = {"retry_attempts": 4, "retry_base_delay": 0.01, "retry_max_delay": 0.05}

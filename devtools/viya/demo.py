@@ -98,7 +98,7 @@ def load_demo(*, progress: bool = False) -> dict:
     from connectors.retry import RetryPolicy
     from connectors.viya import plugin
     from devtools.viya.fake_server import FakeViya
-    from governance.audit import context
+    from common.audit import context
 
     fake = FakeViya(build_state())
     with fake, context.acting_as(context.AuditContext(username="demo", service="harvester:viya")):

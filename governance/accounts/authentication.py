@@ -20,7 +20,7 @@ from governance.accounts import oidc_bearer, token_cache
 from governance.accounts.models import ApiToken
 from governance.accounts.roles import ADMIN, ALL_ROLES
 from governance.accounts.tokens import hash_key
-from governance.audit import context
+from common.audit import context
 
 KEYWORDS = (b"bearer", b"token")
 

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 
 from governance.accounts.models import OidcIdentity
 from governance.accounts.roles import ADMIN, ALL_ROLES, ensure_groups
-from governance.audit import context
+from common.audit import context
 
 
 class OidcRefused(Exception):
@@ -70,7 +70,7 @@ def _read_secret(path: str) -> str:
 def config() -> OidcConfig | None:
     """The configuration as the settings say now (read per call so that a test's `settings` override takes
     effect); None when OIDC_ISSUER is unset (OIDC off)."""
-    issuer = getattr(settings, "OIDC_ISSUER", "")
+    issuer = settings.OIDC_ISSUER
     if not issuer:
         return None
     secret_file = settings.OIDC_CLIENT_SECRET_FILE

@@ -15,8 +15,7 @@ from django.dispatch import receiver
 
 from governance.accounts import token_cache
 from governance.accounts.models import ApiToken
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 
 User = get_user_model()
 

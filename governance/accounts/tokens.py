@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from governance.accounts import token_cache
 from governance.accounts.models import ApiToken
-from governance.audit.recorder import record
+from common.audit import record
 
 # Recognisable by secret scanners; 4 + 36 characters (27 random bytes, 216 bits), the same 40 characters
 # as the DRF tokens this replaced, so clients that check the length keep working.

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from requests import RequestException
 
 from governance.accounts import oidc, tokens
-from governance.audit.recorder import record
+from common.audit import record
 
 log = logging.getLogger(__name__)
 OIDC_BACKEND = "governance.accounts.backends.OidcSessionBackend"

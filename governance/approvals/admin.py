@@ -16,7 +16,7 @@ from governance.approvals.models import (
     StagePolicy,
     WebhookDelivery,
 )
-from governance.audit.recorder import record
+from common.audit import record
 
 
 def _stage_data(stage: Stage) -> dict:

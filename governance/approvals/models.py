@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from connectors import secrets as secret_box
+from common import secret_box
 
 
 class Immutable(models.Model):

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def _send(messages: list[tuple]) -> None:
     if not messages:
         return
-    if getattr(settings, "APPROVALS_OUTBOUND_MODE", "thread") != "inline":
+    if settings.APPROVALS_OUTBOUND_MODE != "inline":
         from governance.approvals.webhooks import in_background
 
         in_background(_send_now, messages, name="promotion-mail")

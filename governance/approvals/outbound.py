@@ -27,7 +27,7 @@ class Refused(Exception):
 
 def _allowed_entries():
     networks, hosts = [], set()
-    for item in getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", []) or []:
+    for item in settings.WEBHOOK_ALLOWED_NETWORKS or []:
         item = str(item).strip()
         if not item:
             continue
@@ -55,7 +55,7 @@ def check(url: str, resolve=socket.getaddrinfo) -> None:
     scheme, host, port = origin(url)
     if scheme not in ("http", "https") or not host:
         raise Refused(f"only http and https URLs with a host are delivered to, not {url[:200]!r}")
-    if not getattr(settings, "WEBHOOK_BLOCK_PRIVATE_ADDRESSES", not settings.DEBUG):
+    if not settings.WEBHOOK_BLOCK_PRIVATE_ADDRESSES:
         return
     networks, hosts = _allowed_entries()
     if host in hosts:

@@ -38,7 +38,7 @@ from governance.approvals.models import (
     StagePolicy,
     WebhookEvent,
 )
-from governance.audit.recorder import record
+from common.audit import record
 from lineage.kinds import NodeKind
 from lineage.models import Node
 

@@ -2,7 +2,7 @@
 every 15 minutes); `approvals.deliver_webhook` lets a worker send a delivery instead of the web process."""
 from celery import shared_task
 
-from governance.audit import context
+from common.audit import context
 
 
 @shared_task(name="approvals.expire_overdue")

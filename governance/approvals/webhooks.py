@@ -36,10 +36,6 @@ EVENT_HEADER = "X-Lineage-Ledger-Event"
 DELIVERY_HEADER = "X-Lineage-Ledger-Delivery"
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
@@ -79,7 +75,7 @@ def dispatch(ids: list[int]) -> None:
             log.exception("webhook deliveries %s could not be queued; sending them from this process",
                           [i for i in ids if i not in queued])
             ids = [i for i in ids if i not in queued]
-    if _setting("APPROVALS_OUTBOUND_MODE", "thread") == "inline":
+    if settings.APPROVALS_OUTBOUND_MODE == "inline":
         _deliver_all(ids)
         return
     in_background(_deliver_all, list(ids), name="webhook-delivery")
@@ -169,9 +165,9 @@ def deliver(delivery_id: int, *, max_attempts: int | None = None, backoff: float
             sleep=time.sleep) -> WebhookDelivery:
     """Send one delivery until it succeeds, is refused, or runs out of attempts. Idempotent: a delivery
     that already succeeded is not sent again."""
-    max_attempts = max_attempts or _setting("APPROVALS_WEBHOOK_MAX_ATTEMPTS", 4)
-    backoff = _setting("APPROVALS_WEBHOOK_BACKOFF", 0.5) if backoff is None else backoff
-    timeout = _setting("APPROVALS_WEBHOOK_TIMEOUT", 5)
+    max_attempts = max_attempts or settings.APPROVALS_WEBHOOK_MAX_ATTEMPTS
+    backoff = settings.APPROVALS_WEBHOOK_BACKOFF if backoff is None else backoff
+    timeout = settings.APPROVALS_WEBHOOK_TIMEOUT
     delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
     if delivery.status == DeliveryStatus.SUCCEEDED:
         return delivery

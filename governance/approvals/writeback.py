@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from connectors.models import ConnectorConfig
+from common import sources
 
 
 @dataclass
 class Plan:
     action: dict | None
-    config: ConnectorConfig | None
+    config: object | None  # a configured connector (common.sources.configured)
     note: str  # why nothing runs at the source, when nothing does
 
     @property
@@ -22,7 +22,7 @@ class Plan:
         return self.action is not None and self.config is not None
 
 
-def _matches(config: ConnectorConfig, node) -> bool:
+def _matches(config, node) -> bool:
     """Connectors name the instance a node came from by the host[:port] of their URL (node namespace and
     source-id prefix), so that is how a node finds its connector when several of one kind exist."""
     for value in (config.settings or {}).values():
@@ -38,7 +38,7 @@ def plan(policy: dict, node) -> Plan:
     if not action:
         return Plan(None, None, f"The {policy.get('stage')} policy maps no action for source {node.source!r}: "
                                 "promotion recorded only.")
-    configs = list(ConnectorConfig.objects.filter(kind=node.source).order_by("pk"))
+    configs = sources.configured(node.source)
     if not configs:
         return Plan(None, None, f"No connector of kind {node.source!r} is configured: promotion recorded only.")
     if len(configs) > 1:
@@ -61,14 +61,9 @@ class WriteBackError(Exception):
 
 
 def perform(p: Plan, node):
-    """Call the connector plugin; its answer (a JSON-able description of what it did) is returned."""
-    from connectors import registry
-
+    """Call the connector plugin (through common.sources); its answer (a JSON-able description of what it
+    did) is returned."""
     try:
-        module = registry.plugin(p.config.kind)
-    except (ImportError, ValueError) as exc:
-        raise WriteBackError(f"connector plugin {p.config.kind!r} unavailable: {exc}") from exc
-    execute = getattr(module, "execute_promotion", None)
-    if execute is None:
-        raise WriteBackError(f"connector plugin {p.config.kind!r} cannot execute promotions")
-    return execute(p.config, node, p.action)
+        return sources.execute_promotion(p.config, node, p.action)
+    except sources.Unavailable as exc:
+        raise WriteBackError(str(exc)) from exc

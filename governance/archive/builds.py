@@ -6,7 +6,7 @@ broker configured the API queues the build and answers 202 with a BundleBuild to
 that is created and closed within one request would only say what the 201 already says.
 
 Every transition is audited in the same transaction as the write it describes, as the requester (their
-user and request id travel with the task as `governance.audit.context.snapshot()`):
+user and request id travel with the task as `common.audit.context.snapshot()`):
 
     bundle_build.create   queued, in the request, committed before the task is sent (a worker finds the row)
     bundle_build.start    a worker took it (`attempt` > 1: redelivered after a worker died)
@@ -29,8 +29,7 @@ from django.utils import timezone
 from governance.archive import services
 from governance.archive.closure import ClosureTooLarge
 from governance.archive.models import BuildState, BundleBuild
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 
 FINAL = (BuildState.DONE, BuildState.FAILED)
 

@@ -213,7 +213,7 @@ def audit_document(subject: Node, node_ids: list[int], governance_objects: list,
     by_seq = {e.seq: audit_entry_doc(e) for e in entries}
     bound = False
     if checkpoint is not None and of_interest:
-        limit = getattr(settings, "ARCHIVE_AUDIT_SEGMENT_MAX", 5000)
+        limit = settings.ARCHIVE_AUDIT_SEGMENT_MAX
         first, last = of_interest[0], checkpoint["seq"]
         if last - first + 1 <= limit:
             for entry in AuditEntry.objects.filter(seq__gte=first, seq__lte=last).order_by("seq"):

@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from governance.archive.closure import protected_closure
 from governance.archive.models import HOLD_KINDS, LegalHold
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage.models import Node
 
 

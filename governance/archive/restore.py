@@ -37,8 +37,7 @@ from django.utils import timezone
 
 from governance.archive import storage, verify
 from governance.archive.models import TRUST_UNTRUSTED, TRUST_VERIFIED, BundleMember, EvidenceBundle
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage import store
 from lineage.models import Node
 
@@ -58,11 +57,10 @@ class RestoreResult:
 
 
 def limits_from_settings() -> verify.Limits:
-    base = verify.Limits()
     return verify.Limits(
-        max_entries=getattr(settings, "ARCHIVE_ZIP_MAX_ENTRIES", base.max_entries),
-        max_member_bytes=getattr(settings, "ARCHIVE_ZIP_MAX_MEMBER_BYTES", base.max_member_bytes),
-        max_total_bytes=getattr(settings, "ARCHIVE_ZIP_MAX_TOTAL_BYTES", base.max_total_bytes),
+        max_entries=settings.ARCHIVE_ZIP_MAX_ENTRIES,
+        max_member_bytes=settings.ARCHIVE_ZIP_MAX_MEMBER_BYTES,
+        max_total_bytes=settings.ARCHIVE_ZIP_MAX_TOTAL_BYTES,
     )
 
 

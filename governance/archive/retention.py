@@ -21,8 +21,7 @@ from django.utils import timezone
 
 from governance.archive import holds
 from governance.archive.models import BundleMember, RetentionPolicy
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage import graph
 from lineage.kinds import EdgeKind, NodeKind
 from lineage.models import Edge, Node

@@ -19,8 +19,7 @@ from django.utils import timezone
 from governance.archive import export, report, storage, verify
 from governance.archive.closure import bundle_closure
 from governance.archive.models import BUNDLE_SUBJECT_KINDS, TRUST_UNTRUSTED, BundleMember, EvidenceBundle
-from governance.audit import context
-from governance.audit.recorder import record
+from common.audit import context, record
 from lineage import graph
 from lineage.models import Node
 

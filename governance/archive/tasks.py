@@ -19,7 +19,7 @@ def build_bundle_task(node_id: int, user_id: int | None, depth: int | None = Non
     """Build the bundle of node `node_id` as user `user_id` (who asked: the bundle and its audit entry name
     them). A bundle the service refuses (wrong node kind, bad depth, closure too large) is an answer, not a
     crash: {"error": ...}, so a worker does not retry what cannot succeed. `ctx`: the requester's
-    `governance.audit.context.snapshot()`, so the audit entry keeps their request id.
+    `common.audit.context.snapshot()`, so the audit entry keeps their request id.
 
     `build_id`: the BundleBuild the API queued; its row then decides node, requester and depth, and records
     the outcome (the first three arguments are kept so that callers without a job keep working)."""
@@ -31,7 +31,7 @@ def build_bundle_task(node_id: int, user_id: int | None, depth: int | None = Non
     from django.contrib.auth import get_user_model
 
     from governance.archive import services
-    from governance.audit import context
+    from common.audit import context
     from governance.archive.closure import ClosureTooLarge
     from lineage.models import Node
 

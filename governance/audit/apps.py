@@ -7,4 +7,9 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self):
+        import common.audit
         from governance.audit import checks  # noqa: F401  (registers the signing-key checks)
+        from governance.audit import recorder
+
+        # Every app records through common.audit (lineage may not import governance): this is the chain.
+        common.audit.install(recorder)

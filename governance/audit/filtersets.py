@@ -1,7 +1,7 @@
 """Filters for the audit entry list: who, what, which object, when, and which request."""
 import django_filters
 
-from governance import datetime_filters
+from common import datetime_filters
 
 from governance.audit.models import AuditEntry
 

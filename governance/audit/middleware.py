@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from governance.audit import context
+from common.audit import context
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

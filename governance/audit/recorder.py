@@ -17,7 +17,8 @@ from typing import Iterable
 from django.conf import settings
 from django.db import connection, transaction
 
-from governance.audit import chain, context, signing
+from common.audit import context
+from governance.audit import chain, signing
 from governance.audit.models import AuditCheckpoint, AuditEntry, entry_fields, iso
 
 # Arbitrary constant identifying the audit chain's advisory lock.
@@ -134,7 +135,7 @@ def _append(specs: list[dict], ctx: context.AuditContext, tail: tuple[int, str],
         rows.append(row)
         prev_hash = entry.hash
     _insert(entries, rows)
-    every = int(getattr(settings, "AUDIT_CHECKPOINT_EVERY", 0) or 0)
+    every = int(settings.AUDIT_CHECKPOINT_EVERY or 0)
     if periodic_checkpoint and every > 0 and start // every != seq // every:
         _checkpoint(seq, prev_hash, ctx, trigger="periodic")
     return entries

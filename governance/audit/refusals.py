@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 
-from governance.audit import context
+from common.audit import context
 
 log = logging.getLogger(__name__)
 

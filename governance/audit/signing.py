@@ -7,7 +7,6 @@ Old checkpoints stay verifiable after a rotation while their key is listed in `A
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,18 +27,15 @@ class Signer:
 
 
 def _hmac_keys() -> list[bytes]:
-    current = getattr(settings, "AUDIT_HMAC_KEY", "") or ""
+    current = settings.AUDIT_HMAC_KEY or ""
     if not current:
         raise ImproperlyConfigured("AUDIT_HMAC_KEY must be set: audit checkpoints are signed with it")
-    previous = getattr(settings, "AUDIT_HMAC_PREVIOUS_KEYS", []) or []
+    previous = settings.AUDIT_HMAC_PREVIOUS_KEYS or []
     return [k.encode("utf-8") for k in [current, *previous]]
 
 
 def _ed25519_private():
-    raw = getattr(settings, "AUDIT_ED25519_PRIVATE_KEY", None)
-    if raw is None:
-        raw = os.environ.get("AUDIT_ED25519_PRIVATE_KEY", "")
-    raw = (raw or "").strip()
+    raw = (settings.AUDIT_ED25519_PRIVATE_KEY or "").strip()
     if not raw:
         return None
     from cryptography.hazmat.primitives import serialization

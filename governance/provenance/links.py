@@ -6,6 +6,7 @@ the node's properties is offered. Nothing here guesses a host.
 """
 from __future__ import annotations
 
+from common import sources
 from lineage.kinds import NodeKind, Source
 
 URL_PROPERTIES = ("url", "external_url", "externalUrl", "source_url", "code_source_url")
@@ -19,10 +20,8 @@ def _connector_settings(kind: str, instance: str, cache: dict) -> dict | None:
     """Read once per card (`cache`: every connector in one query), never across requests: a connector edited
     a second ago counts."""
     if "connectors" not in cache:
-        from connectors.models import ConnectorConfig
-
         cache["connectors"] = {(c.kind, (c.settings or {}).get("instance", c.name)): dict(c.settings or {})
-                               for c in ConnectorConfig.objects.filter(kind__in=("kubeflow", "viya"))}
+                               for c in sources.configured("kubeflow", "viya")}
     return cache["connectors"].get((kind, instance))
 
 

@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.filter_backend import filtered
+from common.filter_backend import filtered
 from governance.provenance import card as cards, registry, serializers as s
 from governance.provenance.filtersets import ModelRegistryFilterSet
 

@@ -18,7 +18,7 @@ from rest_framework import filters, serializers as drf_serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from governance.filter_backend import BoundedFilterBackend
+from common.filter_backend import BoundedFilterBackend
 
 from lineage import graph, graph_json
 from lineage.api import serializers as s

@@ -22,7 +22,7 @@ from dateutil import parser as date_parser
 
 from django.conf import settings
 
-from governance import inputs
+from common import inputs
 from lineage.ingest.models import EventKind
 
 # A body (after gunzip) larger than this is refused: one Spark event with full schema facets is rarely

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from governance import datetime_filters
+from common import datetime_filters
 from lineage.filtersets import StrictBooleanFilter, _text_search
 from lineage.ingest.models import EventKind, IngestedEvent
 

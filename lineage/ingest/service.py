@@ -40,9 +40,8 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from governance import inputs
-from governance.audit import context
-from governance.audit.recorder import record, record_many
+from common import inputs
+from common.audit import context, record, record_many
 from lineage import store
 from lineage.ingest.events import IngestRejected, ParsedEvent, event_too_large, max_event_bytes, parse_event
 from lineage.ingest.group_commit import GroupCommitter

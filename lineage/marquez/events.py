@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from governance.audit.recorder import record
+from common.audit import record
 from lineage.ingest.models import IngestedEvent
 from lineage.models import RawRecord
 

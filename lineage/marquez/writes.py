@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from governance.audit.recorder import record
+from common.audit import record
 from lineage.marquez import errors
 
 MESSAGE = ("Marquez's deprecated write API is not supported here: send OpenLineage events to "

@@ -38,7 +38,7 @@ def test_starts_with_a_real_audit_key_or_in_debug():
 @pytest.mark.django_db
 def test_stored_connector_credentials_need_their_own_key(settings):
     from connectors.models import ConnectorConfig
-    from governance.audit.checks import connector_key_problem
+    from connectors.checks import connector_key_problem
 
     settings.DEBUG = False
     settings.CONNECTOR_SECRET_KEY = ""

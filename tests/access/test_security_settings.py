@@ -18,7 +18,7 @@ from django.conf import settings
 from django.test import Client, RequestFactory
 from django.views.debug import ExceptionReporter
 
-from governance import security
+from common import security
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "4f1c2d3e4b5a69788796a5b4c3d2e1f0deadbeef"

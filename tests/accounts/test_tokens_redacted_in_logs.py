@@ -1,7 +1,7 @@
 """A personal API token that reaches a log line bare (no "Bearer", no "token=") is still masked: the
 tokens carry a recognisable prefix for exactly this."""
 from governance.accounts.tokens import new_key
-from governance.security import REDACTED, redact
+from common.security import REDACTED, redact
 
 
 def test_a_bare_token_is_redacted_and_the_rest_kept():

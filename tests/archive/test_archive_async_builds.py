@@ -19,7 +19,7 @@ from django.conf import settings
 from governance.archive import builds, tasks
 from governance.archive.models import BundleBuild, EvidenceBundle
 from devtools.archive_sample import make_model_lineage
-from governance.audit import context
+from common.audit import context
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 from lineage.models import Node

@@ -3,7 +3,8 @@ import datetime as dt
 
 import pytest
 
-from governance.audit import context, recorder
+from common.audit import context
+from governance.audit import recorder
 from governance.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

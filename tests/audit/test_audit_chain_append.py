@@ -5,7 +5,8 @@ import json
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from governance.audit import chain, context, recorder
+from common.audit import context
+from governance.audit import chain, recorder
 from governance.audit.models import AuditCheckpoint, AuditEntry
 from governance.audit.verify import verify_chain
 

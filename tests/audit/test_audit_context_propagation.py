@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from governance.audit import context, recorder
+from common.audit import context
+from governance.audit import recorder
 from governance.audit.models import AuditEntry
 
 

@@ -8,7 +8,7 @@ from devtools.kubeflow.testing import snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from devtools.viya.fake_server import FakeViya
 from tests.support.viya import small_state
-from governance.audit import context
+from common.audit import context
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 
 pytestmark = pytest.mark.django_db

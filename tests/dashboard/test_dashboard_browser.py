@@ -160,7 +160,7 @@ def test_lineage_explorer_shows_the_models_upstream_dataset(live_server, page):
 def _pending_request(requester, name="churn-model", version="3"):
     from governance.approvals import services
     from governance.approvals.models import Stage, StagePolicy
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     # A transactional test starts from an empty database (the default stages' data migration is flushed).

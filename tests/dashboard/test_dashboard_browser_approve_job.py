@@ -15,7 +15,7 @@ def pending_request(requester):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import ensure_default_stages
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     ensure_default_stages()  # a transactional test starts from an empty database

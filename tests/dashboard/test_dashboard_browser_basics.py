@@ -17,7 +17,7 @@ def test_every_page_meets_the_basics_at_1024(live_server, page_1024):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import ensure_default_stages
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     page = page_1024

@@ -38,7 +38,7 @@ def _production_version(tmp_path):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import ensure_default_stages, open_policy
-    from governance.audit import context
+    from common.audit import context
     from tests.support.provenance import harvest_demo_platforms
 
     ensure_default_stages()  # a transactional test starts from an empty database

@@ -34,7 +34,7 @@ def versions(users):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import open_policy
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     store.apply([NodeFact(NodeKey("viya", NodeKind.MODEL_VERSION, f"v/model/m{i:02d}/version/1.0"),

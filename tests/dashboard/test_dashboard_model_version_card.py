@@ -32,7 +32,7 @@ def test_the_page_draws_every_section_of_the_card(users):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import open_policy
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     ids = timed_story()

@@ -13,7 +13,7 @@ from governance.approvals.models import Stage
 from governance.archive import holds
 from governance.archive import services as archive
 from governance.archive.models import RetentionPolicy
-from governance.audit import context
+from common.audit import context
 from governance.audit.models import AuditEntry
 from lineage.models import Node
 

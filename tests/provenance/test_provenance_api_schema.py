@@ -54,7 +54,7 @@ def test_schema_documents_the_card_and_its_parameters(schema, users):
     from governance.approvals.models import Stage
     from tests.support.approvals import open_policy
     from governance.archive.services import build_bundle
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     ids = timed_story()

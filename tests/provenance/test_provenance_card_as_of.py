@@ -49,7 +49,7 @@ def test_governance_is_cut_at_as_of(users):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import open_policy
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     ids = timed_story()

@@ -80,7 +80,7 @@ def test_governance_sections_show_every_decision(viya_version, users):
     from governance.approvals import services
     from governance.approvals.models import Stage
     from tests.support.approvals import open_policy
-    from governance.audit import context
+    from common.audit import context
 
     open_policy("staging", approvals=1)
     with context.acting_as(context.for_user(users["engineer"])):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def version_with_bundle(users):
     from governance.archive.services import build_bundle
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     ids = timed_story()
@@ -41,7 +41,7 @@ def test_an_engineers_own_bundle_is_visible_to_them():
     """Bundle visibility is the archive API's rule, not one of the card's own: a bundle an engineer made
     (through the service, e.g. before a role change) is theirs to see."""
     from governance.archive.services import build_bundle
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
     from tests.conftest import make_user
 

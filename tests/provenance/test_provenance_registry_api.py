@@ -25,7 +25,7 @@ def registry(users):
     from governance.approvals.models import Stage
     from tests.support.approvals import open_policy
     from governance.archive.services import build_bundle
-    from governance.audit import context
+    from common.audit import context
     from lineage.models import Node
 
     facts = []
@@ -132,7 +132,7 @@ def test_no_role_no_registry(registry, clients, who, status):
 
 def test_an_overridden_gate_no_longer_counts_as_failing(registry, users):
     from governance.approvals import services
-    from governance.audit import context
+    from common.audit import context
 
     req = registry["pending"]
     with context.acting_as(context.for_user(users["admin"])):

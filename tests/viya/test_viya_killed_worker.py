@@ -29,7 +29,7 @@ from devtools.kubeflow.testing import snapshot
 from connectors.models import ConnectorConfig, Harvest, HarvestCursor
 from devtools.viya.fake_server import FakeViya, _Handler
 from devtools.viya.fake_state import ViyaState
-from governance.audit import context
+from common.audit import context
 from governance.audit.models import AuditEntry
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 from tests.support.workers import SECOND_BROKER, send_task, wait_for

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from connectors.viya.api.serializers import SameAsConfirmRequest, SameAsEdge, SameAsLinkRequest
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ADMIN, APPROVER, ENGINEER
-from governance.audit.recorder import record
+from common.audit import record
 from lineage.models import Edge
 from lineage.stitching import LinkAlreadyConfirmed, StitchError, confirm_same_as, link_same_as
 

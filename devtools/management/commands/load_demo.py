@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 
 from governance.accounts import tokens
 from governance.accounts.roles import ensure_groups
-from governance.audit import context
+from common.audit import context
 from devtools.provenance_demo import load_demo as registry_history
 
 # (username, role, password). Demo only: printed for the newcomer, never used outside `make demo`.

@@ -25,7 +25,7 @@ from governance.approvals.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from governance.audit.recorder import record
+from common.audit import record
 from lineage.kinds import NodeKind
 from lineage.models import Node
 

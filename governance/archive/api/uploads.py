@@ -14,11 +14,8 @@ from rest_framework.exceptions import APIException
 
 from lineage.ingest.throttling import IngestRateThrottle
 
-DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
-
-
 def max_upload_bytes() -> int:
-    return int(getattr(settings, "ARCHIVE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+    return int(settings.ARCHIVE_MAX_UPLOAD_BYTES)
 
 
 class UploadTooLarge(APIException):
@@ -68,7 +65,7 @@ class VerifyUploadThrottle(IngestRateThrottle):
     scope = "archive_verify_upload"
 
     def get_rate(self):
-        rate = str(getattr(settings, "ARCHIVE_VERIFY_RATE_LIMIT", "") or "").strip()
+        rate = str(settings.ARCHIVE_VERIFY_RATE_LIMIT or "").strip()
         return None if rate in ("", "0") else rate
 
     def parse_rate(self, rate):

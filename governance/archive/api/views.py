@@ -20,7 +20,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from governance.parsers import BoundedJSONParser
+from common.parsers import BoundedJSONParser
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role
 from governance.archive import builds, holds, retention, services, verify
@@ -31,7 +31,7 @@ from governance.archive.closure import ClosureTooLarge
 from governance.archive.filtersets import (BundleBuildFilterSet, EvidenceBundleFilterSet, LegalHoldFilterSet,
                                            RetentionPolicyFilterSet)
 from governance.archive.models import BundleBuild, EvidenceBundle, LegalHold, RetentionPolicy
-from governance.audit.recorder import record
+from common.audit import record
 from governance.celery import broker_configured
 
 BundlePermission = role_permission(AUDITOR, read_roles=(ENGINEER, APPROVER, AUDITOR))

@@ -6,7 +6,7 @@ so every view here uses `AuditorsRead`, which also limits writing (the checkpoin
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
-from governance.filter_backend import BoundedFilterBackend
+from common.filter_backend import BoundedFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets

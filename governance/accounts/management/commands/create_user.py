@@ -13,7 +13,7 @@ from django.db import transaction
 
 from governance.accounts import tokens
 from governance.accounts.roles import ALL_ROLES, ensure_groups
-from governance.audit import context
+from common.audit import context
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from governance.archive.retention import apply_retention
-from governance.audit import context
+from common.audit import context
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.archive.restore import RestoreError, restore_path
-from governance.audit import context
+from common.audit import context
 
 
 class Command(BaseCommand):

@@ -1,7 +1,8 @@
 """`manage.py audit_checkpoint`: sign the audit chain's current tail now (e.g. before a hand-over)."""
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.audit import context, recorder
+from common.audit import context
+from governance.audit import recorder
 
 
 class Command(BaseCommand):

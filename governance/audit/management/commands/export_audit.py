@@ -1,7 +1,8 @@
 """`manage.py export_audit`: write the audit trail (or a seq range) as JSON Lines or CSV for offline checks."""
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.audit import context, export
+from common.audit import context
+from governance.audit import export
 from governance.audit.recorder import record
 
 

@@ -37,7 +37,7 @@ class BadInput(Exception):
 
 
 def max_depth() -> int:
-    return int(getattr(settings, "JSON_MAX_DEPTH", DEFAULT_MAX_DEPTH) or DEFAULT_MAX_DEPTH)
+    return int(settings.JSON_MAX_DEPTH or DEFAULT_MAX_DEPTH)
 
 
 def check_depth(raw: bytes | str, limit: int | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The project's JSON parser for DRF views: the limits of governance.inputs (nesting depth, NUL, invalid
+"""The project's JSON parser for DRF views: the limits of common.inputs (nesting depth, NUL, invalid
 Unicode) applied before a serializer sees the data, so every write endpoint refuses such bodies with a 400
 naming the limit instead of failing later (a 500, or a database that answers differently from SQLite)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from governance import inputs
+from common import inputs
 
 
 class BadJSONInput(APIException):

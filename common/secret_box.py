@@ -1,4 +1,5 @@
-"""Connector secrets (passwords, client secrets, tokens) encrypted at rest with Fernet.
+"""Secrets stored in the database (connector passwords, client secrets and tokens; approval webhook
+secrets) encrypted at rest with Fernet. Shared here because connectors and approvals both store them.
 
 The key comes from CONNECTOR_SECRET_KEY (a Fernet key) or, when unset, is derived from SECRET_KEY so the
 embedded default works without configuration.

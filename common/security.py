@@ -6,7 +6,8 @@ turn it off) with per-path additions (CONTENT_SECURITY_POLICY_EXTRA) where a pag
 
 * /dashboard/: Dash writes one inline <script> that starts its renderer. Rather than 'unsafe-inline' the
   policy names that script's hash, which Dash computes itself (`Dash.csp_hashes()`), so an injected script
-  still cannot run. Plotly and the component libraries add <style> elements, hence style 'unsafe-inline'
+  still cannot run. The dashboard app registers that provider (`add_script_hashes`, in its ready()): this
+  module imports no app of ours. Plotly and the component libraries add <style> elements, hence style 'unsafe-inline'
   (styles cannot run code).
 * /api/docs/ needs nothing more: Swagger UI's assets are our static files (drf-spectacular-sidecar) and its
   start-up script a separate request (SpectacularSwaggerSplitView), not an inline script.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
+from typing import Callable, Iterable
 
 from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
@@ -36,7 +38,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
+        policy = settings.CONTENT_SECURITY_POLICY
         if policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = header_for(request.path, policy)
         return response
@@ -44,22 +46,24 @@ class ContentSecurityPolicyMiddleware:
 
 def header_for(path: str, policy: dict[str, list[str]]) -> str:
     directives = {name: list(values) for name, values in policy.items()}
-    for prefix, extra in getattr(settings, "CONTENT_SECURITY_POLICY_EXTRA", {}).items():
+    for prefix, extra in settings.CONTENT_SECURITY_POLICY_EXTRA.items():
         if path.startswith(prefix):
             for name, values in extra.items():
                 directives.setdefault(name, []).extend(v for v in values if v not in directives.get(name, []))
-    if path.startswith("/dashboard/"):
-        directives.setdefault("script-src", []).extend(_dash_script_hashes())
+    for prefix, hashes in _SCRIPT_HASHES.items():
+        if path.startswith(prefix):
+            directives.setdefault("script-src", []).extend(hashes())
     return "; ".join(" ".join([name, *values]) for name, values in directives.items())
 
 
-@lru_cache(maxsize=1)
-def _dash_script_hashes() -> tuple[str, ...]:
-    """The quoted hashes ('sha256-…') of the Dash app's inline scripts (its renderer start-up); fixed once
-    the app is built."""
-    from dashboard.app import get_app
+# Path prefix -> a function returning the quoted hashes ('sha256-…') of the inline scripts served there.
+_SCRIPT_HASHES: dict[str, Callable[[], Iterable[str]]] = {}
 
-    return tuple(get_app().csp_hashes())
+
+def add_script_hashes(prefix: str, provider: Callable[[], Iterable[str]]) -> None:
+    """Allow the inline scripts whose hashes `provider` returns under `prefix`; called once per process
+    at most (the scripts are fixed once the app that writes them is built)."""
+    _SCRIPT_HASHES[prefix] = lru_cache(maxsize=1)(lambda: tuple(provider()))
 
 
 # A key that names a secret, then a separator, then the value (JSON, query strings, headers, key=value).
