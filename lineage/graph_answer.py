@@ -82,7 +82,7 @@ def _nulls(columns) -> str:
     return ", ".join("NULL" for _ in columns)
 
 
-def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
+def _edge_rows(directions, as_of, edge_kinds, model: bool) -> tuple[str, str]:
     """(extra CTE or "", FROM … WHERE of the edges `e` holding at as_of, of edge_kinds, with both ends kept).
 
     Walking one direction, the kept nodes were reached through their edges on the walk's side (their
@@ -100,8 +100,11 @@ def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
         holds += " AND (e.kind = ANY(%(edge_kinds)s)) IS TRUE"
     if len(directions) == 1:
         near, far = ("dst_id", "src_id") if directions[0] == "upstream" else ("src_id", "dst_id")
-        cte = (", reached AS MATERIALIZED (SELECT e.* FROM kept s JOIN lineage_edge e ON e."
-               f"{near} = s.id WHERE {holds})")
+        # Only the columns the answer reads go into the materialized rows (not `properties`, unless asked).
+        columns = Edge._meta.concrete_fields if model else [Edge._meta.get_field(name) for name in (
+            "id", "kind", "src", "dst", "source", "valid_from", "valid_to", "raw")]
+        cte = (f", reached AS MATERIALIZED (SELECT {', '.join(f'e.{f.column}' for f in columns)}"
+               f" FROM kept s JOIN lineage_edge e ON e.{near} = s.id WHERE {holds})")
         return cte, f"FROM reached e JOIN kept t ON t.id = e.{far}"
     return "", f"FROM kept s JOIN lineage_edge e ON e.src_id = s.id JOIN kept t ON t.id = e.dst_id WHERE {holds}"
 
@@ -139,7 +142,7 @@ def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nod
         walk, answer, params = graph._walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
                                                  max_nodes + 1)
         params["max_nodes"] = max_nodes
-        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds)
+        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds, model)
         header = ("(SELECT count(*) FROM answer)::integer,"
                   " (SELECT count(*) FROM lineage_node WHERE id = ANY(%(starts)s))::bigint")
         sql = (f"{walk}, answer AS MATERIALIZED ({answer}),"
