@@ -342,13 +342,16 @@ def lineage(
     edge_kinds: list[str] | None = None,
     max_nodes: int = 1000,
 ) -> GraphResult:
-    """The lineage subgraph around `start_ids`: the walk and the node rows (see _walk), then one statement
-    for the edges between them.
+    """The lineage subgraph around `start_ids` as model instances (the dashboard and the provenance card
+    read their properties): the walk, the node rows and the edges between them in one round trip on
+    PostgreSQL, edges looked up from the walk's side (lineage.graph_answer.rows).
 
     `node_kinds` filters which nodes are returned (the walk still passes through the others; the start
     nodes are always returned). `max_nodes` caps the answer nearest-first and sets `truncated` when more
     were reachable. Edges are those holding at `as_of` (of `edge_kinds`) between two returned nodes.
     """
+    from lineage import graph_answer
+
     _check_direction(direction)
     depth = max(0, min(int(depth), MAX_DEPTH))
     max_nodes = max(1, min(int(max_nodes), MAX_NODES))
@@ -356,15 +359,13 @@ def lineage(
     if not start_ids:
         return GraphResult(nodes=[], edges=[])
     directions = ("upstream", "downstream") if direction == "both" else (direction,)
-    # One more than asked for: finding it is what says the answer was truncated.
-    rows = _walk(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough=max_nodes + 1, node_rows=True)
-    truncated = len(rows) > max_nodes
-    rows = rows[:max_nodes]
-    build = _loader(Node)
-    nodes = [build(row[:-1]) for row in rows]
-    depth_of = {row[0]: row[-1] for row in rows}
-    return GraphResult(nodes=nodes, edges=edges_between(list(depth_of), as_of=as_of, edge_kinds=edge_kinds),
-                       depth_of=depth_of, truncated=truncated)
+    found = graph_answer.rows(start_ids, directions=directions, depth=depth, as_of=as_of, node_kinds=node_kinds,
+                              edge_kinds=edge_kinds, max_nodes=max_nodes, model=True)
+    build_node, build_edge = _loader(Node), _loader(Edge)
+    nodes = [build_node(row[:-1]) for row in found.nodes]
+    depth_of = {row[0]: row[-1] for row in found.nodes}
+    return GraphResult(nodes=nodes, edges=[build_edge(row) for row in found.edges], depth_of=depth_of,
+                       truncated=found.truncated)
 
 
 def _node_rows(ids: list[int]) -> list[tuple]:

@@ -1,5 +1,9 @@
 """The lineage answer of GET /api/nodes/{id}/lineage/ as JSON text that PostgreSQL builds, in ONE statement.
 
+No longer what the view serves (issue 18: lineage.graph_answer answers with tuples serialised by orjson,
+which costs PostgreSQL less than json_agg and runs on SQLite too); kept as the previous PostgreSQL body that
+tests/api/test_api_lineage_body_old_vs_new.py and the lineage benchmarks compare the new one with.
+
 Why: on a 1,000-node answer the walk itself costs PostgreSQL ~3 ms, while fetching the node and edge rows,
 building model instances and serializing them cost Python several times that (issue #9). Here the same
 walk (lineage.graph._walk_parts, shared, so both paths walk identically) feeds json_agg over the kept node

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -20,7 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from common.filter_backend import BoundedFilterBackend
 
-from lineage import graph, graph_json
+from lineage import graph, graph_answer
 from lineage.api import serializers as s
 from lineage.filtersets import EdgeFilterSet, NodeFilterSet, RawRecordFilterSet
 from lineage.kinds import NodeKind
@@ -52,7 +51,7 @@ def _graph_edges(edges) -> list[dict]:
 
 
 def _lineage_options(q: dict) -> dict:
-    """lineage_json's keyword arguments from the validated LineageQuerySerializer data."""
+    """graph_answer.body's keyword arguments from the validated LineageQuerySerializer data."""
     as_of = q.get("as_of")
     return {"direction": q["direction"], "depth": q["depth"], "as_of": as_of,
             "node_kinds": q.get("node_kinds") or None, "edge_kinds": q.get("edge_kinds") or None,
@@ -61,8 +60,8 @@ def _lineage_options(q: dict) -> dict:
 
 
 def lineage_answer(start_id: int, q: dict) -> dict:
-    """The lineage response as Python data, from lineage.graph.lineage() (model instances): what SQLite
-    and the browsable API serve, and what the PostgreSQL JSON statement (lineage.graph_json) must equal."""
+    """The lineage response as Python data, from lineage.graph.lineage() (model instances): what the
+    browsable API serves, and what the JSON body (lineage.graph_answer.body) must equal."""
     options = _lineage_options(q)
     as_of_text = options.pop("as_of_text")
     result = graph.lineage([start_id], **options)
@@ -151,15 +150,20 @@ class NodeViewSet(_NodeViewSetBase):
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def lineage(self, request, pk=None):
-        node = get_object_or_404(Node.objects.only("id"), pk=pk)
         query = s.LineageQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        if not query.is_valid():
+            get_object_or_404(Node.objects.only("id"), pk=pk)  # an unknown node is a 404 before a bad parameter
+            query.is_valid(raise_exception=True)
         q = query.validated_data
-        if connection.vendor == "postgresql" and isinstance(request.accepted_renderer, JSONRenderer):
-            # The body PostgreSQL builds in one statement, as is: no model instances, no serializer (the
-            # browsable API and SQLite keep the path below; both mean the same, see lineage.graph_json).
-            body = graph_json.lineage_json(node.pk, **_lineage_options(q))
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            # One statement (walk, rows, edges, and whether the node exists), tuples serialised by orjson:
+            # no model instances, no serializer. The browsable API keeps the path below; both mean the same.
+            start = int(pk)
+            body = graph_answer.body(start, **_lineage_options(q)) if start < 2**63 else None  # bigint ids
+            if body is None:
+                raise Http404
             return HttpResponse(body, content_type="application/json")
+        node = get_object_or_404(Node.objects.only("id"), pk=pk)
         return Response(lineage_answer(node.pk, q))
 
     @extend_schema(
