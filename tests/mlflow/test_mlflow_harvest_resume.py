@@ -102,7 +102,10 @@ def test_killed_harvest_process_resumes_to_the_clean_result(mlflow_server, tmp_p
             assert record.status == "failed" and "terminated by signal" in record.error
         else:
             assert record.status == "running"  # killed outright: nothing could record the end
-        assert Node.objects.count() < len(expected[0])
+        # Killed before the end: the harvest never succeeded (whether its last pages had already written every
+        # node depends on the machine's speed; what must hold is that the resumed harvest ends identical).
+        assert not Harvest.objects.filter(status="succeeded").exists()
+        assert Node.objects.count() <= len(expected[0])
         proxy.faults.clear()
         if sig == signal.SIGKILL:
             # Killed outright, it still holds the source's lock; past HARVEST_LOCK_TTL the next harvest
