@@ -170,7 +170,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "governance.accounts.exceptions.json_exception_handler",
+    "EXCEPTION_HANDLER": "common.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

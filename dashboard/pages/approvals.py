@@ -15,6 +15,7 @@ from django.db.models import F
 
 from dashboard import auth, components as ui, governance_data, urlpaths
 from governance.accounts.roles import APPROVER, roles_of
+from governance.approvals import rules as approvals_rules
 
 PAGE = "approvals"
 TITLE = "Approvals"
@@ -212,6 +213,10 @@ def _fresh(pk):
     return PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester").get(pk=int(pk))
 
 
+def _verdict() -> str:
+    return "reject" if ctx.triggered_id == "req-reject" else "approve"
+
+
 def register(app):
     @app.callback(
         Output("req-decision-result", "children"), Output("req-info", "children"),
@@ -220,18 +225,17 @@ def register(app):
         State("req-comment", "value"), State("req-id", "data"),
         prevent_initial_call=True,
     )
-    def on_decide(approve_clicks, reject_clicks, comment, request_id):
+    @auth.guarded(rule=(approvals_rules.RULES, "approve"),
+                  refused=lambda message: (ui.refused(message, id="req-refused"),) + (no_update,) * 4,
+                  governed=lambda _a, _r, _c, request_id: ("promotion_request", _verdict(), request_id),
+                  idle=lambda approve_clicks, reject_clicks, _c, request_id: (
+                      (no_update,) * 5 if not (approve_clicks or reject_clicks) or request_id is None else None))
+    def on_decide(user, approve_clicks, reject_clicks, comment, request_id):
         from governance.approvals import services
         from governance.approvals.models import PromotionRequest
 
         unchanged = (no_update,) * 4
-        if not (approve_clicks or reject_clicks) or request_id is None:
-            return (no_update,) + unchanged
-        verdict = "reject" if ctx.triggered_id == "req-reject" else "approve"
-        try:
-            user = auth.require_role(APPROVER, governed=("promotion_request", verdict, request_id))
-        except auth.PermissionRefused as exc:
-            return (ui.refused(str(exc), id="req-refused"),) + unchanged
+        verdict = _verdict()
         try:
             req = decide(user, request_id, verdict, comment)
         except services.ApprovalError as exc:
@@ -254,18 +258,16 @@ def register(app):
         State("req-override-gate", "value"), State("req-override-reason", "value"), State("req-id", "data"),
         prevent_initial_call=True,
     )
-    def on_override(n_clicks, gate, reason, request_id):
-        from governance.accounts.roles import ADMIN
+    @auth.guarded(rule=(approvals_rules.RULES, "override"),
+                  refused=lambda message: (ui.refused(message, id="req-override-refused"),) + (no_update,) * 3,
+                  governed=lambda _n, gate, _reason, request_id: ("promotion_request", "override", request_id),
+                  idle=lambda n_clicks, _g, _r, request_id: (
+                      (no_update,) * 4 if not n_clicks or request_id is None else None))
+    def on_override(user, n_clicks, gate, reason, request_id):
         from governance.approvals import services
         from governance.approvals.models import PromotionRequest
 
         unchanged = (no_update,) * 3
-        if not n_clicks or request_id is None:
-            return (no_update,) + unchanged
-        try:
-            user = auth.require_role(ADMIN)
-        except auth.PermissionRefused as exc:
-            return (ui.refused(str(exc), id="req-override-refused"),) + unchanged
         try:
             services.override_gate(user, int(request_id), gate or "", reason or "")
         except services.ApprovalError as exc:

@@ -5,6 +5,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from governance.accounts import tokens
@@ -34,7 +35,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                           days=data.validated_data.get("expires_in_days"),
                                           not_after=presented.expires_at if presented else None)
         except tokens.TokenError as exc:
-            return Response({"error": "invalid", "detail": {"expires_in_days": [str(exc)]}}, status=400)
+            raise ValidationError({"expires_in_days": [str(exc)]}) from None
         body = s.ApiTokenIssuedSerializer(token).data
         body["token"] = key
         return Response(body, status=status.HTTP_201_CREATED)

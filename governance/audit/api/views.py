@@ -15,6 +15,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.errors import Conflict
 from governance.accounts.permissions import AuditorsRead
 from governance.audit import export, recorder
 from governance.audit.api.serializers import (
@@ -64,7 +65,7 @@ class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             cp = recorder.checkpoint(reason=payload.validated_data["reason"])
         except recorder.EmptyChain as exc:
-            return Response({"error": "empty_chain", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc), code="empty_chain") from None
         return Response(AuditCheckpointSerializer(cp).data, status=status.HTTP_201_CREATED)
 
 
