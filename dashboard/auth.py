@@ -59,7 +59,8 @@ def can(user, *roles: str) -> bool:
 
 
 def can_open(user, page: str) -> bool:
-    return can(user, *PAGE_ROLES[page])
+    rules, action = PAGE_RULES[page]
+    return rules.allows(user, action)
 
 
 def require_role(*roles: str, governed: tuple[str, str, object] | None = None):

@@ -98,7 +98,7 @@ def still_needed(req) -> html.Div:
 def decision_controls(user, req):
     from governance.approvals import services
 
-    if not auth.can(user, APPROVER):
+    if not approvals_rules.RULES.allows(user, "approve"):
         held = ", ".join(sorted(roles_of(user))) or "no role"
         return html.Div([ui.notice(f"Only approvers can approve or reject promotions; you hold: {held}.", "warn",
                                    id="req-approve-denied"), still_needed(req)])
@@ -126,10 +126,9 @@ def decision_controls(user, req):
 
 def override_controls(user, req):
     """Admins only, while the request is open: override a failing gate with a written reason."""
-    from governance.accounts.roles import ADMIN
     from governance.approvals import services
 
-    if not auth.can(user, ADMIN) or req.state not in ("draft", "pending"):
+    if not approvals_rules.RULES.allows(user, "override") or req.state not in ("draft", "pending"):
         return html.Div()
     blocked = services.blocking_gates(req)
     if not blocked:
@@ -193,7 +192,7 @@ def layout(user, query):
 
 
 def waiting_table(user):
-    if auth.can(user, APPROVER):
+    if approvals_rules.RULES.allows(user, "approve"):
         return ui.table(HEADERS, _request_rows(governance_data.waiting_for(user)), id="waiting-for-me",
                         empty="Nothing is waiting for you.")
     return ui.notice("Only approvers have requests waiting for them.", "info", id="waiting-for-me")
