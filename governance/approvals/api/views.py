@@ -10,7 +10,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import IsAdminRole
 from governance.approvals import filtersets, services
 from governance.approvals import rules
 from governance.approvals.api import serializers as s
@@ -29,6 +28,8 @@ from lineage.models import Node
 
 AdminWrites = rules.RULES.permission("configure")
 AnyRole = rules.RULES.permission("configure")
+# Webhook URLs and secrets reach other systems: admins only, even to read.
+WebhookPermission = rules.RULES.permission("configure", read_action="configure")
 
 
 class StageViewSet(AuditedModelViewSet):
@@ -189,12 +190,12 @@ class StageHistoryView(APIView):
 class WebhookSubscriptionViewSet(AuditedModelViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = s.WebhookSubscriptionSerializer
-    permission_classes = [IsAdminRole]
+    permission_classes = [WebhookPermission]
     audit_type = "webhook"
 
 
 class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = WebhookDelivery.objects.select_related("subscription")
     serializer_class = s.WebhookDeliverySerializer
-    permission_classes = [IsAdminRole]
+    permission_classes = [WebhookPermission]
     filterset_class = filtersets.WebhookDeliveryFilterSet

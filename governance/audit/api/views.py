@@ -16,8 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.errors import Conflict
-from governance.accounts.permissions import AuditorsRead
-from governance.audit import export, recorder
+from governance.audit import export, recorder, rules
 from governance.audit.api.serializers import (
     AuditCheckpointSerializer,
     AuditEntrySerializer,
@@ -27,6 +26,9 @@ from governance.audit.api.serializers import (
 from governance.audit.filtersets import AuditEntryFilterSet
 from governance.audit.models import AuditCheckpoint, AuditEntry
 from governance.audit.verify import verify_chain
+
+# Auditors (and admins) read; only admins write (a manual checkpoint): governance/audit/rules.py.
+AuditorsRead = rules.RULES.permission("checkpoint")
 
 
 class NewestFirst(CursorPagination):
