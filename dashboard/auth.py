@@ -2,8 +2,9 @@
 
 The Django view in `dashboard.views` runs after Django's session and authentication middleware, so it
 knows the signed-in user; it hands that user to the Dash (Flask) app through the WSGI environ under
-`ENVIRON_KEY`. Callbacks never trust anything the browser sends about identity: they call
-`current_user()` / `require_role()` here, which read only that environ entry. A request that reached
+`ENVIRON_KEY`. Callbacks never trust anything the browser sends about identity: they are wrapped in
+`guarded()` here, which reads only that environ entry and asks the domain's rules
+(governance/accounts/rules.py), the same the API's permission classes ask. A request that reached
 Flask any other way (no Django view in front) has no user and is refused.
 """
 from __future__ import annotations
