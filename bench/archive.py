@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from governance.accounts.roles import AUDITOR, ensure_groups
+    from common.roles import AUDITOR, ensure_groups
     from governance.archive import services, verify
     from devtools.archive_sample import make_model_lineage
     from governance.audit.offline_verify import keys_from

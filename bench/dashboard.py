@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     from django.db import connection
 
     from devtools.dashboard import layered_lineage
-    from governance.accounts.roles import ENGINEER
+    from common.roles import ENGINEER
     from tests.conftest import make_user
 
     call_command("migrate", verbosity=0, interactive=False)

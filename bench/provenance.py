@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     from django.test.utils import CaptureQueriesContext
 
     from devtools.dashboard import DashCaller, find_component, layered_lineage
-    from governance.accounts.roles import AUDITOR
+    from common.roles import AUDITOR
     from tests.conftest import make_user
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -44,7 +44,7 @@ def shell():
     user = auth.current_user()
     if user is None:
         return html.Div(ui.refused("You are not signed in."), id="page")
-    from governance.accounts.roles import roles_of
+    from common.roles import roles_of
 
     roles = sorted(roles_of(user))
     links = [dcc.Link(label, href=href, id=f"nav-{name}", className="nav-link")

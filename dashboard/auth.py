@@ -2,29 +2,39 @@
 
 The Django view in `dashboard.views` runs after Django's session and authentication middleware, so it
 knows the signed-in user; it hands that user to the Dash (Flask) app through the WSGI environ under
-`ENVIRON_KEY`. Callbacks never trust anything the browser sends about identity: they call
-`current_user()` / `require_role()` here, which read only that environ entry. A request that reached
+`ENVIRON_KEY`. Callbacks never trust anything the browser sends about identity: they are wrapped in
+`guarded()` here, which reads only that environ entry and asks the domain's rules
+(governance/accounts/rules.py), the same the API's permission classes ask. A request that reached
 Flask any other way (no Django view in front) has no user and is refused.
 """
 from __future__ import annotations
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role, roles_of
+import functools
+
+from connectors import rules as connectors_rules
+from common.roles import has_role, roles_of
+from common.rules import DomainRules
+from governance.approvals import rules as approvals_rules
+from governance.archive import rules as archive_rules
+from governance.audit import rules as audit_rules
+from lineage import rules as lineage_rules
 
 ENVIRON_KEY = "lineage_ledger.user"
 
-# Which roles may open each page, matching what the API lets each role read: the audit log is for
-# auditors and admins (AuditorsRead); the archive page is open to every role but lists only the bundles
-# the archive API would show that user.
-PAGE_ROLES: dict[str, tuple[str, ...]] = {
-    "overview": (ENGINEER, AUDITOR, APPROVER, ADMIN),
-    "lineage": (ENGINEER, AUDITOR, APPROVER, ADMIN),
-    "model": (ENGINEER, AUDITOR, APPROVER, ADMIN),
-    "models": (ENGINEER, AUDITOR, APPROVER, ADMIN),
-    "approvals": (ENGINEER, AUDITOR, APPROVER, ADMIN),
-    "audit": (AUDITOR, ADMIN),
-    "archive": (ENGINEER, AUDITOR, APPROVER, ADMIN),
-    "connectors": (ENGINEER, AUDITOR, APPROVER, ADMIN),
+# Which rule lets a user open each page: the read rule of the domain the page shows, the same rule the
+# API's permission classes use (governance/accounts/rules.py), so a page and its API cannot drift apart.
+# The archive page is open to every role but lists only the bundles the archive rules show that user.
+PAGE_RULES: dict[str, tuple[DomainRules, str]] = {
+    "overview": (lineage_rules.RULES, "read"),
+    "lineage": (lineage_rules.RULES, "read"),
+    "model": (lineage_rules.RULES, "read"),
+    "models": (lineage_rules.RULES, "read"),
+    "approvals": (approvals_rules.RULES, "read"),
+    "audit": (audit_rules.RULES, "read"),
+    "archive": (archive_rules.RULES, "read"),
+    "connectors": (connectors_rules.RULES, "read"),
 }
+PAGE_ROLES: dict[str, tuple[str, ...]] = {page: rules.roles_for(action) for page, (rules, action) in PAGE_RULES.items()}
 
 
 class PermissionRefused(Exception):
@@ -50,7 +60,8 @@ def can(user, *roles: str) -> bool:
 
 
 def can_open(user, page: str) -> bool:
-    return can(user, *PAGE_ROLES[page])
+    rules, action = PAGE_RULES[page]
+    return rules.allows(user, action)
 
 
 def require_role(*roles: str, governed: tuple[str, str, object] | None = None):
@@ -92,3 +103,40 @@ def _django_request_id() -> str:
 
 def require_page(page: str):
     return require_role(*PAGE_ROLES[page])
+
+
+def guarded(*, page: str | None = None, rule: tuple[DomainRules, str] | None = None, refused,
+            governed=None, idle=None):
+    """The one permission check of a dashboard callback: the wrapped callback runs with the current user
+    as its first argument only when that user may open `page` (or may do `rule` = (domain rules, action));
+    otherwise it answers `refused(message)` (what the callback's outputs show instead).
+
+    `governed(*args)` gives (object type, action, object id) for a governed action, whose refusal is then
+    recorded in the audit trail as the API's RefusalAuditMiddleware records the API's. `idle(*args)`, when
+    it returns something other than None, is the answer for a call with nothing to do (no click yet): no
+    check, no refusal to record."""
+    if (page is None) == (rule is None):
+        raise TypeError("guarded() takes a page or a rule")
+    rules, action = rule if rule is not None else PAGE_RULES[page]
+
+    def wrap(callback):
+        @functools.wraps(callback)
+        def inner(*args):
+            if idle is not None:
+                nothing = idle(*args)
+                if nothing is not None:
+                    return nothing
+            user = current_user()
+            if user is None:
+                return refused("You are not signed in.")
+            if not rules.allows(user, action):
+                message = rules.refusal(user, action)
+                if governed is not None:
+                    audit_refusal(user, *governed(*args), message, status=403)
+                return refused(message)
+            try:
+                return callback(user, *args)
+            except PermissionRefused as exc:  # a finer rule inside the callback (the object's own)
+                return refused(str(exc))
+        return inner
+    return wrap

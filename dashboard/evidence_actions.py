@@ -1,16 +1,16 @@
 """The archive's writes as the dashboard makes them: build an evidence bundle, place and lift legal holds.
 
 Each goes through the same input validation (the archive API's serializers), the same role rule
-(auditors and admins; see governance.archive.api.views) and the same services (services.build_bundle,
+(auditors and admins; governance/archive/rules.py) and the same services (services.build_bundle,
 builds.enqueue, holds.place_hold / release_hold, which audit every write) as the API. Callers check the
-role on the server first (dashboard.auth.require_role); the functions here check it again, so they cannot
+role on the server first (dashboard.auth.guarded); the functions here check it again, so they cannot
 be used to skip it. Refusals come back as Refused with a message to show as it is.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governance.accounts.roles import AUDITOR, has_role
+from governance.archive import rules
 
 
 class Refused(Exception):
@@ -33,9 +33,10 @@ def _errors(serializer) -> str:
     return "; ".join(parts)
 
 
-def _require_auditor(user, what: str) -> None:
-    if not has_role(user, AUDITOR):
-        raise Refused(f"{what} needs the role auditor or admin.")
+def _require(user, action: str, what: str) -> None:
+    """The archive's own rule (governance/archive/rules.py), as the API's permission class asks it."""
+    if not rules.RULES.allows(user, action):
+        raise Refused(f"{what} needs the role {' or '.join(rules.RULES.roles_for(action))} (or admin).")
 
 
 def build_bundle(user, node_id, depth) -> BuildOutcome:
@@ -46,7 +47,7 @@ def build_bundle(user, node_id, depth) -> BuildOutcome:
     from governance.archive.closure import ClosureTooLarge
     from governance.celery import broker_configured
 
-    _require_auditor(user, "Building an evidence bundle")
+    _require(user, "build", "Building an evidence bundle")
     data = {"node": node_id} if depth in (None, "") else {"node": node_id, "depth": depth}
     params = BundleCreateSerializer(data=data)
     if not params.is_valid():
@@ -68,7 +69,7 @@ def place_hold(user, node_id, reason: str):
     from governance.archive import holds
     from governance.archive.api.serializers import LegalHoldSerializer
 
-    _require_auditor(user, "Placing a legal hold")
+    _require(user, "hold", "Placing a legal hold")
     params = LegalHoldSerializer(data={"node": node_id, "reason": reason or ""})
     if not params.is_valid():
         raise Refused(_errors(params))
@@ -83,7 +84,7 @@ def release_hold(user, hold_id, reason: str):
     from governance.archive.api.serializers import ReleaseSerializer
     from governance.archive.models import LegalHold
 
-    _require_auditor(user, "Lifting a legal hold")
+    _require(user, "hold", "Lifting a legal hold")
     hold = LegalHold.objects.filter(pk=hold_id).first() if str(hold_id or "").isdigit() else None
     if hold is None:
         raise Refused(f"There is no legal hold #{hold_id}." if hold_id else "Pick the hold to lift.")

@@ -6,7 +6,6 @@ re-implemented here.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 from dash import html
 from django.db.models import Count
@@ -80,13 +79,11 @@ def stage_history_table(history):
 
 # ---------------------------------------------------------------------------------------------- archive
 def visible_bundles(user, node=None) -> list:
-    """Bundles `user` may see, asked of the archive API's own queryset rule (auditors and admins see all,
-    others the bundles they made)."""
-    from governance.archive.api.views import EvidenceBundleViewSet
+    """Bundles `user` may see, by the archive's rules, which the API's queryset uses too (auditors and
+    admins see all, others the bundles they made)."""
+    from governance.archive import rules
 
-    view = EvidenceBundleViewSet()
-    view.request = SimpleNamespace(user=user)
-    qs = view.get_queryset()
+    qs = rules.visible_to(user)
     if node is not None:
         qs = qs.filter(subject_source=node.source, subject_kind=node.kind, subject_source_id=node.source_id)
     return list(qs.order_by("-created_at", "-pk")[:200])
@@ -95,11 +92,9 @@ def visible_bundles(user, node=None) -> list:
 def visible_builds(user) -> list:
     """Bundle builds handed to the task workers that `user` may see, by the bundle-builds API's own rule
     (auditors and admins see all, others the builds they requested), newest first."""
-    from governance.archive.api.views import BundleBuildViewSet
+    from governance.archive import rules
 
-    view = BundleBuildViewSet()
-    view.request = SimpleNamespace(user=user)
-    return list(view.get_queryset().select_related("bundle").order_by("-created_at", "-pk")[:200])
+    return list(rules.builds_visible_to(user).select_related("bundle").order_by("-created_at", "-pk")[:200])
 
 
 def bundle_download_url(bundle) -> str:

@@ -1,7 +1,7 @@
 """JSON answers for what Django, not a DRF view, answers under /api/: an unknown path (404), a server
 error (500), and requests refused before any view runs (a body without a content type, NUL characters in
 the query string). API clients (marquez-python, openlineage-python, curl scripts) read the error shape of
-governance.accounts.exceptions; an HTML page gives them an empty message."""
+common.errors; an HTML page gives them an empty message."""
 from __future__ import annotations
 
 from django.http import JsonResponse

@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
         "governance.accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["governance.accounts.permissions.RoleReadOnlyOrDeny"],
+    "DEFAULT_PERMISSION_CLASSES": ["common.permissions.RoleReadOnlyOrDeny"],
     "DEFAULT_FILTER_BACKENDS": [
         "common.filter_backend.BoundedFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -177,7 +177,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "governance.accounts.exceptions.json_exception_handler",
+    "EXCEPTION_HANDLER": "common.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

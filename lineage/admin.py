@@ -2,20 +2,13 @@
 so the admin shows them and never edits them. Foreign keys are raw ids: the tables hold millions of rows."""
 from django.contrib import admin
 
+from common.admin import ReadOnlyAdminMixin
+
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class NodeRevisionInline(admin.TabularInline):

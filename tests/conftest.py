@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from governance.accounts import tokens
-from governance.accounts.roles import ALL_ROLES, ensure_groups
+from common.roles import ALL_ROLES, ensure_groups
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 

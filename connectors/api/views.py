@@ -6,7 +6,6 @@ values never reach the trail.
 """
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -14,40 +13,34 @@ from rest_framework.response import Response
 
 from connectors.api.serializers import (ConnectorConfigSerializer, HarvestQueuedSerializer, HarvestRefusedSerializer,
                                         HarvestSerializer)
+from common.errors import ServiceError
 from connectors import service, tasks
+from connectors import rules
 from connectors.filtersets import ConnectorConfigFilterSet, HarvestFilterSet
 from connectors.models import ConnectorConfig, Harvest, HarvestStatus
-from governance.accounts.permissions import IsAdminRole, RoleReadOnlyOrDeny
-from common.audit import context, record
+from common.audit import context
+from governance.audit.viewsets import AuditedModelViewSet
 
 
-class ConnectorConfigViewSet(viewsets.ModelViewSet):
+class ConnectorConfigViewSet(AuditedModelViewSet):
+    audit_type = "connector"
     queryset = ConnectorConfig.objects.order_by("name")
     serializer_class = ConnectorConfigSerializer
-    permission_classes = [IsAdminRole]
+    permission_classes = [rules.RULES.permission("configure", read_action="configure")]
     filterset_class = ConnectorConfigFilterSet
     lookup_field = "name"
     search_fields = ["name"]
     ordering_fields = ["name", "kind", "created_at"]
 
-    def perform_create(self, serializer):
-        with transaction.atomic():
-            config = serializer.save()
-            record("connector.create", "connector", config.pk, after=_audit_data(config))
+    def audit_data(self, obj):
+        return _audit_data(obj)
 
-    def perform_update(self, serializer):
-        with transaction.atomic():
-            before = _audit_data(ConnectorConfig.objects.select_for_update().get(pk=serializer.instance.pk))
-            config = serializer.save()
-            record("connector.update", "connector", config.pk, before=before, after=_audit_data(config))
+    def locked_before(self, instance):
+        # Two admins editing at once: the "before" each records is the row as its own change found it.
+        return ConnectorConfig.objects.select_for_update().get(pk=instance.pk)
 
-    def perform_destroy(self, instance):
-        with transaction.atomic():
-            before = _audit_data(instance)
-            pk = instance.pk
-            tasks.remove_schedule(instance)
-            instance.delete()
-            record("connector.delete", "connector", pk, before=before)
+    def before_destroy(self, instance):
+        tasks.remove_schedule(instance)
 
     @extend_schema(request=None, responses={
         201: HarvestSerializer, 202: HarvestQueuedSerializer, 400: HarvestRefusedSerializer,
@@ -64,12 +57,10 @@ class ConnectorConfigViewSet(viewsets.ModelViewSet):
         try:
             started = service.start_harvest(config, ctx=context.snapshot())
         except service.HarvestRefused as exc:
-            body = {"error": exc.code, "detail": exc.detail}
-            if exc.harvest is not None:
-                body["harvest"] = exc.harvest.pk
+            extra = {"harvest": exc.harvest.pk} if exc.harvest is not None else {}
             code = {"misconfigured": status.HTTP_400_BAD_REQUEST,
                     "broker_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE}.get(exc.code, status.HTTP_409_CONFLICT)
-            return Response(body, status=code)
+            raise ServiceError(exc.detail, code=exc.code, status=code, **extra) from None
         except Exception:  # noqa: BLE001 - ran here and failed: the failed Harvest record says why
             started = None
         if started is not None and started.queued:
@@ -87,8 +78,11 @@ def _audit_data(config: ConnectorConfig) -> dict:
 
 
 class HarvestViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = Harvest.objects.select_related("connector")
+    queryset = Harvest.objects.select_related("connector")  # the model, for the schema and the router
     serializer_class = HarvestSerializer
-    permission_classes = [RoleReadOnlyOrDeny]
+    permission_classes = [rules.RULES.permission("harvest")]
     filterset_class = HarvestFilterSet
     ordering_fields = ["started_at", "finished_at"]
+
+    def get_queryset(self):
+        return rules.visible_to(self.request.user)

@@ -14,7 +14,8 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from django.db.models import F
 
 from dashboard import auth, components as ui, governance_data, urlpaths
-from governance.accounts.roles import APPROVER, roles_of
+from common.roles import APPROVER, roles_of
+from governance.approvals import rules as approvals_rules
 
 PAGE = "approvals"
 TITLE = "Approvals"
@@ -71,7 +72,7 @@ def other_approvers(req) -> list[str]:
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
-    from governance.accounts.roles import ADMIN
+    from common.roles import ADMIN
     from governance.approvals import services
 
     candidates = (get_user_model().objects.filter(is_active=True)
@@ -97,7 +98,7 @@ def still_needed(req) -> html.Div:
 def decision_controls(user, req):
     from governance.approvals import services
 
-    if not auth.can(user, APPROVER):
+    if not approvals_rules.RULES.allows(user, "approve"):
         held = ", ".join(sorted(roles_of(user))) or "no role"
         return html.Div([ui.notice(f"Only approvers can approve or reject promotions; you hold: {held}.", "warn",
                                    id="req-approve-denied"), still_needed(req)])
@@ -125,10 +126,9 @@ def decision_controls(user, req):
 
 def override_controls(user, req):
     """Admins only, while the request is open: override a failing gate with a written reason."""
-    from governance.accounts.roles import ADMIN
     from governance.approvals import services
 
-    if not auth.can(user, ADMIN) or req.state not in ("draft", "pending"):
+    if not approvals_rules.RULES.allows(user, "override") or req.state not in ("draft", "pending"):
         return html.Div()
     blocked = services.blocking_gates(req)
     if not blocked:
@@ -192,7 +192,7 @@ def layout(user, query):
 
 
 def waiting_table(user):
-    if auth.can(user, APPROVER):
+    if approvals_rules.RULES.allows(user, "approve"):
         return ui.table(HEADERS, _request_rows(governance_data.waiting_for(user)), id="waiting-for-me",
                         empty="Nothing is waiting for you.")
     return ui.notice("Only approvers have requests waiting for them.", "info", id="waiting-for-me")
@@ -212,6 +212,10 @@ def _fresh(pk):
     return PromotionRequest.objects.select_related("node", "target_stage", "from_stage", "requester").get(pk=int(pk))
 
 
+def _verdict() -> str:
+    return "reject" if ctx.triggered_id == "req-reject" else "approve"
+
+
 def register(app):
     @app.callback(
         Output("req-decision-result", "children"), Output("req-info", "children"),
@@ -220,18 +224,17 @@ def register(app):
         State("req-comment", "value"), State("req-id", "data"),
         prevent_initial_call=True,
     )
-    def on_decide(approve_clicks, reject_clicks, comment, request_id):
+    @auth.guarded(rule=(approvals_rules.RULES, "approve"),
+                  refused=lambda message: (ui.refused(message, id="req-refused"),) + (no_update,) * 4,
+                  governed=lambda _a, _r, _c, request_id: ("promotion_request", _verdict(), request_id),
+                  idle=lambda approve_clicks, reject_clicks, _c, request_id: (
+                      (no_update,) * 5 if not (approve_clicks or reject_clicks) or request_id is None else None))
+    def on_decide(user, approve_clicks, reject_clicks, comment, request_id):
         from governance.approvals import services
         from governance.approvals.models import PromotionRequest
 
         unchanged = (no_update,) * 4
-        if not (approve_clicks or reject_clicks) or request_id is None:
-            return (no_update,) + unchanged
-        verdict = "reject" if ctx.triggered_id == "req-reject" else "approve"
-        try:
-            user = auth.require_role(APPROVER, governed=("promotion_request", verdict, request_id))
-        except auth.PermissionRefused as exc:
-            return (ui.refused(str(exc), id="req-refused"),) + unchanged
+        verdict = _verdict()
         try:
             req = decide(user, request_id, verdict, comment)
         except services.ApprovalError as exc:
@@ -254,18 +257,16 @@ def register(app):
         State("req-override-gate", "value"), State("req-override-reason", "value"), State("req-id", "data"),
         prevent_initial_call=True,
     )
-    def on_override(n_clicks, gate, reason, request_id):
-        from governance.accounts.roles import ADMIN
+    @auth.guarded(rule=(approvals_rules.RULES, "override"),
+                  refused=lambda message: (ui.refused(message, id="req-override-refused"),) + (no_update,) * 3,
+                  governed=lambda _n, gate, _reason, request_id: ("promotion_request", "override", request_id),
+                  idle=lambda n_clicks, _g, _r, request_id: (
+                      (no_update,) * 4 if not n_clicks or request_id is None else None))
+    def on_override(user, n_clicks, gate, reason, request_id):
         from governance.approvals import services
         from governance.approvals.models import PromotionRequest
 
         unchanged = (no_update,) * 3
-        if not n_clicks or request_id is None:
-            return (no_update,) + unchanged
-        try:
-            user = auth.require_role(ADMIN)
-        except auth.PermissionRefused as exc:
-            return (ui.refused(str(exc), id="req-override-refused"),) + unchanged
         try:
             services.override_gate(user, int(request_id), gate or "", reason or "")
         except services.ApprovalError as exc:

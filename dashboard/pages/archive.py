@@ -13,7 +13,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from django.db.models import Q
 
 from dashboard import auth, components as ui, evidence_actions, governance_data, urlpaths
-from governance.accounts.roles import AUDITOR
+from governance.archive import rules as archive_rules
 
 PAGE = "archive"
 TITLE = "Archive"
@@ -99,7 +99,7 @@ def build_form(user, query):
     from governance.archive.models import BUNDLE_SUBJECT_KINDS
     from governance.archive.services import DEFAULT_DEPTH
 
-    if not auth.can(user, AUDITOR):
+    if not archive_rules.RULES.allows(user, "build"):
         return ui.notice("Auditors and admins build evidence bundles; the bundles you made are listed below.", "info",
                          id="bundle-build-denied")
     preset = query.get("node")
@@ -129,7 +129,7 @@ def active_hold_options() -> list[dict]:
 def holds_form(user):
     from governance.archive.models import HOLD_KINDS
 
-    if not auth.can(user, AUDITOR):
+    if not archive_rules.RULES.allows(user, "hold"):
         return ui.notice("Auditors and admins place and lift legal holds.", "info", id="hold-denied")
     active = active_hold_options()
     return html.Div([
@@ -186,13 +186,9 @@ def layout(user, query):
 def register(app):
     @app.callback(Output("bundle-verify-result", "children"), Input("bundle-verify", "n_clicks"),
                   State("bundle-pick", "value"), prevent_initial_call=True)
-    def verify(n_clicks, bundle_id):
-        if not n_clicks:
-            return no_update
-        try:
-            user = auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="archive-refused")
+    @auth.guarded(page=PAGE, refused=lambda message: ui.refused(message, id="archive-refused"),
+                  idle=lambda n_clicks, _bundle: no_update if not n_clicks else None)
+    def verify(user, n_clicks, bundle_id):
         if bundle_id is None:
             return ui.notice("Pick a bundle first.", "warn")
         try:
@@ -202,13 +198,10 @@ def register(app):
         return verification(result, int(bundle_id))
 
     def _search(kinds_name):
-        def search(text, value):
+        @auth.guarded(page=PAGE, refused=lambda _message: [])
+        def search(_user, text, value):
             from governance.archive import models
 
-            try:
-                auth.require_page(PAGE)
-            except auth.PermissionRefused:
-                return []
             return node_options(getattr(models, kinds_name), text or "", selected=value)
         return search
 
@@ -223,14 +216,12 @@ def register(app):
         Input("bundle-build", "n_clicks"), State("bundle-node", "value"), State("bundle-depth", "value"),
         prevent_initial_call=True,
     )
-    def build(n_clicks, node_id, depth):
+    @auth.guarded(rule=(archive_rules.RULES, "build"),
+                  refused=lambda message: (ui.refused(message, id="bundle-refused"),) + (no_update,) * 3,
+                  governed=lambda _n, node_id, _depth: ("evidence_bundle", "create", node_id),
+                  idle=lambda n_clicks, *_: (no_update,) * 4 if not n_clicks else None)
+    def build(user, n_clicks, node_id, depth):
         unchanged = (no_update,) * 3
-        if not n_clicks:
-            return (no_update,) + unchanged
-        try:
-            user = auth.require_role(AUDITOR)
-        except auth.PermissionRefused as exc:
-            return (ui.refused(str(exc), id="bundle-refused"),) + unchanged
         if node_id in (None, ""):
             return (ui.notice("Pick a model version or run first.", "warn", id="bundle-refused"),) + unchanged
         try:
@@ -254,22 +245,17 @@ def register(app):
         Output("builds-poll", "disabled", allow_duplicate=True),
         Input("builds-poll", "n_intervals"), prevent_initial_call=True,
     )
-    def poll(_n):
-        try:
-            user = auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="archive-refused"), no_update, True
+    @auth.guarded(page=PAGE, refused=lambda message: (ui.refused(message, id="archive-refused"), no_update, True))
+    def poll(user, _n):
         builds = governance_data.visible_builds(user)
         return builds_table(builds), bundles_block(user), not _open_builds(builds)
 
     def _hold_action(action):
-        def act(n_clicks, target, reason):
-            if not n_clicks:
-                return no_update, no_update, no_update
-            try:
-                user = auth.require_role(AUDITOR)
-            except auth.PermissionRefused as exc:
-                return ui.refused(str(exc), id="hold-refused"), no_update, no_update
+        @auth.guarded(rule=(archive_rules.RULES, "hold"),
+                      refused=lambda message: (ui.refused(message, id="hold-refused"), no_update, no_update),
+                      governed=lambda _n, target, _reason: ("legal_hold", action, target),
+                      idle=lambda n_clicks, *_: (no_update,) * 3 if not n_clicks else None)
+        def act(user, n_clicks, target, reason):
             try:
                 if action == "place":
                     if target in (None, ""):

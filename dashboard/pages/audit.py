@@ -83,21 +83,14 @@ def register(app):
         *[State(f"audit-{name}", "value") for name, _ in FILTERS],
         prevent_initial_call=True,
     )
-    def filter_entries(_clicks, *args):
-        try:
-            auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="audit-refused")
+    @auth.guarded(page=PAGE, refused=lambda message: ui.refused(message, id="audit-refused"))
+    def filter_entries(_user, _clicks, *args):
         values = args[len(FILTERS):]
         return results({name: value or "" for (name, _), value in zip(FILTERS, values)})
 
     @app.callback(Output("audit-verify-result", "children"), Input("audit-verify", "n_clicks"),
                   prevent_initial_call=True)
-    def verify(n_clicks):
-        if not n_clicks:
-            return no_update
-        try:
-            auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="audit-refused")
+    @auth.guarded(page=PAGE, refused=lambda message: ui.refused(message, id="audit-refused"),
+                  idle=lambda n_clicks: no_update if not n_clicks else None)
+    def verify(_user, n_clicks):
         return verification()

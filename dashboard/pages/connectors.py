@@ -8,7 +8,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from connectors.models import ConnectorConfig, Harvest
 from dashboard import auth, components as ui
-from governance.accounts.roles import ADMIN
+from connectors import rules as connectors_rules
 
 PAGE = "connectors"
 TITLE = "Connectors"
@@ -69,7 +69,7 @@ def _warnings_cell(h: Harvest):
 def layout(user, query):
     # The configured sources (hosts, user names, options) are what GET /api/connectors/ shows to admins
     # only: the page shows them to the same role, and no one else's page even reads them.
-    if not auth.can(user, ADMIN):
+    if not connectors_rules.RULES.allows(user, "configure"):
         return ui.page(
             TITLE,
             ui.card("Configured sources", ui.notice("Connector settings are shown to admins only.", "info",
@@ -88,7 +88,7 @@ def layout(user, query):
                          placeholder="connector", style={"minWidth": "16rem"}),
             html.Button("Harvest now", id="conn-harvest", n_clicks=0, className="primary"),
         ], className="row")
-        if auth.can(user, ADMIN)
+        if connectors_rules.RULES.allows(user, "harvest")
         else ui.notice("Only admins can start a harvest.", "info", id="conn-harvest-denied")
     )
     return ui.page(
@@ -108,13 +108,11 @@ def register(app):
         Input("conn-harvest", "n_clicks"), State("conn-pick", "value"),
         prevent_initial_call=True,
     )
-    def harvest(n_clicks, name):
-        if not n_clicks:
-            return no_update, no_update
-        try:
-            user = auth.require_role(ADMIN, governed=("connector", "harvest", name))
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="conn-refused"), no_update
+    @auth.guarded(rule=(connectors_rules.RULES, "harvest"),
+                  refused=lambda message: (ui.refused(message, id="conn-refused"), no_update),
+                  governed=lambda _n, name: ("connector", "harvest", name),
+                  idle=lambda n_clicks, _name: (no_update, no_update) if not n_clicks else None)
+    def harvest(user, n_clicks, name):
         if not name:
             return ui.notice("Pick a connector first.", "warn"), no_update
         try:

@@ -244,11 +244,8 @@ def register(app):
         State("lin-search", "value"), State("url", "search"),
         prevent_initial_call=True,
     )
-    def do_search(_clicks, _submit, text, search):
-        try:
-            auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return _refusal(exc)
+    @auth.guarded(page=PAGE, refused=_refusal)
+    def do_search(_user, _clicks, _submit, text, search):
         found = lv.search(text or "")
         if not found:
             return ui.notice(f"No node matches {text!r}." if text else "Type something to search for.", "warn")
@@ -273,14 +270,14 @@ def register(app):
         State("url", "search"),
         prevent_initial_call=True,
     )
-    def write_state(_clicks, direction, depth, kinds, fold, max_nodes, as_of, search):
+    @auth.guarded(page=PAGE, refused=lambda message: (no_update, _refusal(message)))
+    def write_state(_user, _clicks, direction, depth, kinds, fold, max_nodes, as_of, search):
         """Controls -> URL; the page is then drawn from the URL (dashboard.app routes on it)."""
         try:
-            auth.require_page(PAGE)
             current = _query(search)
             state = lv.ViewState.parse(node=current.get("node"), direction=direction, depth=depth, as_of=as_of,
                                        kinds=kinds, fold=fold, max_nodes=max_nodes)
-        except (auth.PermissionRefused, lv.BadInput) as exc:
+        except lv.BadInput as exc:
             return no_update, _refusal(exc)
         target = state.url()
         new_search = target[target.index("?"):] if "?" in target else ""
@@ -300,13 +297,11 @@ def register(app):
 
     @app.callback(Output("lin-table-view", "children"), Input("lin-table-show", "n_clicks"), State("url", "search"),
                   prevent_initial_call=True)
-    def show_table(n_clicks, search):
-        if not n_clicks:
-            return no_update
+    @auth.guarded(page=PAGE, refused=_refusal, idle=lambda n_clicks, _search: no_update if not n_clicks else None)
+    def show_table(_user, n_clicks, search):
         try:
-            auth.require_page(PAGE)
             state = lv.ViewState.from_query(_query(search))
-        except (auth.PermissionRefused, lv.BadInput) as exc:
+        except lv.BadInput as exc:
             return _refusal(exc)
         if state.node is None:
             return ui.notice("Search for a node first.", "warn")
@@ -323,11 +318,8 @@ def register(app):
             return no_update
         return _details_of(node_id, search)
 
-    def _details_of(node_id, search):
-        try:
-            auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return _refusal(exc)
+    @auth.guarded(page=PAGE, refused=_refusal)
+    def _details_of(_user, node_id, search):
         try:
             node_id = int(node_id)
         except (TypeError, ValueError):
@@ -343,13 +335,12 @@ def register(app):
         State("lin-graph", "tapNodeData"), State("lin-graph", "elements"), State("lin-asof", "value"),
         prevent_initial_call=True,
     )
-    def expand(n_clicks, data, elements, as_of):
-        if not n_clicks or not data:
-            return no_update, no_update
+    @auth.guarded(page=PAGE, refused=lambda message: (no_update, _refusal(message)),
+                  idle=lambda n_clicks, data, *_: (no_update, no_update) if not n_clicks or not data else None)
+    def expand(_user, n_clicks, data, elements, as_of):
         try:
-            auth.require_page(PAGE)
             as_of_dt = lv.parse_as_of(as_of)
-        except (auth.PermissionRefused, lv.BadInput) as exc:
+        except lv.BadInput as exc:
             return no_update, _refusal(exc)
         merged, added, truncated = lv.expand(int(data["id"]), elements or [], as_of=as_of_dt)
         text = f"Expanded {_plain(data.get('label') or '')}: {added} new neighbour(s)."
@@ -360,11 +351,8 @@ def register(app):
     # The details panel's "Path from/to here" buttons exist only once a node is shown, so they have their own
     # callbacks: Dash does not run a callback while one of its inputs is missing from the page.
     def _from_button(which):
-        def pick(n_clicks, data):
-            try:
-                auth.require_page(PAGE)
-            except auth.PermissionRefused:
-                return no_update
+        @auth.guarded(page=PAGE, refused=lambda _message: no_update)
+        def pick(_user, n_clicks, data):
             return data["id"] if n_clicks and data else no_update
         return pick
 
@@ -378,12 +366,9 @@ def register(app):
         Input("lin-graph", "tapNodeData"), State("lin-click", "value"),
         prevent_initial_call=True,
     )
-    def pick_by_click(data, mode):
+    @auth.guarded(page=PAGE, refused=lambda _message: (no_update, no_update))
+    def pick_by_click(_user, data, mode):
         """In "path from" / "path to" mode a click on a node fills that end of the path."""
-        try:
-            auth.require_page(PAGE)
-        except auth.PermissionRefused:
-            return no_update, no_update
         if not data or mode not in ("from", "to"):
             return no_update, no_update
         return (data["id"], no_update) if mode == "from" else (no_update, data["id"])
@@ -394,13 +379,13 @@ def register(app):
         State("lin-path-from", "value"), State("lin-path-to", "value"), State("lin-asof", "value"),
         prevent_initial_call=True,
     )
-    def show_path(_clicks, from_value, to_value, as_of):
+    @auth.guarded(page=PAGE, refused=lambda message: (no_update, _refusal(message)))
+    def show_path(_user, _clicks, from_value, to_value, as_of):
         try:
-            auth.require_page(PAGE)
             a = lv.parse_node_id(from_value, "From")
             b = lv.parse_node_id(to_value, "To")
             as_of_dt = lv.parse_as_of(as_of)
-        except (auth.PermissionRefused, lv.BadInput) as exc:
+        except lv.BadInput as exc:
             return no_update, _refusal(exc)
         result, up, down = lv.path_between(a, b, as_of=as_of_dt)
         if result is None:

@@ -12,11 +12,11 @@ whose state the page polls); the callback checks all of it on the server whateve
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboard import auth, components as ui, urlpaths
+from governance.archive import rules as archive_rules
 
 PAGE = "model"
 TITLE = "Model version"
@@ -192,7 +192,7 @@ def deployments_table(card):
 
 def evidence_block(ev, user):
     """Visible bundles, and the truth about the others: a caller who may not see them is told they exist."""
-    from governance.accounts.roles import roles_of
+    from common.roles import roles_of
 
     rows = [[b["id"], b["subject_name"] or b["subject_kind"], html.Code(b["sha256"][:16] + "…", title=b["sha256"]),
              f"{b['size']:,} B", b["node_count"], b["created_by"] or "—", _short_time(b["created_at"]),
@@ -230,7 +230,7 @@ def bundle_actions(user, card):
         return ui.notice("Evidence bundles are built for model versions and runs; no run is known to have produced "
                          "this model.", "info", id="mv-build-none")
     if not _may_build(user):
-        from governance.accounts.roles import roles_of
+        from common.roles import roles_of
 
         held = ", ".join(sorted(roles_of(user))) or "no role"
         return ui.notice(f"Only auditors and admins build evidence bundles; you hold: {held}.", "info",
@@ -250,10 +250,8 @@ def bundle_actions(user, card):
 
 
 def _may_build(user) -> bool:
-    """The archive API's own permission for POST /api/archive/bundles/."""
-    from governance.archive.api.views import BundlePermission
-
-    return user is not None and BundlePermission().has_permission(SimpleNamespace(user=user, method="POST"), None)
+    """The archive's rule for building a bundle, which POST /api/archive/bundles/ checks too."""
+    return archive_rules.RULES.allows(user, "build")
 
 
 def layout(user, query, node_id):
@@ -367,14 +365,13 @@ def register(app):
         State("mv-version", "data"),
         prevent_initial_call=True,
     )
-    def on_build(n_clicks, node_id, depth, version_id):
-        if not n_clicks or node_id is None:
-            return no_update, no_update, no_update, no_update
+    @auth.guarded(rule=(archive_rules.RULES, "build"),
+                  refused=lambda message: (ui.refused(message, id="mv-build-refused"), None, True, no_update),
+                  governed=lambda _n, node_id, *_: ("evidence_bundle", "create", node_id),
+                  idle=lambda n_clicks, node_id, *_: (no_update,) * 4 if not n_clicks or node_id is None else None)
+    def on_build(user, n_clicks, node_id, depth, version_id):
         try:
-            user = auth.require_page(PAGE)
             outcome, made = build_bundle(user, node_id, depth)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="mv-build-refused"), None, True, no_update
         except ValueError as exc:
             return ui.refused(f"No bundle was built: {exc}", id="mv-build-refused"), None, True, no_update
         if outcome == "built":
@@ -386,18 +383,10 @@ def register(app):
         Input("mv-build-poll", "n_intervals"), State("mv-build-id", "data"),
         prevent_initial_call=True,
     )
-    def on_poll(_n, build_id):
-        from governance.archive.api.views import BundleBuildViewSet
-
-        if build_id is None:
-            return no_update, True
-        try:
-            user = auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="mv-build-refused"), True
-        view = BundleBuildViewSet()
-        view.request = SimpleNamespace(user=user)
-        build = view.get_queryset().select_related("bundle").filter(pk=build_id).first()
+    @auth.guarded(page=PAGE, refused=lambda message: (ui.refused(message, id="mv-build-refused"), True),
+                  idle=lambda _n, build_id: (no_update, True) if build_id is None else None)
+    def on_poll(user, _n, build_id):
+        build = archive_rules.builds_visible_to(user).select_related("bundle").filter(pk=build_id).first()
         if build is None:
             return ui.refused(f"There is no bundle build #{build_id} you may see.", id="mv-build-refused"), True
         return _build_state(build), build.state in ("done", "failed")

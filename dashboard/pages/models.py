@@ -152,11 +152,8 @@ def register(app):
         State("reg-offset", "data"),
         prevent_initial_call=True,
     )
-    def refresh(q, stage, source, flags, sort, _prev, _next, offset):
-        try:
-            auth.require_page(PAGE)
-        except auth.PermissionRefused as exc:
-            return ui.refused(str(exc), id="reg-refused"), "", no_update, True, True
+    @auth.guarded(page=PAGE, refused=lambda message: (ui.refused(message, id="reg-refused"), "", no_update, True, True))
+    def refresh(_user, q, stage, source, flags, sort, _prev, _next, offset):
         offset = int(offset or 0)
         if ctx.triggered_id == "reg-next":
             offset += PAGE_SIZE

@@ -18,7 +18,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from governance.accounts import oidc_bearer, token_cache
 from governance.accounts.models import ApiToken
-from governance.accounts.roles import ADMIN, ALL_ROLES
+from common.roles import ADMIN, ALL_ROLES
 from governance.accounts.tokens import hash_key
 from common.audit import context
 
@@ -75,7 +75,7 @@ class BearerTokenAuthentication(BaseAuthentication):
 
 
 def set_roles_from_groups(user, groups) -> None:
-    """What governance.accounts.roles.roles_of would compute with its own query, cached where it looks."""
+    """What common.roles.roles_of would compute with its own query, cached where it looks."""
     roles = {name for name in groups if name in ALL_ROLES}
     if user.is_superuser:
         roles.add(ADMIN)

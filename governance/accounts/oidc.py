@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
 from governance.accounts.models import OidcIdentity
-from governance.accounts.roles import ADMIN, ALL_ROLES, ensure_groups
+from common.roles import ADMIN, ALL_ROLES, ensure_groups
 from common.audit import context
 
 

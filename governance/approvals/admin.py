@@ -3,6 +3,8 @@ requests, decisions, gates, history and executions are evidence and only shown."
 from __future__ import annotations
 
 from django.contrib import admin
+
+from common.admin import ReadOnlyAdminMixin
 from django.db import transaction
 
 from governance.approvals.models import (
@@ -66,15 +68,8 @@ class StagePolicyAdmin(_Audited):
         return obj.snapshot()
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class _ReadOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(PromotionRequest)

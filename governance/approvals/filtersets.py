@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import django_filters
 
-from governance.accounts.roles import APPROVER, has_role
+from common.roles import APPROVER, has_role
 from governance.approvals import identity
 from governance.approvals.models import (
     Decision,

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from governance.accounts.roles import ADMIN, APPROVER
+from common.roles import ADMIN, APPROVER
 from governance.approvals.identity import is_author
 
 log = logging.getLogger(__name__)

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import math
 import threading
 from dataclasses import dataclass
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from governance.accounts.roles import ADMIN, APPROVER, ENGINEER, has_role
+from common import errors
+from common.errors import ServiceError
+from common.jsonsafe import json_safe
+from common.roles import ADMIN, APPROVER, ENGINEER, has_role
 from governance.approvals import gates as gate_rules
 from governance.approvals import identity, notifications, webhooks, writeback
 from governance.approvals.models import (
@@ -45,45 +45,20 @@ from lineage.models import Node
 _sqlite_writer = threading.Lock()
 
 
-def _json_safe(value):
-    """Plain JSON (dates as ISO strings, tuples as lists) for JSON columns: what a source plugin returns
-    is not ours to trust. NaN and infinities become strings, since PostgreSQL's jsonb refuses them."""
-    def fix(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return str(v)
-        if isinstance(v, dict):
-            return {str(k): fix(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [fix(x) for x in v]
-        return v
-
-    if value is None:
-        return None
-    return fix(json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str)))
+class ApprovalError(ServiceError):
+    """A refused action of the approval workflow (see common.errors for how it reaches the caller)."""
 
 
-class ApprovalError(Exception):
-    """A refused action; `status` is the HTTP status the API answers with."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, **detail):
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
+class Invalid(ApprovalError, errors.Invalid):
+    pass
 
 
-class Invalid(ApprovalError):
-    status, code = 400, "invalid"
+class Forbidden(ApprovalError, errors.PermissionRefused):
+    pass
 
 
-class Forbidden(ApprovalError):
-    status, code = 403, "permission_denied"
-
-
-class Conflict(ApprovalError):
-    status, code = 409, "conflict"
+class Conflict(ApprovalError, errors.Conflict):
+    pass
 
 
 @contextlib.contextmanager
@@ -178,7 +153,7 @@ def _evaluate(req: PromotionRequest) -> list[GateResult]:
     now = timezone.now()
     rows = [
         GateResult(request=req, evaluation=number, gate=g.gate, passed=g.passed, reason=g.reason,
-                   detail=_json_safe(g.detail) or {}, evaluated_at=now)
+                   detail=json_safe(g.detail) or {}, evaluated_at=now)
         for g in gate_rules.evaluate(req.node, req.policy, requester=req.requester, submitted_at=req.submitted_at)
     ]
     GateResult.objects.bulk_create(rows)
@@ -483,7 +458,7 @@ def execute(user, pk: int) -> PromotionRequest:
                 execution.connector_name = plan.config.name if plan.config else ""
                 if plan.runs_at_source:
                     try:
-                        execution.result = _json_safe(writeback.perform(plan, node))
+                        execution.result = json_safe(writeback.perform(plan, node))
                         execution.status = ExecutionStatus.SUCCEEDED
                         execution.error = ""
                     except Exception as exc:  # recorded on the row and in the audit trail; admin retries
@@ -509,7 +484,7 @@ def execute(user, pk: int) -> PromotionRequest:
         approvers = [d.actor.username for d in approvals_of(req)]
         assignment = StageAssignment.objects.create(
             node=node, stage=req.target_stage, from_stage=previous.stage if previous else None, request=req,
-            requested_by=req.requester.username, approved_by=approvers, evidence=_json_safe(_evidence(req)),
+            requested_by=req.requester.username, approved_by=approvers, evidence=json_safe(_evidence(req)),
             assigned_at=now,
         )
         before = req.audit_data()

@@ -1,18 +1,13 @@
 """Read-only admin: the audit trail is evidence, so even superusers only look at it here."""
 from django.contrib import admin
 
+from common.admin import ReadOnlyAdminMixin
+
 from governance.audit.models import AuditCheckpoint, AuditEntry
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class _ReadOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(AuditEntry)

@@ -11,12 +11,12 @@ late in a transaction as the logic allows, and use `record_many` for batches (on
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
 
+from common.jsonsafe import json_safe_text
 from common.audit import context
 from governance.audit import chain, signing
 from governance.audit.models import AuditCheckpoint, AuditEntry, entry_fields, iso
@@ -29,25 +29,10 @@ class EmptyChain(Exception):
     """A checkpoint was asked for before anything was recorded."""
 
 
-_STRICT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False)
-
-
-def _json_safe(value) -> tuple[object, str | None]:
-    """The value as the JSON column will return it, and its canonical text (what PostgreSQL is sent).
-
-    Round-tripping makes what is hashed exactly what is read back later (tuples become lists, dates
-    strings). NaN and infinities are refused: PostgreSQL's jsonb cannot store them, and they are not JSON.
-    """
-    if value is None:
-        return None, None
-    text = _STRICT.encode(value)
-    return json.loads(text), text
-
-
 def _checked_json(spec: dict) -> tuple:
     """Serialise before/after up front (raises ValueError for NaN and the like), and keep the result in
     the spec so that the append, under the chain lock, does not do it twice."""
-    spec["_json"] = (_json_safe(spec.get("before")), _json_safe(spec.get("after")))
+    spec["_json"] = (json_safe_text(spec.get("before")), json_safe_text(spec.get("after")))
     return spec["_json"]
 
 

@@ -13,7 +13,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import CanIngest
+from lineage import rules
 from lineage.ingest import service
 from lineage.ingest.events import MAX_BODY_BYTES, IngestRejected, decode_body, event_too_large, max_event_bytes
 from lineage.ingest.throttling import IngestRateThrottle
@@ -45,6 +45,9 @@ def _read_body(request, single: bool = False) -> object:
 
 def _rejected(exc: IngestRejected) -> Response:
     return Response(exc.as_json(), status=exc.status)
+
+
+CanIngest = rules.RULES.permission("ingest")
 
 
 class LineageView(APIView):

@@ -11,8 +11,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.exceptions import json_exception_handler
-from governance.accounts.roles import roles_of
+from common.errors import json_exception_handler
+from common.roles import roles_of
 from lineage.marquez import column_lineage as column, errors, events, graph, params, queries, run_lineage, shapes
 from lineage.marquez.writes import refuse
 from lineage.models import Node

@@ -18,8 +18,9 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from tests.support.world import NODE_ROUTES as _NODE_ROUTES
+from tests.support.world import concrete
 
 pytestmark = pytest.mark.django_db
 
@@ -230,34 +231,6 @@ def clients(request, clients, users, settings):
         made[role] = APIClient()
         made[role].credentials(HTTP_AUTHORIZATION="Bearer " + provider.tokens[role])
     return made
-
-
-def concrete(path: str, w: dict) -> str:
-    """The schema path with its placeholder filled by the matching real object (and any needed query)."""
-    parts = path.strip("/").split("/")
-    head = parts[1]
-    if head in _NODE_ROUTES:
-        pk = w["nodes"][head].pk
-    else:
-        pk = {
-            "archive": lambda: {"bundles": w["bundle"], "bundle-builds": w["build"], "holds": w["hold"],
-                                "retention-policies": w["policy"]}[parts[2]],
-            "audit": lambda: {"checkpoints": w["checkpoint"], "entries": w["entry"]}.get(parts[2]),
-            "connectors": lambda: w["connector"], "harvests": lambda: w["harvest"], "nodes": lambda: w["mv"].pk,
-            "edges": lambda: w["edge"], "raw-records": lambda: w["raw"], "ingested-events": lambda: w["event"],
-            "stages": lambda: "staging", "stage-policies": lambda: "staging",
-            "promotion-requests": lambda: w["pending"], "promotion-decisions": lambda: w["decision"],
-            "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"], "links": lambda: w["edge"],
-        }.get(head, lambda: None)()
-    url = path
-    for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):
-        url = url.replace(placeholder, str(pk))
-    if url == "/api/v1/lineage":
-        url += "?nodeId=job:ns:authz"
-    if url.endswith("/path/"):
-        url += f"?to={w['nodes']['datasets'].pk}"
-    return url
 
 
 def _call(client, method: str, url: str):

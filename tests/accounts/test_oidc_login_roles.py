@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from governance.accounts.models import OidcIdentity
-from governance.accounts.roles import roles_of
+from common.roles import roles_of
 from governance.audit.models import AuditEntry
 from tests.conftest import make_user
 from tests.support.oidc import GROUPS, OidcProvider, code_challenge_of, sign_in_without_browser

@@ -1,7 +1,7 @@
 """Four-eyes and role rules, through the API: who may request, decide, and read."""
 import pytest
 
-from governance.accounts.roles import APPROVER, ENGINEER
+from common.roles import APPROVER, ENGINEER
 from tests.support import approvals as t
 from governance.approvals.models import Decision, PromotionRequest
 from governance.audit.models import AuditEntry

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from governance.accounts.roles import APPROVER
+from common.roles import APPROVER
 from tests.support import approvals as t
 from governance.approvals import webhooks
 from governance.approvals.models import WebhookDelivery, WebhookSubscription

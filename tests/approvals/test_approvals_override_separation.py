@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from tests.conftest import make_user
-from governance.accounts.roles import ADMIN, APPROVER, ENGINEER
+from common.roles import ADMIN, APPROVER, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage, StagePolicy
 from tests.support.approvals import node as make_node, set_policy

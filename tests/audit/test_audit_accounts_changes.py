@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from governance.accounts import tokens
-from governance.accounts.roles import ensure_groups
+from common.roles import ensure_groups
 from governance.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
 from tests.support.approvals import node as make_node, open_policy

@@ -15,7 +15,7 @@ import json
 import pytest
 from django.db import transaction
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.audit.models import AuditEntry
 from tests.support.api_world import build_world, concrete, schema_operations, successful_writes
 

@@ -18,12 +18,7 @@ ALLOWED = {
 # assembles every app, as any Django project module does: it may import them all.
 PROJECT_MODULES = {"governance.settings", "governance.urls", "governance.wsgi", "governance.celery"}
 # Known exceptions, each to be removed by the change named beside it (a stale entry fails the test too).
-EXEMPT = {
-    # The permission path (issue 17 item 2, helper w17b) gives lineage its role checks and error handler
-    # without governance.accounts.
-    ("lineage.api.openlineage", "governance"),
-    ("lineage.marquez.views", "governance"),
-}
+EXEMPT: set[tuple[str, str]] = set()
 # Not shipped: the tests, the benchmarks and the development package (test doubles, demo generators, load_demo),
 # which may import anything and which no product package imports (test_no_product_imports_devtools.py).
 NOT_PRODUCT = {"tests", "bench", "devtools"}

@@ -121,4 +121,8 @@ def test_override_is_refused_on_the_server_to_everyone_but_admins(users, role):
         "req-id.data": req.pk})
     assert "req-override-refused" in json.dumps(response) and "needs the role admin" in json.dumps(response)
     assert set(response) == {"req-override-result"}  # nothing else redrawn
-    assert not GateOverride.objects.exists() and AuditEntry.objects.count() == audit_before
+    assert not GateOverride.objects.exists()
+    # Only the refusal of the governed action is recorded, under the caller's name (dashboard.auth.guarded).
+    added = list(AuditEntry.objects.order_by("seq"))[audit_before:]
+    assert [(e.action, e.actor_username, e.object_id) for e in added] == [
+        ("promotion_request.override.refused", role, str(req.pk))]

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework import exceptions
 
 from governance.accounts.authentication import BearerTokenAuthentication
-from governance.accounts.roles import roles_of
+from common.roles import roles_of
 from tests.conftest import client_for, make_user
 
 EVENT = {

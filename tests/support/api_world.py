@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.generators import SchemaGenerator
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 
 EVENT = {"eventType": "COMPLETE", "eventTime": "2025-01-01T00:00:00Z", "producer": "https://example.test/p",
          "run": {"runId": "0190a5b6-0000-7000-8000-000000000001"}, "job": {"namespace": "ns", "name": "walk"},

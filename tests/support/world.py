@@ -2,7 +2,7 @@
 `world`), registered as a pytest plugin by tests/conftest.py."""
 import pytest
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.approvals import services as approvals
 from governance.approvals.models import Stage
 from tests.support.approvals import node as make_node, open_policy
@@ -75,3 +75,31 @@ def world(users, settings, tmp_path):
         "assignment": StageAssignment.objects.first().pk, "hook": hook.pk, "delivery": delivery.pk,
         "token": users[ADMIN].auth_token.pk,
     }
+
+
+def concrete(path: str, w: dict) -> str:
+    """The schema path with its placeholder filled by the matching real object (and any needed query)."""
+    parts = path.strip("/").split("/")
+    head = parts[1]
+    if head in NODE_ROUTES:
+        pk = w["nodes"][head].pk
+    else:
+        pk = {
+            "archive": lambda: {"bundles": w["bundle"], "bundle-builds": w["build"], "holds": w["hold"],
+                                "retention-policies": w["policy"]}[parts[2]],
+            "audit": lambda: {"checkpoints": w["checkpoint"], "entries": w["entry"]}.get(parts[2]),
+            "connectors": lambda: w["connector"], "harvests": lambda: w["harvest"], "nodes": lambda: w["mv"].pk,
+            "edges": lambda: w["edge"], "raw-records": lambda: w["raw"], "ingested-events": lambda: w["event"],
+            "stages": lambda: "staging", "stage-policies": lambda: "staging",
+            "promotion-requests": lambda: w["pending"], "promotion-decisions": lambda: w["decision"],
+            "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
+            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"], "links": lambda: w["edge"],
+        }.get(head, lambda: None)()
+    url = path
+    for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):
+        url = url.replace(placeholder, str(pk))
+    if url == "/api/v1/lineage":
+        url += "?nodeId=job:ns:authz"
+    if url.endswith("/path/"):
+        url += f"?to={w['nodes']['datasets'].pk}"
+    return url

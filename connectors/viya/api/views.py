@@ -11,16 +11,16 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.errors import Conflict, Invalid
 from connectors.viya.api.serializers import SameAsConfirmRequest, SameAsEdge, SameAsLinkRequest
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ADMIN, APPROVER, ENGINEER
 from common.audit import record
+from lineage import rules as lineage_rules
 from lineage.models import Edge
 from lineage.stitching import LinkAlreadyConfirmed, StitchError, confirm_same_as, link_same_as
 
 
 class SameAsLinkView(APIView):
-    permission_classes = [role_permission(ADMIN, ENGINEER)]
+    permission_classes = [lineage_rules.RULES.permission("link")]
 
     @extend_schema(request=SameAsLinkRequest, responses={201: SameAsEdge, 200: SameAsEdge})
     def post(self, request):
@@ -30,23 +30,22 @@ class SameAsLinkView(APIView):
             edge, created = link_same_as(form.validated_data["src"], form.validated_data["dst"],
                                          reason=form.validated_data["reason"], user=request.user)
         except StitchError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            raise Invalid(str(exc)) from None
         return Response(SameAsEdge(edge).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class SameAsConfirmView(APIView):
-    permission_classes = [role_permission(ADMIN, APPROVER)]
+    permission_classes = [lineage_rules.RULES.permission("confirm_link")]
 
     @extend_schema(request=SameAsConfirmRequest, responses={200: SameAsEdge})
     def post(self, request, id: int):  # noqa: A002 - the URL names it id, as every other route
+        edge = get_object_or_404(Edge, pk=id)  # a link that is not there is a 404 whatever the body says
         form = SameAsConfirmRequest(data=request.data)
         form.is_valid(raise_exception=True)
-        edge = get_object_or_404(Edge, pk=id)
         try:
             confirm_same_as(edge, request.user, reason=form.validated_data["reason"])
         except StitchError as exc:
             record("lineage.link.same_as.confirm_refused", "lineage.edge", edge.pk, reason=str(exc))
-            code = status.HTTP_409_CONFLICT if isinstance(exc, LinkAlreadyConfirmed) else status.HTTP_400_BAD_REQUEST
-            return Response({"error": "conflict" if code == 409 else "invalid", "detail": str(exc)}, status=code)
+            raise (Conflict if isinstance(exc, LinkAlreadyConfirmed) else Invalid)(str(exc)) from None
         edge.refresh_from_db()
         return Response(SameAsEdge(edge).data)

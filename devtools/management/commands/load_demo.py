@@ -16,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand
 
 from governance.accounts import tokens
-from governance.accounts.roles import ensure_groups
+from common.roles import ensure_groups
 from common.audit import context
 from devtools.provenance_demo import load_demo as registry_history
 

@@ -5,13 +5,14 @@ from django.db import connection, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts import tokens
 from governance.accounts.api import serializers as s
 from governance.accounts.models import ApiToken
-from governance.accounts.roles import roles_of
+from common.roles import roles_of
 
 
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -36,7 +37,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                           days=data.validated_data.get("expires_in_days"),
                                           not_after=presented.expires_at if presented else None)
         except tokens.TokenError as exc:
-            return Response({"error": "invalid", "detail": {"expires_in_days": [str(exc)]}}, status=400)
+            raise ValidationError({"expires_in_days": [str(exc)]}) from None
         body = s.ApiTokenIssuedSerializer(token).data
         body["token"] = key
         return Response(body, status=status.HTTP_201_CREATED)

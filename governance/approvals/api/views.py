@@ -2,9 +2,7 @@
 perform_* here, and every permission is checked on the server by role."""
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,9 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import IsAdminRole, role_permission
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from governance.approvals import filtersets, services
+from governance.approvals import rules
 from governance.approvals.api import serializers as s
 from governance.approvals.models import (
     Decision,
@@ -25,50 +22,14 @@ from governance.approvals.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from common.audit import record
+from governance.audit.viewsets import AuditedModelViewSet
 from lineage.kinds import NodeKind
 from lineage.models import Node
 
-AdminWrites = role_permission(ADMIN)
-AnyRole = role_permission(ADMIN, read_roles=(ENGINEER, AUDITOR, APPROVER, ADMIN))
-
-
-class ServiceErrorsMixin:
-    """Refusals from the services become JSON in the project's one error shape."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, services.ApprovalError):
-            return Response({"error": exc.code, "detail": exc.message, **exc.detail}, status=exc.status)
-        if isinstance(exc, ProtectedError):
-            return Response({"error": "conflict", "detail": "It is still referenced (requests or history use it)."},
-                            status=status.HTTP_409_CONFLICT)
-        return super().handle_exception(exc)
-
-
-class AuditedModelViewSet(ServiceErrorsMixin, viewsets.ModelViewSet):
-    """Create/update/delete with an audit entry in the same transaction."""
-
-    audit_type = ""
-
-    def _data(self, obj) -> dict:
-        return obj.audit_data() if hasattr(obj, "audit_data") else self.get_serializer(obj).data
-
-    def perform_create(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save()
-            record(f"{self.audit_type}.create", self.audit_type, obj.pk, after=dict(self._data(obj)))
-
-    def perform_update(self, serializer):
-        with transaction.atomic():
-            before = dict(self._data(serializer.instance))
-            obj = serializer.save()
-            record(f"{self.audit_type}.update", self.audit_type, obj.pk, before=before, after=dict(self._data(obj)))
-
-    def perform_destroy(self, instance):
-        with transaction.atomic():
-            before, pk = dict(self._data(instance)), instance.pk
-            instance.delete()
-            record(f"{self.audit_type}.delete", self.audit_type, pk, before=before)
+AdminWrites = rules.RULES.permission("configure")
+AnyRole = rules.RULES.permission("configure")
+# Webhook URLs and secrets reach other systems: admins only, even to read.
+WebhookPermission = rules.RULES.permission("configure", read_action="configure")
 
 
 class StageViewSet(AuditedModelViewSet):
@@ -89,11 +50,11 @@ class StagePolicyViewSet(AuditedModelViewSet):
     lookup_url_kwarg = "stage"
     filterset_fields = ["stage__name"]
 
-    def _data(self, obj):
+    def audit_data(self, obj):
         return obj.snapshot()
 
 
-class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class PromotionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                               mixins.CreateModelMixin, viewsets.GenericViewSet):
     """Promotion requests. Engineers request and withdraw their own; approvers decide; admins override gates
     and retry executions; everyone with a role reads."""
@@ -105,20 +66,11 @@ class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.
     search_fields = ["justification", "node__name", "node__display_name"]
     ordering_fields = ["id", "created_at"]
 
-    ACTION_ROLES = {
-        "create": (ENGINEER,),
-        "submit": (ENGINEER,),
-        "withdraw": (ENGINEER,),
-        "evaluate": (ENGINEER, APPROVER),
-        "approve": (APPROVER,),
-        "reject": (APPROVER,),
-        "override": (ADMIN,),
-        "execute": (ADMIN,),
-    }
-
     def get_permissions(self):
-        roles = self.ACTION_ROLES.get(self.action, (ADMIN,))
-        return [role_permission(*roles)()]
+        # The roles each action needs are the domain's rules (governance/approvals/rules.py), which the
+        # dashboard reads too; reads (list, retrieve) and anything unnamed need the "configure" roles to write.
+        action = self.action if self.action in rules.RULES.actions else "configure"
+        return [rules.RULES.permission(action)()]
 
     def get_serializer_class(self):
         return {
@@ -156,8 +108,9 @@ class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.
     @extend_schema(request=s.WithdrawInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
+        target = self._pk()  # a request that is not there is a 404 whatever the body says
         data = self._input(request)
-        return self._show(services.withdraw(request.user, self._pk(), data["reason"]).pk)
+        return self._show(services.withdraw(request.user, target, data["reason"]).pk)
 
     @extend_schema(request=None, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
@@ -168,22 +121,25 @@ class PromotionRequestViewSet(ServiceErrorsMixin, mixins.ListModelMixin, mixins.
     @extend_schema(request=s.DecisionInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
+        target = self._pk()
         data = self._input(request)
-        outcome = services.decide(request.user, self._pk(), "approve", data["comment"])
+        outcome = services.decide(request.user, target, "approve", data["comment"])
         return self._show(outcome.request.pk)
 
     @extend_schema(request=s.DecisionInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
+        target = self._pk()
         data = self._input(request)
-        outcome = services.decide(request.user, self._pk(), "reject", data["comment"])
+        outcome = services.decide(request.user, target, "reject", data["comment"])
         return self._show(outcome.request.pk)
 
     @extend_schema(request=s.OverrideInputSerializer, responses=s.PromotionRequestSerializer)
     @action(detail=True, methods=["post"])
     def override(self, request, pk=None):
+        target = self._pk()
         data = self._input(request)
-        services.override_gate(request.user, self._pk(), data["gate"], data["reason"])
+        services.override_gate(request.user, target, data["gate"], data["reason"])
         return self._show(pk, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=s.PromotionRequestSerializer)
@@ -234,12 +190,12 @@ class StageHistoryView(APIView):
 class WebhookSubscriptionViewSet(AuditedModelViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = s.WebhookSubscriptionSerializer
-    permission_classes = [IsAdminRole]
+    permission_classes = [WebhookPermission]
     audit_type = "webhook"
 
 
 class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = WebhookDelivery.objects.select_related("subscription")
     serializer_class = s.WebhookDeliverySerializer
-    permission_classes = [IsAdminRole]
+    permission_classes = [WebhookPermission]
     filterset_class = filtersets.WebhookDeliveryFilterSet

@@ -8,37 +8,38 @@ Who may do what (checked here, on the server):
 - legal holds: any role reads; auditors and admins place and release.
 - retention policies: any role reads; admins write and run; auditors and admins preview.
 """
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from common.errors import Conflict, ServiceError
 from common.parsers import BoundedJSONParser
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role
 from governance.archive import builds, holds, retention, services, verify
+from governance.archive import rules
 from governance.archive.api import serializers as s
 from governance.archive.api import uploads
 from governance.archive.api.uploads import VerifyUploadThrottle
 from governance.archive.closure import ClosureTooLarge
 from governance.archive.filtersets import (BundleBuildFilterSet, EvidenceBundleFilterSet, LegalHoldFilterSet,
                                            RetentionPolicyFilterSet)
-from governance.archive.models import BundleBuild, EvidenceBundle, LegalHold, RetentionPolicy
+from governance.archive.models import EvidenceBundle, LegalHold, RetentionPolicy
 from common.audit import record
+from governance.audit.viewsets import AuditedModelViewSet
 from governance.celery import broker_configured
 
-BundlePermission = role_permission(AUDITOR, read_roles=(ENGINEER, APPROVER, AUDITOR))
-AnyRoleMayCheck = role_permission(ENGINEER, APPROVER, AUDITOR)
-HoldPermission = role_permission(AUDITOR)
-PolicyPermission = role_permission(ADMIN)
-PreviewPermission = role_permission(ADMIN, read_roles=(AUDITOR,))
+# The roles come from the archive's rules (governance/archive/rules.py), which the dashboard reads too.
+BundlePermission = rules.RULES.permission("build")
+AnyRoleMayCheck = rules.RULES.permission("check_upload")
+HoldPermission = rules.RULES.permission("hold")
+PolicyPermission = rules.RULES.permission("retention")
+PreviewPermission = rules.RULES.permission("retention", read_action="preview")
 
 
 class ZipRenderer(BaseRenderer):
@@ -53,12 +54,6 @@ class ZipRenderer(BaseRenderer):
         return JSONRenderer().render(data)
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-    default_detail = "The request conflicts with the current state."
-
-
 class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             viewsets.GenericViewSet):
     serializer_class = s.EvidenceBundleSerializer
@@ -71,10 +66,7 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
         return [BundlePermission()]
 
     def get_queryset(self):
-        qs = EvidenceBundle.objects.select_related("created_by")
-        if has_role(self.request.user, AUDITOR):
-            return qs
-        return qs.filter(created_by=self.request.user)
+        return rules.visible_to(self.request.user)
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -102,9 +94,9 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
             try:
                 build = builds.enqueue(node, request.user, depth)
             except builds.QueueUnavailable as exc:
-                return Response({"error": "broker_unavailable", "build": exc.build.pk,
-                                 "detail": "the task broker cannot be reached; the bundle build was not queued"},
-                                status=status.HTTP_503_SERVICE_UNAVAILABLE)
+                raise ServiceError("the task broker cannot be reached; the bundle build was not queued",
+                                   code="broker_unavailable", status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                                   build=exc.build.pk) from None
             data = s.BundleBuildSerializer(build).data
             return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
         try:
@@ -170,9 +162,9 @@ class EvidenceBundleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixi
                                             unknown_key_ok=True)
             except verify.Problem as problem:
                 sha = verify.file_sha256(handle)
-                return Response({"error": "bundle_invalid", "detail": str(problem), "ok": False, "problem": str(problem),
-                                 "sha256": sha, "registered": EvidenceBundle.objects.filter(sha256=sha).exists()},
-                                status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+                raise ServiceError(str(problem), code="bundle_invalid", status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                                   ok=False, problem=str(problem), sha256=sha,
+                                   registered=EvidenceBundle.objects.filter(sha256=sha).exists()) from None
         return Response({"ok": True, "problem": None, "sha256": report.sha256, "files": report.files,
                          "nodes": report.nodes, "edges": report.edges, "audit_entries": report.audit_entries,
                          "signature": report.signature, "checkpoint": report.checkpoint, "notes": report.notes,
@@ -189,10 +181,7 @@ class BundleBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     permission_classes = [BundlePermission]
 
     def get_queryset(self):
-        qs = BundleBuild.objects.all()
-        if has_role(self.request.user, AUDITOR):
-            return qs
-        return qs.filter(requested_by=self.request.user)
+        return rules.builds_visible_to(self.request.user)
 
 
 class LegalHoldViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -228,7 +217,8 @@ class LegalHoldViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         return Response(s.LegalHoldSerializer(hold).data)
 
 
-class RetentionPolicyViewSet(viewsets.ModelViewSet):
+class RetentionPolicyViewSet(AuditedModelViewSet):
+    audit_type = "retention_policy"
     queryset = RetentionPolicy.objects.all()
     serializer_class = s.RetentionPolicySerializer
     filterset_class = RetentionPolicyFilterSet
@@ -240,23 +230,11 @@ class RetentionPolicyViewSet(viewsets.ModelViewSet):
             return [PreviewPermission()]
         return super().get_permissions()
 
-    def perform_create(self, serializer):
-        with transaction.atomic():
-            policy = serializer.save()
-            record("retention_policy.create", "retention_policy", policy.pk, after=s.policy_data(policy))
+    def audit_data(self, obj):
+        return s.policy_data(obj)
 
-    def perform_update(self, serializer):
-        with transaction.atomic():
-            before = s.policy_data(serializer.instance)
-            policy = serializer.save(updated_at=timezone.now())
-            record("retention_policy.update", "retention_policy", policy.pk, before=before, after=s.policy_data(policy))
-
-    def perform_destroy(self, instance):
-        with transaction.atomic():
-            pk = instance.pk
-            before = s.policy_data(instance)
-            instance.delete()
-            record("retention_policy.delete", "retention_policy", pk, before=before)
+    def save_kwargs(self):
+        return {"updated_at": timezone.now()}
 
     @extend_schema(responses={200: s.RetentionRunSerializer})
     @action(detail=False, methods=["get"])

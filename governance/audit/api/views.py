@@ -15,8 +15,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import AuditorsRead
-from governance.audit import export, recorder
+from common.errors import Conflict
+from governance.audit import export, recorder, rules
 from governance.audit.api.serializers import (
     AuditCheckpointSerializer,
     AuditEntrySerializer,
@@ -26,6 +26,9 @@ from governance.audit.api.serializers import (
 from governance.audit.filtersets import AuditEntryFilterSet
 from governance.audit.models import AuditCheckpoint, AuditEntry
 from governance.audit.verify import verify_chain
+
+# Auditors (and admins) read; only admins write (a manual checkpoint): governance/audit/rules.py.
+AuditorsRead = rules.RULES.permission("checkpoint")
 
 
 class NewestFirst(CursorPagination):
@@ -64,7 +67,7 @@ class AuditCheckpointViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             cp = recorder.checkpoint(reason=payload.validated_data["reason"])
         except recorder.EmptyChain as exc:
-            return Response({"error": "empty_chain", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc), code="empty_chain") from None
         return Response(AuditCheckpointSerializer(cp).data, status=status.HTTP_201_CREATED)
 
 

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from governance.accounts import tokens
-from governance.accounts.roles import ALL_ROLES, ensure_groups
+from common.roles import ALL_ROLES, ensure_groups
 from common.audit import context
 
 

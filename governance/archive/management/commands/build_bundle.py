@@ -4,7 +4,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.accounts.roles import AUDITOR, has_role
+from common.roles import AUDITOR, has_role
 from governance.archive.services import BundleError, build_bundle, bundle_bytes
 from lineage.models import Node
 

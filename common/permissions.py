@@ -1,7 +1,7 @@
 """DRF permission classes built on roles. Every API view names one of these; none relies on the UI."""
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from governance.accounts.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role, roles_of
+from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER, has_role, roles_of
 
 
 def _method_not_allowed(request, view) -> bool:
