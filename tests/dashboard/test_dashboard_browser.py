@@ -5,22 +5,13 @@ database; the browser signs in through the login form like a person would."""
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from devtools.dashboard import demo_model
 from tests.conftest import make_user
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-PASSWORD = "browser-test-password"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-dev-shm-usage"]
+from tests.support.browser import (CY, CHROMIUM, PASSWORD, chromium_context, new_page, shot as support_shot, sign_in,
+                                   wait_for_graph)
 
 # A renderer that dies under the machine's load ("Target crashed", seen once in CI on a 2-core machine running two
 # test workers) says nothing about the dashboard: such a test runs again in a fresh page, at most twice. Any
@@ -35,71 +26,25 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser_context():
-    # Django refuses ORM calls from a thread with a running event loop; Playwright's sync API runs one
-    # in the test thread, so let Django's own (synchronous) code run there.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="ll-chromium-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS,
-                viewport={"width": 1400, "height": 950},
-            )
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium_context(viewport={"width": 1400, "height": 950}) as context:
+        yield context
 
 
 @pytest.fixture
 def page(browser_context):
-    browser_context.clear_cookies()
-    page = browser_context.new_page()
-    page.set_default_timeout(20_000)
-    page.on("crash", lambda p: print(f"Chromium renderer crashed on {p.url}", file=sys.stderr))
+    page = new_page(browser_context)
     yield page
     if not page.is_closed():
         page.close()
 
 
 def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, base: str, username: str, next_path: str = "/dashboard/") -> None:
-    page.goto(base + next_path)
-    page.wait_for_selector("#id_username")
-    assert "/accounts/login/" in page.url
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#whoami")
-    assert page.inner_text("#whoami") == username
-
-
-# cytoscape.js keeps its instance on the container element as `_cyreg.cy`.
-CY = "[...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cyreg && e._cyreg.cy)._cyreg.cy"
+    support_shot(page, name, full_page=True)
 
 
 def graph_node_labels(page) -> list[str]:
     """The nodes' names uncut (the drawn labels are cut in the middle to fit)."""
     return page.evaluate(f"() => {CY}.nodes().map(n => n.data('full'))")
-
-
-def wait_for_graph(page, at_least: int = 2) -> None:
-    page.wait_for_function(
-        "(n) => { const el = [...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cyreg && e._cyreg.cy);"
-        " return el && el._cyreg.cy.nodes().length >= n; }", arg=at_least)
 
 
 def tap_node(page, node_id) -> None:

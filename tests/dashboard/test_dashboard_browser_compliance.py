@@ -9,7 +9,7 @@ import pytest
 
 from devtools.kubeflow.demo import IMAGES
 from tests.conftest import make_user
-from tests.support.chromium import CHROMIUM, PASSWORD, chromium_context, new_page, shot, sign_in
+from tests.support.browser import CHROMIUM, PASSWORD, chromium_context, new_page, shot, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,7 +20,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser_context():
-    with chromium_context() as context:
+    with chromium_context(viewport={"width": 1400, "height": 950}) as context:
         yield context
 
 
@@ -76,7 +76,7 @@ def test_compliance_officer_reads_a_production_card_and_takes_its_evidence(live_
     page.wait_for_function("() => document.querySelector('#reg-summary').innerText.includes('of 1 model version')")
     row = page.inner_text("#reg-table")
     assert "churn-classifier 1.0" in row and "production" in row and "churn-training" in row
-    shot(page, "compliance-registry-production")
+    shot(page, "compliance-registry-production", full_page=True)
 
     page.click(f"#reg-link-{node.pk}")
 
@@ -92,7 +92,7 @@ def test_compliance_officer_reads_a_production_card_and_takes_its_evidence(live_
     approvals = page.inner_text("#mv-approvals")
     assert "bob" in approvals and "carol" in approvals and "checked the KFP run" in approvals
     assert "train" in page.inner_text("#mv-chain-runs") and "production" in page.inner_text("#mv-chain-approvals")
-    shot(page, "compliance-model-card")
+    shot(page, "compliance-model-card", full_page=True)
 
     page.click("#mv-build")
 
@@ -109,5 +109,5 @@ def test_compliance_officer_reads_a_production_card_and_takes_its_evidence(live_
     data = open(path, "rb").read()
     checked = verify.verify_bytes(data, expected_sha256=bundle.sha256)
     assert checked.nodes == bundle.node_count
-    shot(page, "compliance-bundle-built")
+    shot(page, "compliance-bundle-built", full_page=True)
     assert clicks <= 6

@@ -35,9 +35,12 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chrom
 CY = "[...document.querySelectorAll('#lin-graph, #lin-graph *')].find(e => e._cyreg && e._cyreg.cy)._cyreg.cy"
 
 
-@pytest.fixture(scope="module")
-def browser_1024():
-    # Django refuses ORM calls from a thread with a running event loop; Playwright's sync API runs one.
+@contextlib.contextmanager
+def chromium_context(**options):
+    """A persistent Chromium context in a fresh profile: the one way every browser test starts the browser.
+
+    Django refuses ORM calls from a thread with a running event loop; Playwright's sync API runs one in the
+    test thread, so Django's own (synchronous) code is let run there for the context's life."""
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
@@ -45,8 +48,9 @@ def browser_1024():
     profile = tempfile.mkdtemp(prefix="ll-chromium-")
     try:
         with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                            args=LAUNCH_ARGS, viewport=VIEWPORT, accept_downloads=True)
+            context = pw.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS, accept_downloads=True,
+                viewport=options.pop("viewport", VIEWPORT), **options)
             try:
                 yield context
             finally:
@@ -59,12 +63,23 @@ def browser_1024():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture
-def page_1024(browser_1024):
-    browser_1024.clear_cookies()
-    page = browser_1024.new_page()
+def new_page(context):
+    context.clear_cookies()
+    page = context.new_page()
     page.set_default_timeout(20_000)
     page.on("crash", lambda p: print(f"Chromium renderer crashed on {p.url}", file=sys.stderr))
+    return page
+
+
+@pytest.fixture(scope="module")
+def browser_1024():
+    with chromium_context() as context:
+        yield context
+
+
+@pytest.fixture
+def page_1024(browser_1024):
+    page = new_page(browser_1024)
     yield page
     if not page.is_closed():
         page.close()
@@ -74,37 +89,21 @@ def page_1024(browser_1024):
 def chromium_page(timeout_ms: int = 20_000):
     """One page in a fresh Chromium profile, for tests that need no shared browser (the single sign-on
     flow starts with no cookies at all)."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="ll-chromium-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                            args=LAUNCH_ARGS, viewport={"width": 1300, "height": 900})
-            try:
-                page = context.new_page()
-                page.set_default_timeout(timeout_ms)
-                yield page
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium_context(viewport={"width": 1300, "height": 900}) as context:
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        yield page
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def sign_in(page, base: str, username: str, next_path: str = "/dashboard/") -> None:
     page.goto(base + next_path)
     page.wait_for_selector("#id_username")
+    assert "/accounts/login/" in page.url
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("#login-submit")
