@@ -18,33 +18,20 @@ def schema_operations() -> list[tuple[str, str]]:
 
 
 def build_world(users) -> dict:
-    from connectors.models import ConnectorConfig, Harvest
+    from connectors.models import ConnectorConfig
     from governance.approvals import services as approvals
     from governance.approvals.models import Decision, Stage, StageAssignment, StagePolicy, WebhookDelivery, \
         WebhookSubscription
     from tests.support.approvals import node as make_node, open_policy
-    from governance.archive import holds, services as archive
-    from governance.archive.models import RetentionPolicy
-    from devtools.archive_sample import make_model_lineage
-    from governance.audit import recorder
     from governance.audit.models import AuditEntry
     from lineage.ingest import service
     from lineage.ingest.models import IngestedEvent
     from lineage.kinds import NodeKind
     from lineage.models import Edge, Node, RawRecord
 
-    mv = make_model_lineage("walk", upstream=4)
-    bundle = archive.build_bundle(mv, users[AUDITOR], depth=2)
-    from governance.archive.models import BundleBuild
+    from tests.support.world import evidence_and_connector
 
-    build = BundleBuild.objects.create(node=mv, subject_kind=mv.kind, subject_source_id=mv.source_id, depth=2,
-                                       requested_by=users[AUDITOR], state="done", bundle=bundle)
-    hold = holds.place_hold(mv, users[AUDITOR], "case 1")
-    policy = RetentionPolicy.objects.create(node_kind=NodeKind.DATASET, max_age_days=30)
-    checkpoint = recorder.checkpoint(reason="walk")
-    connector = ConnectorConfig.objects.create(name="kf", kind="kubeflow", enabled=False,
-                                               settings={"kfp_host": "http://127.0.0.1:9"})
-    harvest = Harvest.objects.create(connector=connector, source_key="kubeflow:walk", kind="kubeflow")
+    mv, bundle, build, hold, policy, checkpoint, connector, harvest = evidence_and_connector(users, "walk")
     service.ingest_event(EVENT, users[ENGINEER])
     open_policy("staging")
     staging = Stage.objects.get(name="staging")

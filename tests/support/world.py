@@ -22,28 +22,33 @@ NODE_ROUTES = {
 }
 
 
-@pytest.fixture
-def world(users, settings, tmp_path):
-    """One real object behind every detail URL."""
-    settings.DATA_DIR = tmp_path
-    mv = make_model_lineage("authz", upstream=4)
-    nodes = {prefix: make_node(kind, f"authz-{prefix}") for prefix, kind in NODE_ROUTES.items()}
-    nodes["model-versions"] = mv
-    bundle = archive.build_bundle(mv, users[AUDITOR], depth=2)
+def evidence_and_connector(users, prefix: str):
+    """A model version with its lineage, a bundle of it, a finished build, a legal hold, a retention policy, a
+    checkpoint, and a disabled connector with a harvest (an admin's harvest of it is a quick 409 instead of
+    retries against a host that is not there): what every world of the API starts from."""
+    from connectors.models import ConnectorConfig, Harvest
     from governance.archive.models import BundleBuild
 
+    mv = make_model_lineage(prefix, upstream=4)
+    bundle = archive.build_bundle(mv, users[AUDITOR], depth=2)
     build = BundleBuild.objects.create(node=mv, subject_kind=mv.kind, subject_source_id=mv.source_id, depth=2,
                                        requested_by=users[AUDITOR], state="done", bundle=bundle)
     hold = holds.place_hold(mv, users[AUDITOR], "case 1")
     policy = RetentionPolicy.objects.create(node_kind=NodeKind.DATASET, max_age_days=30)
-    checkpoint = recorder.checkpoint(reason="authz")
-
-    from connectors.models import ConnectorConfig, Harvest
-
-    # Disabled: an admin's harvest is a quick 409 instead of retries against a host that is not there.
+    checkpoint = recorder.checkpoint(reason=prefix)
     connector = ConnectorConfig.objects.create(name="kf", kind="kubeflow", enabled=False,
                                                settings={"kfp_host": "http://127.0.0.1:9"})
-    harvest = Harvest.objects.create(connector=connector, source_key="kubeflow:authz", kind="kubeflow")
+    harvest = Harvest.objects.create(connector=connector, source_key=f"kubeflow:{prefix}", kind="kubeflow")
+    return mv, bundle, build, hold, policy, checkpoint, connector, harvest
+
+
+@pytest.fixture
+def world(users, settings, tmp_path):
+    """One real object behind every detail URL."""
+    settings.DATA_DIR = tmp_path
+    mv, bundle, build, hold, policy, checkpoint, connector, harvest = evidence_and_connector(users, "authz")
+    nodes = {prefix: make_node(kind, f"authz-{prefix}") for prefix, kind in NODE_ROUTES.items()}
+    nodes["model-versions"] = mv
 
     event = {"eventType": "COMPLETE", "eventTime": "2025-01-01T00:00:00Z", "producer": "https://example.test/p",
              "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
