@@ -14,7 +14,8 @@ from drf_spectacular.generators import SchemaGenerator
 from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
 from tests.support.world import concrete
 
-pytestmark = pytest.mark.django_db
+# An exhaustive walk of every operation four ways (~300 cases, a world each): a slow test, like the fuzzers.
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 MISSING = "999999999"
