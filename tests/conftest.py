@@ -13,11 +13,11 @@ from common.roles import ALL_ROLES, ensure_groups
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
-# Fixtures every area may use: real Celery workers and gunicorn (tests/support/workers.py), the generated
-# Kubeflow source behind a fake KFP API (tests/support/kubeflow.py), one object behind every API URL
-# (tests/support/world.py), real Chromium at 1024x768 (tests/support/browser.py). Shared code lives in tests/support/; no test module imports another.
-pytest_plugins = ["tests.support.workers", "tests.support.kubeflow", "tests.support.world", "tests.support.browser",
-                  "tests.support.mlflow_fixtures"]
+# Fixtures every area may use: real Celery workers and gunicorn (tests/support/workers.py), one object
+# behind every API URL (tests/support/world.py), real Chromium at 1024x768 (tests/support/browser.py). An area's
+# own fixtures are in its conftest.py (tests/kubeflow/, tests/mlflow/). Shared code lives in tests/support/; no
+# test module imports another.
+pytest_plugins = ["tests.support.workers", "tests.support.world", "tests.support.browser"]
 
 
 def pytest_configure(config):

@@ -1,25 +1,5 @@
-"""Fixtures shared by the Kubeflow end-to-end and fault tests: a generated ML Metadata store and the fake
-KFP API serving it (plus KFP's own test objects), and the connector settings that point at both."""
-import pytest
-
-from devtools.kubeflow import demo
-from devtools.kubeflow.fake_api import FakeKfpServer, KfpState, load_proto_testdata
-from tests.conftest import shared_fixture
-
-
-@pytest.fixture
-def source(tmp_path):
-    return demo.generate(tmp_path / "mlmd.sqlite")
-
-
-@pytest.fixture
-def server(source):
-    state = KfpState()
-    state.load(source)
-    load_proto_testdata(state, shared_fixture("kfp", "proto_testdata", "generated-1791485"))
-    srv = FakeKfpServer(state).start()
-    yield srv
-    srv.stop()
+"""The connector settings that point a Kubeflow harvest at the fake KFP API and the generated ML Metadata store
+of tests/kubeflow/conftest.py's fixtures."""
 
 
 def settings_for(server, source, **extra):

@@ -1,5 +1,4 @@
-"""pytest fixtures around a real MLflow server (tests/support/mlflow_server.py), registered as a plugin by
-tests/conftest.py."""
+"""The MLflow area's fixtures: a real MLflow server (tests/support/mlflow_server.py) for the session."""
 from __future__ import annotations
 
 import pytest
