@@ -5,7 +5,7 @@ import pytest
 
 from governance.archive import rules, services
 from governance.archive.models import BundleBuild
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 
 from dashboard import auth
-from dashboard.testing import DashCaller
+from devtools.dashboard import DashCaller
 from governance.archive import rules as archive_rules
 from governance.archive.models import LegalHold
-from governance.archive.sample import make_model_lineage
+from devtools.archive_sample import make_model_lineage
 from governance.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
