@@ -95,7 +95,7 @@ def bench_append(appends: int, batch: int, threads: int) -> dict:
                     barrier.wait()
                     for i in range(per_thread):
                         recorder.record(**_payload(i))
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 errors.append(exc)
             finally:
                 connections.close_all()

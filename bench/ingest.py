@@ -140,7 +140,7 @@ def _wait_until_up(session, base: str, server: subprocess.Popen, timeout: float 
         try:
             if session.get(base + "/api/health/", timeout=2).status_code == 200:
                 return
-        except Exception:  # noqa: BLE001 - not listening yet
+        except Exception:
             pass
         time.sleep(0.2)
     raise SystemExit("gunicorn did not answer /api/health/ in time")

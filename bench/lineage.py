@@ -439,7 +439,7 @@ def _http_runner(url: str):
         try:
             if session.get(base + "/api/health/", timeout=2).status_code == 200:
                 break
-        except Exception:  # noqa: BLE001 - not listening yet
+        except Exception:
             pass
         if time.time() > deadline:
             server.terminate()

@@ -99,7 +99,7 @@ def _client(index: int, base: str, token: str, bodies: list[str], options: dict,
     """One producer process: post every body, retrying until acknowledged; report what it saw."""
     try:
         results.put(_client_run(index, base, token, bodies, options, barrier))
-    except BaseException as exc:  # noqa: BLE001 - the parent must hear of it, not wait forever
+    except BaseException as exc:
         results.put({"index": index, "crashed": f"{exc.__class__.__name__}: {exc}"})
 
 

@@ -122,7 +122,7 @@ def run_harvest(connector: Connector, *, config=None, progress=None, emit_openli
             # What the store committed: a signal (SIGTERM, Ctrl-C) can land between a page's commit and the
             # line after it, and the record must say where the next harvest will go on from.
             cursor = load_cursor(key)
-        except Exception:  # noqa: BLE001 - the database itself failed: the last cursor seen committed stands
+        except Exception:
             pass
         _finish(harvest, totals, read, cursor)
         raise

@@ -56,7 +56,7 @@ def call_with_retry(
     while True:
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:
             verdict = classify(exc)
             if verdict == PERMANENT:
                 if on_permanent is not None:

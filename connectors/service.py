@@ -80,7 +80,7 @@ def start_harvest(source, *, requester: str | None = None, ctx: dict | None = No
         try:
             # The claim is committed (its own transaction), so a worker finds the Harvest row.
             tasks.harvest_task.apply_async((config.name, data, harvest.pk), task_id=task_id)
-        except Exception as exc:  # noqa: BLE001 - kombu's connection errors: the broker is down
+        except Exception as exc:
             tasks.fail(harvest.pk, RuntimeError(f"the harvest could not be queued: {type(exc).__name__}: {exc}"))
             harvest.refresh_from_db()
             raise HarvestRefused("broker_unavailable", "the task broker cannot be reached; the harvest was not "

@@ -415,7 +415,7 @@ def after_harvest(harvest_id: int, connector=None, *, emit_openlineage: bool | N
             applied = _atomically(lambda: store.apply(facts))
             if facts:
                 results["same_as"] = {"links": len(facts), "edges_created": applied.edges_created}
-        except Exception as exc:  # noqa: BLE001 - recorded; the harvest itself stands
+        except Exception as exc:
             results["same_as"] = {"error": f"{type(exc).__name__}: {exc}"}
     if emit_openlineage:
         emit = getattr(registry.plugin(harvest.kind), "emit_openlineage", None)
@@ -424,7 +424,7 @@ def after_harvest(harvest_id: int, connector=None, *, emit_openlineage: bool | N
         else:
             try:
                 results["openlineage"] = {"sent": emit(harvest)}
-            except Exception as exc:  # noqa: BLE001 - recorded; the harvest itself stands
+            except Exception as exc:
                 results["openlineage"] = {"error": f"{type(exc).__name__}: {exc}"}
     if not results:
         return results
@@ -453,7 +453,7 @@ def parse_crontab(expression: str) -> dict:
     values = dict(zip(names, fields))
     try:
         crontab(**values)  # celery's own parser: rejects out-of-range and malformed fields
-    except Exception as exc:  # noqa: BLE001 - celery raises ValueError or its ParseException
+    except Exception as exc:
         raise ValueError(f"invalid crontab {expression!r}: {exc}") from None
     return values
 

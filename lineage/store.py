@@ -247,7 +247,7 @@ def _getter(field):
 def _preparer(field):
     """Database value of a field. psycopg2 adapts strings, numbers, booleans and aware datetimes itself,
     so on PostgreSQL those skip Django's generic (and, per value, costly) preparation."""
-    generic = lambda value: field.get_db_prep_save(value, connection)  # noqa: E731
+    generic = lambda value: field.get_db_prep_save(value, connection)
     if connection.vendor != "postgresql":
         return generic
     if isinstance(field, models.DateTimeField):

@@ -7,4 +7,4 @@ import os
 os.environ.setdefault("SECRET_KEY", "insecure-test-only-" + "x" * 40)
 os.environ.setdefault("AUDIT_HMAC_KEY", "insecure-test-only-audit-" + "y" * 40)
 
-from governance.settings import *  # noqa: E402,F401,F403  (the settings under test, unchanged)
+from governance.settings import *  # noqa: F403  (the settings under test, unchanged)

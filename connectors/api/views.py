@@ -61,7 +61,7 @@ class ConnectorConfigViewSet(AuditedModelViewSet):
             code = {"misconfigured": status.HTTP_400_BAD_REQUEST,
                     "broker_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE}.get(exc.code, status.HTTP_409_CONFLICT)
             raise ServiceError(exc.detail, code=exc.code, status=code, **extra) from None
-        except Exception:  # noqa: BLE001 - ran here and failed: the failed Harvest record says why
+        except Exception:
             started = None
         if started is not None and started.queued:
             return Response({"status": "queued", "task_id": started.task_id, "harvest": started.harvest.pk},

@@ -34,11 +34,11 @@ def _model_facet_class():
     class KubeflowModelFacet(DatasetFacet):
         """A model produced by a KFP task: what a registry needs to recognise the same model elsewhere."""
 
-        modelName: str  # noqa: N815
+        modelName: str
         uri: str
         digest: str = attr.field(default="")
         framework: str = attr.field(default="")
-        mlmdArtifactId: int = attr.field(default=0)  # noqa: N815
+        mlmdArtifactId: int = attr.field(default=0)
 
         @staticmethod
         def _get_schema() -> str:

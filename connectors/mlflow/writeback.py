@@ -63,7 +63,7 @@ def _set_alias(reader, model: str, version: str, alias: str, tags: dict) -> dict
     try:
         holder = reader.call("get_model_version_by_alias", lambda: c.get_model_version_by_alias(model, alias))
         previous = str(holder.version)
-    except Exception as exc:  # noqa: BLE001 - the alias is not set yet: MLflow answers 404/INVALID_PARAMETER
+    except Exception as exc:
         if not isinstance(getattr(exc, "__cause__", None), MlflowException) and not isinstance(exc, MlflowException):
             raise
         previous = None

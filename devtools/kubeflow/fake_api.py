@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         parsed = urlparse(self.path)
         self.server.requests.append(parsed.path + ("?" + parsed.query if parsed.query else ""))
         fault = self.server._take_fault(parsed.path)

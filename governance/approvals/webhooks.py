@@ -71,7 +71,7 @@ def dispatch(ids: list[int]) -> None:
                 deliver_webhook_task.delay(delivery_id)
                 queued.append(delivery_id)
             return
-        except Exception:  # noqa: BLE001 - kombu raises its own OperationalError family
+        except Exception:
             log.exception("webhook deliveries %s could not be queued; sending them from this process",
                           [i for i in ids if i not in queued])
             ids = [i for i in ids if i not in queued]
@@ -93,7 +93,7 @@ def in_background(fn, *args, name: str) -> threading.Thread:
 
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - a background failure is logged, never raised into nothing
+        except Exception:
             log.exception("background %s failed", name)
         finally:
             connection.close()  # this thread's own connection; the request's is untouched

@@ -65,7 +65,7 @@ def enqueue(node, user, depth: int) -> BundleBuild:
     try:
         # After the commit above: a worker that takes the task at once finds the row.
         build_bundle_task.apply_async((node.pk, getattr(user, "pk", None), depth, ctx, build.pk), task_id=task_id)
-    except Exception as exc:  # noqa: BLE001 - kombu's connection errors: the broker is down or refuses
+    except Exception as exc:
         build.refresh_from_db()
         if build.state != BuildState.QUEUED:
             raise  # the task ran in-process (eager) and failed on its own; it already recorded why

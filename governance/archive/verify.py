@@ -418,7 +418,7 @@ def _zip_directory_problem(handle, limits: Limits) -> str | None:
     """Reads the end-of-central-directory record (zipfile's own reader, so both agree on which record
     counts) and refuses before zipfile builds an object per entry: entry count and directory size."""
     try:
-        end = zipfile._EndRecData(handle)  # noqa: SLF001 - the record ZipFile itself trusts
+        end = zipfile._EndRecData(handle)
     except OSError as exc:
         return f"not a readable ZIP file: {exc}"
     if not end:

@@ -65,7 +65,7 @@ class GroupCommitter:
         finish = None
         try:
             finish = self._write(group)
-        except BaseException as exc:  # noqa: BLE001 - handed to every submitter of the group, raised there
+        except BaseException as exc:
             self._fail(group, item, exc)
             if not isinstance(exc, Exception):
                 self._end(group, writer=True)
@@ -76,7 +76,7 @@ class GroupCommitter:
         try:
             if finish is not None:
                 finish()
-        except BaseException as exc:  # noqa: BLE001 - as above: every member of the group failed
+        except BaseException as exc:
             self._fail(group, item, exc)
             if not isinstance(exc, Exception):
                 self._end(group)

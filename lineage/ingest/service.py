@@ -313,7 +313,7 @@ def _write_singles(group: list[Prepared], flushes: list | None = None) -> None:
                 stored = _store(group, None, sql_prefix)
                 _record_singles(group, stored)
             return
-        except Exception as exc:  # noqa: BLE001 - sorted below: a race, a refused value, or the group's end
+        except Exception as exc:
             if isinstance(exc, (IntegrityError, OperationalError)) and _retriable(exc) and attempt < RETRIES - 1:
                 # A concurrent request created one of the same nodes (or the same event) first, or the
                 # database broke a lock cycle between the two: start again and re-read what is there now.
@@ -331,7 +331,7 @@ def _write_singles(group: list[Prepared], flushes: list | None = None) -> None:
     for p in group:
         try:
             _write_singles([p], flushes)
-        except Exception as exc:  # noqa: BLE001 - this event's failure, raised in its own request
+        except Exception as exc:
             p.error = exc
 
 

@@ -110,7 +110,7 @@ def test_only_the_requester_or_an_admin_withdraws(users, clients, mv):
 def test_pending_for_me_lists_what_i_may_decide(clients, users, mv):
     dana = make_user("dana", APPROVER)
     req = request_promotion(clients["engineer"], mv)
-    mine = lambda c: [r["id"] for r in c.get(URL + "?pending_for_me=true").json()["results"]]  # noqa: E731
+    mine = lambda c: [r["id"] for r in c.get(URL + "?pending_for_me=true").json()["results"]]
     assert mine(clients["approver"]) == [req["id"]]
     assert mine(client_for(dana)) == []            # the author
     assert mine(clients["engineer"]) == []         # not an approver

@@ -102,6 +102,6 @@ def test_two_requests_for_the_same_promotion_at_once_make_one():
     other = make_user("eng2", "engineer")
     mv = t.node(NodeKind.MODEL_VERSION, "race-create")
     body = {"node": mv.pk, "target_stage": "production", "justification": "me first", "submit": True}
-    post = lambda u: lambda: client_for(u).post(URL, body, format="json").status_code  # noqa: E731
+    post = lambda u: lambda: client_for(u).post(URL, body, format="json").status_code
     assert sorted(at_once([post(engineer), post(other)])) == [201, 409]
     assert PromotionRequest.objects.filter(node=mv).count() == 1

@@ -29,7 +29,7 @@ def test_a_partition_that_loses_an_insert_race_retries_and_stores_once(transacti
             return result
         try:
             tasks._atomically(write)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -41,7 +41,7 @@ def test_a_partition_that_loses_an_insert_race_retries_and_stores_once(transacti
         try:
             assert first_wrote.wait(20)
             tasks._atomically(write)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()

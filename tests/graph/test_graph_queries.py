@@ -93,7 +93,7 @@ def test_as_of_before_and_after_an_edge_closed(db):
     ids = build({"a": "dataset", "b": "run", "c": "dataset"},
                 [("a", "b", "consumed", 2), ("b", "c", "produced", 3)], seen={"c": 3})
     store.apply([store.EdgeClose(kind="consumed", src=key("a", "dataset"), dst=key("b", "run"), at=at(5))])
-    up = lambda t: names(ids, graph.lineage([ids["c"]], direction="upstream", as_of=t).depth_of)  # noqa: E731
+    up = lambda t: names(ids, graph.lineage([ids["c"]], direction="upstream", as_of=t).depth_of)
     assert up(at(1)) == {}                   # c did not exist yet
     assert up(at(3)) == {"c": 0, "b": 1, "a": 2}  # b -> c holds from its valid_from; a -> b still holds
     assert names(ids, graph.lineage([ids["b"]], direction="upstream", as_of=at(2)).depth_of) == {"b": 0, "a": 1}
@@ -119,7 +119,7 @@ def test_as_of_in_another_utc_offset_means_the_same_instant(db):
     ids = build({"a": "dataset", "b": "run"}, [("a", "b", "consumed", 2)])
     store.apply([store.EdgeClose(kind="consumed", src=key("a", "dataset"), dst=key("b", "run"), at=at(5))])
     plus_two = dt.timezone(dt.timedelta(hours=2))
-    walk = lambda t: names(ids, graph.lineage([ids["b"]], direction="upstream", as_of=t).depth_of)  # noqa: E731
+    walk = lambda t: names(ids, graph.lineage([ids["b"]], direction="upstream", as_of=t).depth_of)
     assert walk(at(4).astimezone(plus_two)) == {"b": 0, "a": 1}   # 06:00+02:00 is 04:00 UTC: still open
     assert walk(at(5).astimezone(plus_two)) == {"b": 0}           # 07:00+02:00 is 05:00 UTC: closed
     assert walk(at(1).astimezone(plus_two)) == {"b": 0}           # 03:00+02:00 is 01:00 UTC: not yet

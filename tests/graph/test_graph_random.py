@@ -38,7 +38,7 @@ def holds(edge, as_of):
 
 
 def reference(nodes, edges, ids, start, direction, depth, as_of, node_kinds, edge_kinds, max_nodes):
-    exists = lambda i: as_of is None or nodes[i][1] <= as_of  # noqa: E731
+    exists = lambda i: as_of is None or nodes[i][1] <= as_of
     usable = [e for e in edges if holds(e, as_of) and (not edge_kinds or e[2] in edge_kinds)]
     dist: dict[int, int] = {}
     for one in (["upstream", "downstream"] if direction == "both" else [direction]):
@@ -88,7 +88,7 @@ def test_lineage_matches_breadth_first_search(db, g, data):
 
 
 def shortest(nodes, edges, a, b, as_of, max_depth):
-    exists = lambda i: as_of is None or nodes[i][1] <= as_of  # noqa: E731
+    exists = lambda i: as_of is None or nodes[i][1] <= as_of
     if not (exists(a) and exists(b)):
         return None
     seen, queue = {a: 0}, deque([a])

@@ -66,7 +66,7 @@ def test_unknown_token_and_inactive_user_are_refused():
 def test_a_role_granted_or_withdrawn_counts_from_the_next_request():
     user = make_user("grows")
     client = client_for(user)
-    post = lambda: client.post("/api/v1/lineage", data=json.dumps(EVENT), content_type="application/json")  # noqa: E731
+    post = lambda: client.post("/api/v1/lineage", data=json.dumps(EVENT), content_type="application/json")
     assert post().status_code == 403
     user.groups.add(Group.objects.get(name="engineer"))
     assert post().status_code == 201

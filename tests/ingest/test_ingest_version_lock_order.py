@@ -36,7 +36,7 @@ def test_reader_waiting_on_the_writer_links_to_the_writers_version():
                 service.ingest_event(run_event("w2", "write", outputs=["t"], time="2024-04-01T01:00:00Z"))
                 writer_holds.set()
                 assert release.wait(30)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        except BaseException as exc:
             errors.append(exc)
             writer_holds.set()
         finally:
@@ -48,7 +48,7 @@ def test_reader_waiting_on_the_writer_links_to_the_writers_version():
                 cur.execute("SELECT pg_backend_pid()")
                 reader_pid.append(cur.fetchone()[0])
             service.ingest_event(run_event("r-after", "read", inputs=["t"], time="2024-04-01T02:00:00Z"))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

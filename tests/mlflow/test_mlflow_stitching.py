@@ -19,7 +19,7 @@ KFP_RUN = "7c1d1f0e-2c3a-4d7e-9f00-0123456789ab"
 
 
 def _kubeflow(uri):
-    K = lambda kind, sid: store.NodeKey("kubeflow", kind, f"kfp.local/{sid}")  # noqa: E731
+    K = lambda kind, sid: store.NodeKey("kubeflow", kind, f"kfp.local/{sid}")
     data, run, model = K("dataset", "artifact/1"), K("run", f"run/{KFP_RUN}"), K("artifact", "artifact/2")
     store.apply([
         store.NodeFact(data, name="s3://lake/churn.csv", properties={"uri": "s3://lake/churn.csv"}),

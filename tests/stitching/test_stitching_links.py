@@ -12,8 +12,8 @@ from lineage.models import Edge, Node
 pytestmark = pytest.mark.django_db
 
 KF = "kubeflow"
-K = lambda kind, sid: store.NodeKey(KF, kind, f"kfp.local/{sid}")  # noqa: E731
-V = lambda kind, sid: store.NodeKey("viya", kind, f"viya.local/{sid}")  # noqa: E731
+K = lambda kind, sid: store.NodeKey(KF, kind, f"kfp.local/{sid}")
+V = lambda kind, sid: store.NodeKey("viya", kind, f"viya.local/{sid}")
 RUN_ID = "5b1d1f0e-2c3a-4d7e-9f00-0123456789ab"
 URI = f"minio://mlpipeline/v2/artifacts/churn/{RUN_ID}/train/model"
 DIGEST = "sha256:" + "ab" * 32

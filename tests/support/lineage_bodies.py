@@ -49,7 +49,7 @@ def load(nodes, edges) -> list[int]:
     Edge.objects.all().delete()
     NodeRevision.objects.all().delete()
     Node.objects.all().delete()
-    key = lambda i: store.NodeKey("manual", nodes[i]["kind"], f"n{i}")  # noqa: E731
+    key = lambda i: store.NodeKey("manual", nodes[i]["kind"], f"n{i}")
 
     def raw(kind, i, body):
         return None if body is None else store.RawPayload("manual", kind, f"{kind}-{i}", {"body": body})

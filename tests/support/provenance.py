@@ -36,7 +36,7 @@ def timed_story(prefix: str = "story") -> dict:
     art = key(Source.KUBEFLOW, NodeKind.MODEL_VERSION, f"{prefix}/artifact/2")
     metrics = key(Source.KUBEFLOW, NodeKind.METRICS, f"{prefix}/artifact/3")
     viya = key(Source.VIYA, NodeKind.MODEL_VERSION, f"{prefix}-viya/model/m1/version/1.0")
-    day = lambda n: T0 + dt.timedelta(days=n)  # noqa: E731
+    day = lambda n: T0 + dt.timedelta(days=n)
     result = store.apply([
         NodeFact(data, name="s3://lake/train.csv", properties={"uri": "s3://lake/train.csv", "digest": "sha256:aa"},
                  seen_at=day(0)),

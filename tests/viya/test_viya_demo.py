@@ -36,7 +36,7 @@ def test_demo_harvest_shows_governance_state():
 
 
 def test_demo_champion_is_stitched_to_kubeflow_facts():
-    kf = lambda kind, sid: store.NodeKey("kubeflow", kind, f"demo/{sid}")  # noqa: E731
+    kf = lambda kind, sid: store.NodeKey("kubeflow", kind, f"demo/{sid}")
     data, run, task, model = (kf("dataset", "artifact/1"), kf("run", f"run/{DEMO_KFP_RUN_ID}"),
                               kf("run", "execution/2"), kf("model_version", "artifact/3"))
     store.apply([

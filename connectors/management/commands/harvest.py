@@ -30,7 +30,7 @@ def _configured_names() -> list[str]:
         from connectors.models import ConnectorConfig
 
         return list(ConnectorConfig.objects.order_by("name").values_list("name", flat=True))
-    except Exception:  # noqa: BLE001 - help and parsing must work before `migrate`
+    except Exception:
         return []
 
 
@@ -162,5 +162,5 @@ def _common(sub):
 def _os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:
         return "cli"

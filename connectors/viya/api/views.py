@@ -38,7 +38,7 @@ class SameAsConfirmView(APIView):
     permission_classes = [lineage_rules.RULES.permission("confirm_link")]
 
     @extend_schema(request=SameAsConfirmRequest, responses={200: SameAsEdge})
-    def post(self, request, id: int):  # noqa: A002 - the URL names it id, as every other route
+    def post(self, request, id: int):
         edge = get_object_or_404(Edge, pk=id)  # a link that is not there is a 404 whatever the body says
         form = SameAsConfirmRequest(data=request.data)
         form.is_valid(raise_exception=True)
