@@ -10,7 +10,7 @@ import pytest
 
 from devtools.dashboard import demo_model
 from tests.conftest import make_user
-from tests.support.browser import (CY, CHROMIUM, PASSWORD, chromium_context, new_page, shot as support_shot, sign_in,
+from tests.support.browser import (CY, CHROMIUM, PASSWORD, shot as support_shot, sign_in,
                                    wait_for_graph)
 
 # A renderer that dies under the machine's load ("Target crashed", seen once in CI on a 2-core machine running two
@@ -22,20 +22,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not installed at {CHROMIUM} "
                        "(apt-get install -y chromium chromium-driver)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser_context():
-    with chromium_context(viewport={"width": 1400, "height": 950}) as context:
-        yield context
-
-
-@pytest.fixture
-def page(browser_context):
-    page = new_page(browser_context)
-    yield page
-    if not page.is_closed():
-        page.close()
 
 
 def shot(page, name: str) -> None:

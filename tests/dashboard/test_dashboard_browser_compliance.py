@@ -9,27 +9,13 @@ import pytest
 
 from devtools.kubeflow.demo import IMAGES
 from tests.conftest import make_user
-from tests.support.browser import CHROMIUM, PASSWORD, chromium_context, new_page, shot, sign_in
+from tests.support.browser import CHROMIUM, PASSWORD, shot, sign_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.flaky(reruns=2, only_rerun=["Target crashed"]),
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not installed at {CHROMIUM}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser_context():
-    with chromium_context(viewport={"width": 1400, "height": 950}) as context:
-        yield context
-
-
-@pytest.fixture
-def page(browser_context):
-    page = new_page(browser_context)
-    yield page
-    if not page.is_closed():
-        page.close()
 
 
 def _production_version(tmp_path):

@@ -77,6 +77,21 @@ def browser_1024():
         yield context
 
 
+@pytest.fixture(scope="module")
+def browser_wide():
+    """A wider screen (1400x950), for the tests that read whole pages rather than check the smallest layout."""
+    with chromium_context(viewport={"width": 1400, "height": 950}) as context:
+        yield context
+
+
+@pytest.fixture
+def page(browser_wide):
+    page = new_page(browser_wide)
+    yield page
+    if not page.is_closed():
+        page.close()
+
+
 @pytest.fixture
 def page_1024(browser_1024):
     page = new_page(browser_1024)
