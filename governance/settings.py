@@ -21,10 +21,11 @@ SECRET_KEY = env_secret("SECRET_KEY", "dev-insecure-secret-key-change-me" if DEB
 # manage.py commands that only read code and the migration files (a developer's or CI's checks): they run
 # without a key, and any use of it still fails (Django refuses an empty SECRET_KEY when it is read).
 KEYLESS_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate", "check", "help", "version"}
+KEYLESS_COMMAND = len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS
 if not SECRET_KEY:
     # Sessions, CSRF tokens and (without CONNECTOR_SECRET_KEY) connector secrets all hang on this key, so a
     # server must not start with a guessable one. The demo sets DEBUG; the tests set a key (tests/settings.py).
-    if not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
+    if not KEYLESS_COMMAND:
         raise ImproperlyConfigured("SECRET_KEY is not set: set it in the environment (or DEBUG=1 for local use)")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
@@ -218,7 +219,7 @@ AUDIT_ED25519_PRIVATE_KEY = env_secret("AUDIT_ED25519_PRIVATE_KEY", "")
 if not DEBUG and not AUDIT_ED25519_PRIVATE_KEY and (AUDIT_HMAC_KEY == DEV_AUDIT_HMAC_KEY or len(AUDIT_HMAC_KEY) < 32):
     # A checkpoint signed with a key anyone can read in this file proves nothing: as for SECRET_KEY, a server
     # does not start without a real one (the tests set one: tests/settings.py).
-    if not (len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and sys.argv[1] in KEYLESS_COMMANDS):
+    if not KEYLESS_COMMAND:
         raise ImproperlyConfigured(
             "AUDIT_HMAC_KEY is not set, is the development default or is shorter than 32 characters: set it to "
             "a long random secret (or configure AUDIT_ED25519_PRIVATE_KEY), or DEBUG=1 for local use")

@@ -170,7 +170,8 @@ def test_error_reports_hide_the_authorization_header():
 
 
 def _manage_in_child(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "PYTEST_CURRENT_TEST"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"SECRET_KEY", "AUDIT_HMAC_KEY", "DEBUG", "PYTEST_CURRENT_TEST"}}
     env.update(DJANGO_SETTINGS_MODULE="governance.settings", DEBUG="0")
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -184,5 +185,5 @@ def test_offline_checks_run_without_a_key_and_nothing_else_does():
     for command in (["migrate", "--plan"], ["runserver", "--noreload", "127.0.0.1:1"], ["createsuperuser", "--help"]):
         refused = _manage_in_child(*command)
         assert refused.returncode != 0 and "SECRET_KEY is not set" in refused.stderr, (command, refused.stderr)
-    deploy = _manage_in_child("check", "--deploy")  # the deployment check still names the missing key
-    assert "security.W009" in deploy.stderr, deploy.stderr
+    deploy = _manage_in_child("check", "--deploy")  # the deployment check still names the missing keys
+    assert "security.W009" in deploy.stderr and "audit.E001" in deploy.stderr, deploy.stderr
