@@ -112,14 +112,16 @@ def raw_bfs(cur, direction: str, start: int, depth: int = DEPTH, limit: int = MA
 
 
 # -- database ---------------------------------------------------------------------------------------------
-def _database_url(given: str | None) -> str:
-    url = given or os.environ.get("DATABASE_URL") or DEFAULT_URL
+def _database_url(given: str | None, default: str = DEFAULT_URL) -> str:
+    """The database to build the graph in: only a *_bench PostgreSQL database (the graph replaces the lineage
+    tables), falling back to the module's own default."""
+    url = given or os.environ.get("DATABASE_URL") or default
     name = urlparse(url).path.lstrip("/")
     if not url.startswith("postgres") or not name.endswith("_bench"):
         if given:
             raise SystemExit(f"refusing {name!r}: the benchmark replaces the lineage tables; use a *_bench database")
-        print(f"(DATABASE_URL does not name a *_bench PostgreSQL database; using {DEFAULT_URL})")
-        url = DEFAULT_URL
+        print(f"(DATABASE_URL does not name a *_bench PostgreSQL database; using {default})")
+        url = default
     return url
 
 

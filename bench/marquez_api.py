@@ -34,7 +34,7 @@ import time
 from urllib.parse import urlparse
 
 from bench._server import BENCH_SECRET, Gunicorn, create_engineers, server_env
-from bench.lineage import LAYERS, _connect, _percentiles, _setup_django, existing, generate
+from bench.lineage import LAYERS, _connect, _database_url, _percentiles, _setup_django, existing, generate
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_marquez_bench"
 FACETS_VERSION = 1
@@ -72,17 +72,6 @@ UPDATE lineage_node n SET properties = jsonb_build_object('facets', jsonb_build_
         'col_b', jsonb_build_object('inputFields', COALESCE(f.b, '[]'::jsonb))))))
 FROM facets f WHERE n.id = f.ds
 """
-
-
-def _database_url(given: str | None) -> str:
-    url = given or os.environ.get("DATABASE_URL") or DEFAULT_URL
-    name = urlparse(url).path.lstrip("/")
-    if not url.startswith("postgres") or not name.endswith("_bench"):
-        if given:
-            raise SystemExit(f"refusing {name!r}: the benchmark replaces the lineage tables; use a *_bench database")
-        print(f"(DATABASE_URL does not name a *_bench PostgreSQL database; using {DEFAULT_URL})")
-        url = DEFAULT_URL
-    return url
 
 
 def ensure_graph(url: str, nodes: int, seed: int) -> None:
@@ -202,7 +191,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.nodes < 10 * LAYERS * 10:
         raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")
-    url = _database_url(args.database_url)
+    url = _database_url(args.database_url, DEFAULT_URL)
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
     _setup_django(url)
     ensure_graph(url, args.nodes, args.seed)
