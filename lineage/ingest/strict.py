@@ -1,9 +1,16 @@
-"""Does an event meet the strict OpenLineage 2-0-2 core spec? Judged with what openlineage-python ships.
+"""Does an event meet the strict OpenLineage 2-0-2 core spec?
 
-The running service cannot read the spec's JSON schemas (they are not packaged), but openlineage-python
-ships classes generated from exactly that spec (`openlineage.client.generated.base`, whose `_get_schema()`
-names 2-0-2). We walk the event through them field by field — the attrs fields say what is required
-and of which type, their validators check `eventTime` and `runId` — and add the three things the client
+The verdict is the spec's own: the published 2-0-2 JSON schema (lineage/ingest/spec/, shipped with the
+service because openlineage-python does not package it), compiled once per event kind by jsonschema-rs
+with format assertions (RFC 3339 `date-time` with its zone offset, hyphenated `uuid`, `uri`). Every event
+is judged (the verdict is stored with it), and walking it through Python objects cost about seven times the
+compiled check (56.5 against 8.2 µs of CPU per event, rejected ones included, `python -m
+bench.strict_judgement`): the compiled schema answers for all, and only an event it rejects is walked for
+messages.
+
+The walk explains a rejection in the words of openlineage-python's generated classes
+(`openlineage.client.generated.base`, built from the same spec): the attrs fields say what is required and
+of which type, their validators check `eventTime` and `runId`; and it adds the three things the client
 deliberately leaves loose because it fills them in itself when *it* builds an event:
 
 - `producer`, `schemaURL` and every facet's `_producer` / `_schemaURL` are required by the spec but have
@@ -12,10 +19,13 @@ deliberately leaves loose because it fills them in itself when *it* builds an ev
   isoparse) accepts a naive time;
 - `format: uuid` is the hyphenated RFC 4122 form; `uuid.UUID()` also takes braces and bare hex.
 
+Should the walk find nothing to say about an event the schema rejects, the schema's own messages are
+given instead: the verdict never depends on the walk.
+
 Facets are judged as the core spec judges them: each facet is a BaseFacet of its position (RunFacet,
 JobFacet, InputDatasetFacet…) — a standard facet failing its own facet schema does not make the event
-fail the core spec (the shared fixtures call that CORE-ONLY). tests/test_ingest_strict_judgement.py
-cross-checks this judgement against the JSON schemas with jsonschema.
+fail the core spec (the shared fixtures call that CORE-ONLY). tests/ingest/test_ingest_strict_judgement.py
+cross-checks the verdicts and messages against the fixtures' recorded verdicts and python-jsonschema.
 """
 from __future__ import annotations
 
@@ -25,7 +35,11 @@ import re
 import types
 import typing
 
+import json
+from pathlib import Path
+
 import attr
+import jsonschema_rs
 from openlineage.client.generated import base as ol
 
 EVENT_CLASSES = {"RunEvent": ol.RunEvent, "JobEvent": ol.JobEvent, "DatasetEvent": ol.DatasetEvent}
@@ -47,17 +61,31 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+SPEC = Path(__file__).with_name("spec") / "OpenLineage-2-0-2.json"
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(kind: str) -> jsonschema_rs.Draft202012Validator:
+    """The 2-0-2 schema narrowed to one event kind (the spec's top level is oneOf the three): the kind is
+    the one the event's schemaURL names, as the walk and the mapping take it."""
+    schema = json.loads(SPEC.read_text(encoding="utf-8"))
+    schema.pop("oneOf")
+    schema["$ref"] = f"#/$defs/{kind}"
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
 def judge(body: dict, kind: str) -> list[str]:
     """Errors against the strict 2-0-2 core spec; an empty list means the event passes."""
-    errors: list[str] = []
     if kind not in EVENT_CLASSES:
         return [f"$: unknown event kind {kind!r}"]
-    _structure(EVENT_CLASSES[kind], body, "$", errors)
-    if isinstance(body, dict):
-        if kind == "DatasetEvent" and "job" in body and "run" in body:
-            errors.append("$: a DatasetEvent must not carry both job and run")
-        if kind == "JobEvent" and "run" in body:
-            errors.append("$: a JobEvent must not carry a run")
+    if compiled(kind).is_valid(body):
+        return []
+    return explain(body, kind)
+
+
+def explain(body: dict, kind: str) -> list[str]:
+    """Why `body` fails the spec: the walk's messages, or the schema's where the walk finds none."""
+    errors = walk(body, kind) or [_schema_message(e) for e in compiled(kind).iter_errors(body)]
     if len(errors) > MAX_ERRORS:
         # Kept with the event and listed by /api/ingested-events/: bounded like every list's items.
         errors = errors[:MAX_ERRORS] + [f"… and {len(errors) - MAX_ERRORS} more"]
@@ -65,6 +93,24 @@ def judge(body: dict, kind: str) -> list[str]:
 
 
 MAX_ERRORS = 20
+
+
+def walk(body: dict, kind: str) -> list[str]:
+    """The judgement by openlineage-python's classes alone (unbounded): what explains a rejection, and
+    what the ingest judged by before the compiled schema (the tests hold the two to the same verdicts)."""
+    errors: list[str] = []
+    _structure(EVENT_CLASSES[kind], body, "$", errors)
+    if isinstance(body, dict):
+        if kind == "DatasetEvent" and "job" in body and "run" in body:
+            errors.append("$: a DatasetEvent must not carry both job and run")
+        if kind == "JobEvent" and "run" in body:
+            errors.append("$: a JobEvent must not carry a run")
+    return errors
+
+
+def _schema_message(error: jsonschema_rs.ValidationError) -> str:
+    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
+    return f"{path}: {error.message}"
 
 
 @functools.lru_cache(maxsize=None)
