@@ -1,7 +1,8 @@
 """OpenLineage ingest over real HTTP on PostgreSQL, as ratios of figures measured in the same run (issue 18).
 
-    python -m bench.ingest                          # 600 single events, 3000 batched (batches of 250)
-    python -m bench.ingest --baseline-ref d357a95   # the same phases and events on the code at that ref too
+    python -m bench.ingest                          # 600 single events, 3000 batched (batches of 250), and the
+                                                    # same on the code at d357a95 (issue 18's baseline) beside it
+    python -m bench.ingest --baseline-ref none      # without the baseline run
     python -m bench.ingest --single 5000 --batch 20000 --batch-size 500 --workers 4 --clients 8
 
 Prints `ratio: NAME VALUE (goal ...)` lines, each dividing two figures of this one run, absolute figures
@@ -13,7 +14,7 @@ Prints `ratio: NAME VALUE (goal ...)` lines, each dividing two figures of this o
   (cores / server + PostgreSQL CPU per event of that phase) — goal >= 0.85;
 - batch_cpu_per_plain_copy: CPU per event of batches / CPU per event (this process + its backend) of a
   plain COPY of the same events, JSON-encoded, into a bare one-column jsonb table — printed;
-- with --baseline-ref REF: the code at REF (a detached `git worktree`, removed afterwards) serves the same
+- with --baseline-ref REF (by default d357a95, main when issue 18 set its goals): the code at REF (a detached `git worktree`, removed afterwards) serves the same
   phases with the same events on its own database (DATABASE_URL + "_baseline"; both re-created empty
   first), and batch_cpu_per_baseline = CPU per batched event here / there — goal <= 0.6.
 
@@ -56,6 +57,8 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_ingest_bench"
+# Main as it was when issue 18 set the ingest's goals against "today's main": the batch goal is a ratio to it.
+ISSUE_18_BASELINE = "d357a95"
 
 
 def _ensure_database(url: str) -> None:
@@ -520,10 +523,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="event seed (default: time-based, so events are new)")
     parser.add_argument("--noop", type=int, default=600,
                         help="authenticated no-op requests (GET /api/whoami/) measured as the unit of CPU (default 600)")
-    parser.add_argument("--baseline-ref", default=None,
+    parser.add_argument("--baseline-ref", default=ISSUE_18_BASELINE,
                         help="also run the same phases, same events, on the code at this git ref (a `git worktree` "
-                             "beside this one, its own database DATABASE_URL + '_baseline'), and compare CPU per event")
+                             "beside this one, its own database DATABASE_URL + '_baseline'), and compare CPU per event "
+                             f"(default {ISSUE_18_BASELINE}: main when issue 18 set its goals; 'none' skips it)")
     args = parser.parse_args(argv)
+    if args.baseline_ref.lower() == "none":
+        args.baseline_ref = None
     sys.path.insert(0, str(ROOT))
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if not database_url.startswith("postgres"):
