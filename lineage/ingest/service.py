@@ -204,6 +204,8 @@ def _begin_with_first_statement(tx: _Transaction, begin: str):
         with connection.execute_wrapper(first_statement):
             yield tx
             if begun:
+                # All that is left is this round trip: the process's next group may start beside it.
+                _GROUPS.hand_on()
                 with raw.cursor() as cur:
                     cur.execute("".join(f"{sql}; " for sql in tx.held) + "COMMIT")
             elif tx.held:
