@@ -206,7 +206,7 @@ def _begin_with_first_statement(tx: _Transaction, begin: str):
             if begun:
                 # All that is left is this round trip: the process's next group may start beside it.
                 _GROUPS.hand_on()
-                with raw.cursor() as cur:
+                with connection.cursor() as cur:  # no parameters: the held SQL's '%' are literal
                     cur.execute("".join(f"{sql}; " for sql in tx.held) + "COMMIT")
             elif tx.held:
                 raise RuntimeError("writes were held for a transaction that sent no statement")
