@@ -27,6 +27,14 @@ that concurrent requests share fsyncs (group commit) instead of queueing for one
 the flush loses that transaction and every later one (the WAL is sequential), so the audit chain never
 has a hole; the unacknowledged producer retries, and a repeat is a no-op. Inside a caller's transaction
 (the tests, a harvest) nothing of this applies: the caller's COMMIT decides.
+
+Round trips (PostgreSQL, outermost transaction): each one inside the transaction is one the row locks are
+held through, so a single POST's transaction is four or five: BEGIN, SET LOCAL, the row locks and every
+read the mapping needs (nodes, input versions, the duplicate check, raw record ids) in the first
+(`_locked_read`); the writes whose ids are needed, or the open edges, in the next; the writes held so far
+with the audit chain's lock in the next; the audit entries' INSERT with the COMMIT in the last
+(`_unit_of_work`). The wait for the WAL flush follows, outside the transaction and after the group
+writer's role was handed on.
 """
 from __future__ import annotations
 
