@@ -88,11 +88,22 @@ def _build(seq: int, prev_hash: str, at: dt.datetime, ctx: context.AuditContext,
     return AuditEntry(**{**fields, "at": at}, prev_hash=prev_hash, hash=digest), row
 
 
-def _insert(entries: list[AuditEntry], rows: list[tuple]) -> None:
+def _insert(entries: list[AuditEntry], rows: list[tuple], held: list | None = None) -> None:
     """On PostgreSQL one multi-row INSERT built by psycopg2 (the ORM's per-value preparation costs more
-    than the insert itself in a batch); elsewhere bulk_create."""
+    than the insert itself in a batch); elsewhere bulk_create.
+
+    `held` (PostgreSQL): the INSERT is appended there as SQL text instead of being sent, and the entries
+    get no id: the caller sends it with its COMMIT, in the round trip that ends the transaction, so the
+    chain lock is released one round trip after it was taken instead of two."""
     if connection.vendor != "postgresql":
         AuditEntry.objects.bulk_create(entries, batch_size=500)
+        return
+    if held is not None:
+        with connection.cursor() as cur:
+            mogrify = cur.cursor.mogrify
+            marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+            values = b", ".join(mogrify(marks, row) for row in rows).decode()
+        held.append(f"INSERT INTO audit_auditentry ({', '.join(_COLUMNS)}) VALUES {values}")
         return
     from psycopg2.extras import execute_values
 
@@ -107,8 +118,10 @@ def _insert(entries: list[AuditEntry], rows: list[tuple]) -> None:
         entry._state.db = connection.alias
 
 
-def _append(specs: list[dict], ctx: context.AuditContext, tail: tuple[int, str], *, periodic_checkpoint: bool = True) -> list[AuditEntry]:
-    """Must run inside an atomic block that holds the chain lock; `tail` is the chain's (seq, hash) now."""
+def _append(specs: list[dict], ctx: context.AuditContext, tail: tuple[int, str], *, periodic_checkpoint: bool = True,
+            held: list | None = None) -> list[AuditEntry]:
+    """Must run inside an atomic block that holds the chain lock; `tail` is the chain's (seq, hash) now.
+    `held`: see _insert; ignored when a periodic checkpoint follows (its writes come after the entries')."""
     start, prev_hash = tail
     seq = start
     at = dt.datetime.now(dt.timezone.utc)
@@ -119,9 +132,10 @@ def _append(specs: list[dict], ctx: context.AuditContext, tail: tuple[int, str],
         entries.append(entry)
         rows.append(row)
         prev_hash = entry.hash
-    _insert(entries, rows)
     every = int(settings.AUDIT_CHECKPOINT_EVERY or 0)
-    if periodic_checkpoint and every > 0 and start // every != seq // every:
+    checkpoint_due = periodic_checkpoint and every > 0 and start // every != seq // every
+    _insert(entries, rows, None if checkpoint_due else held)
+    if checkpoint_due:
         _checkpoint(seq, prev_hash, ctx, trigger="periodic")
     return entries
 
@@ -144,28 +158,31 @@ def record(
     reason: str = "",
     ctx: context.AuditContext | None = None,
     sql_prefix: str = "",
+    held: list | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction (or a new one).
 
     Called inside the same transaction as the write it describes, so that either both land or neither.
     `sql_prefix`: that write's last statements, when the caller held them back to save a round trip
     (lineage.store.apply(hold_writes=True)); they run before the chain lock is taken, as if sent just
-    before this call.
+    before this call. `held` (PostgreSQL): a list the entry's INSERT is appended to as SQL instead of being
+    sent (the entry then has no id); the caller must send it in this transaction, before anything else
+    the transaction writes to the chain — the ingest sends it with its COMMIT.
     """
     spec = {"action": action, "object_type": object_type, "object_id": object_id, "before": before, "after": after, "reason": reason}
     _checked_json(spec)  # bad input is refused before the transaction is touched
     with _atomic():
-        return _append([spec], ctx or context.current(), _lock_and_tail(sql_prefix))[0]
+        return _append([spec], ctx or context.current(), _lock_and_tail(sql_prefix), held=held)[0]
 
 
 def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = None,
-                sql_prefix: str = "") -> list[AuditEntry]:
+                sql_prefix: str = "", held: list | None = None) -> list[AuditEntry]:
     """Append many entries under one lock and one INSERT: for batch writers such as ingest.
 
     Each item is a dict with the keyword arguments of `record` (action, object_type, object_id, before,
     after, reason, and `ctx` for an entry with an actor and request id of its own: the single POSTs
     written together by the ingest's group commit); the others share `ctx` (default: the current one).
-    All share the timestamp. `sql_prefix`: as for `record`.
+    All share the timestamp. `sql_prefix`, `held`: as for `record`.
     """
     specs = [dict(item) for item in items]
     for spec in specs:
@@ -175,7 +192,7 @@ def record_many(items: Iterable[dict], *, ctx: context.AuditContext | None = Non
     if not specs:
         return []
     with _atomic():
-        return _append(specs, ctx or context.current(), _lock_and_tail(sql_prefix))
+        return _append(specs, ctx or context.current(), _lock_and_tail(sql_prefix), held=held)
 
 
 def _checkpoint(seq: int, entry_hash: str, ctx: context.AuditContext, *, trigger: str, reason: str = "") -> AuditCheckpoint:

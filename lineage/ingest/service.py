@@ -27,6 +27,14 @@ that concurrent requests share fsyncs (group commit) instead of queueing for one
 the flush loses that transaction and every later one (the WAL is sequential), so the audit chain never
 has a hole; the unacknowledged producer retries, and a repeat is a no-op. Inside a caller's transaction
 (the tests, a harvest) nothing of this applies: the caller's COMMIT decides.
+
+Round trips (PostgreSQL, outermost transaction): each one inside the transaction is one the row locks are
+held through, so a single POST's transaction is four or five: BEGIN, SET LOCAL, the row locks and every
+read the mapping needs (nodes, input versions, the duplicate check, raw record ids) in the first
+(`_locked_read`); the writes whose ids are needed, or the open edges, in the next; the writes held so far
+with the audit chain's lock in the next; the audit entries' INSERT with the COMMIT in the last
+(`_unit_of_work`). The wait for the WAL flush follows, outside the transaction and after the group
+writer's role was handed on.
 """
 from __future__ import annotations
 
@@ -139,6 +147,15 @@ def _ingested_row(p: Prepared, raw, user, ctx, now) -> _IngestedRow:
     return row
 
 
+class _Transaction:
+    """What an ingest transaction's body hands to its end: `held`, SQL the COMMIT carries (the audit
+    entries' INSERT, governance.audit.recorder's `held`); None where the transaction ends the usual way
+    (SQLite, inside a caller's transaction)."""
+
+    def __init__(self, explicit: bool):
+        self.held: list[str] | None = [] if explicit else None
+
+
 @contextmanager
 def _unit_of_work(flushes: list | None = None):
     """One ingest transaction; on PostgreSQL, when it is the outermost one, committed without holding
@@ -146,18 +163,71 @@ def _unit_of_work(flushes: list | None = None):
     `flushes`, with the wait for durability appended there for the caller to run once it has handed on
     what it holds (the group commit's writer role).
 
-    Yields SQL to send ahead of the transaction's first statement (one round trip saved): SET LOCAL
-    applies to this transaction only, so the connection's later transactions (pooled, CONN_MAX_AGE)
-    commit synchronously as configured."""
-    deferred = (connection.vendor == "postgresql" and not connection.in_atomic_block
-                and connection.get_autocommit() and _can_flush())
+    On PostgreSQL, when it is the outermost one, BEGIN rides with the transaction's first statement and
+    COMMIT with its last writes (`_Transaction.held`): psycopg2 would send each in a round trip of its
+    own, and every round trip inside the transaction is one the row locks and the audit chain's lock are
+    held through (two process wake-ups each; on a busy machine, a wait for the GIL too). SET LOCAL
+    synchronous_commit rides with BEGIN: it applies to this transaction only, so the connection's later
+    transactions (pooled, CONN_MAX_AGE) commit synchronously as configured.
+
+    Yields the `_Transaction`."""
+    explicit = connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+    deferred = explicit and _can_flush()
+    tx = _Transaction(explicit)
     with transaction.atomic():
-        yield "SET LOCAL synchronous_commit TO OFF; " if deferred else ""
+        if explicit:
+            with _begin_with_first_statement(tx, "BEGIN; SET LOCAL synchronous_commit TO OFF; " if deferred else "BEGIN; "):
+                yield tx
+        else:
+            yield tx
     if deferred:
         if flushes is None:
             _wait_for_durability()
         else:
             flushes.append(_wait_for_durability)
+
+
+@contextmanager
+def _begin_with_first_statement(tx: _Transaction, begin: str):
+    """Inside Django's outermost atomic block (which keeps its bookkeeping: nested atomic blocks, error
+    marking, on_commit hooks): psycopg2 is put in autocommit mode, so that it sends no BEGIN of its own;
+    `begin` is put in front of the first statement the block sends, and COMMIT, with `tx.held` before it,
+    ends the block in one round trip. On an error the transaction is rolled back here (psycopg2's
+    rollback, which Django's atomic calls, does nothing in autocommit mode)."""
+    raw = connection.connection
+    raw.autocommit = True
+    begun = False
+
+    def first_statement(execute, sql, params, many, context):
+        nonlocal begun
+        if not begun:
+            begun = True
+            if many:  # executemany would repeat a prefix: BEGIN in its own round trip then
+                execute(begin.rstrip("; "), None, False, context)
+            else:
+                sql = begin + sql
+        return execute(sql, params, many, context)
+
+    try:
+        with connection.execute_wrapper(first_statement):
+            yield tx
+            if begun:
+                # All that is left is this round trip: the process's next group may start beside it.
+                _GROUPS.hand_on()
+                with connection.cursor() as cur:  # no parameters: the held SQL's '%' are literal
+                    cur.execute("".join(f"{sql}; " for sql in tx.held) + "COMMIT")
+            elif tx.held:
+                raise RuntimeError("writes were held for a transaction that sent no statement")
+    except BaseException:
+        if begun and not raw.closed:
+            try:
+                with raw.cursor() as cur:
+                    cur.execute("ROLLBACK")
+            except Exception:  # the connection failed: the server ends the transaction itself
+                log.debug("ROLLBACK after a failed ingest transaction failed", exc_info=True)
+        raise
+    finally:
+        tx.held = None
 
 
 _can_flush_by_alias: dict[str, bool] = {}
@@ -230,7 +300,12 @@ def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], 
 def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
     """Write accepted events; the caller holds the transaction and writes the audit entry in it."""
     ctx = context.current()
-    known, raw_ids = _known_digests([p.digest for p in prepared], sql_prefix)
+    mapper = Mapper([p.event for p in prepared])
+    loaded = _locked_read(mapper, [p.digest for p in prepared], sql_prefix)
+    if loaded is not None:
+        known, raw_ids = loaded
+    else:
+        known, raw_ids = _known_digests([p.digest for p in prepared], sql_prefix)
     todo: list[Prepared] = []
     for p in prepared:
         if p.digest in known:
@@ -240,8 +315,11 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
             todo.append(p)
     if not todo:
         return Stored(prepared, store.ApplyResult().as_counts())
-    mapper = Mapper([p.event for p in todo])
-    mapper.preload(lock=True)  # locks the nodes the events name, then reads their input versions
+    if loaded is None:
+        mapper = Mapper([p.event for p in todo])
+        mapper.preload(lock=True)  # locks the nodes the events name, then reads their input versions
+    else:
+        mapper.events = [p.event for p in todo]
     facts: list = []
     payloads = []
     for p in todo:
@@ -265,6 +343,50 @@ def _store(prepared: list[Prepared], user, sql_prefix: str = "") -> Stored:
     for p, row in zip(todo, rows):
         p.ingested = row
     return Stored(prepared, result.as_counts(), result.pending_sql)
+
+
+# Most events whose reads `_locked_read` puts in one statement: a group of single POSTs (a batch reads the
+# way it did, in chunks).
+LOCKED_READ_MAX_EVENTS = 64
+
+
+def _locked_read(mapper: Mapper, digests: list[str], sql_prefix: str = "") -> tuple[set[str], list[int]] | None:
+    """PostgreSQL, a few events: in one round trip, the row locks on the nodes the events name, then — in
+    one statement, whose snapshot is taken once the locks are granted — those nodes, their input datasets'
+    versions (Mapper.preload_sql), which digests are stored already and ids reserved for the raw records
+    (as _known_digests). Three round trips were one each, all but the first with the locks held.
+
+    The digests are checked after the locks here, not before: a repeat committed meanwhile by a writer
+    this transaction waited for is seen (before, the raw record's unique index refused it, and the group
+    was written again). The nodes of an event that turns out to be a repeat are locked for nothing.
+    None: not PostgreSQL, or too many events or nodes for one statement; the caller reads as before."""
+    if connection.vendor != "postgresql" or len(digests) > LOCKED_READ_MAX_EVENTS:
+        return None
+    from lineage.ingest.mapping import row_sql
+
+    table = connection.ops.quote_name(IngestedEvent._meta.db_table)
+    wanted = sorted(set(digests))
+    marks = ", ".join(["%s"] * len(wanted))
+    known_sql = row_sql(-1, {"source_id": "digest"}, f"{table} WHERE digest IN ({marks})")
+    reserve_sql = row_sql(-2, {"id": "nextval(pg_get_serial_sequence(%s, %s))"}, "generate_series(1, %s)")
+    built = mapper.preload_sql(also=[(known_sql, wanted),
+                                     (reserve_sql, [RawRecord._meta.db_table, RawRecord._meta.pk.column, len(wanted)])])
+    if built is None:
+        return None
+    sql, params = built
+    with connection.cursor() as cur:
+        cur.execute(sql_prefix.replace("%", "%%") + sql, params)
+        rows = cur.fetchall()
+    from lineage.ingest.mapping import _ID, _SOURCE_ID
+
+    known: set[str] = set()
+    reserved: list[int] = []
+    for row in mapper.take_preload(rows):
+        if row[0] == -1:
+            known.add(row[1 + _SOURCE_ID])
+        else:
+            reserved.append(row[1 + _ID])
+    return known, reserved
 
 
 def _event_summary(p: Prepared, counts: dict) -> dict:
@@ -309,9 +431,9 @@ def _write_singles(group: list[Prepared], flushes: list | None = None) -> None:
     cannot sink the others."""
     for attempt in range(RETRIES):
         try:
-            with _unit_of_work(flushes) as sql_prefix:
-                stored = _store(group, None, sql_prefix)
-                _record_singles(group, stored)
+            with _unit_of_work(flushes) as tx:
+                stored = _store(group, None)
+                _record_singles(group, stored, tx.held)
             return
         except Exception as exc:
             if isinstance(exc, (IntegrityError, OperationalError)) and _retriable(exc) and attempt < RETRIES - 1:
@@ -346,18 +468,19 @@ def _reset(group: list[Prepared]) -> None:
         p.duplicate, p.ingested = False, None
 
 
-def _record_singles(group: list[Prepared], stored: Stored) -> None:
+def _record_singles(group: list[Prepared], stored: Stored, held: list | None = None) -> None:
     """One `ingest.event` entry per event, as its own poster; the counts of facts written are per
-    transaction, so a group's entries carry the group's (under "group"), not counts of their own."""
+    transaction, so a group's entries carry the group's (under "group"), not counts of their own.
+    `held`: see _Transaction (the entries' INSERT rides with the COMMIT)."""
     if len(group) == 1:
         p = group[0]
         record("ingest.event", f"openlineage.{p.event.kind}", p.event.subject, after=_event_summary(p, stored.counts),
-               ctx=p.ctx, sql_prefix=stored.pending_sql)
+               ctx=p.ctx, sql_prefix=stored.pending_sql, held=held)
         return
     group_facts = {"events": len(group), **stored.counts}
     record_many([{"action": "ingest.event", "object_type": f"openlineage.{p.event.kind}", "object_id": p.event.subject,
                   "after": {**_event_summary(p, {}), "group": group_facts}, "ctx": p.ctx} for p in group],
-                ctx=_GROUP_WRITER, sql_prefix=stored.pending_sql)
+                ctx=_GROUP_WRITER, sql_prefix=stored.pending_sql, held=held)
 
 
 # The actor of what a group's write adds besides its events' own entries (a periodic checkpoint): not
@@ -456,10 +579,10 @@ def _store_batch(prepared: list[Prepared], user, received: int, failed: list) ->
     times, is raised for the per-event replay."""
     for attempt in range(RETRIES):
         try:
-            with _unit_of_work() as sql_prefix:
-                stored = _store(prepared, user, sql_prefix)
+            with _unit_of_work() as tx:
+                stored = _store(prepared, user)
                 record("ingest.batch", "openlineage.batch", context.current().request_id,
-                       after=_batch_summary(received, stored, failed), sql_prefix=stored.pending_sql)
+                       after=_batch_summary(received, stored, failed), sql_prefix=stored.pending_sql, held=tx.held)
             return
         except (IntegrityError, OperationalError) as exc:
             if not _retriable(exc) or attempt == RETRIES - 1:
