@@ -79,6 +79,10 @@ class _Row(tuple):
     def __repr__(self):
         return f"<{type(self).__name__} {self[2]}: {self[3]}>"
 
+    def serializable_value(self, name: str):
+        """Model.serializable_value: a foreign key (src, dst, raw) as its id (DRF's related fields ask this)."""
+        return getattr(self, f"{name}_id") if hasattr(self, f"{name}_id") else getattr(self, name)
+
 
 def _row_class(name: str, columns: dict[str, int]):
     attrs = {column: property(itemgetter(index)) for column, index in columns.items()}
