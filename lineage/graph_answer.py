@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import repeat
 from operator import itemgetter
 
 import orjson
@@ -57,9 +56,6 @@ NODE_COLUMNS = {"id": 2, "kind": 3, "source": 4, "source_id": 10, "namespace": 1
 EDGE_COLUMNS = {"id": 2, "kind": 3, "src_id": 8, "dst_id": 9, "source": 4, "valid_from": 5, "valid_to": 6,
                 "raw_id": 7}
 PROPERTIES = 14
-# The response's keys, and where each value sits in a row.
-_NODE_ORDER = itemgetter(2, 3, 4, 10, 11, 12, 13, 5, 6, 1, 7)
-_EDGE_ORDER = itemgetter(2, 3, 8, 9, 4, 5, 6, 7)
 
 
 class _Row(tuple):
@@ -252,6 +248,19 @@ def body(start_id: int, *, direction: str = "both", depth: int = 3, as_of=None, 
     return orjson.dumps({
         "start": int(start_id), "direction": direction, "depth": depth, "as_of": as_of_text,
         "truncated": answer.truncated,
-        "nodes": list(map(dict, map(zip, repeat(NODE_KEYS), map(_NODE_ORDER, answer.nodes)))),
-        "edges": list(map(dict, map(zip, repeat(EDGE_KEYS), map(_EDGE_ORDER, answer.edges)))),
+        "nodes": _node_objects(answer.nodes),
+        "edges": _edge_objects(answer.edges),
     })
+
+
+# The response's objects, written out as dict displays over the row layout: CPython builds a dict display with
+# constant keys about twice as fast as dict(zip(keys, values)) (~0.3 µs a node). The key order is the response's
+# (NODE_KEYS, EDGE_KEYS); tests/api/test_api_lineage_body_old_vs_new.py compares whole bodies, key order included.
+def _node_objects(rows: list[tuple]) -> list[dict]:
+    return [{"id": r[2], "kind": r[3], "source": r[4], "source_id": r[10], "namespace": r[11], "name": r[12],
+             "display_name": r[13], "first_seen": r[5], "last_seen": r[6], "depth": r[1], "raw": r[7]} for r in rows]
+
+
+def _edge_objects(rows: list[tuple]) -> list[dict]:
+    return [{"id": r[2], "kind": r[3], "src": r[8], "dst": r[9], "source": r[4], "valid_from": r[5],
+             "valid_to": r[6], "raw": r[7]} for r in rows]
