@@ -90,9 +90,10 @@ NodePropertiesRow = _row_class("NodePropertiesRow", {**NODE_COLUMNS, "properties
 EdgeRow = _row_class("EdgeRow", EDGE_COLUMNS)
 
 
-def _columns(timestamps: str, properties: bool) -> tuple[list[str], list[str], list[str]]:
+def _columns(timestamps: str, properties) -> tuple[list[str], list[str], list[str]]:
     """(header, node, edge) column lists in the layout above. `timestamps`: "text" renders them as the
-    response shows them (_iso), "native" leaves them timestamps (the driver's datetimes)."""
+    response shows them (_iso), "native" leaves them timestamps (the driver's datetimes). `properties`: False,
+    True, or the node kinds whose properties to read (NULL for the others, never read from the row)."""
     pg = connection.vendor == "postgresql"
     if timestamps == "text":
         ts, ts_type = _iso, "text"
@@ -108,10 +109,16 @@ def _columns(timestamps: str, properties: bool) -> tuple[list[str], list[str], l
     header = [null("text"), null("text"), null(ts_type), null(ts_type), null("bigint"), null("bigint"),
               null("bigint"), null("text"), null("text"), null("text"), null("text")]
     if properties:
-        node.append("n.properties")
+        node.append("n.properties" if properties is True else
+                    f"CASE WHEN n.kind IN ({', '.join(_quoted(kind) for kind in properties)}) THEN n.properties END")
         edge.append(null("jsonb"))
         header.append(null("jsonb"))
     return header, node, edge
+
+
+def _quoted(kind: str) -> str:
+    """A node kind as an SQL literal (kinds are the code's own names, but never trusted to be quote-free)."""
+    return "'" + str(kind).replace("'", "''") + "'"
 
 
 def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
@@ -139,12 +146,12 @@ def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
     return "", f"FROM kept s JOIN lineage_edge e ON e.src_id = s.id JOIN kept t ON t.id = e.dst_id WHERE {holds}"
 
 
-def _union(timestamps: str, properties: bool, edge_from: str, header: str) -> str:
-    """The answer's three kinds of rows in the one layout, ordered."""
+def _union(timestamps: str, properties, edge_from: str | None, header: str) -> str:
+    """The answer's three kinds of rows in the one layout, ordered (no edge rows when `edge_from` is None)."""
     head, node, edge = _columns(timestamps, properties)
+    edges = "" if edge_from is None else f" UNION ALL SELECT 2, {', '.join(edge)} {edge_from}"
     return (f"SELECT 0, {header}, {', '.join(head)}"
-            f" UNION ALL SELECT 1, {', '.join(node)} FROM kept k JOIN lineage_node n ON n.id = k.id"
-            f" UNION ALL SELECT 2, {', '.join(edge)} {edge_from}"
+            f" UNION ALL SELECT 1, {', '.join(node)} FROM kept k JOIN lineage_node n ON n.id = k.id{edges}"
             " ORDER BY 1, 2, 3")
 
 
@@ -160,17 +167,18 @@ class Rows:
 
 
 def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nodes, timestamps: str = "text",
-         properties: bool = False) -> Rows:
+         properties=False, edges: bool = True) -> Rows:
     """The lineage answer of lineage.graph.lineage() (arguments already checked and clamped there) as rows:
     timestamps as the response writes them ("text") or as datetimes ("native"), with the nodes' properties
-    (decoded) when asked."""
+    (decoded) when asked (True, or the kinds whose properties to read), without the edges when `edges` is
+    False."""
     as_of = graph._db_time(as_of)
     if connection.vendor == "postgresql":
         # One more than asked for: finding it is what says the answer was truncated.
         walk, answer, params = graph._walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
                                                  max_nodes + 1)
         params["max_nodes"] = max_nodes
-        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds)
+        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds) if edges else ("", None)
         header = ("(SELECT count(*) FROM answer)::integer,"
                   " (SELECT count(*) FROM lineage_node WHERE id = ANY(%(starts)s))::bigint")
         sql = (f"{walk}, answer AS MATERIALIZED ({answer}),"
@@ -188,6 +196,8 @@ def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nod
         kept = ("WITH kept(id, depth) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
                 " FROM json_each(%s))")
         edge_from = f"FROM kept s JOIN lineage_edge e ON e.src_id = s.id JOIN kept t ON t.id = e.dst_id WHERE {edge_sql}"
+        if not edges:
+            edge_from, edge_params = None, []
         header = "0, (SELECT count(*) FROM lineage_node WHERE id IN (SELECT value FROM json_each(%s)))"
         sql = f"{kept} {_union(timestamps, properties, edge_from, header)}"
         with connection.cursor() as cur:
