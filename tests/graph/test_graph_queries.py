@@ -149,6 +149,10 @@ def test_answer_rows_read_like_orm_instances(chain):
         assert not hasattr(node, "properties")  # not fetched unless asked
         assert hash(node) == hash(full) == hash(fresh)  # usable in sets and as keys, like model instances
     assert {n.name: n.properties for n in with_props.nodes}["c"] == {"rows": 3, "tags": ["pii"]}
+    some = graph.lineage([chain["d"]], direction="upstream", depth=10, properties=["dataset"], edges=False)
+    assert some.edges == [] and [n.pk for n in some.nodes] == [n.pk for n in result.nodes]
+    assert {n.pk: n.properties for n in some.nodes} == \
+        {n.pk: n.properties if n.kind == "dataset" else None for n in with_props.nodes}  # only the kinds asked for
     for edge in result.edges:
         fresh = Edge.objects.get(pk=edge.pk)
         assert {c: getattr(edge, c) for c in EDGE_ROW_COLUMNS} == {c: getattr(fresh, c) for c in EDGE_ROW_COLUMNS}
