@@ -10,8 +10,18 @@ model instances turned into dicts afterwards cost more than the walk. Here:
 - the edges are looked up from the walk's side (per kept node through the edge index, the far end checked
   against the kept set by a hash join), see _edge_rows;
 - only the columns a caller needs: the response's (timestamps already rendered as the response writes
-  them) or, for lineage.graph.lineage(), the model's;
-- the body is orjson over the row tuples (sliced in C, zipped with the keys), never model instances.
+  them), or for lineage.graph.lineage() the same columns as datetimes, plus properties only when asked;
+  node and edge rows share one layout (no padding columns), see NODE_COLUMNS;
+- lineage.graph.lineage() wraps each row in a tuple subclass read by attribute (NodeRow, EdgeRow), never a
+  model instance; the body is orjson over dicts built from the rows, never model instances.
+
+Where the time goes (1M-node bench graph, depth 10 upstream, ~460 nodes / ~460 edges, PostgreSQL 15 with
+128 MB shared_buffers, so most pages come from the OS cache): the walk ~1.5-2 ms of backend CPU, the node
+rows (one primary-key probe and heap page each) ~2 ms, the edges (one edge-index probe per kept node, the
+heap row of each in-edge, the last level's edges to nodes never kept included) ~2.5 ms, planning ~0.5 ms,
+writing ~900 rows ~1 ms; in Python the driver's decoding of the rows ~1.5 ms, wrapping them well under 0.5 ms.
+Building model instances with every column (the previous lineage()) cost ~4 ms more, the dict(zip())
+bodies ~0.6 ms more.
 
 SQLite has no arrays: the walk goes one statement per level there (lineage.graph._walk_by_level) and the
 rows come in one more statement; the tuples are the same, so the body is the same on both databases.
