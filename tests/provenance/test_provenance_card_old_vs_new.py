@@ -60,11 +60,18 @@ def test_card_equals_the_one_built_from_model_instances(db, monkeypatch, g, data
     as_of = None
     if data.draw(st.booleans()):
         as_of = at(data.draw(st.integers(3, 9)), data.draw(MICROS)).astimezone(data.draw(st.sampled_from(OFFSETS)))
-    new = orjson.dumps(cards.Card(node, user, depth=depth, as_of=as_of).build(), option=orjson.OPT_UTC_Z)
+
+    def card(render):
+        try:
+            return json.loads(render(cards.Card(node, user, depth=depth, as_of=as_of).build()))
+        except cards.NotAModelVersion as refused:  # `as_of` before the version existed: both refuse alike
+            return str(refused)
+
+    new = card(lambda body: orjson.dumps(body, option=orjson.OPT_UTC_Z))
     with monkeypatch.context() as patched:
         patched.setattr(graph, "lineage", previous)
-        old = JSONRenderer().render(cards.Card(node, user, depth=depth, as_of=as_of).build())
-    assert json.loads(new) == json.loads(old)
+        old = card(JSONRenderer().render)
+    assert new == old
 
 
 def test_the_endpoint_serves_the_card_as_drf_renders_it(db):
