@@ -33,8 +33,8 @@ SQL for the same answer on a bare psycopg2 cursor, both ways it can be written:
 - JSON answer: the statement the API runs on PostgreSQL (lineage.graph_json.lineage_statement: the same
   walk, and the response body built by json_agg in the database), on the bare cursor; it returns the
   finished JSON text, not rows or objects;
-- lineage(): `lineage.graph.lineage()` — the answer as model instances, which is what the dashboard (and
-  the API on SQLite) uses;
+- lineage(): `lineage.graph.lineage()` — the answer as row objects read like model instances (without
+  node properties, which only the dashboard and the provenance card ask for);
 - HTTP: GET /api/nodes/{id}/lineage/ on gunicorn (1 worker), keep-alive session, token auth, JSON decoded
   (on PostgreSQL the body is the JSON answer's, sent as it is).
 Beside wall-clock milliseconds, lineage() also reports this process's CPU time (time.process_time) and the

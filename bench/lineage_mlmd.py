@@ -31,9 +31,11 @@ one run): lineage() p95 / MLMD p95 <= 0.8 each way, HTTP p95 / MLMD in-process p
 PostgreSQL backend's (from /proc).
 
 Which row is "our query layer": get_lineage_subgraph hands back objects (protobuf messages) and so does
-lineage() (model instances); that pair is the like-for-like comparison and the goal is stated on it.
+lineage() (rows read by attribute like model instances: every column its callers read, node properties
+only when a caller asks for them, as the dashboard and the provenance card do; the MLMD store here holds
+no properties either); that pair is the like-for-like comparison and the goal is stated on it.
 lineage() runs one statement (lineage.graph_answer: walk, node rows, edges looked up from the walk's side)
-and builds model instances with all their columns (its callers read properties). The "body" row is
+and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow). The "body" row is
 lineage.graph_answer.body(): the same single statement with only the response's columns, the tuples
 serialised by orjson, i.e. the bytes the API sends; it is finished text, not objects, so it has a ratio line
 of its own and is never counted as lineage(). The "JSON stmt" row is lineage.graph_json.lineage_json(), the
@@ -383,7 +385,7 @@ def main(argv=None) -> int:
         print(f"  !! {truncated} of our answers were truncated at max_nodes={MAX_NODES}: not the same answer as MLMD's")
     if not same:
         print("  !! the answers differ (see above): the figures below do not compare like with like")
-    print("MLMD and lineage() return objects (protobuf messages; model instances): the like-for-like query layer "
+    print("MLMD and lineage() return objects (protobuf messages; row objects read like model instances): the like-for-like query layer "
           "comparison. body = graph_answer.body(), the bytes the API sends (one statement, orjson); JSON stmt = "
           "graph_json.lineage_json(), the body it sent before. HTTP = the API on gunicorn, JSON decoded by the client.")
     print(f"{'direction':<11} {'method':<10} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'CPU p95':>8} {'mean nodes':>11}")
@@ -406,7 +408,7 @@ def main(argv=None) -> int:
             print(f"{direction:<11} {base.http_cpu_line(http_cpu[direction])}")
         p95 = {method: base._percentiles(times)[1] for method, (times, _sizes) in rows.items()}
         print(f"ratio: lineage_vs_mlmd_{direction} {p95['lineage()'] / p95['MLMD']:.2f} (goal <= 0.8)"
-              f"   lineage() p95 {p95['lineage()']:.2f} ms (model instances) / MLMD p95 {p95['MLMD']:.2f} ms")
+              f"   lineage() p95 {p95['lineage()']:.2f} ms (row objects) / MLMD p95 {p95['MLMD']:.2f} ms")
         print(f"ratio: lineage_body_vs_mlmd_{direction} {p95['body'] / p95['MLMD']:.2f} (goal <= 0.8)"
               f"   graph_answer.body() p95 {p95['body']:.2f} ms (the API's bytes, orjson) / MLMD p95 {p95['MLMD']:.2f} ms")
         if "HTTP" in p95:

@@ -108,12 +108,12 @@ def search(text: str, limit: int = SEARCH_LIMIT) -> list[Node]:
 def subgraph(start_id: int, *, direction="both", depth=DEFAULT_DEPTH, as_of=None, node_kinds=None,
              max_nodes=DEFAULT_MAX_NODES):
     return graph.lineage([start_id], direction=direction, depth=depth, as_of=as_of, node_kinds=node_kinds,
-                         max_nodes=max_nodes)
+                         max_nodes=max_nodes, properties=True)
 
 
 def expand(node_id: int, elements: list[dict], *, as_of=None, max_new: int = DEFAULT_MAX_NODES) -> tuple[list[dict], int, bool]:
     """Add the node's direct neighbours (both directions) to the drawn elements, placed beside it."""
-    result = graph.lineage([node_id], direction="both", depth=1, as_of=as_of, max_nodes=max_new)
+    result = graph.lineage([node_id], direction="both", depth=1, as_of=as_of, max_nodes=max_new, properties=True)
     present = {e["data"]["id"] for e in elements}
     anchor = next((e.get("position") for e in elements if e["data"]["id"] == str(node_id)), None) or {"x": 0, "y": 0}
     upstream = {e.src_id for e in result.edges if e.dst_id == node_id}
@@ -317,7 +317,7 @@ def view(state: ViewState) -> View:
     # A folded or filtered view walks more, since hidden and folded nodes do not count towards the limit.
     fetch = min(graph.MAX_NODES, max(state.max_nodes * 5, 1000)) if reshaping else state.max_nodes
     result = graph.lineage([state.node], direction=state.direction, depth=state.depth, as_of=as_of,
-                           max_nodes=fetch)
+                           max_nodes=fetch, properties=True)
     containment, others = containers(result.nodes, as_of)
     jobs = run_job_names(result.nodes, containment, others)
     if not reshaping:

@@ -341,10 +341,18 @@ def lineage(
     node_kinds: list[str] | None = None,
     edge_kinds: list[str] | None = None,
     max_nodes: int = 1000,
+    properties: bool | list[str] = False,
+    edges: bool = True,
 ) -> GraphResult:
-    """The lineage subgraph around `start_ids` as model instances (the dashboard and the provenance card
-    read their properties): the walk, the node rows and the edges between them in one round trip on
-    PostgreSQL, edges looked up from the walk's side (lineage.graph_answer.rows).
+    """The lineage subgraph around `start_ids`: the walk, the node rows and the edges between them in one round
+    trip on PostgreSQL, edges looked up from the walk's side (lineage.graph_answer.rows).
+
+    Nodes and edges are light rows read like model instances: nodes have pk/id, kind, source, source_id,
+    namespace, name, display_name, first_seen, last_seen, raw_id and depth, plus `properties` (the current
+    ones) only when asked: `properties=True`, or a list of node kinds whose properties to read (None for the
+    other nodes). The dashboard and the provenance card read them; a node's properties are the producer's, of
+    any size, so nobody else pays for them. Edges have pk/id, kind, src_id, dst_id, source, valid_from,
+    valid_to, raw_id; `edges=False` leaves them out (a caller that only lists nodes).
 
     `node_kinds` filters which nodes are returned (the walk still passes through the others; the start
     nodes are always returned). `max_nodes` caps the answer nearest-first and sets `truncated` when more
@@ -360,12 +368,11 @@ def lineage(
         return GraphResult(nodes=[], edges=[])
     directions = ("upstream", "downstream") if direction == "both" else (direction,)
     found = graph_answer.rows(start_ids, directions=directions, depth=depth, as_of=as_of, node_kinds=node_kinds,
-                              edge_kinds=edge_kinds, max_nodes=max_nodes, model=True)
-    build_node, build_edge = _loader(Node), _loader(Edge)
-    nodes = [build_node(row[:-1]) for row in found.nodes]
-    depth_of = {row[0]: row[-1] for row in found.nodes}
-    return GraphResult(nodes=nodes, edges=[build_edge(row) for row in found.edges], depth_of=depth_of,
-                       truncated=found.truncated)
+                              edge_kinds=edge_kinds, max_nodes=max_nodes, timestamps="native",
+                              properties=properties if properties is True else list(properties or ()), edges=edges)
+    node_row = graph_answer.NodePropertiesRow if properties else graph_answer.NodeRow
+    return GraphResult(nodes=list(map(node_row, found.nodes)), edges=list(map(graph_answer.EdgeRow, found.edges)),
+                       depth_of={row[2]: row[1] for row in found.nodes}, truncated=found.truncated)
 
 
 def _node_rows(ids: list[int]) -> list[tuple]:

@@ -10,8 +10,19 @@ model instances turned into dicts afterwards cost more than the walk. Here:
 - the edges are looked up from the walk's side (per kept node through the edge index, the far end checked
   against the kept set by a hash join), see _edge_rows;
 - only the columns a caller needs: the response's (timestamps already rendered as the response writes
-  them) or, for lineage.graph.lineage(), the model's;
-- the body is orjson over the row tuples (sliced in C, zipped with the keys), never model instances.
+  them), or for lineage.graph.lineage() the same columns as datetimes, plus properties only when asked;
+  node and edge rows share one layout (no padding columns), see NODE_COLUMNS;
+- lineage.graph.lineage() wraps each row in a tuple subclass read by attribute (NodeRow, EdgeRow), never a
+  model instance; the body is orjson over dicts built from the rows, never model instances.
+
+Where the time goes (1M-node bench graph, depth 10 upstream, ~460 nodes / ~460 edges, PostgreSQL 15 with
+128 MB shared_buffers, so most pages come from the OS cache): the walk ~1.5-2 ms of backend CPU, the node
+rows (one primary-key probe and heap page each) ~2 ms, the edges (one edge-index probe per kept node, the
+heap row of each in-edge, the last level's edges to nodes never kept included) ~2.5 ms, parsing and
+planning ~1 ms (hence the prepared statement, _execute_prepared),
+writing ~900 rows ~1 ms; in Python the driver's decoding of the rows ~1.5 ms, wrapping them well under 0.5 ms.
+Building model instances with every column (the previous lineage()) cost ~4 ms more, the dict(zip())
+bodies ~0.6 ms more.
 
 SQLite has no arrays: the walk goes one statement per level there (lineage.graph._walk_by_level) and the
 rows come in one more statement; the tuples are the same, so the body is the same on both databases.
@@ -20,15 +31,14 @@ tests/api/test_api_lineage_body_old_vs_new.py compares the bodies with the previ
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from itertools import repeat
 from operator import itemgetter
 
 import orjson
 from django.db import connection
 
 from lineage import graph
-from lineage.models import Edge, Node
 
 NODE_KEYS = ("id", "kind", "source", "source_id", "namespace", "name", "display_name", "first_seen", "last_seen",
              "depth", "raw")
@@ -46,43 +56,84 @@ def _iso(column: str) -> str:
     return f"replace({column}, ' ', 'T') || 'Z'"
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """Which columns the rows carry: (SQL expression, type) per node and per edge column."""
-
-    node: tuple[tuple[str, str], ...]
-    edge: tuple[tuple[str, str], ...]
-
-
-def _body_shape() -> _Shape:
-    """The response's columns, in the response's key order (so a row slice is the answer tuple)."""
-    node = (("n.id", "bigint"), ("n.kind", "text"), ("n.source", "text"), ("n.source_id", "text"),
-            ("n.namespace", "text"), ("n.name", "text"), ("n.display_name", "text"),
-            (_iso("n.first_seen"), "text"), (_iso("n.last_seen"), "text"), ("k.depth", "integer"),
-            ("n.raw_id", "bigint"))
-    edge = (("e.id", "bigint"), ("e.kind", "text"), ("e.src_id", "bigint"), ("e.dst_id", "bigint"),
-            ("e.source", "text"), (_iso("e.valid_from"), "text"), (_iso("e.valid_to"), "text"),
-            ("e.raw_id", "bigint"))
-    return _Shape(node, edge)
+# One row layout for the header, the nodes and the edges (tag 0, 1, 2), each column holding a value of one type
+# whichever kind of row it is, so that a row carries no padding for the other kind's columns (a node row has
+# 2 NULLs, an edge row 4, where separate node and edge columns would pad every row with 8-11):
+#   0 tag | 1 sort key: node depth, edge 0, header: how many nodes the walk found | 2 id, header: how many start
+#   nodes exist | 3 kind | 4 source | 5 first_seen / valid_from | 6 last_seen / valid_to | 7 raw_id |
+#   8 src_id | 9 dst_id | 10 source_id | 11 namespace | 12 name | 13 display_name | 14 properties (if asked)
+# Rows are ordered by (tag, sort key, id): the header, the nodes nearest first then by id, the edges by id.
+NODE_COLUMNS = {"id": 2, "kind": 3, "source": 4, "source_id": 10, "namespace": 11, "name": 12, "display_name": 13,
+                "first_seen": 5, "last_seen": 6, "raw_id": 7, "depth": 1}
+EDGE_COLUMNS = {"id": 2, "kind": 3, "src_id": 8, "dst_id": 9, "source": 4, "valid_from": 5, "valid_to": 6,
+                "raw_id": 7}
+PROPERTIES = 14
 
 
-def _model_shape() -> _Shape:
-    """The models' concrete columns in field order (what lineage.graph._loader builds from), then depth."""
-    node = tuple((f"n.{f.column}", f.db_type(connection)) for f in Node._meta.concrete_fields)
-    node += (("k.depth", "integer"),)
-    edge = tuple((f"e.{f.column}", f.db_type(connection)) for f in Edge._meta.concrete_fields)
-    return _Shape(node, edge)
+class _Row(tuple):
+    """A row of a lineage answer read by attribute like the model instance it stands for (pk, id, kind, …):
+    what lineage.graph.lineage() returns.
+
+    Why not model instances: on a 500-node answer building them (every column, the model state, the
+    converters) cost more than the walk, and no caller reads other columns or calls a model method on them.
+    Wrapping the fetched tuple costs one C call per row, and each attribute is a C itemgetter into the layout
+    above. Hashed by id, as model instances are."""
+
+    __slots__ = ()
+
+    def __hash__(self):
+        return hash(self[2])
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self[2]}: {self[3]}>"
+
+    def serializable_value(self, name: str):
+        """Model.serializable_value: a foreign key (src, dst, raw) as its id (DRF's related fields ask this)."""
+        return getattr(self, f"{name}_id") if hasattr(self, f"{name}_id") else getattr(self, name)
 
 
-def _nulls(columns) -> str:
-    """Typed NULLs: PostgreSQL resolves a UNION's column types branch by branch, left to right, and two
-    untyped NULLs would settle on text before meeting the bigint of the third branch."""
-    if connection.vendor == "postgresql":
-        return ", ".join(f"NULL::{kind}" for _sql, kind in columns)
-    return ", ".join("NULL" for _ in columns)
+def _row_class(name: str, columns: dict[str, int]):
+    attrs = {column: property(itemgetter(index)) for column, index in columns.items()}
+    return type(name, (_Row,), {"__slots__": (), "__module__": __name__, "pk": property(itemgetter(2)), **attrs})
 
 
-def _edge_rows(directions, as_of, edge_kinds, model: bool) -> tuple[str, str]:
+NodeRow = _row_class("NodeRow", NODE_COLUMNS)
+NodePropertiesRow = _row_class("NodePropertiesRow", {**NODE_COLUMNS, "properties": PROPERTIES})
+EdgeRow = _row_class("EdgeRow", EDGE_COLUMNS)
+
+
+def _columns(timestamps: str, properties) -> tuple[list[str], list[str], list[str]]:
+    """(header, node, edge) column lists in the layout above. `timestamps`: "text" renders them as the
+    response shows them (_iso), "native" leaves them timestamps (the driver's datetimes). `properties`: False,
+    True, or the node kinds whose properties to read (NULL for the others, never read from the row)."""
+    pg = connection.vendor == "postgresql"
+    if timestamps == "text":
+        ts, ts_type = _iso, "text"
+    else:
+        ts, ts_type = (lambda column: column), "timestamptz"
+    null = (lambda kind: f"NULL::{kind}") if pg else (lambda kind: "NULL")
+    node = ["k.depth", "n.id", "n.kind", "n.source", ts("n.first_seen"), ts("n.last_seen"), "n.raw_id",
+            null("bigint"), null("bigint"), "n.source_id", "n.namespace", "n.name", "n.display_name"]
+    edge = ["0", "e.id", "e.kind", "e.source", ts("e.valid_from"), ts("e.valid_to"), "e.raw_id", "e.src_id",
+            "e.dst_id", null("text"), null("text"), null("text"), null("text")]
+    # The header comes first: PostgreSQL resolves a UNION's column types branch by branch, left to right, so
+    # its NULLs carry the types (two untyped NULLs would settle on text before meeting a bigint).
+    header = [null("text"), null("text"), null(ts_type), null(ts_type), null("bigint"), null("bigint"),
+              null("bigint"), null("text"), null("text"), null("text"), null("text")]
+    if properties:
+        node.append("n.properties" if properties is True else
+                    f"CASE WHEN n.kind IN ({', '.join(_quoted(kind) for kind in properties)}) THEN n.properties END")
+        edge.append(null("jsonb"))
+        header.append(null("jsonb"))
+    return header, node, edge
+
+
+def _quoted(kind: str) -> str:
+    """A node kind as an SQL literal (kinds are the code's own names, but never trusted to be quote-free)."""
+    return "'" + str(kind).replace("'", "''") + "'"
+
+
+def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
     """(extra CTE or "", FROM … WHERE of the edges `e` holding at as_of, of edge_kinds, with both ends kept).
 
     Walking one direction, the kept nodes were reached through their edges on the walk's side (their
@@ -100,30 +151,26 @@ def _edge_rows(directions, as_of, edge_kinds, model: bool) -> tuple[str, str]:
         holds += " AND (e.kind = ANY(%(edge_kinds)s)) IS TRUE"
     if len(directions) == 1:
         near, far = ("dst_id", "src_id") if directions[0] == "upstream" else ("src_id", "dst_id")
-        # Only the columns the answer reads go into the materialized rows (not `properties`, unless asked).
-        columns = Edge._meta.concrete_fields if model else [Edge._meta.get_field(name) for name in (
-            "id", "kind", "src", "dst", "source", "valid_from", "valid_to", "raw")]
-        cte = (f", reached AS MATERIALIZED (SELECT {', '.join(f'e.{f.column}' for f in columns)}"
-               f" FROM kept s JOIN lineage_edge e ON e.{near} = s.id WHERE {holds})")
+        # Only the columns the answer reads go into the materialized rows (never `properties`).
+        cte = (", reached AS MATERIALIZED (SELECT e.id, e.kind, e.source, e.valid_from, e.valid_to, e.raw_id,"
+               f" e.src_id, e.dst_id FROM kept s JOIN lineage_edge e ON e.{near} = s.id WHERE {holds})")
         return cte, f"FROM reached e JOIN kept t ON t.id = e.{far}"
     return "", f"FROM kept s JOIN lineage_edge e ON e.src_id = s.id JOIN kept t ON t.id = e.dst_id WHERE {holds}"
 
 
-def _union(shape: _Shape, edge_from: str, header: str) -> str:
-    """The answer's three kinds of rows: (tag, sort key 1, sort key 2, node columns…, edge columns…)."""
-    nodes = ", ".join(sql for sql, _kind in shape.node)
-    edges = ", ".join(sql for sql, _kind in shape.edge)
-    return (f"SELECT 0, {header}, {_nulls(shape.node)}, {_nulls(shape.edge)}"
-            f" UNION ALL SELECT 1, k.depth, n.id, {nodes}, {_nulls(shape.edge)}"
-            " FROM kept k JOIN lineage_node n ON n.id = k.id"
-            f" UNION ALL SELECT 2, 0, e.id, {_nulls(shape.node)}, {edges} {edge_from}"
+def _union(timestamps: str, properties, edge_from: str | None, header: str) -> str:
+    """The answer's three kinds of rows in the one layout, ordered (no edge rows when `edge_from` is None)."""
+    head, node, edge = _columns(timestamps, properties)
+    edges = "" if edge_from is None else f" UNION ALL SELECT 2, {', '.join(edge)} {edge_from}"
+    return (f"SELECT 0, {header}, {', '.join(head)}"
+            f" UNION ALL SELECT 1, {', '.join(node)} FROM kept k JOIN lineage_node n ON n.id = k.id{edges}"
             " ORDER BY 1, 2, 3")
 
 
 @dataclass
 class Rows:
-    """The answer as tuples in `shape`'s column order: node rows end with the depth for the model shape
-    and hold it in place for the body shape. `found` is how many start nodes exist at all (any time)."""
+    """The answer as rows in the layout above (NODE_COLUMNS, EDGE_COLUMNS say where each value is). `found`
+    is how many start nodes exist at all (any time)."""
 
     nodes: list[tuple]
     edges: list[tuple]
@@ -131,28 +178,28 @@ class Rows:
     found: int
 
 
-def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nodes, model: bool = False) -> Rows:
-    """The lineage answer of lineage.graph.lineage() (arguments already checked and clamped there) as tuples:
-    the response's columns, or the models' with `model`."""
-    shape = _model_shape() if model else _body_shape()
+def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nodes, timestamps: str = "text",
+         properties=False, edges: bool = True) -> Rows:
+    """The lineage answer of lineage.graph.lineage() (arguments already checked and clamped there) as rows:
+    timestamps as the response writes them ("text") or as datetimes ("native"), with the nodes' properties
+    (decoded) when asked (True, or the kinds whose properties to read), without the edges when `edges` is
+    False."""
     as_of = graph._db_time(as_of)
-    n_node = len(shape.node)
     if connection.vendor == "postgresql":
         # One more than asked for: finding it is what says the answer was truncated.
         walk, answer, params = graph._walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
                                                  max_nodes + 1)
         params["max_nodes"] = max_nodes
-        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds, model)
+        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds) if edges else ("", None)
         header = ("(SELECT count(*) FROM answer)::integer,"
                   " (SELECT count(*) FROM lineage_node WHERE id = ANY(%(starts)s))::bigint")
         sql = (f"{walk}, answer AS MATERIALIZED ({answer}),"
                f" kept AS MATERIALIZED (SELECT id, depth FROM answer ORDER BY depth, id LIMIT %(max_nodes)s)"
-               f"{edge_cte} {_union(shape, edge_from, header)}")
+               f"{edge_cte} {_union(timestamps, properties, edge_from, header)}")
         with connection.cursor() as cur:
-            cur.execute(sql, params)
+            _execute_prepared(cur, sql, params)
             fetched = cur.fetchall()
-        head = fetched[0]
-        walked, found = head[1], head[2]
+        walked, found = fetched[0][1], fetched[0][2]
     else:
         pairs = graph._walk_by_level(start_ids, directions, depth, as_of, edge_kinds, node_kinds, max_nodes + 1)
         walked = len(pairs)
@@ -161,17 +208,87 @@ def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nod
         kept = ("WITH kept(id, depth) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
                 " FROM json_each(%s))")
         edge_from = f"FROM kept s JOIN lineage_edge e ON e.src_id = s.id JOIN kept t ON t.id = e.dst_id WHERE {edge_sql}"
+        if not edges:
+            edge_from, edge_params = None, []
         header = "0, (SELECT count(*) FROM lineage_node WHERE id IN (SELECT value FROM json_each(%s)))"
-        sql = f"{kept} {_union(shape, edge_from, header)}"
+        sql = f"{kept} {_union(timestamps, properties, edge_from, header)}"
         with connection.cursor() as cur:
             cur.execute(sql, [json.dumps(pairs), json.dumps(list(start_ids))] + edge_params)
             fetched = cur.fetchall()
         found = fetched[0][2]
-    node_part = itemgetter(slice(3, 3 + n_node))
-    edge_part = itemgetter(slice(3 + n_node, None))
-    nodes = [node_part(row) for row in fetched if row[0] == 1]
-    edges = [edge_part(row) for row in fetched if row[0] == 2]
+        if timestamps != "text":
+            fetched = [fetched[0]] + [_sqlite_datetimes(row) for row in fetched[1:]]
+    nodes, edges = _split(fetched)
+    if properties:
+        nodes = [row[:PROPERTIES] + (_decoded(row[PROPERTIES]),) for row in nodes]
     return Rows(nodes=nodes, edges=edges, truncated=walked > max_nodes, found=int(found or 0))
+
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+MAX_PREPARED = 64
+
+
+def _execute_prepared(cur, sql: str, params: dict) -> None:
+    """Run `sql` (named %(x)s parameters) as a server-side prepared statement of this connection, prepared on
+    first use: PostgreSQL then parses and analyses the statement once per connection and, after its first
+    executions, reuses a generic plan. For this statement (a recursive walk, three CTEs, a three-way UNION)
+    parsing and planning cost ~20% of its backend CPU on the bench graph: 7.0-8.8 ms instead of 9.2-10.5 ms per
+    depth-10 answer on the 1M-node bench graph, measured side by side (the generic plan has the custom plans' shape).
+
+    The statements are kept per database connection (Django's wrapper is per thread; a new connection starts
+    afresh) and survive rollbacks (PREPARE is not transactional). The texts differ only by the options that
+    shape the SQL (directions, as_of or not, kinds filters, properties, edges), so they are few; past
+    MAX_PREPARED on one connection the rest run unprepared."""
+    raw = connection.connection
+    known = getattr(connection, "_lineage_prepared", None)
+    if known is None or known[0] is not raw:
+        known = (raw, {})
+        connection._lineage_prepared = known
+    statements = known[1]
+    entry = statements.get(sql)
+    if entry is None:
+        if len(statements) >= MAX_PREPARED:
+            cur.execute(sql, params)
+            return
+        names: list[str] = []
+
+        def positional(match):
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        name = f"ll_lineage_answer_{len(statements)}"
+        cur.execute(f"PREPARE {name} AS {_PARAMETER.sub(positional, sql)}")
+        statements[sql] = entry = (name, names)
+    name, names = entry
+    cur.execute(f"EXECUTE {name}({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+
+
+def _split(fetched: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """The node rows and the edge rows of an ordered answer (header first, then nodes, then edges)."""
+    first_edge = len(fetched)
+    for index in range(len(fetched) - 1, 0, -1):
+        if fetched[index][0] != 2:
+            break
+        first_edge = index
+    return fetched[1:first_edge], fetched[first_edge:]
+
+
+def _sqlite_datetimes(row: tuple) -> tuple:
+    """SQLite stores datetimes as text: the converter Django applies to a DateTimeField column."""
+    convert = connection.ops.convert_datetimefield_value
+    values = list(row)
+    for index in (5, 6):
+        if values[index] is not None:
+            values[index] = convert(values[index], None, connection)
+    return tuple(values)
+
+
+def _decoded(value):
+    """A properties value as JSONField would give it (the driver hands jsonb over as text here)."""
+    if not isinstance(value, str):
+        return value
+    return {} if value == "{}" else json.loads(value)
 
 
 def _clamped(direction: str, depth: int, max_nodes: int) -> tuple[tuple[str, ...], int, int]:
@@ -193,6 +310,19 @@ def body(start_id: int, *, direction: str = "both", depth: int = 3, as_of=None, 
     return orjson.dumps({
         "start": int(start_id), "direction": direction, "depth": depth, "as_of": as_of_text,
         "truncated": answer.truncated,
-        "nodes": list(map(dict, map(zip, repeat(NODE_KEYS), answer.nodes))),
-        "edges": list(map(dict, map(zip, repeat(EDGE_KEYS), answer.edges))),
+        "nodes": _node_objects(answer.nodes),
+        "edges": _edge_objects(answer.edges),
     })
+
+
+# The response's objects, written out as dict displays over the row layout: CPython builds a dict display with
+# constant keys about twice as fast as dict(zip(keys, values)) (~0.3 µs a node). The key order is the response's
+# (NODE_KEYS, EDGE_KEYS); tests/api/test_api_lineage_body_old_vs_new.py compares whole bodies, key order included.
+def _node_objects(rows: list[tuple]) -> list[dict]:
+    return [{"id": r[2], "kind": r[3], "source": r[4], "source_id": r[10], "namespace": r[11], "name": r[12],
+             "display_name": r[13], "first_seen": r[5], "last_seen": r[6], "depth": r[1], "raw": r[7]} for r in rows]
+
+
+def _edge_objects(rows: list[tuple]) -> list[dict]:
+    return [{"id": r[2], "kind": r[3], "src": r[8], "dst": r[9], "source": r[4], "valid_from": r[5],
+             "valid_to": r[6], "raw": r[7]} for r in rows]

@@ -216,7 +216,7 @@ def _status(props: dict):
 def identities_of(node: Node, as_of=None) -> list[Node]:
     """`node` first, then every model version or artefact `same_as` makes it equal to (either direction)."""
     same = graph.lineage([node.pk], direction="both", depth=IDENTITY_HOPS, as_of=as_of,
-                         edge_kinds=[EdgeKind.SAME_AS], max_nodes=100)
+                         edge_kinds=[EdgeKind.SAME_AS], max_nodes=100, properties=True, edges=False)
     others = [n for n in same.nodes if n.pk != node.pk and (is_model_version(n) or n.kind == NodeKind.ARTIFACT)]
     return [node] + others
 
@@ -251,11 +251,19 @@ class Card:
         ids = [n.pk for n in identities]
         # Runs and their jobs are found on their own walk (only the edges that lead to them), so `depth`
         # limits how far input data is followed, never whether the producing pipeline shows.
+        # Node properties are read (the nodes' own, the current ones) only without `as_of`; with it they come
+        # from the revisions then (_Properties). Only the runs walk's edges are read.
+        now = self.as_of is None
         runs_walk = graph.lineage(ids, direction="upstream", depth=RUN_HOPS, as_of=self.as_of, max_nodes=500,
-                                  edge_kinds=[EdgeKind.PRODUCED, EdgeKind.PARENT_OF, EdgeKind.INSTANCE_OF])
-        up = graph.lineage(ids, direction="upstream", depth=self.depth, as_of=self.as_of, max_nodes=MAX_INPUT_NODES)
+                                  edge_kinds=[EdgeKind.PRODUCED, EdgeKind.PARENT_OF, EdgeKind.INSTANCE_OF],
+                                  properties=now)
+        # The input-data walk (up to MAX_INPUT_NODES nodes, mostly runs) shows only its data nodes: their
+        # properties alone are read, and no edges.
+        up = graph.lineage(ids, direction="upstream", depth=self.depth, as_of=self.as_of, max_nodes=MAX_INPUT_NODES,
+                           properties=now and list(DATA_KINDS), edges=False)
         down = graph.lineage(ids, direction="downstream", depth=1, as_of=self.as_of,
-                             edge_kinds=[EdgeKind.VERSION_OF, EdgeKind.DEPLOYED_AS], max_nodes=500)
+                             edge_kinds=[EdgeKind.VERSION_OF, EdgeKind.DEPLOYED_AS], max_nodes=500, properties=now,
+                             edges=False)
         by_id = {n.pk: n for n in runs_walk.nodes}
         by_id.update({n.pk: n for n in down.nodes})
         by_id.update({n.pk: n for n in identities})
@@ -280,7 +288,7 @@ class Card:
         if runs_order:
             around = graph.lineage(runs_order, direction="downstream", depth=3, as_of=self.as_of,
                                    edge_kinds=[EdgeKind.PARENT_OF, EdgeKind.PRODUCED], node_kinds=[NodeKind.METRICS],
-                                   max_nodes=200)
+                                   max_nodes=200, properties=now, edges=False)
             metric_nodes = [n for n in around.nodes if n.kind == NodeKind.METRICS]
         models = [n for n in down.nodes if n.kind == NodeKind.MODEL]
         deployments = [n for n in down.nodes if n.kind == NodeKind.DEPLOYMENT]

@@ -60,7 +60,7 @@ def _lineage_options(q: dict) -> dict:
 
 
 def lineage_answer(start_id: int, q: dict) -> dict:
-    """The lineage response as Python data, from lineage.graph.lineage() (model instances): what the
+    """The lineage response as Python data, from lineage.graph.lineage() (row objects): what the
     browsable API serves, and what the JSON body (lineage.graph_answer.body) must equal."""
     options = _lineage_options(q)
     as_of_text = options.pop("as_of_text")

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from lineage import graph, store
-from lineage.models import Node
+from lineage.models import Edge, Node
 from tests.support.graphs import CHAIN, CHAIN_EDGES, at, build, key
 
 def names(ids, result_depths) -> dict[str, int]:
@@ -25,7 +25,8 @@ def test_upstream_walks_edges_backwards_with_smallest_depths(chain):
     result = graph.lineage([chain["d"]], direction="upstream", depth=10)
     assert names(chain, result.depth_of) == {"d": 0, "c": 1, "x": 1, "b": 2, "a": 3}
     assert [n.name for n in result.nodes] == ["d", "c", "x", "b", "a"]  # nearest first, then by id
-    assert sorted((e.src.name, e.dst.name) for e in result.edges) == [("a", "b"), ("b", "c"), ("c", "d"), ("x", "d")]
+    name = {n.pk: n.name for n in result.nodes}  # light rows: ends by id, no related objects
+    assert sorted((name[e.src_id], name[e.dst_id]) for e in result.edges) == [("a", "b"), ("b", "c"), ("c", "d"), ("x", "d")]
     assert result.truncated is False
 
 
@@ -66,7 +67,8 @@ def test_max_nodes_truncates_nearest_first_and_says_so(db):
     result = graph.lineage([ids["s"]], direction="downstream", depth=5, max_nodes=3)
     assert result.truncated is True
     assert [n.name for n in result.nodes] == ["s", "t0", "t1"]
-    assert {(e.src.name, e.dst.name) for e in result.edges} == {("s", "t0"), ("s", "t1")}
+    name = {n.pk: n.name for n in result.nodes}
+    assert {(name[e.src_id], name[e.dst_id]) for e in result.edges} == {("s", "t0"), ("s", "t1")}
     exact = graph.lineage([ids["s"]], direction="downstream", depth=5, max_nodes=7)
     assert exact.truncated is False and len(exact.nodes) == 7
     assert graph.lineage([ids["s"]], direction="downstream", depth=5, max_nodes=6).truncated is True
@@ -126,16 +128,31 @@ def test_as_of_in_another_utc_offset_means_the_same_instant(db):
     assert len(graph.lineage([ids["b"]], direction="upstream", as_of=at(4).astimezone(plus_two)).edges) == 1
 
 
-def test_answer_instances_behave_like_orm_instances(chain):
-    """lineage() builds model instances from rows itself; they must equal and act like the ORM's."""
+NODE_ROW_COLUMNS = ("id", "kind", "source", "source_id", "namespace", "name", "display_name", "first_seen",
+                    "last_seen", "raw_id")
+EDGE_ROW_COLUMNS = ("id", "kind", "src_id", "dst_id", "source", "valid_from", "valid_to", "raw_id")
+
+
+def test_answer_rows_read_like_orm_instances(chain):
+    """lineage() answers light rows, not model instances: each documented column (and pk) reads what the ORM
+    reads, properties only when asked for, and rows hash by id as model instances do."""
     store.apply([store.NodeFact(key=key("c", "dataset"), name="c", properties={"rows": 3, "tags": ["pii"]})])
     result = graph.lineage([chain["d"]], direction="upstream", depth=10)
-    for node in result.nodes:
+    with_props = graph.lineage([chain["d"]], direction="upstream", depth=10, properties=True)
+    assert [n.pk for n in result.nodes] == [n.pk for n in with_props.nodes]
+    for node, full in zip(result.nodes, with_props.nodes):
         fresh = Node.objects.get(pk=node.pk)
-        assert node == fresh and node._state.adding is False and node._state.db == fresh._state.db
-        assert {f.attname: getattr(node, f.attname) for f in Node._meta.concrete_fields} == \
-            {f.attname: getattr(fresh, f.attname) for f in Node._meta.concrete_fields}
-        assert node.revisions.count() == (2 if node.name == "c" else 1)  # related managers work
-    assert {n.name: n.properties for n in result.nodes}["c"] == {"rows": 3, "tags": ["pii"]}
-    edge = result.edges[0]
-    assert edge.src.pk == edge.src_id and edge.dst.name in CHAIN  # foreign keys load on access
+        for row in (node, full):
+            assert row.pk == fresh.pk and row.depth == result.depth_of[fresh.pk]
+            assert {c: getattr(row, c) for c in NODE_ROW_COLUMNS} == {c: getattr(fresh, c) for c in NODE_ROW_COLUMNS}
+        assert full.properties == fresh.properties
+        assert not hasattr(node, "properties")  # not fetched unless asked
+        assert hash(node) == hash(full) == hash(fresh)  # usable in sets and as keys, like model instances
+    assert {n.name: n.properties for n in with_props.nodes}["c"] == {"rows": 3, "tags": ["pii"]}
+    some = graph.lineage([chain["d"]], direction="upstream", depth=10, properties=["dataset"], edges=False)
+    assert some.edges == [] and [n.pk for n in some.nodes] == [n.pk for n in result.nodes]
+    assert {n.pk: n.properties for n in some.nodes} == \
+        {n.pk: n.properties if n.kind == "dataset" else None for n in with_props.nodes}  # only the kinds asked for
+    for edge in result.edges:
+        fresh = Edge.objects.get(pk=edge.pk)
+        assert {c: getattr(edge, c) for c in EDGE_ROW_COLUMNS} == {c: getattr(fresh, c) for c in EDGE_ROW_COLUMNS}
