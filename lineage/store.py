@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import operator
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection, models, transaction
+import orjson
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -33,6 +36,15 @@ from lineage.models import Edge, Node, NodeRevision, RawRecord
 
 # Ids per IN (...) list: well under SQLite's 32766-variable limit (3.32+) and cheap for PostgreSQL.
 CHUNK = 2000
+
+# PostgreSQL's fast path: prepared array-parameter statements, COPY for batches, writes held and sent with
+# the next round trip (see _Writes, _Statement). False gives the portable path SQLite takes (one literal
+# statement per execute), which tests/ingest/test_ingest_write_paths.py compares it with.
+FAST_PATH = True
+
+
+def fast_path() -> bool:
+    return FAST_PATH and connection.vendor == "postgresql"
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,10 @@ class RawPayload:
     body: object
     # Filled in by the store on first use; callers never set it (the digest of `body`).
     _digest: str | None = field(default=None, repr=False, compare=False)
+    # The canonical JSON text of `body` when the caller has it (the ingest made it for the digest): the
+    # PostgreSQL fast path sends it as the jsonb instead of encoding `body` again (jsonb keeps neither key
+    # order nor spacing, so it is the value json.dumps(body) gives).
+    text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def digest(self) -> str:
@@ -160,10 +176,24 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
     `lock=True` takes row locks (SELECT … FOR UPDATE on PostgreSQL; SQLite serializes writers anyway) so a
     caller can read properties, merge, and write them back through `apply(..., nodes=...)` safely.
     """
+    found: dict[NodeKey, Node] = {}
+    if fast_path():
+        keys = set(keys)
+        if not keys:
+            return found
+        pending: list = []
+        sql = _call(_nodes_statement(lock), pending)
+        params = [[k.source for k in keys], [k.kind for k in keys], [k.source_id for k in keys]]
+        with connection.cursor() as cur:
+            _run(cur, sql, params, pending)
+            names = tuple(f.column for f in Node._meta.concrete_fields)
+            rows = cur.fetchall()
+        for node in _from_rows(Node, names, rows):
+            found[NodeKey(node.source, node.kind, node.source_id)] = node
+        return found
     by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key in set(keys):
         by_group[(key.source, key.kind)].append(key.source_id)
-    found: dict[NodeKey, Node] = {}
     pairs = [(group, sid) for group, ids in by_group.items() for sid in ids]
     table = connection.ops.quote_name(Node._meta.db_table)
     for chunk in _chunks(pairs):
@@ -196,6 +226,10 @@ def _instances(model, sql: str, params: list) -> list:
         cur.execute(sql, params)
         names = tuple(d[0] for d in cur.description)
         rows = cur.fetchall()
+    return _from_rows(model, names, rows)
+
+
+def _from_rows(model, names: tuple, rows) -> list:
     key = (model, connection.vendor, names)
     plan = _READ_PLANS.get(key)
     if plan is None:
@@ -271,8 +305,9 @@ class _Writes:
     transaction. Elsewhere (SQLite runs one statement per execute) each runs at once."""
 
     def __init__(self):
-        self.batched = connection.vendor == "postgresql"
+        self.batched = fast_path()
         self.held: list[str] = []
+        self.pending: list = []  # statements the held text prepares (see _ConnectionStatements)
 
     def run(self, sql: str, params: list) -> None:
         with connection.cursor() as cur:
@@ -280,6 +315,30 @@ class _Writes:
                 self.held.append(cur.cursor.mogrify(sql, params).decode())
             else:
                 cur.execute(sql, params)
+
+    def run_prepared(self, stmt: "_Statement", params: list) -> None:
+        """Hold an EXECUTE of `stmt` (PostgreSQL fast path)."""
+        sql = _call(stmt, self.pending)
+        with connection.cursor() as cur:
+            self.held.append(cur.cursor.mogrify(sql, params).decode())
+
+    def execute(self, cur, sql: str, params: list) -> None:
+        """Run a statement with parameters, the held writes ahead of it in the same round trip."""
+        _run(cur, self.prefix() + sql, params, self.pending)
+
+    def send(self, copy_sql: str, buffer) -> None:
+        """Run a COPY … FROM STDIN with `buffer`, the held writes ahead of it in the same round trip
+        (libpq hands the COPY over once the statements before it have run)."""
+        text, self.held = "".join(s + "; " for s in self.held), []
+        with connection.cursor() as cur, connection.wrap_database_errors:
+            try:
+                cur.cursor.copy_expert(text + copy_sql, buffer)
+            except Exception as exc:  # psycopg2's own class here: wrapped on the way out
+                if getattr(exc, "pgcode", None) == "26000":
+                    connection._lineage_statements = None
+                raise
+        _statements().confirm(self.pending)
+        self.pending = []
 
     def prefix(self) -> str:
         """The held statements as SQL to send ahead of a statement with parameters ('%' doubled)."""
@@ -295,13 +354,22 @@ class _Writes:
         if not self.held:
             return ""
         text, self.held = "; ".join(self.held) + "; ", []
+        if self.pending:
+            # They run when the caller sends them: known to have run once this transaction commits.
+            pending, self.pending = self.pending, []
+            if len(connection.atomic_blocks) > 1:  # not committed by apply's own atomic, before they run
+                state = _statements()
+                transaction.on_commit(lambda: state.confirm(pending))
         return text
 
     def flush(self) -> None:
         if self.held:
             text, self.held = "; ".join(self.held), []
             with connection.cursor() as cur:
-                cur.execute(text)
+                if self.batched:
+                    _run(cur, text, None, self.pending)
+                else:
+                    cur.execute(text)
 
 
 _INSERT_PLANS: dict[tuple, tuple] = {}
@@ -354,6 +422,18 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
     if not objects:
         return
     model = model or type(objects[0])
+    fast = writes if writes is not None else carry
+    if fast is not None and fast.batched:
+        fields, fetch, preparers = _fast_plan(model, with_pk)
+        rows = [fetch(obj) for obj in objects]
+        columns = [list(col) if prep is _same else list(map(prep, col)) for col, prep in zip(zip(*rows), preparers)]
+        ids = _write_columns(model, fields, columns, writes, carry)
+        if ids is not None:
+            for obj, pk in zip(objects, ids):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = connection.alias
+        return
     meta = model._meta
     quote = connection.ops.quote_name
     columns, row, per_statement, preparers, fetch, conversions = _insert_plan(model, connection.vendor, with_pk)
@@ -382,6 +462,44 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
             obj._state.db = connection.alias
 
 
+_FAST_PLANS: dict[tuple, tuple] = {}
+
+
+def _fast_plan(model, with_pk: bool) -> tuple:
+    """Per model, once: the columns the PostgreSQL fast path inserts, one getter of all their values,
+    and a preparer per column (`_same` where psycopg2 takes the value as it is)."""
+    plan = _FAST_PLANS.get((model, with_pk))
+    if plan is None:
+        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+        if any(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in fields):
+            getters = [_getter(f) for f in fields]
+            fetch = lambda obj: tuple(g(obj) for g in getters)
+        else:
+            fetch = operator.attrgetter(*(f.attname for f in fields))
+            if len(fields) == 1:
+                one = fetch
+                fetch = lambda obj: (one(obj),)
+        plan = _FAST_PLANS[(model, with_pk)] = (fields, fetch, [_fast_preparer(f) for f in fields])
+    return plan
+
+
+def _write_columns(model, fields: list, columns: list[list], writes: "_Writes | None", carry: "_Writes | None"):
+    """Insert rows given column by column (PostgreSQL fast path). With `writes`: held, or from
+    COPY_MIN_ROWS rows by COPY; None returned. Otherwise INSERT … RETURNING in a round trip carrying
+    `carry`'s held writes: the new ids, in row order."""
+    count = len(columns[0]) if columns else 0
+    if writes is not None:
+        if count >= COPY_MIN_ROWS:
+            _copy(writes, model, fields, columns)
+        else:
+            writes.run_prepared(_insert_statement(model, fields), columns)
+        return None
+    stmt = _insert_statement(model, fields, returning=True)
+    with connection.cursor() as cur:
+        carry.execute(cur, _call(stmt, carry.pending), columns)
+        return [r[0] for r in cur.fetchall()]
+
+
 class _Session:
     """One `apply` call: what is loaded, what is pending, and the counts."""
 
@@ -396,6 +514,7 @@ class _Session:
         self.revisions: list[tuple[Node, dt.datetime, dict, RawRecord | None]] = []
         self.result = ApplyResult()
         self.writes = _Writes()
+        self.open_edges: dict[tuple, Edge] | None = None  # read ahead by flush_nodes (fast path)
 
     # -- raw payloads ---------------------------------------------------------------------------------
     def load_raw(self, payloads: list[RawPayload], assume_new: bool = False, reserved_ids=()) -> None:
@@ -412,11 +531,34 @@ class _Session:
                 cache_key = (record.source, record.kind, record.source_id, record.digest)
                 if cache_key in wanted:
                     self.raw[cache_key] = record
+        missing_payloads = [p for key, p in wanted.items() if key not in self.raw]
         missing = [
             RawRecord(source=p.source, kind=p.kind, source_id=p.source_id, digest=p.digest, body=p.body, received_at=self.now)
-            for key, p in wanted.items() if key not in self.raw
+            for p in missing_payloads
         ]
-        if missing:
+        if missing and self.writes.batched:
+            # The rows' columns straight from the payloads, the body as its canonical text where known.
+            fields, _, _ = _fast_plan(RawRecord, True)
+            values = {"source": [p.source for p in missing_payloads], "kind": [p.kind for p in missing_payloads],
+                      "source_id": [p.source_id for p in missing_payloads],
+                      "digest": [p.digest for p in missing_payloads],
+                      "body": [p.text if p.text is not None else _json_text(p.body) for p in missing_payloads],
+                      "received_at": [self.now] * len(missing)}
+            if len(reserved_ids) >= len(missing):
+                # Ids the caller reserved: the insert needs no answer, so it rides with the next statement.
+                ids = list(reserved_ids[:len(missing)])
+                _write_columns(RawRecord, fields, [ids if f.primary_key else values[f.attname] for f in fields],
+                               self.writes, None)
+            else:
+                fields = _fast_plan(RawRecord, False)[0]
+                ids = _write_columns(RawRecord, fields, [values[f.attname] for f in fields], None, self.writes)
+            for record, pk in zip(missing, ids):
+                record.pk = pk
+                record._state.adding = False
+                record._state.db = connection.alias
+                self.raw[(record.source, record.kind, record.source_id, record.digest)] = record
+            self.result.raw_created += len(missing)
+        elif missing:
             if self.writes.batched and len(reserved_ids) >= len(missing):
                 # Ids the caller reserved: the insert needs no answer, so it rides with the next statement.
                 for record, pk in zip(missing, reserved_ids):
@@ -508,12 +650,20 @@ class _Session:
                 self.result.nodes_updated += 1
         return node
 
-    def flush_nodes(self) -> None:
+    def flush_nodes(self, edge_items=()) -> None:
         if self.new_nodes:
             # Inserted in key order: two transactions creating some of the same nodes then wait on each
             # other's unique-index entries in one order, never crosswise (a deadlock PostgreSQL would break
             # only after deadlock_timeout, a second by default, with one of them failed).
             self.new_nodes.sort(key=lambda n: (n.source, n.kind, n.source_id))
+        if self.writes.batched and (self.new_nodes or edge_items):
+            # The open edges the items may touch and the new nodes' ids in one round trip (see
+            # _edges_statement); the nodes then go in with the writes held after it.
+            self.open_edges = self.read_open_edges(edge_items, reserve=len(self.new_nodes))
+            if self.new_nodes:
+                insert(self.new_nodes, self.writes, with_pk=True)
+                self.created_nodes.extend(self.new_nodes)
+        elif self.new_nodes:
             insert(self.new_nodes, carry=self.writes)
             self.created_nodes.extend(self.new_nodes)
         if self.revisions:
@@ -527,19 +677,44 @@ class _Session:
         self.new_nodes, self.revisions, self.dirty_nodes = [], [], {}
 
     # -- edges ----------------------------------------------------------------------------------------
-    def apply_edges(self, items: list) -> None:
-        if not items:
-            return
-        # Only the exact (src, dst) pairs the items name can matter, and a pair with a node created in this
-        # call has no edge yet. Asking by pair uses the open-edge unique index; asking by "src in ids and
-        # dst in ids" read every open edge of a hub dataset (hundreds per event as the graph grows).
+    def read_open_edges(self, items: list, reserve: int = 0) -> dict[tuple, Edge]:
+        """The open edges between the (src, dst) pairs `items` name, by (src id, dst id, kind).
+
+        Only the exact pairs can matter, and a pair with a node created in this call has no edge yet.
+        Asking by pair uses the open-edge unique index; asking by "src in ids and dst in ids" read every
+        open edge of a hub dataset (hundreds per event as the graph grows). `reserve` (fast path): ids to
+        reserve in the same round trip for `self.new_nodes`, which get them in order."""
         created = {id(n) for n in self.created_nodes}
         pairs = set()
         for item in items:
             src, dst = self.nodes.get(item.src), self.nodes.get(item.dst)
-            if src is not None and dst is not None and id(src) not in created and id(dst) not in created:
+            if (src is not None and dst is not None and id(src) not in created and id(dst) not in created
+                    and src.pk is not None and dst.pk is not None):
                 pairs.add((src.pk, dst.pk))
         open_edges: dict[tuple, Edge] = {}
+        if self.writes.batched:
+            if not pairs and not reserve:
+                return open_edges
+            pairs = sorted(pairs)
+            names = tuple(f.column for f in Edge._meta.concrete_fields)
+            with connection.cursor() as cur:
+                # The held writes ride along (see _Writes); the edges read here are not among them.
+                self.writes.execute(cur, _call(_edges_statement(), self.writes.pending),
+                                    [[p[0] for p in pairs], [p[1] for p in pairs], reserve])
+                rows = cur.fetchall()
+            edge_rows, reserved = [], []
+            for row in rows:
+                if row[0]:
+                    reserved.append(row[1])
+                else:
+                    edge_rows.append(row[1:])
+            for node, pk in zip(self.new_nodes, sorted(reserved)):
+                node.pk = pk
+                node._state.adding = False
+                node._state.db = connection.alias
+            for edge in _from_rows(Edge, names, edge_rows):
+                open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
+            return open_edges
         table = connection.ops.quote_name(Edge._meta.db_table)
         for chunk in _chunks(sorted(pairs), CHUNK // 2):
             # The held node writes ride along (see _Writes); the edges read here are not among them.
@@ -547,6 +722,12 @@ class _Session:
                    f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})")
             for edge in _instances(Edge, sql, [v for pair in chunk for v in pair]):
                 open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
+        return open_edges
+
+    def apply_edges(self, items: list) -> None:
+        if not items:
+            return
+        open_edges = self.open_edges if self.open_edges is not None else self.read_open_edges(items)
         new_edges: list[Edge] = []
         dirty: dict[int, set[str]] = {}
         edges_by_obj: dict[int, Edge] = {}
@@ -645,6 +826,14 @@ def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> N
     # Rows in id order (the order the join meets them for the few rows an event updates), so concurrent
     # writers take their row locks in one order.
     objects = sorted(objects, key=lambda obj: obj.pk)
+    if writes is not None and writes.batched:
+        db_fields = [model._meta.get_field(name) for name in sorted(fields)]
+        columns = [[obj.pk for obj in objects]]
+        for f in db_fields:
+            prep, attname = _fast_preparer(f), f.attname
+            columns.append([prep(getattr(obj, attname)) for obj in objects])
+        writes.run_prepared(_update_statement(model, db_fields), columns)
+        return
     head, tail, row_sql, width, preparers = _update_plan(model, tuple(sorted(fields)), connection.vendor)
     for chunk in _chunks(objects, 500):
         params: list = []
@@ -716,7 +905,7 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
             if isinstance(item, EdgeFact):
                 session.placeholder(item.src)
                 session.placeholder(item.dst)
-        session.flush_nodes()
+        session.flush_nodes(edge_items)
         session.apply_edges(edge_items)
         if also_insert is not None:
             extra = also_insert(session.raw)
@@ -731,3 +920,234 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
     session.result.nodes = {k: n for k, n in session.nodes.items() if n is not None}
     session.result.raw = session.raw
     return session.result
+
+
+# -- PostgreSQL: prepared array-parameter statements and COPY ------------------------------------------
+#
+# psycopg2 speaks only the simple query protocol, so a statement's text was parsed, analysed and planned
+# on every execute: with writes inlined as literal VALUES lists that was 61 % of PostgreSQL's CPU per
+# single event, and no two texts were alike. Here each write and hot read has one text whatever its row
+# count (arrays as parameters: `unnest($1::bigint[], $2::text[], …)`, `= ANY($1)`), prepared once per
+# connection (PREPARE name(types) AS …, sent in the same round trip as its first EXECUTE) and run as
+# `EXECUTE name(ARRAY[…]::bigint[], …)`, whose own text parses in a lexer pass. Batches from
+# COPY_MIN_ROWS rows per table go in by COPY instead (see `_copy`).
+
+def _array_type(field) -> str:
+    """The element type a column's values travel in. Text for CharField: an explicit cast to varchar(n)
+    would truncate silently, where the INSERT's assignment to the column refuses a value too long."""
+    if field.is_relation:
+        field = field.target_field
+    return {"BigAutoField": "bigint", "AutoField": "integer", "BigIntegerField": "bigint", "IntegerField": "integer",
+            "PositiveIntegerField": "integer", "CharField": "text", "TextField": "text", "DateTimeField": "timestamptz",
+            "BooleanField": "boolean", "JSONField": "jsonb"}[field.get_internal_type()]
+
+
+class _Statement:
+    """One statement text with `$n` parameters of `types`, prepared per connection under `tag` + a serial."""
+
+    __slots__ = ("key", "tag", "types", "body", "args")
+
+    def __init__(self, key, tag: str, types: list[str], body: str):
+        self.key, self.tag, self.types, self.body = key, tag, types, body
+        # psycopg2 fills the %s with literals (ARRAY[…], '{}' when empty); the cast types each argument,
+        # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one).
+        self.args = ", ".join(f"%s::{t}" for t in types)
+
+
+class _ConnectionStatements:
+    """What is prepared on one psycopg2 connection (a reconnect brings a new one, and nothing prepared).
+
+    A PREPARE goes out with the first EXECUTE of its statement, in the same round trip, and counts as
+    prepared only once a round trip carrying it is known to have succeeded: a later execute of this
+    module in the same transaction returned (PREPARE is not undone by a rollback), or the transaction
+    committed (held writes sent by another module's execute). Until then every use prepares again under
+    a new name, so that a PREPARE lost with a failed round trip is never relied on, and one that did run
+    is never prepared twice under one name (which PostgreSQL refuses). A prepared statement gone from
+    under us (DISCARD ALL, DEALLOCATE by hand) fails one execute with 26000, after which all are prepared
+    again."""
+
+    def __init__(self, raw):
+        self.raw = weakref.ref(raw)
+        self.ready: dict = {}
+        self.serial = 0
+
+    def confirm(self, pending: list) -> None:
+        for key, name in pending:
+            self.ready[key] = name
+
+
+def _statements() -> _ConnectionStatements:
+    connection.ensure_connection()
+    raw = connection.connection
+    state = getattr(connection, "_lineage_statements", None)
+    if state is None or state.raw() is not raw:
+        state = _ConnectionStatements(raw)
+        connection._lineage_statements = state
+    return state
+
+
+def _call(stmt: _Statement, pending: list) -> str:
+    """SQL running `stmt` (its arguments as %s), preceded by its PREPARE where this connection has none
+    known; the name then goes into `pending`, for the caller to confirm once the text has run."""
+    state = _statements()
+    name = state.ready.get(stmt.key)
+    if name is not None:
+        return f"EXECUTE {name}({stmt.args})"
+    state.serial += 1
+    name = f"ll_{stmt.tag}_{state.serial}"
+    pending.append((stmt.key, name))
+    return f"PREPARE {name}({', '.join(stmt.types)}) AS {stmt.body}; EXECUTE {name}({stmt.args})"
+
+
+def _run(cur, sql: str, params, pending: list):
+    """Execute on PostgreSQL; the statements in `pending` are prepared once it returns."""
+    try:
+        cur.execute(sql, params)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == "26000":  # invalid_sql_statement_name
+            connection._lineage_statements = None
+        raise
+    if pending:
+        _statements().confirm(pending)
+        pending.clear()
+
+
+def select_prepared(tag: str, types: list[str], body: str, params: list, sql_prefix: str = "") -> list[tuple]:
+    """Rows of a read through a prepared statement (PostgreSQL), `sql_prefix` sent ahead in the same
+    round trip (statements without parameters). For the ingest's hot reads outside this module."""
+    stmt = _STATEMENTS.get(("select", tag, body))
+    if stmt is None:
+        stmt = _STATEMENTS[("select", tag, body)] = _Statement(("select", tag, body), tag, types, body)
+    pending: list = []
+    sql = _call(stmt, pending)
+    with connection.cursor() as cur:
+        _run(cur, sql_prefix.replace("%", "%%") + sql, params, pending)
+        return cur.fetchall()
+
+
+_STATEMENTS: dict = {}
+
+
+def _insert_statement(model, fields: list, returning: bool = False) -> _Statement:
+    key = ("insert", model, tuple(f.attname for f in fields), returning)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        quote = connection.ops.quote_name
+        types = [_array_type(f) + "[]" for f in fields]
+        body = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+                f"SELECT * FROM unnest({', '.join(f'${i + 1}' for i in range(len(fields)))})")
+        if returning:
+            body += f" RETURNING {quote(model._meta.pk.column)}"
+        stmt = _STATEMENTS[key] = _Statement(key, f"ins_{model._meta.model_name}", types, body)
+    return stmt
+
+
+def _update_statement(model, fields: list) -> _Statement:
+    key = ("update", model, tuple(f.attname for f in fields))
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        quote = connection.ops.quote_name
+        pk = model._meta.pk
+        table = quote(model._meta.db_table)
+        columns = [pk.column] + [f.column for f in fields]
+        types = [_array_type(pk) + "[]"] + [_array_type(f) + "[]" for f in fields]
+        body = (f"UPDATE {table} AS t SET {', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns[1:])} "
+                f"FROM unnest({', '.join(f'${i + 1}' for i in range(len(columns)))}) AS v({', '.join(quote(c) for c in columns)}) "
+                f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}")
+        stmt = _STATEMENTS[key] = _Statement(key, f"upd_{model._meta.model_name}", types, body)
+    return stmt
+
+
+def _nodes_statement(lock: bool) -> _Statement:
+    key = ("nodes", lock)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(f"n.{quote(f.column)}" for f in Node._meta.concrete_fields)
+        body = (f"SELECT {columns} FROM unnest($1, $2, $3) AS k(source, kind, source_id) "
+                f"JOIN {quote(Node._meta.db_table)} n ON n.source = k.source AND n.kind = k.kind AND n.source_id = k.source_id")
+        if lock:
+            body += " ORDER BY n.id FOR UPDATE OF n"
+        stmt = _STATEMENTS[key] = _Statement(key, "nodes_lock" if lock else "nodes", ["text[]", "text[]", "text[]"], body)
+    return stmt
+
+
+def sequence_next(model) -> str:
+    return f"nextval(pg_get_serial_sequence('{model._meta.db_table}', '{model._meta.pk.column}'))"
+
+
+def _edges_statement() -> _Statement:
+    """Open edges between given (src, dst) pairs, and, in the same answer, ids reserved for the nodes
+    the call is about to insert (rows whose first column is true, the id in the second): the node insert then needs no
+    RETURNING and rides with a later round trip, as the edge and revision inserts that name them do."""
+    key = ("edges",)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        quote = connection.ops.quote_name
+        fields = Edge._meta.concrete_fields
+        columns = ", ".join(f"e.{quote(f.column)}" for f in fields)
+        nulls = ", NULL" * (len(fields) - 1)
+        body = (f"SELECT false, {columns} FROM unnest($1, $2) AS p(src, dst) JOIN {quote(Edge._meta.db_table)} e "
+                f"ON e.src_id = p.src AND e.dst_id = p.dst AND e.valid_to IS NULL "
+                f"UNION ALL SELECT true, {sequence_next(Node)}{nulls} FROM generate_series(1, $3)")
+        stmt = _STATEMENTS[key] = _Statement(key, "edges", ["bigint[]", "bigint[]", "integer"], body)
+    return stmt
+
+
+def _json_text(value) -> str:
+    """A JSON field's value as the text Django's JSONField would send (json.dumps), for the jsonb the
+    database makes of it: orjson writes the same jsonb (numbers in another notation at most, which jsonb
+    reads to the same numeric) at a fraction of the cost. What orjson refuses (a non-str key, an integer
+    beyond 64 bits, a datetime, which json refuses too) and any text holding `null` (orjson writes NaN and
+    Infinity as null where json writes NaN, which PostgreSQL refuses) take json's way, so the outcome is
+    json's in every case."""
+    try:
+        data = orjson.dumps(value, option=_ORJSON_STRICT)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)
+    if b"null" in data:
+        return json.dumps(value)
+    return data.decode()
+
+
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _fast_preparer(field):
+    """Array element value of a field on the PostgreSQL fast path: JSON as text (cast to jsonb by the
+    statement), the rest as `_preparer` gives it."""
+    if isinstance(field, models.JSONField):
+        return lambda value: None if value is None else _json_text(value)
+    return _preparer(field)
+
+
+# Rows per table from which COPY is used instead of the prepared INSERT … SELECT FROM unnest(…): below,
+# COPY's own round trip (it cannot ride with a later statement) costs more than it saves.
+COPY_MIN_ROWS = 32
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_value(value) -> str:
+    """One value in COPY's text format (PostgreSQL parses it as it would the literal)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES) if ("\\" in value or "\n" in value or "\r" in value or "\t" in value) else value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _copy(writes: "_Writes", model, fields: list, columns: list[list]) -> None:
+    """COPY rows (given column by column, values as the fast path prepares them) into `model`'s table,
+    the held writes sent ahead in the same round trip."""
+    quote = connection.ops.quote_name
+    lines = ["\t".join(map(_copy_value, row)) for row in zip(*columns)]
+    buffer = io.BytesIO(("\n".join(lines) + "\n").encode("utf-8"))
+    sql = (f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN")
+    writes.send(sql, buffer)
