@@ -946,12 +946,24 @@ def _array_type(field) -> str:
 
 
 class _Statement:
-    """One statement text with `$n` parameters of `types`, prepared per connection under `tag` + a serial."""
+    """One statement text with `$n` parameters of `types`, prepared per connection under `tag` + a serial.
 
-    __slots__ = ("key", "tag", "types", "body", "args")
+    `generic`: run with the generic plan PostgreSQL makes once (plan_cache_mode), or planned for its
+    values at each EXECUTE. With the default (auto) PostgreSQL plans the first five EXECUTEs for their
+    values and then compares, and a plan made for the actual array lengths always looks cheaper than the
+    generic one (which assumes 100 elements), so it kept planning every EXECUTE. Generic plans for all
+    took PostgreSQL's CPU per single event from 2.76 to 1.81 ms (planning from 0.71 to 0.20 ms;
+    in-process, populated and analysed tables, log_planner_stats) — but a generic plan is only as good
+    as the statistics it was made with: on tables analysed young (or never, autovacuum off) the reads
+    got hash joins over sequential scans where a custom plan, knowing it looks up a handful of keys,
+    takes the index. So the writes (INSERT … SELECT FROM unnest: one plan fits every size) run generic
+    and the reads and updates, which join a table, are planned per EXECUTE (the parse and analysis are
+    still saved)."""
 
-    def __init__(self, key, tag: str, types: list[str], body: str):
-        self.key, self.tag, self.types, self.body = key, tag, types, body
+    __slots__ = ("key", "tag", "types", "body", "args", "generic")
+
+    def __init__(self, key, tag: str, types: list[str], body: str, generic: bool = False):
+        self.key, self.tag, self.types, self.body, self.generic = key, tag, types, body, generic
         # psycopg2 fills the %s with literals (ARRAY[…], '{}' when empty); the cast types each argument,
         # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one).
         self.args = ", ".join(f"%s::{t}" for t in types)
@@ -973,17 +985,16 @@ class _ConnectionStatements:
         self.raw = weakref.ref(raw)
         self.ready: dict = {}
         self.serial = 0
-        self.generic = False  # plan_cache_mode set (see _call)
-
-    def set_generic(self) -> None:
-        self.generic = True
+        # (outermost atomic block, plan_cache_mode) last SET LOCAL in it; a guess that only costs time
+        # when wrong (a savepoint rolled back, one Atomic reused by a decorated function).
+        self.mode: tuple = (None, None)
+        self.uses: dict = {}  # EXECUTEs per statement since it was prepared
+        self.replan: dict = {}  # EXECUTEs after which it is prepared again (see _call)
 
     def confirm(self, pending: list) -> None:
         for key, name in pending:
-            if key is _GENERIC:
-                self.generic = True
-            else:
-                self.ready[key] = name
+            self.ready[key] = name
+            self.uses[key] = 0
 
 
 def _statements() -> _ConnectionStatements:
@@ -1003,29 +1014,31 @@ def _call(stmt: _Statement, pending: list) -> str:
         return re.sub(r"\$(\d+)", lambda m: f"%s::{stmt.types[int(m.group(1)) - 1]}", stmt.body)
     state = _statements()
     head = ""
-    if not state.generic:
-        # Generic plans for this session's prepared statements (only these: psycopg2 prepares nothing and
-        # Django's queries go as plain text). With the default (auto), PostgreSQL plans the first five
-        # EXECUTEs with their values and then compares: a plan made for the actual array lengths always
-        # looks cheaper than the generic one (which assumes 100 elements), so it kept planning every
-        # EXECUTE: forcing generic plans took PostgreSQL's CPU per single event from 2.76 to 1.81 ms,
-        # planning from 0.71 to 0.20 ms (in-process, log_planner_stats). A SET is undone with its
-        # transaction: sent again until a transaction carrying it commits.
-        head = "SET plan_cache_mode TO force_generic_plan; "
-        if connection.in_atomic_block:
-            transaction.on_commit(state.set_generic)
-        else:
-            pending.append((_GENERIC, None))
+    mode = "force_generic_plan" if stmt.generic else "force_custom_plan"
+    outermost = connection.atomic_blocks[0] if connection.atomic_blocks else None
+    if state.mode != (outermost, mode) or outermost is None:
+        # SET LOCAL: the connection's later transactions (and the foreign key checks at COMMIT) keep the
+        # server's setting. Held writes and reads go out in the order made, so the SETs take effect in it.
+        head = f"SET LOCAL plan_cache_mode TO {mode}; "
+        state.mode = (outermost, mode)
     name = state.ready.get(stmt.key)
     if name is not None:
-        return f"{head}EXECUTE {name}({stmt.args})"
+        uses = state.uses[stmt.key] = state.uses[stmt.key] + 1
+        due = state.replan.get(stmt.key, 8)
+        if uses < due or not stmt.generic:
+            return f"{head}EXECUTE {name}({stmt.args})"
+        # A generic plan is made once, for the tables as they were then, and PostgreSQL makes it again
+        # only when their statistics change (ANALYZE, autovacuum). A plan made on a young table (a
+        # sequential scan of its few pages) would otherwise serve it grown a thousandfold where
+        # autovacuum is off or behind: prepared again after 8, 16, 32 … EXECUTEs (then every 1024), so
+        # a plan never serves a table much larger than it was made for.
+        state.replan[stmt.key] = min(2 * due, due + 1024)
+        del state.ready[stmt.key]
+        head += f"DEALLOCATE {name}; "
     state.serial += 1
     name = f"ll_{stmt.tag}_{state.serial}"
     pending.append((stmt.key, name))
     return f"{head}PREPARE {name}({', '.join(stmt.types)}) AS {stmt.body}; EXECUTE {name}({stmt.args})"
-
-
-_GENERIC = object()  # in a pending list: the SET of plan_cache_mode, run outside a transaction block
 
 
 def _run(cur, sql: str, params, pending: list):
@@ -1067,7 +1080,7 @@ def _insert_statement(model, fields: list, returning: bool = False) -> _Statemen
                 f"SELECT * FROM unnest({', '.join(f'${i + 1}' for i in range(len(fields)))})")
         if returning:
             body += f" RETURNING {quote(model._meta.pk.column)}"
-        stmt = _STATEMENTS[key] = _Statement(key, f"ins_{model._meta.model_name}", types, body)
+        stmt = _STATEMENTS[key] = _Statement(key, f"ins_{model._meta.model_name}", types, body, generic=True)
     return stmt
 
 
