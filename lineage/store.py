@@ -1014,11 +1014,15 @@ def _call(stmt: _Statement, pending: list) -> str:
         return re.sub(r"\$(\d+)", lambda m: f"%s::{stmt.types[int(m.group(1)) - 1]}", stmt.body)
     state = _statements()
     head = ""
-    mode = "force_generic_plan" if stmt.generic else "force_custom_plan"
+    # auto, not force_custom_plan, for the others: a plan for the actual arrays always looks cheaper to
+    # auto, so they are planned per EXECUTE all the same, and the foreign key checks at COMMIT (planned
+    # under the setting of the moment) keep the server's behaviour: under force_custom_plan every
+    # checked row was planned again.
+    mode = "force_generic_plan" if stmt.generic else "auto"
     outermost = connection.atomic_blocks[0] if connection.atomic_blocks else None
     if state.mode != (outermost, mode) or outermost is None:
-        # SET LOCAL: the connection's later transactions (and the foreign key checks at COMMIT) keep the
-        # server's setting. Held writes and reads go out in the order made, so the SETs take effect in it.
+        # SET LOCAL: the connection's later transactions keep the server's setting. Held writes and reads
+        # go out in the order made, so the SETs take effect in it.
         head = f"SET LOCAL plan_cache_mode TO {mode}; "
         state.mode = (outermost, mode)
     name = state.ready.get(stmt.key)
