@@ -27,6 +27,7 @@ import re
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 from django.db import DatabaseError, connection, models, transaction
@@ -50,8 +51,11 @@ def fast_path() -> bool:
     return FAST_PATH and connection.vendor == "postgresql"
 
 
-@dataclass(frozen=True)
-class NodeKey:
+class NodeKey(NamedTuple):
+    """A node's identity. A named tuple rather than a frozen dataclass: the store and the mappers hash and
+    compare keys dozens of times per event (dict lookups), and the dataclass's generated __hash__ and
+    __eq__ ran as Python code each time (a seventh of a batch's store CPU); a tuple's run in C."""
+
     source: str
     kind: str
     source_id: str
@@ -503,6 +507,35 @@ def _write_columns(model, fields: list, columns: list[list], writes: "_Writes | 
         return [r[0] for r in cur.fetchall()]
 
 
+_NEW_PLANS: dict = {}
+
+
+def _new(model, **values):
+    """An unsaved instance of `model`, as `model(**values)` makes it (defaults for what is not given, a
+    related object given by field name kept in the instance's cache), without Model.__init__'s generic
+    keyword handling, descriptors and signals: a third of a batch's store CPU went into __init__ for the
+    few nodes, edges and raw records of each event. The lineage models have no pre_init/post_init
+    receivers, which is all __init__ would add besides."""
+    plan = _NEW_PLANS.get(model)
+    if plan is None:
+        plan = _NEW_PLANS[model] = (
+            [(f.attname, f.name, f.get_default, f.is_relation) for f in model._meta.concrete_fields])
+    obj = model.__new__(model)
+    data = obj.__dict__
+    state = ModelState()
+    for attname, name, default, relation in plan:
+        if relation and name in values:
+            related = values[name]
+            data[attname] = None if related is None else related.pk
+            state.fields_cache[name] = related
+        elif attname in values:
+            data[attname] = values[attname]
+        else:
+            data[attname] = default()
+    obj._state = state
+    return obj
+
+
 class _Session:
     """One `apply` call: what is loaded, what is pending, and the counts."""
 
@@ -536,7 +569,8 @@ class _Session:
                     self.raw[cache_key] = record
         missing_payloads = [p for key, p in wanted.items() if key not in self.raw]
         missing = [
-            RawRecord(source=p.source, kind=p.kind, source_id=p.source_id, digest=p.digest, body=p.body, received_at=self.now)
+_new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.digest, body=p.body,
+                 received_at=self.now)
             for p in missing_payloads
         ]
         if missing and self.writes.batched:
@@ -600,7 +634,7 @@ class _Session:
         if node is None:
             # An edge may name a node before any fact describes it (e.g. an input dataset): create a
             # placeholder named after its id; a later NodeFact fills it in.
-            node = Node(source=key.source, kind=key.kind, source_id=key.source_id, name=key.source_id,
+            node = _new(Node, source=key.source, kind=key.kind, source_id=key.source_id, name=key.source_id,
                         first_seen=self.now, last_seen=self.now, properties={})
             self.new_nodes.append(node)
             self.nodes[key] = node
@@ -612,7 +646,7 @@ class _Session:
         raw = self.raw_record(fact.raw)
         node = self.nodes.get(fact.key)
         if node is None:
-            node = Node(source=fact.key.source, kind=fact.key.kind, source_id=fact.key.source_id,
+            node = _new(Node, source=fact.key.source, kind=fact.key.kind, source_id=fact.key.source_id,
                         namespace=fact.namespace, name=fact.name, display_name=fact.display_name,
                         properties=fact.properties, first_seen=seen, last_seen=seen, raw=raw)
             self.new_nodes.append(node)
@@ -748,7 +782,7 @@ class _Session:
                 key = (src.pk, dst.pk, item.kind)
                 edge = open_edges.get(key)
                 if edge is None:
-                    edge = Edge(kind=item.kind, src=src, dst=dst, source=item.source, valid_from=valid_from,
+                    edge = _new(Edge, kind=item.kind, src=src, dst=dst, source=item.source, valid_from=valid_from,
                                 last_seen=valid_from, properties=item.properties, raw=raw)
                     new_edges.append(edge)
                     open_edges[key] = edge
@@ -1176,26 +1210,28 @@ COPY_MIN_ROWS = 8
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
-def _copy_value(value) -> str:
-    """One value in COPY's text format (PostgreSQL parses it as it would the literal)."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES) if ("\\" in value or "\n" in value or "\r" in value or "\t" in value) else value
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
+def _copy_column(field, values: list) -> list[str]:
+    """A column's values in COPY's text format (PostgreSQL parses each as it would the literal): NULL
+    as \\N, text with backslash, newline, carriage return and tab escaped. Per column, in comprehensions:
+    a function call per value was most of the formatting's cost."""
+    kind = _array_type(field)
+    if kind in ("text", "jsonb"):
+        esc = _COPY_ESCAPES
+        values = [v if v is None or type(v) is str else str(v) for v in values]
+        return ["\\N" if v is None else (v.translate(esc) if ("\\" in v or "\n" in v or "\r" in v or "\t" in v) else v)
+                for v in values]
+    if kind == "timestamptz":
+        return ["\\N" if v is None else v.isoformat() for v in values]
+    if kind == "boolean":
+        return ["\\N" if v is None else ("t" if v else "f") for v in values]
+    return ["\\N" if v is None else str(v) for v in values]
 
 
 def _copy(writes: "_Writes", model, fields: list, columns: list[list]) -> None:
     """COPY rows (given column by column, values as the fast path prepares them) into `model`'s table,
     the held writes sent ahead in the same round trip."""
     quote = connection.ops.quote_name
-    lines = ["\t".join(map(_copy_value, row)) for row in zip(*columns)]
-    buffer = io.BytesIO(("\n".join(lines) + "\n").encode("utf-8"))
+    text = "\n".join(map("\t".join, zip(*[_copy_column(f, col) for f, col in zip(fields, columns)]))) + "\n"
+    buffer = io.BytesIO(text.encode("utf-8"))
     sql = (f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN")
     writes.send(sql, buffer)
