@@ -196,3 +196,18 @@ def _first_difference(fast: dict, portable: dict) -> str:
         if only_fast or only_portable:
             return f"{table}: fast path only {only_fast[:2]}; portable path only {only_portable[:2]}"
     return ""
+
+
+@pytest.mark.django_db(transaction=False)
+def test_json_read_back_through_orjson_gives_what_json_gives():
+    """The store reads the properties of the nodes and edges it merges into through orjson
+    (lineage.store._json_from_db): the same values as Django's json.loads, including the integers beyond
+    64 bits orjson alone would turn into floats, and whatever text orjson refuses."""
+    field = Node._meta.get_field("properties")
+    texts = [json.dumps(body) for body in _corpus()] + [
+        '{"a": 123456789012345678901234567890}', '[18446744073709551616, -9223372036854775809]',
+        '{"f": 1.5e300, "z": -0.0, "t": 0.1, "e": 1e-7, "n": null, "s": "\\u00e9\\ud83d\\ude00"}',
+        '{"digits": "1234567890123456789012"}', '[1e400]', "not json",
+    ]
+    for text in texts:
+        assert repr(store._json_from_db(text, field, connection)) == repr(field.from_db_value(text, None, connection)), text
