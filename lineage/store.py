@@ -1008,22 +1008,21 @@ def _array_type(field) -> str:
 class _Statement:
     """One statement text with `$n` parameters of `types`, prepared per connection under `tag` + a serial.
 
-    `generic`: run with the generic plan PostgreSQL makes once (plan_cache_mode), or planned for its
-    values at each EXECUTE. With the default (auto) PostgreSQL plans the first five EXECUTEs for their
-    values and then compares, and a plan made for the actual array lengths always looks cheaper than the
-    generic one (which assumes 100 elements), so it kept planning every EXECUTE. Generic plans for all
-    took PostgreSQL's CPU per single event from 2.76 to 1.81 ms (planning from 0.71 to 0.20 ms;
-    in-process, populated and analysed tables, log_planner_stats) — but a generic plan is only as good
-    as the statistics it was made with: on tables analysed young (or never, autovacuum off) the reads
-    got hash joins over sequential scans where a custom plan, knowing it looks up a handful of keys,
-    takes the index. So the writes (INSERT … SELECT FROM unnest: one plan fits every size) run generic
-    and the reads and updates, which join a table, are planned per EXECUTE (the parse and analysis are
-    still saved)."""
+    Each runs with the generic plan PostgreSQL makes once (plan_cache_mode = force_generic_plan, SET
+    LOCAL per transaction, see _call). With the default (auto) PostgreSQL plans the first five EXECUTEs
+    for their values and then compares, and a plan made for the actual array lengths always looks
+    cheaper than the generic one (which assumes 100 elements), so it kept planning every EXECUTE.
+    Measured in-process, PostgreSQL CPU per single event: on populated, analysed tables 2.76 ms with
+    auto for all, 2.55 with generic plans for the inserts only (the reads and updates, which join a table
+    with many indexes, planned per EXECUTE: 0.65 ms of planning per event), 1.81 with generic plans for
+    all (planning 0.20 ms, log_planner_stats); on a fresh database analysed empty, as the benchmark's
+    single phase runs, 3.9–4.1 ms with generic plans for all against 4.4–4.8 with auto for the reads
+    and updates — generic plans made on young tables are kept fresh by _call's schedule."""
 
-    __slots__ = ("key", "tag", "types", "body", "args", "generic")
+    __slots__ = ("key", "tag", "types", "body", "args")
 
-    def __init__(self, key, tag: str, types: list[str], body: str, generic: bool = False):
-        self.key, self.tag, self.types, self.body, self.generic = key, tag, types, body, generic
+    def __init__(self, key, tag: str, types: list[str], body: str):
+        self.key, self.tag, self.types, self.body = key, tag, types, body
         # psycopg2 fills the %s with literals (ARRAY[…], '{}' when empty); the cast types each argument,
         # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one).
         self.args = ", ".join(f"%s::{t}" for t in types)
@@ -1045,9 +1044,9 @@ class _ConnectionStatements:
         self.raw = weakref.ref(raw)
         self.ready: dict = {}
         self.serial = 0
-        # (outermost atomic block, plan_cache_mode) last SET LOCAL in it; a guess that only costs time
-        # when wrong (a savepoint rolled back, one Atomic reused by a decorated function).
-        self.mode: tuple = (None, None)
+        # The outermost atomic block whose transaction has plan_cache_mode SET LOCAL: a guess that only
+        # costs time when wrong (a savepoint rolled back, one Atomic reused by a decorated function).
+        self.mode = None
         self.uses: dict = {}  # EXECUTEs per statement since it was prepared
         self.replan: dict = {}  # EXECUTEs after which it is prepared again (see _call)
 
@@ -1076,22 +1075,18 @@ def _call(stmt: _Statement, pending: list, db=None) -> str:
     db = db or connections[DEFAULT_DB_ALIAS]
     state = _statements(db)
     head = ""
-    # auto, not force_custom_plan, for the others: a plan for the actual arrays always looks cheaper to
-    # auto, so they are planned per EXECUTE all the same, and the foreign key checks at COMMIT (planned
-    # under the setting of the moment) keep the server's behaviour: under force_custom_plan every
-    # checked row was planned again.
-    mode = "force_generic_plan" if stmt.generic else "auto"
     outermost = db.atomic_blocks[0] if db.atomic_blocks else None
-    if state.mode != (outermost, mode) or outermost is None:
-        # SET LOCAL: the connection's later transactions keep the server's setting. Held writes and reads
-        # go out in the order made, so the SETs take effect in it.
-        head = f"SET LOCAL plan_cache_mode TO {mode}; "
-        state.mode = (outermost, mode)
+    if state.mode is not outermost or outermost is None:
+        # SET LOCAL: the connection's later transactions keep the server's setting (force_custom_plan
+        # there had every deferred foreign key check at COMMIT planned again per row). Held writes and
+        # reads go out in the order made, so the SET takes effect before the first EXECUTE.
+        head = "SET LOCAL plan_cache_mode TO force_generic_plan; "
+        state.mode = outermost
     name = state.ready.get(stmt.key)
     if name is not None:
         uses = state.uses[stmt.key] = state.uses[stmt.key] + 1
         due = state.replan.get(stmt.key, 8)
-        if uses < due or not stmt.generic:
+        if uses < due:
             return f"{head}EXECUTE {name}({stmt.args})"
         # A generic plan is made once, for the tables as they were then, and PostgreSQL makes it again
         # only when their statistics change (ANALYZE, autovacuum). A plan made on a young table (a
@@ -1146,7 +1141,7 @@ def _insert_statement(model, fields: list, returning: bool = False) -> _Statemen
                 f"SELECT * FROM unnest({', '.join(f'${i + 1}' for i in range(len(fields)))})")
         if returning:
             body += f" RETURNING {quote(model._meta.pk.column)}"
-        stmt = _STATEMENTS[key] = _Statement(key, f"ins_{model._meta.model_name}", types, body, generic=True)
+        stmt = _STATEMENTS[key] = _Statement(key, f"ins_{model._meta.model_name}", types, body)
     return stmt
 
 
