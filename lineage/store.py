@@ -43,7 +43,13 @@ CHUNK = 2000
 # the next round trip (see _Writes, _Statement). False gives the portable path SQLite takes (one literal
 # statement per execute), which tests/ingest/test_ingest_write_paths.py compares it with.
 FAST_PATH = True
-# Whether the fast path's statements are prepared (EXECUTE) or sent as plain text with array literals.
+# Whether the fast path's statements are prepared (EXECUTE) or sent as plain text with array literals
+# (the same statements, parsed, analysed and planned at each execute). Measured in-process on populated,
+# analysed tables, CPU per single event (this process / PostgreSQL): prepared 2.13–2.49 / 2.37–2.58 ms,
+# plain array statements 2.51–2.64 / 3.10–3.18, the portable path's literal VALUES 3.07–3.22 /
+# 3.10–3.32; per batched event (250 per batch, COPY from COPY_MIN_ROWS rows either way) prepared
+# 0.38 / 0.32, plain 0.37 / 0.31, portable 0.55 / 0.43 — the same within noise, as a batch's few
+# statements carry hundreds of rows each. Prepared, then.
 PREPARE_STATEMENTS = True
 
 
