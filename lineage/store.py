@@ -195,7 +195,7 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
         if not keys:
             return found
         pending: list = []
-        sql = _call(_nodes_statement(lock), pending)
+        sql = _call(_nodes_statement(lock), pending, rows=len(keys))
         params = [[k.source for k in keys], [k.kind for k in keys], [k.source_id for k in keys]]
         with connection.cursor() as cur:
             _run(cur, sql, params, pending)
@@ -357,9 +357,9 @@ class _Writes:
             else:
                 cur.execute(sql, params)
 
-    def run_prepared(self, stmt: "_Statement", params: list) -> None:
-        """Hold an EXECUTE of `stmt` (PostgreSQL fast path)."""
-        self.held.append(self.mogrify(_call(stmt, self.pending, self.db), params).decode())
+    def run_prepared(self, stmt: "_Statement", params: list, rows: int = 1) -> None:
+        """Hold an EXECUTE of `stmt` (PostgreSQL fast path) for `rows` rows."""
+        self.held.append(self.mogrify(_call(stmt, self.pending, self.db, rows), params).decode())
 
     def execute(self, cur, sql: str, params: list) -> None:
         """Run a statement with parameters, the held writes ahead of it in the same round trip."""
@@ -531,11 +531,11 @@ def _write_columns(model, fields: list, columns: list[list], writes: "_Writes | 
         if count >= COPY_MIN_ROWS:
             _copy(writes, model, fields, columns)
         else:
-            writes.run_prepared(_insert_statement(model, fields), columns)
+            writes.run_prepared(_insert_statement(model, fields), columns, count)
         return None
     stmt = _insert_statement(model, fields, returning=True)
     with connection.cursor() as cur:
-        carry.execute(cur, _call(stmt, carry.pending, carry.db), columns)
+        carry.execute(cur, _call(stmt, carry.pending, carry.db, count), columns)
         return [r[0] for r in cur.fetchall()]
 
 
@@ -768,7 +768,7 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
             names = tuple(f.column for f in Edge._meta.concrete_fields)
             with connection.cursor() as cur:
                 # The held writes ride along (see _Writes); the edges read here are not among them.
-                self.writes.execute(cur, _call(_edges_statement(), self.writes.pending, self.writes.db),
+                self.writes.execute(cur, _call(_edges_statement(), self.writes.pending, self.writes.db, len(pairs)),
                                     [[p[0] for p in pairs], [p[1] for p in pairs], reserve])
                 rows = cur.fetchall()
             edge_rows, reserved = [], []
@@ -901,7 +901,7 @@ def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> N
         for f in db_fields:
             prep, attname = _fast_preparer(f), f.attname
             columns.append([prep(getattr(obj, attname)) for obj in objects])
-        writes.run_prepared(_update_statement(model, db_fields), columns)
+        writes.run_prepared(_update_statement(model, db_fields), columns, len(objects))
         return
     head, tail, row_sql, width, preparers = _update_plan(model, tuple(sorted(fields)), connection.vendor)
     for chunk in _chunks(objects, 500):
@@ -1050,9 +1050,9 @@ class _ConnectionStatements:
         self.raw = weakref.ref(raw)
         self.ready: dict = {}
         self.serial = 0
-        # The outermost atomic block whose transaction has plan_cache_mode SET LOCAL: a guess that only
+        # (outermost atomic block, plan_cache_mode SET LOCAL last in its transaction): a guess that only
         # costs time when wrong (a savepoint rolled back, one Atomic reused by a decorated function).
-        self.mode = None
+        self.mode: tuple = (None, None)
         self.uses: dict = {}  # EXECUTEs per statement since it was prepared
         self.replan: dict = {}  # EXECUTEs after which it is prepared again (see _call)
 
@@ -1073,7 +1073,12 @@ def _statements(db=None) -> _ConnectionStatements:
     return state
 
 
-def _call(stmt: _Statement, pending: list, db=None) -> str:
+# Array length from which an EXECUTE is planned for its values (plan_cache_mode auto) instead of taking
+# the generic plan: see _call.
+CUSTOM_PLAN_ROWS = 32
+
+
+def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
     """SQL running `stmt` (its arguments as %s), preceded by its PREPARE where this connection has none
     known; the name then goes into `pending`, for the caller to confirm once the text has run."""
     if not PREPARE_STATEMENTS:
@@ -1081,13 +1086,19 @@ def _call(stmt: _Statement, pending: list, db=None) -> str:
     db = db or connections[DEFAULT_DB_ALIAS]
     state = _statements(db)
     head = ""
+    # A generic plan assumes 10 elements for `= ANY($1)` and 100 for unnest($1): the plan for a single
+    # event's handful fits a batch's hundreds badly (a batch's digest check took a sequential scan with
+    # 250 comparisons per row, 3.6 ms a batch on a small table, where a plan for 250 probes the unique
+    # index). From CUSTOM_PLAN_ROWS elements, planning for the values costs little per row: auto, which
+    # plans them (a plan for the actual arrays always looks cheaper to it than the generic one).
+    mode = "force_generic_plan" if rows < CUSTOM_PLAN_ROWS else "auto"
     outermost = db.atomic_blocks[0] if db.atomic_blocks else None
-    if state.mode is not outermost or outermost is None:
+    if state.mode != (outermost, mode) or outermost is None:
         # SET LOCAL: the connection's later transactions keep the server's setting (force_custom_plan
         # there had every deferred foreign key check at COMMIT planned again per row). Held writes and
-        # reads go out in the order made, so the SET takes effect before the first EXECUTE.
-        head = "SET LOCAL plan_cache_mode TO force_generic_plan; "
-        state.mode = outermost
+        # reads go out in the order made, so each SET takes effect before the EXECUTEs after it.
+        head = f"SET LOCAL plan_cache_mode TO {mode}; "
+        state.mode = (outermost, mode)
     name = state.ready.get(stmt.key)
     if name is not None:
         uses = state.uses[stmt.key] = state.uses[stmt.key] + 1
@@ -1121,14 +1132,15 @@ def _run(cur, sql: str, params, pending: list, db=None):
         pending.clear()
 
 
-def select_prepared(tag: str, types: list[str], body: str, params: list, sql_prefix: str = "") -> list[tuple]:
+def select_prepared(tag: str, types: list[str], body: str, params: list, sql_prefix: str = "", rows: int = 1) -> list[tuple]:
     """Rows of a read through a prepared statement (PostgreSQL), `sql_prefix` sent ahead in the same
-    round trip (statements without parameters). For the ingest's hot reads outside this module."""
+    round trip (statements without parameters). For the ingest's hot reads outside this module; `rows`:
+    the length of its arrays (see _call)."""
     stmt = _STATEMENTS.get(("select", tag, body))
     if stmt is None:
         stmt = _STATEMENTS[("select", tag, body)] = _Statement(("select", tag, body), tag, types, body)
     pending: list = []
-    sql = _call(stmt, pending)
+    sql = _call(stmt, pending, rows=rows)
     with connection.cursor() as cur:
         _run(cur, sql_prefix.replace("%", "%%") + sql, params, pending)
         return cur.fetchall()

@@ -212,7 +212,7 @@ def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], 
             "digests", ["text[]", "integer"],
             f"SELECT digest, NULL::bigint FROM {table} WHERE digest = ANY($1) "
             f"UNION ALL SELECT NULL, {store.sequence_next(RawRecord)} FROM generate_series(1, $2)",
-            [wanted, len(wanted)], sql_prefix)
+            [wanted, len(wanted)], sql_prefix, rows=len(wanted))
         reserved = [pk for digest, pk in rows if digest is None]
         return {digest for digest, _ in rows if digest is not None}, sorted(reserved)
     postgres = connection.vendor == "postgresql"
