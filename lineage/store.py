@@ -1185,6 +1185,7 @@ def _nodes_statement(lock: bool) -> _Statement:
     if stmt is None:
         quote = connection.ops.quote_name
         columns = ", ".join(f"n.{quote(f.column)}" for f in Node._meta.concrete_fields)
+        # (As ids from per-key probes, OFFSET 0, then rows by id: 50 % more PostgreSQL CPU than this join.)
         body = (f"SELECT {columns} FROM unnest($1, $2, $3) AS k(source, kind, source_id) "
                 f"JOIN {quote(Node._meta.db_table)} n ON n.source = k.source AND n.kind = k.kind AND n.source_id = k.source_id")
         if lock:
@@ -1208,8 +1209,12 @@ def _edges_statement() -> _Statement:
         fields = Edge._meta.concrete_fields
         columns = ", ".join(f"e.{quote(f.column)}" for f in fields)
         nulls = ", NULL" * (len(fields) - 1)
-        body = (f"SELECT false, {columns} FROM unnest($1, $2) AS p(src, dst) JOIN {quote(Edge._meta.db_table)} e "
-                f"ON e.src_id = p.src AND e.dst_id = p.dst AND e.valid_to IS NULL "
+        # Per pair, a subquery the planner may not merge into a join (OFFSET 0): an index probe of the
+        # open-edge unique index whatever the table's statistics say. As a join, plans made on young
+        # tables (hash joins, nested loops over a sequential scan) cost 0.7 ms per single event.
+        body = (f"SELECT false, {columns} FROM unnest($1, $2) AS p(src, dst) CROSS JOIN LATERAL "
+                f"(SELECT * FROM {quote(Edge._meta.db_table)} x WHERE x.src_id = p.src AND x.dst_id = p.dst "
+                f"AND x.valid_to IS NULL OFFSET 0) e "
                 f"UNION ALL SELECT true, {sequence_next(Node)}{nulls} FROM generate_series(1, $3)")
         stmt = _STATEMENTS[key] = _Statement(key, "edges", ["bigint[]", "bigint[]", "integer"], body)
     return stmt

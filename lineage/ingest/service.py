@@ -207,10 +207,14 @@ def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], 
     known: set[str] = set()
     wanted = sorted(set(digests))
     if store.fast_path():
-        # One prepared statement, whatever the number of digests (lineage.store's fast path).
+        # One prepared statement, whatever the number of digests (lineage.store's fast path); per digest
+        # a probe of the unique index, in a subquery the planner may not merge (OFFSET 0): as
+        # `digest = ANY($1)`, the generic plan made on a young table scanned it whole (0.2 ms per event
+        # on the benchmark's fresh database, a quarter of that this way).
         rows = store.select_prepared(
             "digests", ["text[]", "integer"],
-            f"SELECT digest, NULL::bigint FROM {table} WHERE digest = ANY($1) "
+            f"SELECT x.digest, NULL::bigint FROM unnest($1) AS d(digest) CROSS JOIN LATERAL "
+            f"(SELECT digest FROM {table} x WHERE x.digest = d.digest OFFSET 0) x "
             f"UNION ALL SELECT NULL, {store.sequence_next(RawRecord)} FROM generate_series(1, $2)",
             [wanted, len(wanted)], sql_prefix, rows=len(wanted))
         reserved = [pk for digest, pk in rows if digest is None]
