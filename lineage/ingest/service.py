@@ -70,6 +70,7 @@ class Prepared:
     digest: str
     strict_errors: list[str]
     duplicate: bool = False
+    canonical: str | None = None  # the event's canonical JSON text (its digest's input): stored as its jsonb
     ingested: object | None = None  # the IngestedEvent row written (its id is not read back)
     # A single POST's own poster and audit context: the writer of its group may be another request's thread.
     user: object | None = None
@@ -98,10 +99,11 @@ class Stored:
 def prepare(body: object, index: int = 0) -> Prepared:
     """Parse and judge one decoded event. Raises IngestRejected (400/413/422); touches no database."""
     event = parse_event(body)
-    return Prepared(index=index, event=event, digest=_checked_digest(body), strict_errors=judge(body, event.kind))
+    digest, text = _checked_digest(body)
+    return Prepared(index=index, event=event, digest=digest, strict_errors=judge(body, event.kind), canonical=text)
 
 
-def _checked_digest(body: dict) -> str:
+def _checked_digest(body: dict) -> tuple[str, str]:
     """The canonical digest, once the event's text is known to be storable the same way on every database:
     no lone surrogate (the UTF-8 encoding fails), no NUL (PostgreSQL refuses it, SQLite would keep it), and
     not larger than INGEST_MAX_EVENT_BYTES. The canonical text is built anyway for the digest, so checking
@@ -114,12 +116,13 @@ def _checked_digest(body: dict) -> str:
             raise IngestRejected(422, "nul_character" if "NUL" in problem else "invalid_unicode", f"{path} {problem}")
     if len(data) > max_event_bytes():
         raise event_too_large(len(data))
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest(), data.decode("utf-8")
 
 
 def _raw_payload(p: Prepared) -> store.RawPayload:
     e = p.event
-    return store.RawPayload(source=OL, kind=f"openlineage.{e.kind}", source_id=e.subject, body=e.body, _digest=p.digest)
+    return store.RawPayload(source=OL, kind=f"openlineage.{e.kind}", source_id=e.subject, body=e.body, _digest=p.digest,
+                            text=p.canonical)
 
 
 class _IngestedRow:
@@ -273,6 +276,19 @@ def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], 
     table = connection.ops.quote_name(IngestedEvent._meta.db_table)
     known: set[str] = set()
     wanted = sorted(set(digests))
+    if store.fast_path():
+        # One prepared statement, whatever the number of digests (lineage.store's fast path); per digest
+        # a probe of the unique index, in a subquery the planner may not merge (OFFSET 0): as
+        # `digest = ANY($1)`, the generic plan made on a young table scanned it whole (0.2 ms per event
+        # on the benchmark's fresh database, a quarter of that this way).
+        rows = store.select_prepared(
+            "digests", ["text[]", "integer"],
+            f"SELECT x.digest, NULL::bigint FROM unnest($1) AS d(digest) CROSS JOIN LATERAL "
+            f"(SELECT digest FROM {table} x WHERE x.digest = d.digest OFFSET 0) x "
+            f"UNION ALL SELECT NULL, {store.sequence_next(RawRecord)} FROM generate_series(1, $2)",
+            [wanted, len(wanted)], sql_prefix, rows=len(wanted))
+        reserved = [pk for digest, pk in rows if digest is None]
+        return {digest for digest, _ in rows if digest is not None}, sorted(reserved)
     postgres = connection.vendor == "postgresql"
     reserve = len(wanted) if postgres else 0
     reserved: list[int] = []
