@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 import orjson
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from lineage import graph
 
@@ -238,7 +238,9 @@ def _execute_prepared(cur, sql: str, params: dict) -> None:
     The statements are kept per database connection (Django's wrapper is per thread; a new connection starts
     afresh) and survive rollbacks (PREPARE is not transactional). The texts differ only by the options that
     shape the SQL (directions, as_of or not, kinds filters, properties, edges), so they are few; past
-    MAX_PREPARED on one connection the rest run unprepared."""
+    MAX_PREPARED on one connection the rest run unprepared. A statement gone from under us (DISCARD ALL, a
+    pooler handing the connection over) fails that execute with 26000 and the record is dropped, so the next
+    read prepares afresh, as lineage.store's statements do."""
     raw = connection.connection
     known = getattr(connection, "_lineage_prepared", None)
     if known is None or known[0] is not raw:
@@ -261,7 +263,12 @@ def _execute_prepared(cur, sql: str, params: dict) -> None:
         cur.execute(f"PREPARE {name} AS {_PARAMETER.sub(positional, sql)}")
         statements[sql] = entry = (name, names)
     name, names = entry
-    cur.execute(f"EXECUTE {name}({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+    try:
+        cur.execute(f"EXECUTE {name}({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == "26000":  # invalid_sql_statement_name
+            connection._lineage_prepared = None
+        raise
 
 
 def _split(fetched: list[tuple]) -> tuple[list[tuple], list[tuple]]:

@@ -39,3 +39,17 @@ def test_the_answer_statement_is_prepared_once_and_reused():
     connection.close()  # a new connection knows none of them: prepared again
     assert answer(graph.lineage([ids["d"]], direction="upstream", depth=10)) == answer(first)
     assert len(prepared()) == 1
+
+
+def test_a_statement_discarded_under_the_connection_fails_once_then_is_prepared_again():
+    from django.db import DatabaseError
+
+    ids = build(CHAIN, CHAIN_EDGES)
+    connection.close()
+    first = graph.lineage([ids["d"]], direction="upstream", depth=10)
+    with connection.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")  # what DISCARD ALL or a pooler's reset does
+    with pytest.raises(DatabaseError):
+        graph.lineage([ids["d"]], direction="upstream", depth=10)
+    assert answer(graph.lineage([ids["d"]], direction="upstream", depth=10)) == answer(first)
+    assert len(prepared()) == 1
