@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.generators import SchemaGenerator
 
 from common.roles import ADMIN, APPROVER, AUDITOR, ENGINEER
+from tests.support import schema_paths
 
 EVENT = {"eventType": "COMPLETE", "eventTime": "2025-01-01T00:00:00Z", "producer": "https://example.test/p",
          "run": {"runId": "0190a5b6-0000-7000-8000-000000000001"}, "job": {"namespace": "ns", "name": "walk"},
@@ -95,30 +96,13 @@ _ROUTE_KIND = {"jobs": "job", "runs": "run", "datasets": "dataset", "dataset-ver
 
 def concrete(path: str, w: dict, request_key: str = "pending") -> str:
     """The schema path with its placeholder filled by a real object of the world."""
-    parts = path.strip("/").split("/")
-    head = parts[1]
-    if head in _ROUTE_KIND:
-        pk = w["nodes"][_ROUTE_KIND[head]].pk if head != "model-versions" else w["mv"].pk
-    else:
-        pk = {
-            "archive": lambda: {"bundles": w["bundle"], "bundle-builds": w["build"], "holds": w["hold"],
-                                "retention-policies": w["policy"]}.get(parts[2]),
-            "audit": lambda: {"checkpoints": w["checkpoint"], "entries": w["entry"]}.get(parts[2]),
-            "connectors": lambda: w["connector"], "harvests": lambda: w["harvest"], "nodes": lambda: w["mv"].pk,
-            "edges": lambda: w["edge"], "raw-records": lambda: w["raw"], "ingested-events": lambda: w["event"],
-            "stages": lambda: "gated", "stage-policies": lambda: "gated",
-            "promotion-requests": lambda: w[request_key], "promotion-decisions": lambda: w["decision"],
-            "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"], "links": lambda: w["link"],
-        }.get(head, lambda: None)()
-    url = path
-    for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):
-        url = url.replace(placeholder, str(pk))
-    if url == "/api/v1/lineage":
-        url += "?nodeId=job:ns:walk"
-    if url.endswith("/path/"):
-        url += f"?to={w['nodes']['dataset'].pk}"
-    return url
+    def node_pk(head):
+        if head not in _ROUTE_KIND:
+            return None
+        return w["nodes"][_ROUTE_KIND[head]].pk if head != "model-versions" else w["mv"].pk
+
+    return schema_paths.fill(path, w, node_pk=node_pk, stage="gated", request=lambda: w[request_key],
+                             link=lambda: w["link"], job="walk", path_to=lambda: w["nodes"]["dataset"].pk)
 
 
 def successful_writes(w: dict) -> dict[tuple[str, str], tuple[str, object, str]]:

@@ -13,6 +13,7 @@ from governance.audit import recorder
 from governance.audit.models import AuditEntry
 from lineage.kinds import NodeKind
 from lineage.models import Edge, RawRecord
+from tests.support import schema_paths
 
 NODE_ROUTES = {
     "jobs": NodeKind.JOB, "runs": NodeKind.RUN, "datasets": NodeKind.DATASET,
@@ -84,27 +85,6 @@ def world(users, settings, tmp_path):
 
 def concrete(path: str, w: dict) -> str:
     """The schema path with its placeholder filled by the matching real object (and any needed query)."""
-    parts = path.strip("/").split("/")
-    head = parts[1]
-    if head in NODE_ROUTES:
-        pk = w["nodes"][head].pk
-    else:
-        pk = {
-            "archive": lambda: {"bundles": w["bundle"], "bundle-builds": w["build"], "holds": w["hold"],
-                                "retention-policies": w["policy"]}[parts[2]],
-            "audit": lambda: {"checkpoints": w["checkpoint"], "entries": w["entry"]}.get(parts[2]),
-            "connectors": lambda: w["connector"], "harvests": lambda: w["harvest"], "nodes": lambda: w["mv"].pk,
-            "edges": lambda: w["edge"], "raw-records": lambda: w["raw"], "ingested-events": lambda: w["event"],
-            "stages": lambda: "staging", "stage-policies": lambda: "staging",
-            "promotion-requests": lambda: w["pending"], "promotion-decisions": lambda: w["decision"],
-            "stage-assignments": lambda: w["assignment"], "webhooks": lambda: w["hook"],
-            "webhook-deliveries": lambda: w["delivery"], "tokens": lambda: w["token"], "links": lambda: w["edge"],
-        }.get(head, lambda: None)()
-    url = path
-    for placeholder in ("{id}", "{seq}", "{name}", "{stage}", "{node_id}"):
-        url = url.replace(placeholder, str(pk))
-    if url == "/api/v1/lineage":
-        url += "?nodeId=job:ns:authz"
-    if url.endswith("/path/"):
-        url += f"?to={w['nodes']['datasets'].pk}"
-    return url
+    return schema_paths.fill(path, w, node_pk=lambda head: w["nodes"][head].pk if head in NODE_ROUTES else None,
+                             stage="staging", request=lambda: w["pending"], link=lambda: w["edge"],
+                             job="authz", path_to=lambda: w["nodes"]["datasets"].pk)
