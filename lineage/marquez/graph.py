@@ -108,6 +108,16 @@ JOIN lineage_node j ON j.id = COALESCE(i.src_id, t.holder_id) AND j.kind = 'job'
 """
 
 
+# Now-reads: the rows lineage.store.apply keeps (lineage.job_io), one index range per id, no run ranking.
+_ROWS_BY_JOB_SQL = """
+SELECT job_id, dataset_id, role FROM lineage_job_io WHERE job_id IN ({ids})
+UNION ALL
+SELECT job_id, run_id, 'run' FROM lineage_job_latest_run WHERE job_id IN ({ids})
+"""
+_ROWS_BY_DATASET_SQL = "SELECT job_id, dataset_id, role FROM lineage_job_io WHERE dataset_id IN ({ids})"
+_LATEST_ROWS_SQL = "SELECT job_id, run_id FROM lineage_job_latest_run WHERE job_id IN ({ids})"
+
+
 class Dataflow:
     """The job/dataset graph as Marquez shows it: a job reads and writes the datasets of its latest run.
 
@@ -115,17 +125,24 @@ class Dataflow:
     (the benchmark graph: ~50 runs a job, 3 inputs each) where Marquez lists those of the job's current
     version only. Listing them all made a 1,000-node answer 2.5 MB and its walk several times the work.
 
-    Holds each job's latest run once found (one ranking statement per set of new jobs), so a walk that
-    meets a job through several datasets ranks its runs once."""
+    Now (`as_of` None) it reads the rows lineage.store.apply keeps (lineage.job_io: each job's current io
+    and latest run, indexed by job and by dataset). As of a time, or with `derive=True` (the tests compare
+    the two), it derives them from the facts: each job's runs ranked (one ranking statement per set of new
+    jobs, held so a walk meeting a job through several datasets ranks its runs once), then the latest
+    run's edges."""
 
-    def __init__(self, as_of=None):
+    def __init__(self, as_of=None, derive: bool = False):
         self.as_of = as_of
+        self.derive = derive or as_of is not None
         self.latest: dict[int, int | None] = {}  # job id -> its latest run id (None: no run)
 
     def latest_of(self, job_ids) -> dict[int, int | None]:
         missing = sorted(set(job_ids) - self.latest.keys())
         if missing:
-            found = latest_run_ids(missing, self.as_of)
+            if self.derive:
+                found = latest_run_ids(missing, self.as_of)
+            else:
+                found = dict(rows(_LATEST_ROWS_SQL, missing))
             for job in missing:
                 self.latest[job] = found.get(job)
         return {j: self.latest[j] for j in job_ids}
@@ -133,6 +150,17 @@ class Dataflow:
     def job_io(self, job_ids) -> set[tuple[int, int, str]]:
         """(job id, dataset id, 'in'|'out') for the jobs `job_ids`."""
         job_ids = set(job_ids)
+        if not self.derive:
+            # The jobs' io and their latest runs in one statement (the answer shows each job's latestRun).
+            found, runs = set(), {}
+            for job, other, role in rows(_ROWS_BY_JOB_SQL, job_ids):
+                if role == "run":
+                    runs[job] = other
+                else:
+                    found.add((job, other, role))
+            for job in job_ids:
+                self.latest[job] = runs.get(job)
+            return found
         job_of = {run: job for job, run in self.latest_of(job_ids).items() if run is not None}
         job_of.update({job: job for job in job_ids})
         return {(job_of[h], d, role) for h, d, role in rows(HOLDER_IO_SQL, job_of, self.as_of)}
@@ -140,6 +168,8 @@ class Dataflow:
     def dataset_io(self, dataset_ids) -> set[tuple[int, int, str]]:
         """(job id, dataset id, 'in'|'out') for the jobs whose latest run (or the job itself) touches the
         datasets `dataset_ids`."""
+        if not self.derive:
+            return set(rows(_ROWS_BY_DATASET_SQL, dataset_ids))
         found = rows(DATASET_HOLDERS_SQL, dataset_ids, self.as_of)
         latest = self.latest_of({job for job, run, _d, _r in found if run is not None})
         return {(job, d, role) for job, run, d, role in found if run is None or latest.get(job) == run}
@@ -220,8 +250,12 @@ def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
     return set(sorted(ids)[:max(room, 0)]), True
 
 
-def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES) -> dict:
+def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES,
+                    derive: bool = False) -> dict:
     """Marquez's lineage graph around `node_id` ('dataset:NS:NAME' or 'job:NS:NAME'), `depth` jobs deep.
+
+    Now, the walk reads the kept rows of lineage.job_io; `derive=True` derives them from the facts as an
+    `as_of` read does (the tests compare the two bodies).
 
     Raises ValueError for a malformed nodeId or depth, LookupError when the node is not in the store.
     """
@@ -235,7 +269,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
 
     # level_of: every job and dataset reached, with the level it was reached at. Each level is cut to the
     # room the bound leaves before it is walked, so an answer never costs more than its bound.
-    flow = Dataflow(as_of)
+    flow = Dataflow(as_of, derive=derive)
     pairs: set[tuple[int, int, str]] = set()
     level_of: dict[int, int] = {start.pk: 0}
     truncated = False
