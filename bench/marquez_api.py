@@ -5,7 +5,8 @@
 
 The graph is bench.lineage's generator (jobs, datasets, runs, dataset versions, ~3 edges per node) in a
 database of its own (postgres://…/ll_marquez_bench unless DATABASE_URL names another *_bench database),
-plus what the column-lineage read needs and the generator does not write: every dataset gets a schema
+plus the rows lineage.store.apply would have kept (each job's current io, lineage.job_io.refresh_all), and
+what the column-lineage read needs and the generator does not write: every dataset gets a schema
 facet (col_a, col_b) and a columnLineage facet deriving col_a from col_a of two of the datasets its runs
 read and col_b from col_b of one (so a field's upstream branches like real SQL lineage, and goes back
 through the layers). The facets are written once, marked in `bench_marquez_marker`.
@@ -97,11 +98,27 @@ def ensure_graph(url: str, nodes: int, seed: int) -> None:
                   f"{time.perf_counter() - started:.1f} s", flush=True)
             cur.execute("DELETE FROM bench_marquez_marker")
             cur.execute("INSERT INTO bench_marquez_marker VALUES (%s, %s, %s)", [nodes, seed, FACETS_VERSION])
+        cur.execute("SELECT NOT EXISTS (SELECT 1 FROM lineage_job_io)")
+        rows_missing = cur.fetchone()[0]
     conn.autocommit = True
     if not made:
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE lineage_node")
     conn.close()
+    if rows_missing:
+        # The generator writes the tables around lineage.store.apply, so the rows apply keeps (each job's
+        # current io, lineage.job_io) are derived here once, as migration 0006 does for a populated store.
+        from django.db import connection, transaction
+
+        from lineage.job_io import refresh_all
+
+        started = time.perf_counter()
+        with transaction.atomic():
+            refresh_all()
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE lineage_job_io")
+            cur.execute("ANALYZE lineage_job_latest_run")
+        print(f"  current job io rows derived in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def _starts(url: str, count: int, seed: int) -> list[tuple[int, str]]:

@@ -162,7 +162,7 @@ def refresh(writes, node_facts, edge_items, nodes) -> None:
     if not holders and not versions:
         return
     if connection.vendor == "postgresql":
-        writes.run(_PG_REFRESH, [holders, versions])
+        writes.run(_PG_REFRESH, [holders, versions, versions])
         return
     writes.flush()
     _portable_refresh(affected_jobs(holders, versions))
