@@ -157,10 +157,14 @@ class JobIO(models.Model):
 
 class JobLatestRun(models.Model):
     """Each OpenLineage job's latest run (lineage.marquez.graph.latest_run_ids' ranking), kept with JobIO
-    so that the now-reads need not rank a job's runs."""
+    so that the now-reads need not rank a job's runs, nor the writes (lineage.job_io)."""
 
     job = models.OneToOneField(Node, on_delete=models.CASCADE, primary_key=True, related_name="+")
     run = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    # The run's rank when kept (its state_time text, '' when none, and last_seen): a write that touches the
+    # job but not this run compares the runs it touched with this rank instead of ranking every run again.
+    state_time = models.TextField(blank=True, default="")
+    last_seen = models.DateTimeField()
 
     class Meta:
         db_table = "lineage_job_latest_run"

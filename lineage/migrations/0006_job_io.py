@@ -6,6 +6,18 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def install_function(apps, schema_editor):
+    # PostgreSQL only: the refresh statement with its plan kept (lineage.job_io.FUNCTION_SQL).
+    if schema_editor.connection.vendor == "postgresql":
+        from lineage.job_io import FUNCTION_SQL
+
+        schema_editor.execute(FUNCTION_SQL)
+
+
+def drop_function(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS lineage_job_io_refresh(bigint[], bigint[])")
+
 
 def backfill(apps, schema_editor):
     # The live derivation on purpose: the rows must equal what lineage.store.apply keeps from now on.
@@ -25,6 +37,8 @@ class Migration(migrations.Migration):
             name='JobLatestRun',
             fields=[
                 ('job', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='lineage.node')),
+                ('state_time', models.TextField(blank=True, default='')),
+                ('last_seen', models.DateTimeField()),
                 ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lineage.node')),
             ],
             options={
@@ -45,5 +59,6 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('job', 'dataset', 'role'), name='job_io_unique')],
             },
         ),
+        migrations.RunPython(install_function, drop_function),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

@@ -141,7 +141,8 @@ def test_rows_follow_a_late_run_and_a_run_moving_ahead(db):
 
 def test_rows_follow_facts_applied_directly_and_edges_closed(db):
     """Writers other than the ingest (restore, harvests, tests) go through store.apply too: facts applied
-    directly, a design-time edge closed, and a version's version_of edge closed, keep the rows true."""
+    directly, a run's state time raised and lowered, a design-time edge closed, a version's version_of edge
+    closed and the latest run's instance_of edge closed keep the rows true."""
     ol = Source.OPENLINEAGE.value
     job, run = store.NodeKey(ol, "job", "etl:j"), store.NodeKey(ol, "run", "r1")
     ds, other = store.NodeKey(ol, "dataset", f"{DB}:d"), store.NodeKey(ol, "dataset", f"{DB}:e")
@@ -166,6 +167,14 @@ def test_rows_follow_facts_applied_directly_and_edges_closed(db):
                 now=t)
     assert_rows_true()
     assert JobLatestRun.objects.get().run.source_id == "r1" and JobIO.objects.count() == 2
+    # The kept latest run's rank lowered (a writer replacing its properties): every run is ranked again.
+    store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, replace_properties=True,
+                                properties={"state_time": _when(1)})], now=t)
+    assert_rows_true()
+    assert JobLatestRun.objects.get().run.source_id == "r2"
+    store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": _when(9)})],
+                now=t)
+    assert JobLatestRun.objects.get().run.source_id == "r1"
     store.apply([store.EdgeClose("consumed", other, job, at=t)], now=t)
     assert_rows_true()
     store.apply([store.EdgeClose("version_of", ver, ds, at=t)], now=t)  # the version no longer names d
