@@ -21,9 +21,13 @@ once `max_nodes` jobs and datasets are known; the nearest levels are kept and `t
 """
 from __future__ import annotations
 
+import json
+import re
+
+import orjson
 from django.db import connection
 
-from lineage.graph import MAX_NODES, _loader, _node_rows
+from lineage.graph import _NODE_COLUMNS, MAX_NODES, _loader, _node_rows
 from lineage.kinds import NodeKind, Source
 from lineage.marquez import shapes
 from lineage.marquez.sql import rows
@@ -243,6 +247,21 @@ def runs_with_props(latest: dict[int, int | None], as_of) -> dict[int, tuple[Nod
     return {job: (runs[run], props[run]) for job, run in latest.items() if run is not None}
 
 
+_PROPS = _NODE_COLUMNS.index("properties")
+_LONG_NUMBER = re.compile(r"[0-9]{19}")  # an integer orjson would not read as json does (beyond 64 bits)
+
+
+def _props_decoded(row: tuple) -> tuple:
+    """The node row with its properties decoded by orjson (the loader passes decoded values through): a
+    1,000-node answer's dataset facets cost 15 ms through json, a third of that through orjson. Text with
+    a run of 19 digits takes json's way, which reads integers beyond 64 bits exactly."""
+    text = row[_PROPS]
+    if not isinstance(text, str):
+        return row
+    value = json.loads(text) if _LONG_NUMBER.search(text) else orjson.loads(text)
+    return row[:_PROPS] + (value,) + row[_PROPS + 1:]
+
+
 def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
     """At most `room` of `ids` (the smallest, so that answers are repeatable); whether some were dropped."""
     if len(ids) <= room:
@@ -302,7 +321,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
     # Every job of the answer had its io read (job_io), so its latest run is known already.
     latest_ids = {job: run for job, run in flow.latest.items() if job in level_of and run is not None}
     build = _loader(Node)
-    loaded = {row[0]: build(row) for row in _node_rows(sorted(set(level_of) | set(latest_ids.values())))}
+    loaded = {row[0]: build(_props_decoded(row)) for row in _node_rows(sorted(set(level_of) | set(latest_ids.values())))}
     nodes = {pk: loaded[pk] for pk in level_of if pk in loaded}
     props = props_at(loaded.values(), as_of)
     latest = {job: (loaded[run], props[run]) for job, run in latest_ids.items() if run in loaded}
