@@ -27,7 +27,7 @@ import re
 import orjson
 from django.db import connection
 
-from lineage.graph import _NODE_COLUMNS, MAX_NODES, _loader, _node_rows
+from lineage.graph import MAX_NODES, _id_set
 from lineage.kinds import NodeKind, Source
 from lineage.marquez import shapes
 from lineage.marquez.sql import rows
@@ -247,19 +247,52 @@ def runs_with_props(latest: dict[int, int | None], as_of) -> dict[int, tuple[Nod
     return {job: (runs[run], props[run]) for job, run in latest.items() if run is not None}
 
 
-_PROPS = _NODE_COLUMNS.index("properties")
 _LONG_NUMBER = re.compile(r"[0-9]{19}")  # an integer orjson would not read as json does (beyond 64 bits)
 
 
-def _props_decoded(row: tuple) -> tuple:
-    """The node row with its properties decoded by orjson (the loader passes decoded values through): a
-    1,000-node answer's dataset facets cost 15 ms through json, a third of that through orjson. Text with
-    a run of 19 digits takes json's way, which reads integers beyond 64 bits exactly."""
-    text = row[_PROPS]
+def _json(text):
+    """Stored JSON text as json reads it, through orjson (a third of the cost) unless the text holds a run
+    of 19 digits (an integer beyond 64 bits, which orjson would not read exactly)."""
     if not isinstance(text, str):
-        return row
-    value = json.loads(text) if _LONG_NUMBER.search(text) else orjson.loads(text)
-    return row[:_PROPS] + (value,) + row[_PROPS + 1:]
+        return text  # NULL, or a driver that decoded it already
+    return json.loads(text) if _LONG_NUMBER.search(text) else orjson.loads(text)
+
+
+class GraphNode:
+    """The columns of a node the Marquez shapes read (kind, source_id, namespace, name, first/last seen,
+    properties), from one plain row. Why not Node instances: building 1,400 model instances (converters,
+    ModelState) cost a tenth of a 1,000-node answer; the shapes only read these attributes."""
+
+    __slots__ = ("pk", "kind", "source_id", "namespace", "name", "first_seen", "last_seen", "properties")
+
+    def __init__(self, row):
+        (self.pk, self.kind, self.source_id, self.namespace, self.name, self.first_seen, self.last_seen,
+         properties) = row
+        self.properties = _json(properties)
+
+
+def graph_nodes(ids) -> dict[int, GraphNode]:
+    """Node id -> GraphNode for `ids`, in one statement (one array parameter on PostgreSQL)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    in_sql, params = _id_set(ids)
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, kind, source_id, namespace, name, first_seen, last_seen, properties "
+                    f"FROM lineage_node WHERE id {in_sql}", params)
+        found = cur.fetchall()
+    if connection.vendor != "postgresql":  # SQLite hands back the text it stores; the ORM's converters apply
+        seen = Node._meta.get_field("first_seen")
+        convert = connection.ops.get_db_converters(seen.get_col(Node._meta.db_table)) + seen.get_db_converters(connection)
+        col = seen.get_col(Node._meta.db_table)
+
+        def when(value):
+            for f in convert:
+                value = f(value, col, connection)
+            return value
+
+        found = [r[:5] + (when(r[5]), when(r[6]), r[7]) for r in found]
+    return {row[0]: GraphNode(row) for row in found}
 
 
 def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
@@ -320,19 +353,19 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
     # The nodes and the jobs' latest runs in one read, as lineage.graph loads its answers (no ORM per row).
     # Every job of the answer had its io read (job_io), so its latest run is known already.
     latest_ids = {job: run for job, run in flow.latest.items() if job in level_of and run is not None}
-    build = _loader(Node)
-    loaded = {row[0]: build(_props_decoded(row)) for row in _node_rows(sorted(set(level_of) | set(latest_ids.values())))}
+    loaded = graph_nodes(set(level_of) | set(latest_ids.values()))
     nodes = {pk: loaded[pk] for pk in level_of if pk in loaded}
     props = props_at(loaded.values(), as_of)
     latest = {job: (loaded[run], props[run]) for job, run in latest_ids.items() if run in loaded}
+    name_of = {pk: node_id_of(node) for pk, node in nodes.items()}
     inputs: dict[int, set[int]] = {}
     outputs: dict[int, set[int]] = {}
     in_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}
     out_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}
     for job, dataset, role in pairs:
-        if job not in nodes or dataset not in nodes:
+        j_id, d_id = name_of.get(job), name_of.get(dataset)
+        if j_id is None or d_id is None:
             continue
-        j_id, d_id = node_id_of(nodes[job]), node_id_of(nodes[dataset])
         if role == "out":
             outputs.setdefault(job, set()).add(dataset)
             out_edges[job].add((j_id, d_id))
@@ -356,7 +389,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
         else:
             data, node_type = shapes.dataset(node, props[pk]), "DATASET"
         graph.append({
-            "id": node_id_of(node),
+            "id": name_of[pk],
             "type": node_type,
             "data": data,
             "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],

@@ -170,6 +170,8 @@ def dataset_version(version: Node, props: dict, dataset_props: dict, created_by_
 
 
 def _duration_ms(started, ended) -> int | None:
+    if not isinstance(started, str) or not isinstance(ended, str):
+        return None  # what fromisoformat's TypeError answered, without raising it per run
     try:
         a = dt.datetime.fromisoformat(started)
         b = dt.datetime.fromisoformat(ended)
