@@ -265,17 +265,19 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
                         evs = events(n)
                         app, db = time.process_time(), _backend_cpu(pid)
                         run(evs)
-                        cost = (time.process_time() - app + _backend_cpu(pid) - db) * 1000 / n
-                        per.setdefault((label, on), []).append(cost)
+                        app, db = (time.process_time() - app) * 1000 / n, (_backend_cpu(pid) - db) * 1000 / n
+                        per.setdefault((label, on), []).append((app + db, app, db))
                 finally:
                     job_io.refresh = real
     print(f"\nkeeping lineage.job_io's rows, in-process on PostgreSQL, {Node.objects.count()} nodes, "
           f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds each way "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print(f"{'ingest':<14} {'with ms/event':>14} {'without':>9} {'added':>7} {'added %':>8}   (app + PostgreSQL CPU, medians)")
+    print(f"{'ingest':<14} {'with ms/event':>14} {'without':>9} {'added':>7} {'added %':>8} {'app added':>10} "
+          f"{'PG added':>9}   (CPU per event, medians over rounds; app = this process, PG = its backend)")
     for label in ("single", "batch of 250"):
-        on, off = statistics.median(per[(label, True)]), statistics.median(per[(label, False)])
-        print(f"{label:<14} {on:14.3f} {off:9.3f} {on - off:7.3f} {100 * (on - off) / off:7.1f}%")
+        on, off = ([statistics.median(x[i] for x in per[(label, flag)]) for i in range(3)] for flag in (True, False))
+        print(f"{label:<14} {on[0]:14.3f} {off[0]:9.3f} {on[0] - off[0]:7.3f} {100 * (on[0] - off[0]) / off[0]:7.1f}% "
+              f"{on[1] - off[1]:10.3f} {on[2] - off[2]:9.3f}")
 
 
 def main(argv=None) -> int:

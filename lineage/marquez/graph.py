@@ -11,8 +11,10 @@ derived as lineage/ingest/mapping.py documents it (only edges that still hold co
 
 Why depth counts jobs: Marquez walks job to job through any dataset they share (as input or output) and
 stops `depth` jobs away from the start; the datasets of every job reached are included. We do the same,
-one level per step, each step one set-at-a-time indexed query, so the work follows the size of the answer,
-not of the store. A dataset start begins at every job that reads or writes it (a dataset no job touches
+one level per step, each step set-at-a-time indexed queries, so the work follows the size of the answer,
+not of the store. Now (no `as_of`) a step reads the rows lineage.store.apply keeps of each job's current io
+and latest run (lineage.job_io): no run is ranked during a read. As of a time it derives them from runs and
+edges as described above (Dataflow). A dataset start begins at every job that reads or writes it (a dataset no job touches
 is returned alone, as Marquez does).
 
 Why there is a node bound: Marquez has none and its lineage read takes seconds on large stores
