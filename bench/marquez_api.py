@@ -5,7 +5,8 @@
 
 The graph is bench.lineage's generator (jobs, datasets, runs, dataset versions, ~3 edges per node) in a
 database of its own (postgres://…/ll_marquez_bench unless DATABASE_URL names another *_bench database),
-plus what the column-lineage read needs and the generator does not write: every dataset gets a schema
+plus the rows lineage.store.apply would have kept (each job's current io, lineage.job_io.refresh_all), and
+what the column-lineage read needs and the generator does not write: every dataset gets a schema
 facet (col_a, col_b) and a columnLineage facet deriving col_a from col_a of two of the datasets its runs
 read and col_b from col_b of one (so a field's upstream branches like real SQL lineage, and goes back
 through the layers). The facets are written once, marked in `bench_marquez_marker`.
@@ -18,6 +19,13 @@ Bearer token, JSON decoded, interleaved per start dataset (random datasets of th
   depth counts jobs and walks both ways, so depth 5 reaches further than our depth 10 upstream);
 - Marquez lineage as clients call it: depth 5, the default bound (10,000 jobs and datasets);
 - Marquez column lineage: GET /api/v1/column-lineage?nodeId=dataset:NS:NAME&depth=5 (upstream, the default).
+With --write-cost it measures instead what keeping lineage.job_io's rows adds to the ingest, in-process
+on a database of its own (the graph database's name with `_writes` before `_bench`, emptied first): after
+--history demo events (devtools.ingest_demo, batches, untimed), rounds of single events (ingest_event, each
+its own transaction) and of batches of 250 (ingest_batch), the refresh on and off (lineage.job_io.refresh
+replaced by a no-op) alternating, CPU of this process and of its PostgreSQL backend (/proc) per event.
+The demo's jobs run once per generated day, so every event's jobs have a growing run history.
+
 Goals: the Marquez reads at the same bound within 2x our endpoint's p95 (`ratio:` lines); the answers'
 sizes are printed beside, since the three answer different questions. Every answer is checked: each
 Marquez answer holds its start node and its edges name nodes of the answer; column lineage reaches back
@@ -97,11 +105,27 @@ def ensure_graph(url: str, nodes: int, seed: int) -> None:
                   f"{time.perf_counter() - started:.1f} s", flush=True)
             cur.execute("DELETE FROM bench_marquez_marker")
             cur.execute("INSERT INTO bench_marquez_marker VALUES (%s, %s, %s)", [nodes, seed, FACETS_VERSION])
+        cur.execute("SELECT NOT EXISTS (SELECT 1 FROM lineage_job_io)")
+        rows_missing = cur.fetchone()[0]
     conn.autocommit = True
     if not made:
         with conn.cursor() as cur:
             cur.execute("VACUUM ANALYZE lineage_node")
     conn.close()
+    if rows_missing:
+        # The generator writes the tables around lineage.store.apply, so the rows apply keeps (each job's
+        # current io, lineage.job_io) are derived here once, as migration 0006 does for a populated store.
+        from django.db import connection, transaction
+
+        from lineage.job_io import refresh_all
+
+        started = time.perf_counter()
+        with transaction.atomic():
+            refresh_all()
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE lineage_job_io")
+            cur.execute("ANALYZE lineage_job_latest_run")
+        print(f"  current job io rows derived in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def _starts(url: str, count: int, seed: int) -> list[tuple[int, str]]:
@@ -182,13 +206,99 @@ def measure(url: str, queries: int, seed: int) -> dict:
     return figures, sizes
 
 
+def _backend_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, seed: int) -> None:
+    """What lineage.job_io.refresh adds per event: alternating rounds with it and without (see the module
+    docstring); prints the medians per event and their difference."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    from common.audit import context
+    from devtools.ingest_demo import generate_events
+    from lineage import job_io
+    from lineage.ingest import service
+    from lineage.models import Edge, JobIO, Node
+
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE lineage_edge, lineage_noderevision, lineage_node, lineage_rawrecord, "
+                    "lineage_job_io, lineage_job_latest_run CASCADE")
+    create_engineers(f"marquez-writes-{int(time.time())}", 1)
+    from django.contrib.auth import get_user_model
+    user = get_user_model().objects.filter(groups__in=Group.objects.filter(name="engineer")).order_by("-pk").first()
+    feed = iter(())
+    counter = [seed * 1000]
+
+    def events(n):
+        nonlocal feed
+        out = []
+        while len(out) < n:
+            nxt = next(feed, None)
+            if nxt is None:
+                counter[0] += 1
+                feed = iter(generate_events(seed=counter[0], n_pipelines=12))
+                continue
+            out.append(nxt)
+        return out
+
+    real = job_io.refresh
+    with context.acting_as(context.for_user(user, service="bench:marquez-writes")):
+        for start in range(0, history, 250):
+            service.ingest_batch(events(min(250, history - start)), user)
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        per: dict[tuple[str, bool], list[float]] = {}
+        for r in range(rounds):
+            for on in ((True, False) if r % 2 == 0 else (False, True)):
+                job_io.refresh = real if on else (lambda *a, **k: None)
+                try:
+                    for label, n, run in (("single", singles, lambda evs: [service.ingest_event(e, user) for e in evs]),
+                                          ("batch of 250", batches * 250,
+                                           lambda evs: [service.ingest_batch(evs[i:i + 250], user)
+                                                        for i in range(0, len(evs), 250)])):
+                        evs = events(n)
+                        app, db = time.process_time(), _backend_cpu(pid)
+                        run(evs)
+                        app, db = (time.process_time() - app) * 1000 / n, (_backend_cpu(pid) - db) * 1000 / n
+                        per.setdefault((label, on), []).append((app + db, app, db))
+                finally:
+                    job_io.refresh = real
+    print(f"\nkeeping lineage.job_io's rows, in-process on PostgreSQL, {Node.objects.count()} nodes, "
+          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds each way "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{'ingest':<14} {'with ms/event':>14} {'without':>9} {'added':>7} {'added %':>8} {'app added':>10} "
+          f"{'PG added':>9}   (CPU per event, medians over rounds; app = this process, PG = its backend)")
+    for label in ("single", "batch of 250"):
+        on, off = ([statistics.median(x[i] for x in per[(label, flag)]) for i in range(3)] for flag in (True, False))
+        print(f"{label:<14} {on[0]:14.3f} {off[0]:9.3f} {on[0] - off[0]:7.3f} {100 * (on[0] - off[0]) / off[0]:7.1f}% "
+              f"{on[1] - off[1]:10.3f} {on[2] - off[2]:9.3f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.marquez_api", description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=1_000_000, help="graph size (default 1000000)")
     parser.add_argument("--queries", type=int, default=30, help="start datasets (default 30)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default=None, help="a *_bench PostgreSQL database (default: see above)")
+    parser.add_argument("--write-cost", action="store_true",
+                        help="measure what keeping lineage.job_io's rows adds to the ingest instead (see above)")
+    parser.add_argument("--history", type=int, default=3000, help="--write-cost: events stored first (default 3000)")
+    parser.add_argument("--rounds", type=int, default=6, help="--write-cost: rounds each way (default 6)")
     args = parser.parse_args(argv)
+    if args.write_cost:
+        url = _database_url(args.database_url, DEFAULT_URL)
+        base, _, _ = url.rpartition("_bench")
+        url = base + "_writes_bench"
+        os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
+        _setup_django(url)
+        write_cost(url, args.history, args.rounds, singles=100, batches=2, seed=args.seed)
+        return 0
     if args.nodes < 10 * LAYERS * 10:
         raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")
     url = _database_url(args.database_url, DEFAULT_URL)

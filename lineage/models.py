@@ -133,3 +133,38 @@ class ManualLink(models.Model):
 
     def __str__(self):
         return f"manual link {self.edge_id} by {self.created_by_username or '?'}"
+
+
+class JobIO(models.Model):
+    """A job's CURRENT inputs and outputs as Marquez shows them: those of its latest run plus its own
+    design-time edges (lineage.job_io says exactly which), one row per (job, dataset, role).
+
+    Why a table: "the jobs whose latest run read or wrote dataset D" has no index over the facts (it read
+    every run that ever touched D and ranked each of their jobs' runs); indexed by dataset here, as
+    Marquez keeps `job_versions_io_mapping` with `is_current_job_version`. Derived, never a fact: kept true
+    by lineage.store.apply (lineage.job_io.refresh), backfilled by migration 0006; "now" only, `as_of`
+    reads derive from the facts."""
+
+    job = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False)
+    dataset = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+", db_index=False)
+    role = models.CharField(max_length=3)  # 'in' | 'out'
+
+    class Meta:
+        db_table = "lineage_job_io"
+        constraints = [models.UniqueConstraint(fields=["job", "dataset", "role"], name="job_io_unique")]
+        indexes = [models.Index(fields=["dataset", "job", "role"], name="job_io_dataset")]
+
+
+class JobLatestRun(models.Model):
+    """Each OpenLineage job's latest run (lineage.marquez.graph.latest_run_ids' ranking), kept with JobIO
+    so that the now-reads need not rank a job's runs, nor the writes (lineage.job_io)."""
+
+    job = models.OneToOneField(Node, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    run = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    # The run's rank when kept (its state_time text, '' when none, and last_seen): a write that touches the
+    # job but not this run compares the runs it touched with this rank instead of ranking every run again.
+    state_time = models.TextField(blank=True, default="")
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        db_table = "lineage_job_latest_run"

@@ -34,6 +34,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from lineage import job_io
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 
 # Ids per IN (...) list: well under SQLite's 32766-variable limit (3.32+) and cheap for PostgreSQL.
@@ -976,6 +977,8 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
                 session.placeholder(item.dst)
         session.flush_nodes(edge_items)
         session.apply_edges(edge_items)
+        # Derived rows the Marquez reads walk (each job's current io): kept true by every write.
+        job_io.refresh(session.writes, node_facts, edge_items, session.nodes)
         if also_insert is not None:
             extra = also_insert(session.raw)
             model = None

@@ -11,8 +11,10 @@ derived as lineage/ingest/mapping.py documents it (only edges that still hold co
 
 Why depth counts jobs: Marquez walks job to job through any dataset they share (as input or output) and
 stops `depth` jobs away from the start; the datasets of every job reached are included. We do the same,
-one level per step, each step one set-at-a-time indexed query, so the work follows the size of the answer,
-not of the store. A dataset start begins at every job that reads or writes it (a dataset no job touches
+one level per step, each step set-at-a-time indexed queries, so the work follows the size of the answer,
+not of the store. Now (no `as_of`) a step reads the rows lineage.store.apply keeps of each job's current io
+and latest run (lineage.job_io): no run is ranked during a read. As of a time it derives them from runs and
+edges as described above (Dataflow). A dataset start begins at every job that reads or writes it (a dataset no job touches
 is returned alone, as Marquez does).
 
 Why there is a node bound: Marquez has none and its lineage read takes seconds on large stores
@@ -21,9 +23,13 @@ once `max_nodes` jobs and datasets are known; the nearest levels are kept and `t
 """
 from __future__ import annotations
 
+import json
+import re
+
+import orjson
 from django.db import connection
 
-from lineage.graph import MAX_NODES, _loader, _node_rows
+from lineage.graph import MAX_NODES, _id_set
 from lineage.kinds import NodeKind, Source
 from lineage.marquez import shapes
 from lineage.marquez.sql import rows
@@ -108,6 +114,16 @@ JOIN lineage_node j ON j.id = COALESCE(i.src_id, t.holder_id) AND j.kind = 'job'
 """
 
 
+# Now-reads: the rows lineage.store.apply keeps (lineage.job_io), one index range per id, no run ranking.
+_ROWS_BY_JOB_SQL = """
+SELECT job_id, dataset_id, role FROM lineage_job_io WHERE job_id IN ({ids})
+UNION ALL
+SELECT job_id, run_id, 'run' FROM lineage_job_latest_run WHERE job_id IN ({ids})
+"""
+_ROWS_BY_DATASET_SQL = "SELECT job_id, dataset_id, role FROM lineage_job_io WHERE dataset_id IN ({ids})"
+_LATEST_ROWS_SQL = "SELECT job_id, run_id FROM lineage_job_latest_run WHERE job_id IN ({ids})"
+
+
 class Dataflow:
     """The job/dataset graph as Marquez shows it: a job reads and writes the datasets of its latest run.
 
@@ -115,17 +131,24 @@ class Dataflow:
     (the benchmark graph: ~50 runs a job, 3 inputs each) where Marquez lists those of the job's current
     version only. Listing them all made a 1,000-node answer 2.5 MB and its walk several times the work.
 
-    Holds each job's latest run once found (one ranking statement per set of new jobs), so a walk that
-    meets a job through several datasets ranks its runs once."""
+    Now (`as_of` None) it reads the rows lineage.store.apply keeps (lineage.job_io: each job's current io
+    and latest run, indexed by job and by dataset). As of a time, or with `derive=True` (the tests compare
+    the two), it derives them from the facts: each job's runs ranked (one ranking statement per set of new
+    jobs, held so a walk meeting a job through several datasets ranks its runs once), then the latest
+    run's edges."""
 
-    def __init__(self, as_of=None):
+    def __init__(self, as_of=None, derive: bool = False):
         self.as_of = as_of
+        self.derive = derive or as_of is not None
         self.latest: dict[int, int | None] = {}  # job id -> its latest run id (None: no run)
 
     def latest_of(self, job_ids) -> dict[int, int | None]:
         missing = sorted(set(job_ids) - self.latest.keys())
         if missing:
-            found = latest_run_ids(missing, self.as_of)
+            if self.derive:
+                found = latest_run_ids(missing, self.as_of)
+            else:
+                found = dict(rows(_LATEST_ROWS_SQL, missing))
             for job in missing:
                 self.latest[job] = found.get(job)
         return {j: self.latest[j] for j in job_ids}
@@ -133,6 +156,17 @@ class Dataflow:
     def job_io(self, job_ids) -> set[tuple[int, int, str]]:
         """(job id, dataset id, 'in'|'out') for the jobs `job_ids`."""
         job_ids = set(job_ids)
+        if not self.derive:
+            # The jobs' io and their latest runs in one statement (the answer shows each job's latestRun).
+            found, runs = set(), {}
+            for job, other, role in rows(_ROWS_BY_JOB_SQL, job_ids):
+                if role == "run":
+                    runs[job] = other
+                else:
+                    found.add((job, other, role))
+            for job in job_ids:
+                self.latest[job] = runs.get(job)
+            return found
         job_of = {run: job for job, run in self.latest_of(job_ids).items() if run is not None}
         job_of.update({job: job for job in job_ids})
         return {(job_of[h], d, role) for h, d, role in rows(HOLDER_IO_SQL, job_of, self.as_of)}
@@ -140,6 +174,8 @@ class Dataflow:
     def dataset_io(self, dataset_ids) -> set[tuple[int, int, str]]:
         """(job id, dataset id, 'in'|'out') for the jobs whose latest run (or the job itself) touches the
         datasets `dataset_ids`."""
+        if not self.derive:
+            return set(rows(_ROWS_BY_DATASET_SQL, dataset_ids))
         found = rows(DATASET_HOLDERS_SQL, dataset_ids, self.as_of)
         latest = self.latest_of({job for job, run, _d, _r in found if run is not None})
         return {(job, d, role) for job, run, d, role in found if run is None or latest.get(job) == run}
@@ -213,6 +249,54 @@ def runs_with_props(latest: dict[int, int | None], as_of) -> dict[int, tuple[Nod
     return {job: (runs[run], props[run]) for job, run in latest.items() if run is not None}
 
 
+_LONG_NUMBER = re.compile(r"[0-9]{19}")  # an integer orjson would not read as json does (beyond 64 bits)
+
+
+def _json(text):
+    """Stored JSON text as json reads it, through orjson (a third of the cost) unless the text holds a run
+    of 19 digits (an integer beyond 64 bits, which orjson would not read exactly)."""
+    if not isinstance(text, str):
+        return text  # NULL, or a driver that decoded it already
+    return json.loads(text) if _LONG_NUMBER.search(text) else orjson.loads(text)
+
+
+class GraphNode:
+    """The columns of a node the Marquez shapes read (kind, source_id, namespace, name, first/last seen,
+    properties), from one plain row. Why not Node instances: building 1,400 model instances (converters,
+    ModelState) cost a tenth of a 1,000-node answer; the shapes only read these attributes."""
+
+    __slots__ = ("pk", "kind", "source_id", "namespace", "name", "first_seen", "last_seen", "properties")
+
+    def __init__(self, row):
+        (self.pk, self.kind, self.source_id, self.namespace, self.name, self.first_seen, self.last_seen,
+         properties) = row
+        self.properties = _json(properties)
+
+
+def graph_nodes(ids) -> dict[int, GraphNode]:
+    """Node id -> GraphNode for `ids`, in one statement (one array parameter on PostgreSQL)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    in_sql, params = _id_set(ids)
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, kind, source_id, namespace, name, first_seen, last_seen, properties "
+                    f"FROM lineage_node WHERE id {in_sql}", params)
+        found = cur.fetchall()
+    if connection.vendor != "postgresql":  # SQLite hands back the text it stores; the ORM's converters apply
+        seen = Node._meta.get_field("first_seen")
+        convert = connection.ops.get_db_converters(seen.get_col(Node._meta.db_table)) + seen.get_db_converters(connection)
+        col = seen.get_col(Node._meta.db_table)
+
+        def when(value):
+            for f in convert:
+                value = f(value, col, connection)
+            return value
+
+        found = [r[:5] + (when(r[5]), when(r[6]), r[7]) for r in found]
+    return {row[0]: GraphNode(row) for row in found}
+
+
 def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
     """At most `room` of `ids` (the smallest, so that answers are repeatable); whether some were dropped."""
     if len(ids) <= room:
@@ -220,8 +304,12 @@ def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
     return set(sorted(ids)[:max(room, 0)]), True
 
 
-def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES) -> dict:
+def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES,
+                    derive: bool = False) -> dict:
     """Marquez's lineage graph around `node_id` ('dataset:NS:NAME' or 'job:NS:NAME'), `depth` jobs deep.
+
+    Now, the walk reads the kept rows of lineage.job_io; `derive=True` derives them from the facts as an
+    `as_of` read does (the tests compare the two bodies).
 
     Raises ValueError for a malformed nodeId or depth, LookupError when the node is not in the store.
     """
@@ -235,7 +323,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
 
     # level_of: every job and dataset reached, with the level it was reached at. Each level is cut to the
     # room the bound leaves before it is walked, so an answer never costs more than its bound.
-    flow = Dataflow(as_of)
+    flow = Dataflow(as_of, derive=derive)
     pairs: set[tuple[int, int, str]] = set()
     level_of: dict[int, int] = {start.pk: 0}
     truncated = False
@@ -267,19 +355,19 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
     # The nodes and the jobs' latest runs in one read, as lineage.graph loads its answers (no ORM per row).
     # Every job of the answer had its io read (job_io), so its latest run is known already.
     latest_ids = {job: run for job, run in flow.latest.items() if job in level_of and run is not None}
-    build = _loader(Node)
-    loaded = {row[0]: build(row) for row in _node_rows(sorted(set(level_of) | set(latest_ids.values())))}
+    loaded = graph_nodes(set(level_of) | set(latest_ids.values()))
     nodes = {pk: loaded[pk] for pk in level_of if pk in loaded}
     props = props_at(loaded.values(), as_of)
     latest = {job: (loaded[run], props[run]) for job, run in latest_ids.items() if run in loaded}
+    name_of = {pk: node_id_of(node) for pk, node in nodes.items()}
     inputs: dict[int, set[int]] = {}
     outputs: dict[int, set[int]] = {}
     in_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}
     out_edges: dict[int, set[tuple[str, str]]] = {i: set() for i in nodes}
     for job, dataset, role in pairs:
-        if job not in nodes or dataset not in nodes:
+        j_id, d_id = name_of.get(job), name_of.get(dataset)
+        if j_id is None or d_id is None:
             continue
-        j_id, d_id = node_id_of(nodes[job]), node_id_of(nodes[dataset])
         if role == "out":
             outputs.setdefault(job, set()).add(dataset)
             out_edges[job].add((j_id, d_id))
@@ -303,7 +391,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
         else:
             data, node_type = shapes.dataset(node, props[pk]), "DATASET"
         graph.append({
-            "id": node_id_of(node),
+            "id": name_of[pk],
             "type": node_type,
             "data": data,
             "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],

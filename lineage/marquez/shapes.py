@@ -15,6 +15,7 @@ does) is answered as given rather than replaced, so the caller can find that run
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 
 from lineage.kinds import NodeKind
@@ -29,8 +30,13 @@ def compact(data: dict) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
+_UTC = dt.timezone.utc
+
+
 def iso(value) -> str | None:
     """A datetime or a stored ISO string as Marquez writes times (UTC, 'Z')."""
+    if type(value) is dt.datetime and value.tzinfo is _UTC:  # what the store hands back: no conversion
+        return value.isoformat().replace("+00:00", "Z")
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -43,6 +49,7 @@ def iso(value) -> str | None:
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=65536)  # a graph answer formats each latest run's id three times
 def as_uuid(text: str) -> str | None:
     try:
         return str(uuid.UUID(str(text)))
@@ -163,6 +170,8 @@ def dataset_version(version: Node, props: dict, dataset_props: dict, created_by_
 
 
 def _duration_ms(started, ended) -> int | None:
+    if not isinstance(started, str) or not isinstance(ended, str):
+        return None  # what fromisoformat's TypeError answered, without raising it per run
     try:
         a = dt.datetime.fromisoformat(started)
         b = dt.datetime.fromisoformat(ended)
