@@ -238,6 +238,39 @@ def refresh(writes, node_facts, edge_items, nodes) -> None:
     _portable_refresh(holders, versions)
 
 
+def holders_around(node_id: int) -> list[int]:
+    """The jobs and runs whose kept rows may change when node `node_id` is deleted outside store.apply
+    (retention's prune): the node itself, the holders at the other end of its produced/consumed/instance_of
+    edges, and the jobs of those runs. Read BEFORE the delete, since the delete takes the edges with it (a
+    pruned run's job could not be found afterwards)."""
+    sql = """
+        WITH near(id) AS (
+            SELECT %s
+            UNION SELECT CASE WHEN e.src_id = %s THEN e.dst_id ELSE e.src_id END FROM lineage_edge e
+            WHERE (e.src_id = %s OR e.dst_id = %s) AND e.kind IN ('produced', 'consumed', 'instance_of')
+        )
+        SELECT id FROM near
+        UNION SELECT e.src_id FROM lineage_edge e
+        WHERE e.kind = 'instance_of' AND e.valid_to IS NULL AND e.dst_id IN (SELECT id FROM near)"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [node_id] * 4)
+        return sorted(row[0] for row in cur.fetchall())
+
+
+def refresh_holders(holder_ids) -> None:
+    """Recompute the rows of the jobs `holder_ids` (jobs, or runs standing for their jobs) name, from the facts
+    as they now are: for deletes, which do not go through store.apply. Ids no longer in the store are ignored;
+    a job whose kept latest run was deleted has all its runs ranked again (its kept row went with the run)."""
+    holders = sorted(set(holder_ids))
+    if not holders:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_PG_REFRESH, [holders, []])
+        return
+    _portable_refresh(holders, ())
+
+
 def _in(ids) -> str:
     if not ids:
         return "SELECT NULL WHERE 1 = 0"

@@ -22,7 +22,7 @@ from django.utils import timezone
 from governance.archive import holds
 from governance.archive.models import BundleMember, RetentionPolicy
 from common.audit import context, record
-from lineage import graph
+from lineage import graph, job_io
 from lineage.kinds import EdgeKind, NodeKind
 from lineage.models import Edge, Node
 
@@ -149,7 +149,12 @@ def _prune(decision: Decision) -> None:
         }
         try:
             with transaction.atomic(), holds.batch_checked([node.pk]):
+                # Derived rows (each job's current io, lineage.job_io) are kept by store.apply; a delete
+                # does not pass there, so the jobs around the node are recomputed here, in the same
+                # transaction.
+                around = job_io.holders_around(node.pk)
                 node.delete()
+                job_io.refresh_holders(h for h in around if h != node.pk)
         except (ProtectedError, RestrictedError) as exc:
             blockers = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", None) or []
             decision.action = KEEP
