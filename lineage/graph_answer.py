@@ -16,11 +16,18 @@ model instances turned into dicts afterwards cost more than the walk. Here:
   model instance; the body is orjson over dicts built from the rows, never model instances.
 
 Where the time goes (1M-node bench graph, depth 10 upstream, ~460 nodes / ~460 edges, PostgreSQL 15 with
-128 MB shared_buffers, so most pages come from the OS cache): the walk ~1.5-2 ms of backend CPU, the node
-rows (one primary-key probe and heap page each) ~2 ms, the edges (one edge-index probe per kept node, the
-heap row of each in-edge, the last level's edges to nodes never kept included) ~2.5 ms, parsing and
-planning ~1 ms (hence the prepared statement, _execute_prepared),
-writing ~900 rows ~1 ms; in Python the driver's decoding of the rows ~1.5 ms, wrapping them well under 0.5 ms.
+128 MB shared_buffers; EXPLAIN (ANALYZE, BUFFERS) finds the pages of repeated reads in shared buffers): the
+walk ~1.5-2 ms of backend CPU, the node rows (one primary-key probe and heap page each, ~4 buffers a node)
+~2 ms, the edges (one probe per kept node of edge_dst_from / edge_src_from, which carry every column the
+answer shows since migration 0006, so no heap row: ~3 instead of ~4 buffers a probe, the probe about half
+as long; the last level's edges to nodes never kept included) ~1.2 ms, parsing and planning ~1 ms (hence
+the prepared statement, _execute_prepared), writing ~900 rows ~1 ms (no ORDER BY: sorting them cost
+~0.5-1 ms more than Python's sort of the edges, see _union); in Python the driver's decoding of the rows
+~1-1.5 ms, wrapping them well under 0.5 ms (lineage() leaves timestamps as text until read, _timestamp).
+Measured and rejected: a covering index for the node rows (it would have to include last_seen and raw_id,
+which every repeated observation updates, so those updates would stop being HOT and write all nine node
+indexes), fetching the node rows with `id = ANY(array)` or in id order (no better than the nested loop),
+rendering timestamps with a `::text` cast instead of to_char (as slow once the fractions need padding).
 Building model instances with every column (the previous lineage()) cost ~4 ms more, the dict(zip())
 bodies ~0.6 ms more.
 
