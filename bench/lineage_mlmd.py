@@ -36,7 +36,10 @@ lineage() (rows read by attribute like model instances: every column its callers
 only when a caller asks for them, as the dashboard and the provenance card do; the MLMD store here holds
 no properties either); that pair is the like-for-like comparison and the goal is stated on it.
 lineage() runs one statement (lineage.graph_answer: walk, node rows, edges looked up from the walk's side)
-and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow). The "body" row is
+and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay
+PostgreSQL's text until an attribute is read (then a datetime, as the model's), much as MLMD's protobuf
+messages make Python values of their fields only when read; neither side's fields are read inside the
+timing, both sides' answers are checked in full above it (check_same_answers). The "body" row is
 lineage.graph_answer.body(): the same single statement with only the response's columns, the tuples
 serialised by orjson, i.e. the bytes the API sends; it is finished text, not objects, so it has a ratio line
 of its own and is never counted as lineage(). The "JSON stmt" row is lineage.graph_json.lineage_json(), the
