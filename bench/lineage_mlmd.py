@@ -38,8 +38,9 @@ no properties either); that pair is the like-for-like comparison and the goal is
 lineage() runs one statement (lineage.graph_answer: walk, node rows, edges looked up from the walk's side)
 and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay
 PostgreSQL's text until an attribute is read (then a datetime, as the model's), much as MLMD's protobuf
-messages make Python values of their fields only when read; neither side's fields are read inside the
-timing, both sides' answers are checked in full above it (check_same_answers). The "body" row is
+messages make Python values of their fields only when read; neither side reads its fields inside the
+timing (check_same_answers compares the node and edge sets outside it; tests/lineage/
+test_lineage_rows_timestamps.py holds the timestamps to the driver's datetimes). The "body" row is
 lineage.graph_answer.body(): the same single statement with only the response's columns, the tuples
 serialised by orjson, i.e. the bytes the API sends; it is finished text, not objects, so it has a ratio line
 of its own and is never counted as lineage(). The "JSON stmt" row is lineage.graph_json.lineage_json(), the
