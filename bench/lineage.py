@@ -407,8 +407,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _http_runner(url: str):
+def _http_runner(url: str, threads: int = 1):
     """Start gunicorn (1 worker) and return (fetch(direction, start, **params) -> node count, stop()).
+
+    `threads` 1 (the default, and what every figure so far was measured with): a sync worker, which closes
+    the connection after each response, so each request opens a new TCP connection. Above 1: a gthread
+    worker with that many threads, as `make serve-prod` runs (docs/deployment.md), which keeps the client's
+    connection open between requests; the client still receives and decodes every body.
 
     `fetch.cpu` collects, per request, (this process's CPU ms, the gunicorn worker's CPU ms, the CPU ms of
     the worker's PostgreSQL backend) once both can be read from /proc (else the server columns are None):
@@ -430,7 +435,8 @@ def _http_runner(url: str):
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "governance.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--keep-alive", "30", "--log-level", "warning"], cwd=ROOT, env=env)
+         "--workers", "1", "--keep-alive", "30", "--log-level", "warning"]
+        + (["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []), cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"

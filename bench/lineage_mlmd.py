@@ -3,6 +3,7 @@
     python -m bench.lineage_mlmd                    # 1M nodes / ~3M edges (bench.lineage's graph, generated once)
     python -m bench.lineage_mlmd --nodes 100000     # a smaller graph
     python -m bench.lineage_mlmd --queries 50 --no-http
+    python -m bench.lineage_mlmd --http-threads 4   # gunicorn as `make serve-prod` runs it (gthread, keep-alive)
 
 The graph is bench.lineage's (same database rules, same generator and marker, so a graph that benchmark
 made is reused and the other way round). ML Metadata only knows artifacts, executions and the events
@@ -35,7 +36,11 @@ lineage() (rows read by attribute like model instances: every column its callers
 only when a caller asks for them, as the dashboard and the provenance card do; the MLMD store here holds
 no properties either); that pair is the like-for-like comparison and the goal is stated on it.
 lineage() runs one statement (lineage.graph_answer: walk, node rows, edges looked up from the walk's side)
-and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow). The "body" row is
+and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay
+PostgreSQL's text until an attribute is read (then a datetime, as the model's), much as MLMD's protobuf
+messages make Python values of their fields only when read; neither side reads its fields inside the
+timing (check_same_answers compares the node and edge sets outside it; tests/lineage/
+test_lineage_rows_timestamps.py holds the timestamps to the driver's datetimes). The "body" row is
 lineage.graph_answer.body(): the same single statement with only the response's columns, the tuples
 serialised by orjson, i.e. the bytes the API sends; it is finished text, not objects, so it has a ratio line
 of its own and is never counted as lineage(). The "JSON stmt" row is lineage.graph_json.lineage_json(), the
@@ -254,7 +259,7 @@ def json_lineage(direction: str, start: int) -> bytes:
                                    max_nodes=MAX_NODES)
 
 
-def measure(url: str, store, queries: int, seed: int, http: bool):
+def measure(url: str, store, queries: int, seed: int, http: bool, http_threads: int = 1):
     from django.db import connection
 
     from lineage import graph
@@ -270,7 +275,7 @@ def measure(url: str, store, queries: int, seed: int, http: bool):
     for direction in ("upstream", "downstream"):
         walk_sql[direction], walk_params[direction] = graph._walk_statement(
             [0], (direction,), DEPTH, None, EDGE_KINDS, None, MAX_NODES + 1, False)
-    http_fetch, http_stop = base._http_runner(url) if http else (None, None)
+    http_fetch, http_stop = base._http_runner(url, http_threads) if http else (None, None)
     try:
         same = check_same_answers(store, starts, http_fetch)
         for direction in ("upstream", "downstream"):
@@ -345,6 +350,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default=None, help="a *_bench PostgreSQL database (see bench.lineage)")
     parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP measurement")
+    parser.add_argument("--http-threads", type=int, default=1,
+                        help="1 (default): a sync gunicorn worker, a new connection per request; N > 1: a gthread "
+                             "worker of N threads keeping the connection open, as `make serve-prod` runs")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() this process after start-up (in-process figures only; not gunicorn's)")
     args = parser.parse_args(argv)
@@ -372,7 +380,8 @@ def main(argv=None) -> int:
         print(f"reusing the generated graph in {name} (marker: {args.nodes} nodes, seed {args.seed})")
     store, counts = mlmd_store(url, args.nodes)
 
-    figures, cpu, server_cpu, same, truncated, http_cpu = measure(url, store, args.queries, args.seed, args.http)
+    figures, cpu, server_cpu, same, truncated, http_cpu = measure(url, store, args.queries, args.seed, args.http,
+                                                                  args.http_threads)
     import ml_metadata
 
     print(f"\nLineage subgraph queries, depth {DEPTH} (max_num_hops {DEPTH}), {args.queries} random start nodes per "
@@ -387,7 +396,8 @@ def main(argv=None) -> int:
         print("  !! the answers differ (see above): the figures below do not compare like with like")
     print("MLMD and lineage() return objects (protobuf messages; row objects read like model instances): the like-for-like query layer "
           "comparison. body = graph_answer.body(), the bytes the API sends (one statement, orjson); JSON stmt = "
-          "graph_json.lineage_json(), the body it sent before. HTTP = the API on gunicorn, JSON decoded by the client.")
+          "graph_json.lineage_json(), the body it sent before. HTTP = the API on gunicorn, JSON decoded by the client"
+          f" ({'a sync worker, a new connection per request' if args.http_threads <= 1 else f'a gthread worker of {args.http_threads} threads, one kept-alive connection'}).")
     print(f"{'direction':<11} {'method':<10} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'CPU p95':>8} {'mean nodes':>11}")
     for direction, rows in figures.items():
         for method, (times, sizes) in rows.items():

@@ -16,11 +16,18 @@ model instances turned into dicts afterwards cost more than the walk. Here:
   model instance; the body is orjson over dicts built from the rows, never model instances.
 
 Where the time goes (1M-node bench graph, depth 10 upstream, ~460 nodes / ~460 edges, PostgreSQL 15 with
-128 MB shared_buffers, so most pages come from the OS cache): the walk ~1.5-2 ms of backend CPU, the node
-rows (one primary-key probe and heap page each) ~2 ms, the edges (one edge-index probe per kept node, the
-heap row of each in-edge, the last level's edges to nodes never kept included) ~2.5 ms, parsing and
-planning ~1 ms (hence the prepared statement, _execute_prepared),
-writing ~900 rows ~1 ms; in Python the driver's decoding of the rows ~1.5 ms, wrapping them well under 0.5 ms.
+128 MB shared_buffers; EXPLAIN (ANALYZE, BUFFERS) finds the pages of repeated reads in shared buffers): the
+walk ~1.5-2 ms of backend CPU, the node rows (one primary-key probe and heap page each, ~4 buffers a node)
+~2 ms, the edges (one probe per kept node of edge_dst_from / edge_src_from, which carry every column the
+answer shows since migration 0006, so no heap row: ~3 instead of ~4 buffers a probe, the probe about half
+as long; the last level's edges to nodes never kept included) ~1.2 ms, parsing and planning ~1 ms (hence
+the prepared statement, _execute_prepared), writing ~900 rows ~1 ms (no ORDER BY: sorting them cost
+~0.5-1 ms more than Python's sort of the edges, see _union); in Python the driver's decoding of the rows
+~1-1.5 ms, wrapping them well under 0.5 ms (lineage() leaves timestamps as text until read, _timestamp).
+Measured and rejected: a covering index for the node rows (it would have to include last_seen and raw_id,
+which every repeated observation updates, so those updates would stop being HOT and write all nine node
+indexes), fetching the node rows with `id = ANY(array)` or in id order (no better than the nested loop),
+rendering timestamps with a `::text` cast instead of to_char (as slow once the fractions need padding).
 Building model instances with every column (the previous lineage()) cost ~4 ms more, the dict(zip())
 bodies ~0.6 ms more.
 
@@ -30,6 +37,7 @@ tests/api/test_api_lineage_body_old_vs_new.py compares the bodies with the previ
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -62,7 +70,7 @@ def _iso(column: str) -> str:
 #   0 tag | 1 sort key: node depth, edge 0, header: how many nodes the walk found | 2 id, header: how many start
 #   nodes exist | 3 kind | 4 source | 5 first_seen / valid_from | 6 last_seen / valid_to | 7 raw_id |
 #   8 src_id | 9 dst_id | 10 source_id | 11 namespace | 12 name | 13 display_name | 14 properties (if asked)
-# Rows are ordered by (tag, sort key, id): the header, the nodes nearest first then by id, the edges by id.
+# _split orders them by (tag, sort key, id): the header, the nodes nearest first then by id, the edges by id.
 NODE_COLUMNS = {"id": 2, "kind": 3, "source": 4, "source_id": 10, "namespace": 11, "name": 12, "display_name": 13,
                 "first_seen": 5, "last_seen": 6, "raw_id": 7, "depth": 1}
 EDGE_COLUMNS = {"id": 2, "kind": 3, "src_id": 8, "dst_id": 9, "source": 4, "valid_from": 5, "valid_to": 6,
@@ -92,8 +100,31 @@ class _Row(tuple):
         return getattr(self, f"{name}_id") if hasattr(self, f"{name}_id") else getattr(self, name)
 
 
+_TIMESTAMPS = ("first_seen", "last_seen", "valid_from", "valid_to")
+_from_iso = dt.datetime.fromisoformat
+
+
+def _timestamp(index: int) -> property:
+    """A timestamp column read as the aware datetime the driver would have made, from PostgreSQL's own text
+    of it when the row carries that (see _columns, "native"), or as is (a datetime, None).
+
+    Why: psycopg2 parses every timestamptz of a result into a datetime as it fetches (with a Python call for
+    its tzinfo each): ~1 ms of this process's CPU for the ~1,400 timestamps of a 460-node answer, whether or
+    not anyone reads them, about 40% of lineage()'s own CPU. The text is the same timestamptz output psycopg2
+    parses (ISO DateStyle, the connection's time zone UTC, as Django sets it), and datetime.fromisoformat
+    reads it into the same value (tzinfo datetime.timezone.utc), in C, only for the values read.
+    tests/lineage/test_lineage_rows_timestamps.py compares with the driver's datetimes."""
+
+    def read(row):
+        value = row[index]
+        return _from_iso(value) if value.__class__ is str else value
+
+    return property(read)
+
+
 def _row_class(name: str, columns: dict[str, int]):
-    attrs = {column: property(itemgetter(index)) for column, index in columns.items()}
+    attrs = {column: _timestamp(index) if column in _TIMESTAMPS else property(itemgetter(index))
+             for column, index in columns.items()}
     return type(name, (_Row,), {"__slots__": (), "__module__": __name__, "pk": property(itemgetter(2)), **attrs})
 
 
@@ -104,11 +135,15 @@ EdgeRow = _row_class("EdgeRow", EDGE_COLUMNS)
 
 def _columns(timestamps: str, properties) -> tuple[list[str], list[str], list[str]]:
     """(header, node, edge) column lists in the layout above. `timestamps`: "text" renders them as the
-    response shows them (_iso), "native" leaves them timestamps (the driver's datetimes). `properties`: False,
+    response shows them (_iso), "native" gives datetimes through the row classes (on PostgreSQL the rows carry
+    the timestamps' own text, read into datetimes by attribute, see _timestamp). `properties`: False,
     True, or the node kinds whose properties to read (NULL for the others, never read from the row)."""
     pg = connection.vendor == "postgresql"
     if timestamps == "text":
         ts, ts_type = _iso, "text"
+    elif pg:
+        # The driver's own input text, parsed only when a row's attribute is read (_timestamp).
+        ts, ts_type = (lambda column: f"{column}::text"), "text"
     else:
         ts, ts_type = (lambda column: column), "timestamptz"
     null = (lambda kind: f"NULL::{kind}") if pg else (lambda kind: "NULL")
@@ -159,12 +194,16 @@ def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
 
 
 def _union(timestamps: str, properties, edge_from: str | None, header: str) -> str:
-    """The answer's three kinds of rows in the one layout, ordered (no edge rows when `edge_from` is None)."""
+    """The answer's three kinds of rows in the one layout (no edge rows when `edge_from` is None), in no promised
+    order: _split orders them. Sorting ~900 rows this wide in PostgreSQL cost ~0.5-1 ms of backend CPU
+    (tuples copied into the sort); in Python the nodes arrive in kept's order already (timsort checks that in
+    one pass) and only the edges need sorting, ~0.1 ms. SQLite's statement keeps its ORDER BY (nothing to
+    gain there; its per-level walk statements are told apart from it by that)."""
     head, node, edge = _columns(timestamps, properties)
     edges = "" if edge_from is None else f" UNION ALL SELECT 2, {', '.join(edge)} {edge_from}"
     return (f"SELECT 0, {header}, {', '.join(head)}"
             f" UNION ALL SELECT 1, {', '.join(node)} FROM kept k JOIN lineage_node n ON n.id = k.id{edges}"
-            " ORDER BY 1, 2, 3")
+            + ("" if connection.vendor == "postgresql" else " ORDER BY 1, 2, 3"))
 
 
 @dataclass
@@ -199,7 +238,8 @@ def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nod
         with connection.cursor() as cur:
             _execute_prepared(cur, sql, params)
             fetched = cur.fetchall()
-        walked, found = fetched[0][1], fetched[0][2]
+        header, nodes, edge_rows = _split(fetched)
+        walked, found = header[1], header[2]
     else:
         pairs = graph._walk_by_level(start_ids, directions, depth, as_of, edge_kinds, node_kinds, max_nodes + 1)
         walked = len(pairs)
@@ -215,13 +255,14 @@ def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nod
         with connection.cursor() as cur:
             cur.execute(sql, [json.dumps(pairs), json.dumps(list(start_ids))] + edge_params)
             fetched = cur.fetchall()
-        found = fetched[0][2]
+        header, nodes, edge_rows = _split(fetched)
+        found = header[2]
         if timestamps != "text":
-            fetched = [fetched[0]] + [_sqlite_datetimes(row) for row in fetched[1:]]
-    nodes, edges = _split(fetched)
+            nodes = [_sqlite_datetimes(row) for row in nodes]
+            edge_rows = [_sqlite_datetimes(row) for row in edge_rows]
     if properties:
         nodes = [row[:PROPERTIES] + (_decoded(row[PROPERTIES]),) for row in nodes]
-    return Rows(nodes=nodes, edges=edges, truncated=walked > max_nodes, found=int(found or 0))
+    return Rows(nodes=nodes, edges=edge_rows, truncated=walked > max_nodes, found=int(found or 0))
 
 
 _PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -271,14 +312,18 @@ def _execute_prepared(cur, sql: str, params: dict) -> None:
         raise
 
 
-def _split(fetched: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    """The node rows and the edge rows of an ordered answer (header first, then nodes, then edges)."""
-    first_edge = len(fetched)
-    for index in range(len(fetched) - 1, 0, -1):
-        if fetched[index][0] != 2:
-            break
-        first_edge = index
-    return fetched[1:first_edge], fetched[first_edge:]
+_NODE_ORDER = itemgetter(1, 2)  # nearest first, then by id
+_EDGE_ORDER = itemgetter(2)  # by id
+
+
+def _split(fetched: list[tuple]) -> tuple[tuple, list[tuple], list[tuple]]:
+    """(header, node rows nearest first then by id, edge rows by id) of an answer in any row order."""
+    header = next(row for row in fetched if row[0] == 0)
+    nodes = [row for row in fetched if row[0] == 1]
+    edges = [row for row in fetched if row[0] == 2]
+    nodes.sort(key=_NODE_ORDER)
+    edges.sort(key=_EDGE_ORDER)
+    return header, nodes, edges
 
 
 def _sqlite_datetimes(row: tuple) -> tuple:

@@ -104,8 +104,11 @@ class Edge(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["dst", "valid_from"], name="edge_dst_from", include=["src", "valid_to", "kind"]),
-            models.Index(fields=["src", "valid_from"], name="edge_src_from", include=["dst", "valid_to", "kind"]),
+            # id, source and raw too (migration 0006): the lineage answer's edge rows come from these index-only.
+            models.Index(fields=["dst", "valid_from"], name="edge_dst_from",
+                         include=["src", "valid_to", "kind", "id", "source", "raw"]),
+            models.Index(fields=["src", "valid_from"], name="edge_src_from",
+                         include=["dst", "valid_to", "kind", "id", "source", "raw"]),
             models.Index(fields=["kind"], name="edge_kind"),
         ]
 
