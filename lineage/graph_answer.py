@@ -19,7 +19,7 @@ Where the time goes (1M-node bench graph, depth 10 upstream, ~460 nodes / ~460 e
 128 MB shared_buffers; EXPLAIN (ANALYZE, BUFFERS) finds the pages of repeated reads in shared buffers): the
 walk ~1.5-2 ms of backend CPU, the node rows (one primary-key probe and heap page each, ~4 buffers a node)
 ~2 ms, the edges (one probe per kept node of edge_dst_from / edge_src_from, which carry every column the
-answer shows since migration 0006, so no heap row: ~3 instead of ~4 buffers a probe, the probe about half
+answer shows since migration 0007, so no heap row: ~3 instead of ~4 buffers a probe, the probe about half
 as long; the last level's edges to nodes never kept included) ~1.2 ms, parsing and planning ~1 ms (hence
 the prepared statement, _execute_prepared), writing ~900 rows ~1 ms (no ORDER BY: sorting them cost
 ~0.5-1 ms more than Python's sort of the edges, see _union); in Python the driver's decoding of the rows

@@ -104,7 +104,7 @@ class Edge(models.Model):
             ),
         ]
         indexes = [
-            # id, source and raw too (migration 0006): the lineage answer's edge rows come from these index-only.
+            # id, source and raw too (migration 0007): the lineage answer's edge rows come from these index-only.
             models.Index(fields=["dst", "valid_from"], name="edge_dst_from",
                          include=["src", "valid_to", "kind", "id", "source", "raw"]),
             models.Index(fields=["src", "valid_from"], name="edge_src_from",

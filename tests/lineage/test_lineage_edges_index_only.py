@@ -1,5 +1,5 @@
 """The lineage answer's edge rows come from an index-only scan of edge_dst_from (upstream) / edge_src_from
-(downstream) once VACUUM has set the visibility map (migration 0006 widened both indexes to every edge column
+(downstream) once VACUUM has set the visibility map (migration 0007 widened both indexes to every edge column
 the answer shows): if the answer ever reads an edge column those indexes lack, the plan falls back to heap
 fetches and this fails. Also checks the per-table autovacuum settings the migration sets."""
 import json

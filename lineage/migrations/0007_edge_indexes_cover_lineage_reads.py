@@ -38,7 +38,7 @@ def _postgresql_only(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lineage', '0005_marquez_indexes'),
+        ('lineage', '0006_job_io'),
     ]
 
     operations = [
