@@ -1136,14 +1136,35 @@ def select_prepared(tag: str, types: list[str], body: str, params: list, sql_pre
     """Rows of a read through a prepared statement (PostgreSQL), `sql_prefix` sent ahead in the same
     round trip (statements without parameters). For the ingest's hot reads outside this module; `rows`:
     the length of its arrays (see _call)."""
-    stmt = _STATEMENTS.get(("select", tag, body))
-    if stmt is None:
-        stmt = _STATEMENTS[("select", tag, body)] = _Statement(("select", tag, body), tag, types, body)
+    stmt = _select_statement(tag, types, body)
     pending: list = []
     sql = _call(stmt, pending, rows=rows)
     with connection.cursor() as cur:
         _run(cur, sql_prefix.replace("%", "%%") + sql, params, pending)
         return cur.fetchall()
+
+
+def select_prepared_after(before: list[tuple[str, list[str], str, list]], tag: str, types: list[str], body: str,
+                          params: list, sql_prefix: str = "", rows: int = 1) -> list[tuple]:
+    """As `select_prepared`, with the prepared statements `before` ((tag, types, body, params) each, their
+    rows not read) run ahead of it in the same round trip: the ingest's row locks ahead of its read, whose
+    snapshot is then taken once they are granted."""
+    pending: list = []
+    sql, values = [], []
+    for before_tag, before_types, before_body, before_params in before:
+        sql.append(_call(_select_statement(before_tag, before_types, before_body), pending, rows=rows))
+        values += before_params
+    sql.append(_call(_select_statement(tag, types, body), pending, rows=rows))
+    with connection.cursor() as cur:
+        _run(cur, sql_prefix.replace("%", "%%") + "; ".join(sql), values + list(params), pending)
+        return cur.fetchall()
+
+
+def _select_statement(tag: str, types: list[str], body: str) -> "_Statement":
+    stmt = _STATEMENTS.get(("select", tag, body))
+    if stmt is None:
+        stmt = _STATEMENTS[("select", tag, body)] = _Statement(("select", tag, body), tag, types, body)
+    return stmt
 
 
 _STATEMENTS: dict = {}

@@ -264,6 +264,22 @@ class Mapper:
         lock = f"SELECT 1 FROM {table} WHERE {where} ORDER BY id FOR UPDATE; "
         return lock + " UNION ALL ".join(parts), list(where_params) + params
 
+    def preload_arrays(self) -> tuple[list, list] | None:
+        """`preload_sql`'s values as arrays for prepared statements of one text whatever their number
+        (lineage.ingest.service._locked_read): the keys' (sources, kinds, source ids), then the input
+        datasets' (namespaces, names) in `_wanted_datasets`' order, the kind and source of versions and
+        the time no version may be after. None as for `preload_sql`."""
+        keys = self.keys()
+        datasets = self._wanted_datasets()
+        if not keys or len(keys) > PRELOAD_MAX_KEYS or len(datasets) > VERSIONS_PER_QUERY:
+            return None
+        ordered = sorted(keys)
+        key_arrays = [[k.source for k in ordered], [k.kind for k in ordered], [k.source_id for k in ordered]]
+        before = self._latest() if datasets else None
+        version_arrays = [[ns for ns, _ in datasets], [name for _, name in datasets],
+                          NodeKind.DATASET_VERSION.value, OL, before]
+        return key_arrays, version_arrays
+
     def take_preload(self, rows) -> list:
         """Take the rows of `preload_sql`'s statement (tag first); returns the `also` rows (tag < 0)."""
         keys = self.keys()
@@ -523,10 +539,35 @@ _ID, _SOURCE_ID, _FIRST_SEEN = (_COLUMNS.index(c) for c in ("id", "source_id", "
 _CONVERTERS: dict[str, list] = {}
 
 
-def row_sql(tag: int, values: dict[str, str], from_sql: str) -> str:
+def row_sql(tag: int | str, values: dict[str, str], from_sql: str) -> str:
     """One UNION ALL branch of `Mapper.preload_sql`'s statement: the tag, then the node table's columns
     (`values` maps a column to its SQL expression; the others are NULL), FROM `from_sql`."""
-    return f"SELECT {int(tag)}, " + ", ".join(values.get(c, "NULL") for c in _COLUMNS) + f" FROM {from_sql}"
+    head = tag if isinstance(tag, str) else f"{int(tag)}::bigint"
+    return f"SELECT {head}, " + ", ".join(values.get(c, "NULL") for c in _COLUMNS) + f" FROM {from_sql}"
+
+
+def preload_statements(also: list[str] = ()) -> tuple[str, str]:
+    """The texts of `preload_arrays`' two prepared statements: the row locks on the nodes named by $1–$3
+    (in id order, as load_nodes(lock=True) takes them), and the read of those nodes (tag 0) and of the
+    newest VERSION_WINDOW versions (tag 1 + the dataset's index) of each input dataset named by $4/$5 of
+    kind $6 and source $7 first seen at or before $8 — one LIMIT probe of the composite index per dataset
+    (migration lineage 0003), as `_versions_sql` reads them — then the caller's `also` branches (built
+    with `row_sql`, parameters from $9 on). Sent in one round trip, the read's snapshot is taken once the
+    locks are granted (READ COMMITTED), as `preload_sql`'s."""
+    table = connection.ops.quote_name(Node._meta.db_table)
+    keys = (f"unnest($1::text[], $2::text[], $3::text[]) AS k(source, kind, source_id) JOIN {table} n "
+            f"ON n.source = k.source AND n.kind = k.kind AND n.source_id = k.source_id")
+    lock = f"SELECT 1 FROM {keys} ORDER BY n.id FOR UPDATE OF n"
+    parts = [row_sql(0, {column: f"n.{connection.ops.quote_name(column)}" for column in _COLUMNS}, keys),
+             # the tag is a bigint expression here: the UNION's first column is one then, in every branch
+             row_sql("d.i", {"id": "v.id", "source_id": "v.source_id", "first_seen": "v.first_seen"},
+                     f"unnest($4::text[], $5::text[]) WITH ORDINALITY AS d(namespace, name, i) CROSS JOIN LATERAL "
+                     f"(SELECT id, source_id, first_seen FROM {table} x WHERE x.namespace = d.namespace "
+                     f"AND x.name = d.name AND x.kind = $6::text AND x.source = $7::text "
+                     f"AND x.first_seen <= $8::timestamptz ORDER BY x.first_seen DESC, x.id DESC "
+                     f"LIMIT {VERSION_WINDOW}) v"),
+             *also]
+    return lock, " UNION ALL ".join(parts)
 
 
 def _converters() -> list:
