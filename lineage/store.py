@@ -1025,13 +1025,15 @@ class _Statement:
     single phase runs, 3.9–4.1 ms with generic plans for all against 4.4–4.8 with auto for the reads
     and updates — generic plans made on young tables are kept fresh by _call's schedule."""
 
-    __slots__ = ("key", "tag", "types", "body", "args")
+    __slots__ = ("key", "tag", "types", "body", "args", "type_list")
 
     def __init__(self, key, tag: str, types: list[str], body: str):
         self.key, self.tag, self.types, self.body = key, tag, types, body
         # psycopg2 fills the %s with literals (ARRAY[…], '{}' when empty); the cast types each argument,
-        # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one).
-        self.args = ", ".join(f"%s::{t}" for t in types)
+        # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one). Without parameters, no
+        # parentheses: PostgreSQL refuses empty ones after PREPARE and EXECUTE names.
+        self.args = f"({', '.join(f'%s::{t}' for t in types)})" if types else ""
+        self.type_list = f"({', '.join(types)})" if types else ""
 
 
 class _ConnectionStatements:
@@ -1104,7 +1106,7 @@ def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
         uses = state.uses[stmt.key] = state.uses[stmt.key] + 1
         due = state.replan.get(stmt.key, 8)
         if uses < due:
-            return f"{head}EXECUTE {name}({stmt.args})"
+            return f"{head}EXECUTE {name}{stmt.args}"
         # A generic plan is made once, for the tables as they were then, and PostgreSQL makes it again
         # only when their statistics change (ANALYZE, autovacuum). A plan made on a young table (a
         # sequential scan of its few pages) would otherwise serve it grown a thousandfold where
@@ -1116,7 +1118,7 @@ def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
     state.serial += 1
     name = f"ll_{stmt.tag}_{state.serial}"
     pending.append((stmt.key, name))
-    return f"{head}PREPARE {name}({', '.join(stmt.types)}) AS {stmt.body}; EXECUTE {name}({stmt.args})"
+    return f"{head}PREPARE {name}{stmt.type_list} AS {stmt.body}; EXECUTE {name}{stmt.args}"
 
 
 def _run(cur, sql: str, params, pending: list, db=None):

@@ -75,7 +75,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models.base import ModelState
 
 from lineage.ingest.events import DatasetRef, ParsedEvent
@@ -269,7 +269,7 @@ class Mapper:
         (lineage.ingest.service._locked_read): the keys' (sources, kinds, source ids), then the input
         datasets' (namespaces, names) in `_wanted_datasets`' order, the kind and source of versions and
         the time no version may be after. None as for `preload_sql`."""
-        keys = self.keys()
+        keys = self._preload_keys = self.keys()
         datasets = self._wanted_datasets()
         if not keys or len(keys) > PRELOAD_MAX_KEYS or len(datasets) > VERSIONS_PER_QUERY:
             return None
@@ -282,12 +282,13 @@ class Mapper:
 
     def take_preload(self, rows) -> list:
         """Take the rows of `preload_sql`'s statement (tag first); returns the `also` rows (tag < 0)."""
-        keys = self.keys()
+        keys = self.__dict__.pop("_preload_keys", None) or self.keys()  # as preload_arrays found them
         found: dict[NodeKey, Node] = {}
         datasets = self._wanted_datasets()
         versions, others = [], []
         converters = _converters()
         alias = connection.alias
+        db = connections[alias]  # resolved once: the proxy looks the thread's connection up per attribute
         new = Node.__new__
         for row in rows:
             tag = row[0]
@@ -295,7 +296,7 @@ class Mapper:
                 values = list(row[1:])
                 for i, convs in converters:
                     for conv in convs:
-                        values[i] = conv(values[i], _FIELDS[i], connection)
+                        values[i] = conv(values[i], _FIELDS[i], db)
                 # What Node.from_db leaves, without Model.__init__'s per-field descriptor work (a third of a
                 # millisecond per event, with the row locks held): as lineage.store._instances does.
                 node = new(Node)

@@ -409,21 +409,30 @@ def _locked_read_prepared(mapper: Mapper, wanted: list[str], table: str, sql_pre
     of `preload_sql` differed per event, so PostgreSQL parsed, analysed and planned it on every POST
     (0.4–1.1 ms with the row locks held). The digests are probed one by one through the unique index
     (OFFSET 0 keeps the planner from merging the subquery), as `_known_digests` does."""
-    from lineage.ingest.mapping import preload_statements, row_sql
-
     arrays = mapper.preload_arrays()
     if arrays is None:
         return None
     key_arrays, version_arrays = arrays
-    also = [row_sql(-1, {"source_id": "x.digest"},
-                    f"unnest($9::text[]) AS w(digest) CROSS JOIN LATERAL "
-                    f"(SELECT digest FROM {table} x WHERE x.digest = w.digest OFFSET 0) x"),
-            row_sql(-2, {"id": store.sequence_next(RawRecord)}, "generate_series(1, $10::integer)")]
-    lock_body, read_body = preload_statements(also)
+    lock_body, read_body = _LOCKED_READ_TEXTS.get(table) or _locked_read_texts(table)
     return store.select_prepared_after(
         [("locked_nodes", ["text[]"] * 3, lock_body, key_arrays)],
         "locked_read", ["text[]"] * 3 + ["text[]", "text[]", "text", "text", "timestamptz", "text[]", "integer"],
         read_body, key_arrays + version_arrays + [wanted, len(wanted)], sql_prefix)
+
+
+_LOCKED_READ_TEXTS: dict[str, tuple[str, str]] = {}
+
+
+def _locked_read_texts(table: str) -> tuple[str, str]:
+    """The two statement texts of `_locked_read_prepared`, built once per process (they name only tables)."""
+    from lineage.ingest.mapping import preload_statements, row_sql
+
+    also = [row_sql(-1, {"source_id": "x.digest"},
+                    f"unnest($9::text[]) AS w(digest) CROSS JOIN LATERAL "
+                    f"(SELECT digest FROM {table} x WHERE x.digest = w.digest OFFSET 0) x"),
+            row_sql(-2, {"id": store.sequence_next(RawRecord)}, "generate_series(1, $10::integer)")]
+    texts = _LOCKED_READ_TEXTS[table] = preload_statements(also)
+    return texts
 
 
 def _take_locked_read(mapper: Mapper, rows: list) -> tuple[set[str], list[int]]:

@@ -33,6 +33,12 @@ def _round_trips(monkeypatch, body) -> list[tuple[str, bool]]:
     return sent
 
 
+def _prepared_bodies(names: list[str]) -> dict[str, str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT name, statement FROM pg_prepared_statements WHERE name = ANY(%s)", [names])
+        return dict(cur.fetchall())
+
+
 def test_begin_rides_with_the_locking_read_and_commit_with_the_audit_insert(transactional_db, monkeypatch):
     service.ingest_event(run_event("rt-0", "rt-job", inputs=["rt-in"], outputs=["rt-out"]))  # nodes exist
     sent = _round_trips(monkeypatch, run_event("rt-1", "rt-job", inputs=["rt-in"], outputs=["rt-out"],
@@ -47,15 +53,16 @@ def test_begin_rides_with_the_locking_read_and_commit_with_the_audit_insert(tran
     # prepared by the first ingest and are only executed now)
     executed = re.findall(r"EXECUTE (ll_\w+)\(", first)
     assert [name.rsplit("_", 1)[0] for name in executed] == ["ll_locked_nodes", "ll_locked_read"], first
-    with connection.cursor() as cur:
-        cur.execute("SELECT name, statement FROM pg_prepared_statements WHERE name = ANY(%s)", [executed])
-        bodies = dict(cur.fetchall())
+    bodies = _prepared_bodies(executed)
     assert "FOR UPDATE" in bodies[executed[0]] and "ingest_ingestedevent" in bodies[executed[1]]
     assert "$1" in bodies[executed[0]]  # parameters, not literal values: one text whatever the event
     commits = [i for i, sql in enumerate(statements) if "COMMIT" in sql]
     assert len(commits) == 1
     last = statements[commits[0]]
-    assert "INSERT INTO audit_auditentry" in last
+    # the audit entry's INSERT (prepared by the first ingest) rides with the COMMIT
+    inserts = re.findall(r"EXECUTE (ll_ins_audit_\d+)\(", last.split("COMMIT")[0])
+    assert len(inserts) == 1, last
+    assert "INSERT INTO audit_auditentry" in _prepared_bodies(inserts)[inserts[0]]
     # the wait for the WAL flush rides after the COMMIT, outside the transaction, in the same round trip
     assert last.rstrip().endswith("COMMIT; " + service.DURABILITY_SQL)
     assert commits[0] == len(statements) - 1
