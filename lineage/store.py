@@ -1172,7 +1172,21 @@ def _select_statement(tag: str, types: list[str], body: str) -> "_Statement":
 _STATEMENTS: dict = {}
 
 
+_INSERT_BY_LIST: dict = {}
+
+
 def _insert_statement(model, fields: list, returning: bool = False) -> _Statement:
+    # By the identity of the field list first (the plans' lists live as long as the process): building the
+    # key from the field names cost more than the rest of the lookup, four times per event.
+    known = _INSERT_BY_LIST.get((id(fields), returning))
+    if known is not None and known[0] is fields:
+        return known[1]
+    stmt = _insert_statement_by_names(model, fields, returning)
+    _INSERT_BY_LIST[(id(fields), returning)] = (fields, stmt)
+    return stmt
+
+
+def _insert_statement_by_names(model, fields: list, returning: bool) -> _Statement:
     key = ("insert", model, tuple(f.attname for f in fields), returning)
     stmt = _STATEMENTS.get(key)
     if stmt is None:

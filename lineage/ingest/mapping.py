@@ -370,10 +370,15 @@ class Mapper:
         if key not in self.nodes and key.source_id in self.version_ids:
             # Only an edge's end: the store needs its id, never its properties (not read, not locked).
             pk, (ns, name), first_seen = self.version_ids[key.source_id]
-            self.nodes[key] = Node.from_db(
-                connection.alias, ["id", "source", "kind", "source_id", "namespace", "name", "first_seen"],
-                [pk, OL, NodeKind.DATASET_VERSION.value, key.source_id, ns, name, _as_datetime(first_seen)],
-            )
+            # What Node.from_db gives for these fields (the others deferred: read from the database if
+            # ever asked for), without Model.__init__, as take_preload builds its nodes.
+            node = Node.__new__(Node)
+            node.__dict__.update(id=pk, source=OL, kind=NodeKind.DATASET_VERSION.value, source_id=key.source_id,
+                                 namespace=ns, name=name, first_seen=_as_datetime(first_seen))
+            state = ModelState()
+            state.adding, state.db = False, connection.alias
+            node._state = state
+            self.nodes[key] = node
         return key
 
     # -- mapping --------------------------------------------------------------------------------------
@@ -572,11 +577,15 @@ def preload_statements(also: list[str] = ()) -> tuple[str, str]:
 
 
 def _converters() -> list:
-    """(column index, the field's database converters) for the columns that have any, per vendor."""
+    """(column index, the field's database converters) for the columns that have any, per vendor; JSON
+    read through orjson where it gives the same values (lineage.store._json_from_db), as the store's own
+    reads of nodes do."""
     if connection.vendor not in _CONVERTERS:
+        from lineage.store import _json_from_db, _plain_json
+
         table = Node._meta.db_table
         _CONVERTERS[connection.vendor] = [
-            (i, convs) for i, f in enumerate(_FIELDS)
+            (i, tuple(_json_from_db if _plain_json(f, conv) else conv for conv in convs)) for i, f in enumerate(_FIELDS)
             if (convs := tuple(connection.ops.get_db_converters(f.get_col(table)) + f.get_db_converters(connection)))]
     return _CONVERTERS[connection.vendor]
 
