@@ -103,8 +103,8 @@ def _insert_sql(rows: list[tuple]) -> str:
             f"SELECT * FROM unnest({', '.join(f'${i + 1}' for i in range(len(_COLUMNS)))})")
     pending: list = []
     sql = store._call(store._select_statement("ins_audit", types, body), pending, rows=len(rows))
-    with connection.cursor() as cur:
-        text = cur.cursor.mogrify(sql, [list(column) for column in zip(*rows)]).decode()
+    with connection.connection.cursor() as cur:  # psycopg2's own: only its mogrify is needed here
+        text = cur.mogrify(sql, [list(column) for column in zip(*rows)]).decode()
     if pending:
         state = store._statements()
         if len(connection.atomic_blocks) > 1:  # not committed by the recorder's own atomic, before it runs
