@@ -556,8 +556,9 @@ def preload_statements(also: list[str] = ()) -> tuple[str, str]:
     """The texts of `preload_arrays`' two prepared statements: the row locks on the nodes named by $1–$3
     (in id order, as load_nodes(lock=True) takes them), and the read of those nodes (tag 0) and of the
     newest VERSION_WINDOW versions (tag 1 + the dataset's index) of each input dataset named by $4/$5 of
-    kind $6 and source $7 first seen at or before $8 — one LIMIT probe of the composite index per dataset
-    (migration lineage 0003), as `_versions_sql` reads them — then the caller's `also` branches (built
+    kind $6 and source $7 first seen at or before $8 — per dataset, a probe of an index on its name (the
+    planner's pick, as for `_versions_sql`' literal text; either reads the dataset's versions up to that
+    time and sorts them) — then the caller's `also` branches (built
     with `row_sql`, parameters from $9 on). Sent in one round trip, the read's snapshot is taken once the
     locks are granted (READ COMMITTED), as `preload_sql`'s."""
     table = connection.ops.quote_name(Node._meta.db_table)

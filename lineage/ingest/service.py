@@ -22,8 +22,9 @@ through the WAL fsync (about 6 ms on this machine's disk) — so concurrent inge
 fsync each, whatever the number of workers. The ingest transaction therefore commits with
 `synchronous_commit = off` (locks released as soon as the commit record is in the WAL buffers) and only
 then, with no lock held, waits for the WAL to reach the disk (`DURABILITY_SQL`, sent after the COMMIT in
-the same round trip) before the caller answers. A producer is told "stored" only once the event is durable, exactly as before; what changes is
-that concurrent requests share fsyncs (group commit) instead of queueing for one each. A crash before
+the same round trip) before the caller answers. A producer is told "stored" only once the event is
+durable, exactly as before; what changes is that concurrent requests share fsyncs (group commit) instead
+of queueing for one each. A crash before
 the flush loses that transaction and every later one (the WAL is sequential), so the audit chain never
 has a hole; the unacknowledged producer retries, and a repeat is a no-op. Inside a caller's transaction
 (the tests, a harvest) nothing of this applies: the caller's COMMIT decides.
@@ -195,9 +196,10 @@ def _begin_with_first_statement(tx: _Transaction, begin: str):
     `begin` is put in front of the first statement the block sends, and COMMIT, with `tx.held` before it,
     ends the block in one round trip — with `DURABILITY_SQL` after the COMMIT when `tx.durable`. On an
     error the transaction is rolled back here (psycopg2's rollback, which Django's atomic calls, does
-    nothing in autocommit mode). An error of the COMMIT's round trip leaves it unknown whether the COMMIT
-    took effect (a lost connection did so before the wait rode with it): the caller's retry then finds the
-    event stored and answers it as a duplicate, as it would have."""
+    nothing in autocommit mode). An error of the COMMIT's round trip (now also one of the wait after it)
+    leaves it unknown whether the COMMIT took effect, as a connection lost during a COMMIT always did:
+    the producer is answered with an error, and if it sends the event again, that finds it stored and
+    answers "duplicate"."""
     raw = connection.connection
     raw.autocommit = True
     begun = False
