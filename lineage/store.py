@@ -1028,13 +1028,15 @@ class _Statement:
     single phase runs, 3.9–4.1 ms with generic plans for all against 4.4–4.8 with auto for the reads
     and updates — generic plans made on young tables are kept fresh by _call's schedule."""
 
-    __slots__ = ("key", "tag", "types", "body", "args")
+    __slots__ = ("key", "tag", "types", "body", "args", "type_list")
 
     def __init__(self, key, tag: str, types: list[str], body: str):
         self.key, self.tag, self.types, self.body = key, tag, types, body
         # psycopg2 fills the %s with literals (ARRAY[…], '{}' when empty); the cast types each argument,
-        # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one).
-        self.args = ", ".join(f"%s::{t}" for t in types)
+        # whatever psycopg2 made of it (an all-NULL ARRAY, an empty one). Without parameters, no
+        # parentheses: PostgreSQL refuses empty ones after PREPARE and EXECUTE names.
+        self.args = f"({', '.join(f'%s::{t}' for t in types)})" if types else ""
+        self.type_list = f"({', '.join(types)})" if types else ""
 
 
 class _ConnectionStatements:
@@ -1107,7 +1109,7 @@ def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
         uses = state.uses[stmt.key] = state.uses[stmt.key] + 1
         due = state.replan.get(stmt.key, 8)
         if uses < due:
-            return f"{head}EXECUTE {name}({stmt.args})"
+            return f"{head}EXECUTE {name}{stmt.args}"
         # A generic plan is made once, for the tables as they were then, and PostgreSQL makes it again
         # only when their statistics change (ANALYZE, autovacuum). A plan made on a young table (a
         # sequential scan of its few pages) would otherwise serve it grown a thousandfold where
@@ -1119,7 +1121,7 @@ def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
     state.serial += 1
     name = f"ll_{stmt.tag}_{state.serial}"
     pending.append((stmt.key, name))
-    return f"{head}PREPARE {name}({', '.join(stmt.types)}) AS {stmt.body}; EXECUTE {name}({stmt.args})"
+    return f"{head}PREPARE {name}{stmt.type_list} AS {stmt.body}; EXECUTE {name}{stmt.args}"
 
 
 def _run(cur, sql: str, params, pending: list, db=None):
@@ -1139,9 +1141,7 @@ def select_prepared(tag: str, types: list[str], body: str, params: list, sql_pre
     """Rows of a read through a prepared statement (PostgreSQL), `sql_prefix` sent ahead in the same
     round trip (statements without parameters). For the ingest's hot reads outside this module; `rows`:
     the length of its arrays (see _call)."""
-    stmt = _STATEMENTS.get(("select", tag, body))
-    if stmt is None:
-        stmt = _STATEMENTS[("select", tag, body)] = _Statement(("select", tag, body), tag, types, body)
+    stmt = _select_statement(tag, types, body)
     pending: list = []
     sql = _call(stmt, pending, rows=rows)
     with connection.cursor() as cur:
@@ -1149,10 +1149,47 @@ def select_prepared(tag: str, types: list[str], body: str, params: list, sql_pre
         return cur.fetchall()
 
 
+def select_prepared_after(before: list[tuple[str, list[str], str, list]], tag: str, types: list[str], body: str,
+                          params: list, sql_prefix: str = "", rows: int = 1) -> list[tuple]:
+    """As `select_prepared`, with the prepared statements `before` ((tag, types, body, params) each, their
+    rows not read) run ahead of it in the same round trip: the ingest's row locks ahead of its read, whose
+    snapshot is then taken once they are granted."""
+    pending: list = []
+    sql, values = [], []
+    for before_tag, before_types, before_body, before_params in before:
+        sql.append(_call(_select_statement(before_tag, before_types, before_body), pending, rows=rows))
+        values += before_params
+    sql.append(_call(_select_statement(tag, types, body), pending, rows=rows))
+    with connection.cursor() as cur:
+        _run(cur, sql_prefix.replace("%", "%%") + "; ".join(sql), values + list(params), pending)
+        return cur.fetchall()
+
+
+def _select_statement(tag: str, types: list[str], body: str) -> "_Statement":
+    stmt = _STATEMENTS.get(("select", tag, body))
+    if stmt is None:
+        stmt = _STATEMENTS[("select", tag, body)] = _Statement(("select", tag, body), tag, types, body)
+    return stmt
+
+
 _STATEMENTS: dict = {}
 
 
+_INSERT_BY_LIST: dict = {}
+
+
 def _insert_statement(model, fields: list, returning: bool = False) -> _Statement:
+    # By the identity of the field list first (the plans' lists live as long as the process): building the
+    # key from the field names cost more than the rest of the lookup, four times per event.
+    known = _INSERT_BY_LIST.get((id(fields), returning))
+    if known is not None and known[0] is fields:
+        return known[1]
+    stmt = _insert_statement_by_names(model, fields, returning)
+    _INSERT_BY_LIST[(id(fields), returning)] = (fields, stmt)
+    return stmt
+
+
+def _insert_statement_by_names(model, fields: list, returning: bool) -> _Statement:
     key = ("insert", model, tuple(f.attname for f in fields), returning)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
@@ -1227,14 +1264,16 @@ def _json_text(value) -> str:
     """A JSON field's value as the text Django's JSONField would send (json.dumps), for the jsonb the
     database makes of it: orjson writes the same jsonb (numbers in another notation at most, which jsonb
     reads to the same numeric) at a fraction of the cost. What orjson refuses (a non-str key, an integer
-    beyond 64 bits, a datetime, which json refuses too) and any text holding `null` (orjson writes NaN and
-    Infinity as null where json writes NaN, which PostgreSQL refuses) take json's way, so the outcome is
-    json's in every case."""
+    beyond 64 bits, a datetime, which json refuses too) take json's way, and so does a text holding `null`
+    that does not read back as the value: orjson writes NaN and Infinity as null where json writes NaN,
+    which PostgreSQL refuses — a NaN or an infinity reads back as None, which equals neither. (Reading the
+    text back costs a fifth of json.dumps; most properties hold a None somewhere, an OpenLineage run's
+    `parent` for one, and took json's way every time.) So the outcome is json's in every case."""
     try:
         data = orjson.dumps(value, option=_ORJSON_STRICT)
     except (orjson.JSONEncodeError, TypeError):
         return json.dumps(value)
-    if b"null" in data:
+    if b"null" in data and orjson.loads(data) != value:
         return json.dumps(value)
     return data.decode()
 

@@ -20,8 +20,9 @@ the next writer starts its transaction while this one's flush is under way (conc
 one fsync), and this group's producers are answered only once the wait is over. Holding the role
 through the flush had 8 concurrent clients using about half of 2 cores. The writer may hand the role on
 earlier still (`hand_on`): the ingest does once all that is left of its transaction is the round trip
-that carries its last INSERT and the COMMIT (the next writer's transaction then waits at the database
-for the row locks it shares with this one, and for nothing else).
+that carries its last INSERT, the COMMIT and, after it, the wait for the WAL flush (the next writer's
+transaction then waits at the database for the row locks it shares with this one, and for nothing
+else), so its `write` returns nothing left to do.
 
 Only the threads of one process can share a group (gunicorn's gthread worker, Django's threaded live
 server); a sync worker serves one request at a time, and each of its groups is a group of one.

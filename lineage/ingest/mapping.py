@@ -75,7 +75,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models.base import ModelState
 
 from lineage.ingest.events import DatasetRef, ParsedEvent
@@ -264,14 +264,31 @@ class Mapper:
         lock = f"SELECT 1 FROM {table} WHERE {where} ORDER BY id FOR UPDATE; "
         return lock + " UNION ALL ".join(parts), list(where_params) + params
 
+    def preload_arrays(self) -> tuple[list, list] | None:
+        """`preload_sql`'s values as arrays for prepared statements of one text whatever their number
+        (lineage.ingest.service._locked_read): the keys' (sources, kinds, source ids), then the input
+        datasets' (namespaces, names) in `_wanted_datasets`' order, the kind and source of versions and
+        the time no version may be after. None as for `preload_sql`."""
+        keys = self._preload_keys = self.keys()
+        datasets = self._wanted_datasets()
+        if not keys or len(keys) > PRELOAD_MAX_KEYS or len(datasets) > VERSIONS_PER_QUERY:
+            return None
+        ordered = sorted(keys)
+        key_arrays = [[k.source for k in ordered], [k.kind for k in ordered], [k.source_id for k in ordered]]
+        before = self._latest() if datasets else None
+        version_arrays = [[ns for ns, _ in datasets], [name for _, name in datasets],
+                          NodeKind.DATASET_VERSION.value, OL, before]
+        return key_arrays, version_arrays
+
     def take_preload(self, rows) -> list:
         """Take the rows of `preload_sql`'s statement (tag first); returns the `also` rows (tag < 0)."""
-        keys = self.keys()
+        keys = self.__dict__.pop("_preload_keys", None) or self.keys()  # as preload_arrays found them
         found: dict[NodeKey, Node] = {}
         datasets = self._wanted_datasets()
         versions, others = [], []
         converters = _converters()
         alias = connection.alias
+        db = connections[alias]  # resolved once: the proxy looks the thread's connection up per attribute
         new = Node.__new__
         for row in rows:
             tag = row[0]
@@ -279,7 +296,7 @@ class Mapper:
                 values = list(row[1:])
                 for i, convs in converters:
                     for conv in convs:
-                        values[i] = conv(values[i], _FIELDS[i], connection)
+                        values[i] = conv(values[i], _FIELDS[i], db)
                 # What Node.from_db leaves, without Model.__init__'s per-field descriptor work (a third of a
                 # millisecond per event, with the row locks held): as lineage.store._instances does.
                 node = new(Node)
@@ -353,10 +370,15 @@ class Mapper:
         if key not in self.nodes and key.source_id in self.version_ids:
             # Only an edge's end: the store needs its id, never its properties (not read, not locked).
             pk, (ns, name), first_seen = self.version_ids[key.source_id]
-            self.nodes[key] = Node.from_db(
-                connection.alias, ["id", "source", "kind", "source_id", "namespace", "name", "first_seen"],
-                [pk, OL, NodeKind.DATASET_VERSION.value, key.source_id, ns, name, _as_datetime(first_seen)],
-            )
+            # What Node.from_db gives for these fields (the others deferred: read from the database if
+            # ever asked for), without Model.__init__, as take_preload builds its nodes.
+            node = Node.__new__(Node)
+            node.__dict__.update(id=pk, source=OL, kind=NodeKind.DATASET_VERSION.value, source_id=key.source_id,
+                                 namespace=ns, name=name, first_seen=_as_datetime(first_seen))
+            state = ModelState()
+            state.adding, state.db = False, connection.alias
+            node._state = state
+            self.nodes[key] = node
         return key
 
     # -- mapping --------------------------------------------------------------------------------------
@@ -523,18 +545,48 @@ _ID, _SOURCE_ID, _FIRST_SEEN = (_COLUMNS.index(c) for c in ("id", "source_id", "
 _CONVERTERS: dict[str, list] = {}
 
 
-def row_sql(tag: int, values: dict[str, str], from_sql: str) -> str:
+def row_sql(tag: int | str, values: dict[str, str], from_sql: str) -> str:
     """One UNION ALL branch of `Mapper.preload_sql`'s statement: the tag, then the node table's columns
     (`values` maps a column to its SQL expression; the others are NULL), FROM `from_sql`."""
-    return f"SELECT {int(tag)}, " + ", ".join(values.get(c, "NULL") for c in _COLUMNS) + f" FROM {from_sql}"
+    head = tag if isinstance(tag, str) else f"{int(tag)}::bigint"
+    return f"SELECT {head}, " + ", ".join(values.get(c, "NULL") for c in _COLUMNS) + f" FROM {from_sql}"
+
+
+def preload_statements(also: list[str] = ()) -> tuple[str, str]:
+    """The texts of `preload_arrays`' two prepared statements: the row locks on the nodes named by $1–$3
+    (in id order, as load_nodes(lock=True) takes them), and the read of those nodes (tag 0) and of the
+    newest VERSION_WINDOW versions (tag 1 + the dataset's index) of each input dataset named by $4/$5 of
+    kind $6 and source $7 first seen at or before $8 — per dataset, a probe of an index on its name (the
+    planner's pick, as for `_versions_sql`' literal text; either reads the dataset's versions up to that
+    time and sorts them) — then the caller's `also` branches (built
+    with `row_sql`, parameters from $9 on). Sent in one round trip, the read's snapshot is taken once the
+    locks are granted (READ COMMITTED), as `preload_sql`'s."""
+    table = connection.ops.quote_name(Node._meta.db_table)
+    keys = (f"unnest($1::text[], $2::text[], $3::text[]) AS k(source, kind, source_id) JOIN {table} n "
+            f"ON n.source = k.source AND n.kind = k.kind AND n.source_id = k.source_id")
+    lock = f"SELECT 1 FROM {keys} ORDER BY n.id FOR UPDATE OF n"
+    parts = [row_sql(0, {column: f"n.{connection.ops.quote_name(column)}" for column in _COLUMNS}, keys),
+             # the tag is a bigint expression here: the UNION's first column is one then, in every branch
+             row_sql("d.i", {"id": "v.id", "source_id": "v.source_id", "first_seen": "v.first_seen"},
+                     f"unnest($4::text[], $5::text[]) WITH ORDINALITY AS d(namespace, name, i) CROSS JOIN LATERAL "
+                     f"(SELECT id, source_id, first_seen FROM {table} x WHERE x.namespace = d.namespace "
+                     f"AND x.name = d.name AND x.kind = $6::text AND x.source = $7::text "
+                     f"AND x.first_seen <= $8::timestamptz ORDER BY x.first_seen DESC, x.id DESC "
+                     f"LIMIT {VERSION_WINDOW}) v"),
+             *also]
+    return lock, " UNION ALL ".join(parts)
 
 
 def _converters() -> list:
-    """(column index, the field's database converters) for the columns that have any, per vendor."""
+    """(column index, the field's database converters) for the columns that have any, per vendor; JSON
+    read through orjson where it gives the same values (lineage.store._json_from_db), as the store's own
+    reads of nodes do."""
     if connection.vendor not in _CONVERTERS:
+        from lineage.store import _json_from_db, _plain_json
+
         table = Node._meta.db_table
         _CONVERTERS[connection.vendor] = [
-            (i, convs) for i, f in enumerate(_FIELDS)
+            (i, tuple(_json_from_db if _plain_json(f, conv) else conv for conv in convs)) for i, f in enumerate(_FIELDS)
             if (convs := tuple(connection.ops.get_db_converters(f.get_col(table)) + f.get_db_converters(connection)))]
     return _CONVERTERS[connection.vendor]
 

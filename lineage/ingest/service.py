@@ -21,9 +21,10 @@ row locks on the nodes an event touches are held until COMMIT, and a synchronous
 through the WAL fsync (about 6 ms on this machine's disk) — so concurrent ingests queued behind one
 fsync each, whatever the number of workers. The ingest transaction therefore commits with
 `synchronous_commit = off` (locks released as soon as the commit record is in the WAL buffers) and only
-then, with no lock held, waits for the WAL to reach the disk (`_wait_for_durability`) before the caller
-answers. A producer is told "stored" only once the event is durable, exactly as before; what changes is
-that concurrent requests share fsyncs (group commit) instead of queueing for one each. A crash before
+then, with no lock held, waits for the WAL to reach the disk (`DURABILITY_SQL`, sent after the COMMIT in
+the same round trip) before the caller answers. A producer is told "stored" only once the event is
+durable, exactly as before; what changes is that concurrent requests share fsyncs (group commit) instead
+of queueing for one each. A crash before
 the flush loses that transaction and every later one (the WAL is sequential), so the audit chain never
 has a hole; the unacknowledged producer retries, and a repeat is a no-op. Inside a caller's transaction
 (the tests, a harvest) nothing of this applies: the caller's COMMIT decides.
@@ -33,8 +34,8 @@ held through, so a single POST's transaction is four or five: BEGIN, SET LOCAL, 
 read the mapping needs (nodes, input versions, the duplicate check, raw record ids) in the first
 (`_locked_read`); the writes whose ids are needed, or the open edges, in the next; the writes held so far
 with the audit chain's lock in the next; the audit entries' INSERT with the COMMIT in the last
-(`_unit_of_work`). The wait for the WAL flush follows, outside the transaction and after the group
-writer's role was handed on.
+(`_unit_of_work`), and in that same round trip, after the COMMIT, the wait for the WAL flush — outside the
+transaction, and sent after the group writer's role was handed on.
 """
 from __future__ import annotations
 
@@ -153,18 +154,21 @@ def _ingested_row(p: Prepared, raw, user, ctx, now) -> _IngestedRow:
 class _Transaction:
     """What an ingest transaction's body hands to its end: `held`, SQL the COMMIT carries (the audit
     entries' INSERT, governance.audit.recorder's `held`); None where the transaction ends the usual way
-    (SQLite, inside a caller's transaction)."""
+    (SQLite, inside a caller's transaction). `durable`: the COMMIT's round trip waits for the WAL flush
+    after it (`DURABILITY_SQL`)."""
 
-    def __init__(self, explicit: bool):
+    def __init__(self, explicit: bool, durable: bool = False):
         self.held: list[str] | None = [] if explicit else None
+        self.durable = durable
 
 
 @contextmanager
-def _unit_of_work(flushes: list | None = None):
+def _unit_of_work():
     """One ingest transaction; on PostgreSQL, when it is the outermost one, committed without holding
-    its locks through the WAL flush and made durable right after (see the module docstring) — or, given
-    `flushes`, with the wait for durability appended there for the caller to run once it has handed on
-    what it holds (the group commit's writer role).
+    its locks through the WAL flush and made durable right after (see the module docstring), in the same
+    round trip as the COMMIT: `DURABILITY_SQL` follows it in that text, so the wait costs no round trip of
+    its own, and the group commit's writer role is handed on before that round trip is sent (see
+    `_begin_with_first_statement`), so the next group's transaction starts beside this one's flush.
 
     On PostgreSQL, when it is the outermost one, BEGIN rides with the transaction's first statement and
     COMMIT with its last writes (`_Transaction.held`): psycopg2 would send each in a round trip of its
@@ -176,18 +180,13 @@ def _unit_of_work(flushes: list | None = None):
     Yields the `_Transaction`."""
     explicit = connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
     deferred = explicit and _can_flush()
-    tx = _Transaction(explicit)
+    tx = _Transaction(explicit, durable=deferred)
     with transaction.atomic():
         if explicit:
             with _begin_with_first_statement(tx, "BEGIN; SET LOCAL synchronous_commit TO OFF; " if deferred else "BEGIN; "):
                 yield tx
         else:
             yield tx
-    if deferred:
-        if flushes is None:
-            _wait_for_durability()
-        else:
-            flushes.append(_wait_for_durability)
 
 
 @contextmanager
@@ -195,8 +194,12 @@ def _begin_with_first_statement(tx: _Transaction, begin: str):
     """Inside Django's outermost atomic block (which keeps its bookkeeping: nested atomic blocks, error
     marking, on_commit hooks): psycopg2 is put in autocommit mode, so that it sends no BEGIN of its own;
     `begin` is put in front of the first statement the block sends, and COMMIT, with `tx.held` before it,
-    ends the block in one round trip. On an error the transaction is rolled back here (psycopg2's
-    rollback, which Django's atomic calls, does nothing in autocommit mode)."""
+    ends the block in one round trip — with `DURABILITY_SQL` after the COMMIT when `tx.durable`. On an
+    error the transaction is rolled back here (psycopg2's rollback, which Django's atomic calls, does
+    nothing in autocommit mode). An error of the COMMIT's round trip (now also one of the wait after it)
+    leaves it unknown whether the COMMIT took effect, as a connection lost during a COMMIT always did:
+    the producer is answered with an error, and if it sends the event again, that finds it stored and
+    answers "duplicate"."""
     raw = connection.connection
     raw.autocommit = True
     begun = False
@@ -218,7 +221,8 @@ def _begin_with_first_statement(tx: _Transaction, begin: str):
                 # All that is left is this round trip: the process's next group may start beside it.
                 _GROUPS.hand_on()
                 with connection.cursor() as cur:  # no parameters: the held SQL's '%' are literal
-                    cur.execute("".join(f"{sql}; " for sql in tx.held) + "COMMIT")
+                    cur.execute("".join(f"{sql}; " for sql in tx.held) + "COMMIT"
+                                + (f"; {DURABILITY_SQL}" if tx.durable else ""))
             elif tx.held:
                 raise RuntimeError("writes were held for a transaction that sent no statement")
     except BaseException:
@@ -237,7 +241,7 @@ _can_flush_by_alias: dict[str, bool] = {}
 
 
 def _can_flush() -> bool:
-    """Whether this database role may call the function `_wait_for_durability` uses (PUBLIC may, unless
+    """Whether this database role may call the function `DURABILITY_SQL` uses (PUBLIC may, unless
     an operator revoked it): asked once per process; without it every commit stays synchronous. The
     function has three arguments up to PostgreSQL 16 and a fourth (with a default) from 17: looked up
     by either signature, so that neither raises."""
@@ -251,16 +255,16 @@ def _can_flush() -> bool:
     return _can_flush_by_alias[connection.alias]
 
 
-def _wait_for_durability() -> None:
-    """Return once the WAL up to the transaction just committed is on disk.
-
-    PostgreSQL has no function that just flushes the WAL (pg_logical_emit_message's `flush` argument is
-    17+). A synchronous commit of a transaction that wrote WAL flushes up to its own commit record, which
-    lies after ours: a transactional logical-decoding message is the smallest such write (a few bytes of
-    WAL, no table, no row lock, executable by any role). A transaction that wrote no WAL (SELECT
-    txid_current()) would not do: its commit skips the flush. Concurrent waiters share one fsync."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_logical_emit_message(true, 'lineage-ledger.ingest', '')")
+# Sent after an ingest transaction's COMMIT, in the same round trip (`_begin_with_first_statement`):
+# once it returns, the WAL up to that transaction is on disk. PostgreSQL has no function that just
+# flushes the WAL (pg_logical_emit_message's `flush` argument is 17+). A synchronous commit of a
+# transaction that wrote WAL flushes up to its own commit record, which lies after the ingest's: a
+# transactional logical-decoding message is the smallest such write (a few bytes of WAL, no table, no row
+# lock, executable by any role). A transaction that wrote no WAL (SELECT txid_current()) would not do: its
+# commit skips the flush. After the COMMIT in one query string, it runs in an implicit transaction of its
+# own, committed at the end of the string with the connection's synchronous_commit (the ingest's SET LOCAL
+# ended with its transaction). Concurrent waiters share one fsync.
+DURABILITY_SQL = "SELECT pg_logical_emit_message(true, 'lineage-ledger.ingest', '')"
 
 
 def _known_digests(digests: list[str], sql_prefix: str = "") -> tuple[set[str], list[int]]:
@@ -382,6 +386,11 @@ def _locked_read(mapper: Mapper, digests: list[str], sql_prefix: str = "") -> tu
 
     table = connection.ops.quote_name(IngestedEvent._meta.db_table)
     wanted = sorted(set(digests))
+    if store.fast_path():
+        rows = _locked_read_prepared(mapper, wanted, table, sql_prefix)
+        if rows is None:
+            return None
+        return _take_locked_read(mapper, rows)
     marks = ", ".join(["%s"] * len(wanted))
     known_sql = row_sql(-1, {"source_id": "digest"}, f"{table} WHERE digest IN ({marks})")
     reserve_sql = row_sql(-2, {"id": "nextval(pg_get_serial_sequence(%s, %s))"}, "generate_series(1, %s)")
@@ -393,6 +402,42 @@ def _locked_read(mapper: Mapper, digests: list[str], sql_prefix: str = "") -> tu
     with connection.cursor() as cur:
         cur.execute(sql_prefix.replace("%", "%%") + sql, params)
         rows = cur.fetchall()
+    return _take_locked_read(mapper, rows)
+
+
+def _locked_read_prepared(mapper: Mapper, wanted: list[str], table: str, sql_prefix: str) -> list | None:
+    """`_locked_read` through two prepared statements of one text whatever the number of events, nodes
+    and datasets (lineage.store's prepared-statement machinery; Mapper.preload_arrays): the literal SQL
+    of `preload_sql` differed per event, so PostgreSQL parsed, analysed and planned it on every POST
+    (0.4–1.1 ms with the row locks held). The digests are probed one by one through the unique index
+    (OFFSET 0 keeps the planner from merging the subquery), as `_known_digests` does."""
+    arrays = mapper.preload_arrays()
+    if arrays is None:
+        return None
+    key_arrays, version_arrays = arrays
+    lock_body, read_body = _LOCKED_READ_TEXTS.get(table) or _locked_read_texts(table)
+    return store.select_prepared_after(
+        [("locked_nodes", ["text[]"] * 3, lock_body, key_arrays)],
+        "locked_read", ["text[]"] * 3 + ["text[]", "text[]", "text", "text", "timestamptz", "text[]", "integer"],
+        read_body, key_arrays + version_arrays + [wanted, len(wanted)], sql_prefix)
+
+
+_LOCKED_READ_TEXTS: dict[str, tuple[str, str]] = {}
+
+
+def _locked_read_texts(table: str) -> tuple[str, str]:
+    """The two statement texts of `_locked_read_prepared`, built once per process (they name only tables)."""
+    from lineage.ingest.mapping import preload_statements, row_sql
+
+    also = [row_sql(-1, {"source_id": "x.digest"},
+                    f"unnest($9::text[]) AS w(digest) CROSS JOIN LATERAL "
+                    f"(SELECT digest FROM {table} x WHERE x.digest = w.digest OFFSET 0) x"),
+            row_sql(-2, {"id": store.sequence_next(RawRecord)}, "generate_series(1, $10::integer)")]
+    texts = _LOCKED_READ_TEXTS[table] = preload_statements(also)
+    return texts
+
+
+def _take_locked_read(mapper: Mapper, rows: list) -> tuple[set[str], list[int]]:
     from lineage.ingest.mapping import _ID, _SOURCE_ID
 
     known: set[str] = set()
@@ -431,23 +476,21 @@ def ingest_event(body: object, user=None) -> Prepared:
     return p
 
 
-def _write_group(group: list[Prepared]):
-    """GroupCommitter's `write`: the group's transaction(s), committed; what it returns waits for their WAL
-    flush, after the writer role has been handed on. One wait covers every commit before it (the WAL is
-    flushed in order)."""
-    flushes: list = []
-    _write_singles(group, flushes)
-    return flushes[-1] if flushes else None
+def _write_group(group: list[Prepared]) -> None:
+    """GroupCommitter's `write`: the group's transaction(s), committed and durable; the writer role is
+    handed on before the round trip that carries the COMMIT and the wait for the WAL flush
+    (`_begin_with_first_statement`), so nothing is left to do once the role is gone."""
+    _write_singles(group)
 
 
-def _write_singles(group: list[Prepared], flushes: list | None = None) -> None:
+def _write_singles(group: list[Prepared]) -> None:
     """Write single POSTs' events in one transaction, each with its own audit entry; the outcome of each is
     left on it (`error`: IngestRejected for an event the database refuses). A group the database refuses
     whole, or that keeps losing races, is written again one event per transaction, so that one bad event
     cannot sink the others."""
     for attempt in range(RETRIES):
         try:
-            with _unit_of_work(flushes) as tx:
+            with _unit_of_work() as tx:
                 stored = _store(group, None)
                 _record_singles(group, stored, tx.held)
             return
@@ -468,7 +511,7 @@ def _write_singles(group: list[Prepared], flushes: list | None = None) -> None:
     _reset(group)
     for p in group:
         try:
-            _write_singles([p], flushes)
+            _write_singles([p])
         except Exception as exc:
             p.error = exc
 

@@ -1,10 +1,12 @@
 """An ingest is acknowledged only once it is on disk, yet its locks are not held through the disk flush
-(PostgreSQL: commit with synchronous_commit off, then wait for the WAL flush with no lock held)."""
+(PostgreSQL: commit with synchronous_commit off, then wait for the WAL flush with no lock held — the
+wait sent after the COMMIT in the same round trip, service.DURABILITY_SQL)."""
 from __future__ import annotations
 
 import psycopg2
 import pytest
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from governance.audit.recorder import ADVISORY_LOCK_KEY
 from lineage.ingest import service
@@ -26,79 +28,87 @@ def _other_connection():
     return other
 
 
-def test_acknowledged_event_is_flushed_and_locks_were_free_during_the_flush(transactional_db, monkeypatch):
-    seen = {}
-    real_wait = service._wait_for_durability
+def _sent(monkeypatch) -> list[str]:
+    """The SQL of every round trip through Django's cursors from now on (one psycopg2 execute each)."""
+    sent: list[str] = []
+    real = CursorWrapper._execute
 
-    def spy():
-        with connection.cursor() as cur:
-            # Taken after the ingest's COMMIT: at or past the end of its commit record.
-            cur.execute("SELECT pg_current_wal_insert_lsn()::text")
-            seen["commit_lsn"] = cur.fetchone()[0]
-        other = _other_connection()
-        try:
-            with other.cursor() as cur:
-                # The audit chain lock is free while we wait for the disk: another ingest may proceed.
-                cur.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-                seen["chain_lock_free"] = cur.fetchone()[0]
-                cur.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
-                # ...and the event is already visible to other connections.
-                cur.execute("SELECT count(*) FROM ingest_ingestedevent")
-                seen["visible"] = cur.fetchone()[0]
-        finally:
-            other.close()
-        real_wait()
+    def spy(self, sql, params, *ignored):
+        sent.append(sql)
+        return real(self, sql, params, *ignored)
 
-    monkeypatch.setattr(service, "_wait_for_durability", spy)
+    monkeypatch.setattr(CursorWrapper, "_execute", spy)
+    return sent
+
+
+def _waits(sent: list[str]) -> list[str]:
+    return [sql for sql in sent if service.DURABILITY_SQL in sql]
+
+
+def test_acknowledged_event_waited_for_the_flush_after_its_commit_in_one_round_trip(transactional_db, monkeypatch):
+    sent = _sent(monkeypatch)
     service.ingest_event(EVENT)
-    assert seen["chain_lock_free"] is True and seen["visible"] == 1
+    monkeypatch.undo()
+    waits = _waits(sent)
+    assert len(waits) == 1 and waits[0] is sent[-1], sent  # the last round trip, nothing after it
+    # the wait follows the COMMIT (locks released, event visible) and ends the text
+    assert waits[0].endswith("COMMIT; " + service.DURABILITY_SQL)
+    other = _other_connection()
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+            assert cur.fetchone()[0] is True
+            cur.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+            cur.execute("SELECT count(*) FROM ingest_ingestedevent")
+            assert cur.fetchone()[0] == 1
+    finally:
+        other.close()
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [seen["commit_lsn"]])
-        assert cur.fetchone()[0] is True, "ingest_event returned before its commit reached the disk"
         cur.execute("SHOW synchronous_commit")
         assert cur.fetchone()[0] == "on"  # SET LOCAL: later transactions on this connection are synchronous
     assert IngestedEvent.objects.count() == 1
 
 
 def test_the_wait_is_its_own_synchronous_commit_of_a_wal_record(transactional_db):
-    """Why the wait makes the ingest durable: it commits, synchronously and outside any transaction, a
-    transaction that writes WAL (a transactional logical message); that commit record lies after the
-    ingest's, and a synchronous commit returns only once the WAL up to it is on disk. (Checking the flush
-    position after the fact cannot show this: PostgreSQL's WAL writer flushes within milliseconds anyway.)"""
-    executed = []
-
-    def watch(execute, sql, params, many, context):
-        with connection.cursor() as cur:
-            cur.cursor.execute("SHOW synchronous_commit")
-            sync = cur.cursor.fetchone()[0]
-        executed.append((sql, connection.in_atomic_block, connection.get_autocommit(), sync))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(watch):
-        service._wait_for_durability()
-    assert len(executed) == 1
-    sql, in_atomic, autocommit, sync = executed[0]
-    assert "pg_logical_emit_message(true," in sql.replace(" ", "")  # transactional: it commits a WAL record
-    assert not in_atomic and autocommit and sync == "on"
+    """Why the wait makes the ingest durable: sent after the ingest's COMMIT in one query string, it runs in
+    a transaction of its own, with the connection's synchronous_commit (the ingest's SET LOCAL ended with
+    its COMMIT), and that transaction writes WAL (a transactional logical message): its commit record lies
+    after the ingest's, and a synchronous commit returns only once the WAL up to it is on disk. (Checking
+    the flush position after the fact cannot show this: PostgreSQL's WAL writer flushes within
+    milliseconds anyway.) Shown here with the same string shape and a probe in place of the message."""
+    assert "pg_logical_emit_message(true," in service.DURABILITY_SQL.replace(" ", "")  # transactional
+    connection.ensure_connection()
+    raw = connection.connection
+    autocommit = raw.autocommit
+    raw.autocommit = True
+    try:
+        with raw.cursor() as cur:
+            cur.execute("BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT txid_current(); COMMIT; "
+                        "SELECT current_setting('synchronous_commit'), txid_current_if_assigned() IS NULL, "
+                        "txid_current() > 0")
+            setting, fresh, _ = cur.fetchone()
+            cur.execute("BEGIN; SELECT 1; COMMIT; " + service.DURABILITY_SQL)
+            cur.fetchone()
+    finally:
+        raw.autocommit = autocommit
+    assert setting == "on" and fresh  # a new transaction, synchronous
 
 
 def test_inside_a_callers_transaction_the_callers_commit_decides(transactional_db, monkeypatch):
-    waits = []
-    monkeypatch.setattr(service, "_wait_for_durability", lambda: waits.append(1))
+    sent = _sent(monkeypatch)
     with transaction.atomic():
         service.ingest_event(EVENT)
         with connection.cursor() as cur:
             cur.execute("SHOW synchronous_commit")
             assert cur.fetchone()[0] == "on"
-    assert waits == []
+    monkeypatch.undo()
+    assert _waits(sent) == [] and not any("COMMIT" in sql for sql in sent)
     assert IngestedEvent.objects.count() == 1
 
 
 def test_without_the_flush_function_commits_stay_synchronous(transactional_db, monkeypatch):
     """A role that may not call pg_logical_emit_message (an operator revoked it) keeps synchronous commits."""
     monkeypatch.setitem(service._can_flush_by_alias, connection.alias, False)
-    waits = []
-    monkeypatch.setattr(service, "_wait_for_durability", lambda: waits.append(1))
     real_store = service._store
     settings_seen = []
 
@@ -110,21 +120,18 @@ def test_without_the_flush_function_commits_stay_synchronous(transactional_db, m
         return stored
 
     monkeypatch.setattr(service, "_store", spy)
+    sent = _sent(monkeypatch)
     service.ingest_event(EVENT)
-    assert waits == [] and settings_seen == ["on"]
+    assert _waits(sent) == [] and settings_seen == ["on"]
+    assert sent[-1].rstrip().endswith("COMMIT")
     assert IngestedEvent.objects.count() == 1
 
 
 def test_a_batch_is_flushed_once_after_its_commit(transactional_db, monkeypatch):
-    waits = []
-    real_wait = service._wait_for_durability
-
-    def spy():
-        waits.append(connection.in_atomic_block)
-        real_wait()
-
-    monkeypatch.setattr(service, "_wait_for_durability", spy)
+    sent = _sent(monkeypatch)
     second = dict(EVENT, eventType="COMPLETE", eventTime="2024-03-01T00:05:00Z")
     answer = service.ingest_batch([EVENT, second])
+    monkeypatch.undo()
     assert answer["summary"]["successful"] == 2
-    assert waits == [False]
+    waits = _waits(sent)
+    assert len(waits) == 1 and waits[0].endswith("COMMIT; " + service.DURABILITY_SQL)

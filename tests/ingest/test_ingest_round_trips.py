@@ -3,6 +3,8 @@ writes: psycopg2 sends no BEGIN or COMMIT of its own, the first round trip takes
 what the mapping needs, and the audit entry's INSERT and the COMMIT share the last one."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -31,6 +33,12 @@ def _round_trips(monkeypatch, body) -> list[tuple[str, bool]]:
     return sent
 
 
+def _prepared_bodies(names: list[str]) -> dict[str, str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT name, statement FROM pg_prepared_statements WHERE name = ANY(%s)", [names])
+        return dict(cur.fetchall())
+
+
 def test_begin_rides_with_the_locking_read_and_commit_with_the_audit_insert(transactional_db, monkeypatch):
     service.ingest_event(run_event("rt-0", "rt-job", inputs=["rt-in"], outputs=["rt-out"]))  # nodes exist
     sent = _round_trips(monkeypatch, run_event("rt-1", "rt-job", inputs=["rt-in"], outputs=["rt-out"],
@@ -41,13 +49,23 @@ def test_begin_rides_with_the_locking_read_and_commit_with_the_audit_insert(tran
     statements = [sql for sql, _ in sent]
     first = statements[0]
     assert first.startswith("BEGIN; SET LOCAL synchronous_commit TO OFF; ")
-    assert "FOR UPDATE" in first and "ingest_ingestedevent" in first  # locks, then reads, one round trip
+    # locks, then reads, one round trip: two prepared statements (the event's nodes existed, so both were
+    # prepared by the first ingest and are only executed now)
+    executed = re.findall(r"EXECUTE (ll_\w+)\(", first)
+    assert [name.rsplit("_", 1)[0] for name in executed] == ["ll_locked_nodes", "ll_locked_read"], first
+    bodies = _prepared_bodies(executed)
+    assert "FOR UPDATE" in bodies[executed[0]] and "ingest_ingestedevent" in bodies[executed[1]]
+    assert "$1" in bodies[executed[0]]  # parameters, not literal values: one text whatever the event
     commits = [i for i, sql in enumerate(statements) if "COMMIT" in sql]
     assert len(commits) == 1
     last = statements[commits[0]]
-    assert last.rstrip().endswith("COMMIT") and "INSERT INTO audit_auditentry" in last
-    # after it, only the wait for the WAL flush, outside the transaction
-    assert [("pg_logical_emit_message" in sql) for sql in statements[commits[0] + 1:]] == [True]
+    # the audit entry's INSERT (prepared by the first ingest) rides with the COMMIT
+    inserts = re.findall(r"EXECUTE (ll_ins_audit_\d+)\(", last.split("COMMIT")[0])
+    assert len(inserts) == 1, last
+    assert "INSERT INTO audit_auditentry" in _prepared_bodies(inserts)[inserts[0]]
+    # the wait for the WAL flush rides after the COMMIT, outside the transaction, in the same round trip
+    assert last.rstrip().endswith("COMMIT; " + service.DURABILITY_SQL)
+    assert commits[0] == len(statements) - 1
     assert not any(sql.strip() in ("BEGIN", "COMMIT") for sql in statements)
     assert IngestedEvent.objects.count() == 2 and AuditEntry.objects.filter(action="ingest.event").count() == 2
     assert AuditEntry.objects.order_by("seq").last().object_id == "rt-1"
