@@ -56,8 +56,11 @@ class Node(models.Model):
         indexes = [
             models.Index(fields=["kind", "name"], name="node_kind_name"),
             models.Index(fields=["namespace", "name"], name="node_ns_name"),
-            # The ingest's "newest version of this dataset at the event's time" (migration 0003).
-            models.Index(fields=["namespace", "name", "kind", "source", "first_seen"], name="node_ns_name_kind_seen"),
+            # The ingest's "newest versions of this dataset at the event's time" (migration 0003), ordered by
+            # (first_seen, id) as the read is: with id in the index (migration 0008) its LIMIT stops after a
+            # few entries; without it every version up to that time was read and sorted, each event costing
+            # more as the dataset's history grew.
+            models.Index(fields=["namespace", "name", "kind", "source", "first_seen", "id"], name="node_ns_name_kind_seen"),
             models.Index(fields=["first_seen"], name="node_first_seen"),
             # Per-kind lists page newest first (cursor on -id): without it a rare kind scans the whole table.
             models.Index(fields=["kind", "-id"], name="node_kind_id"),

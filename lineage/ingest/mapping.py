@@ -323,7 +323,7 @@ class Mapper:
 
     def _versions_sql(self, datasets: list[tuple[str, str]], before: dt.datetime) -> tuple[str, list]:
         """The newest VERSION_WINDOW versions of each input dataset, read through the composite index
-        (namespace, name, kind, source, first_seen) (migration lineage 0003): a few index entries per
+        (namespace, name, kind, source, first_seen, id) (lineage migrations 0003, 0008): a few index entries per
         dataset, however many versions its history holds. Their ids come along, so that the version an
         input resolves to reaches the store as a known node instead of being looked up again."""
         table = connection.ops.quote_name(Node._meta.db_table)
