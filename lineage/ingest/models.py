@@ -17,9 +17,10 @@ class EventKind(models.TextChoices):
 
 class IngestedEvent(models.Model):
     raw = models.ForeignKey("lineage.RawRecord", on_delete=models.PROTECT, related_name="+")
-    digest = models.CharField(
-        max_length=64, unique=True, help_text="SHA-256 of the canonical JSON event; a repeat post is a no-op"
-    )
+    # Unique through a constraint, not unique=True: on PostgreSQL unique=True adds a second, LIKE-only
+    # index (varchar_pattern_ops) beside the unique one, and nothing searches digests by prefix; every
+    # ingest paid a random insert into it (ingest migration 0003).
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON event; a repeat post is a no-op")
     event_kind = models.CharField(max_length=16, choices=EventKind.choices)
     event_type = models.CharField(max_length=16, blank=True, default="", help_text="START, COMPLETE… (RunEvent)")
     event_time_given = models.CharField(max_length=64, help_text="eventTime exactly as the producer sent it")
@@ -41,6 +42,7 @@ class IngestedEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["digest"], name="ingest_digest_unique")]
         indexes = [
             models.Index(fields=["job_namespace", "job_name", "event_time"], name="ingest_job_time"),
             models.Index(fields=["run_id", "event_time"], name="ingest_run_time"),
