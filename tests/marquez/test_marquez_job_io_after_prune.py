@@ -12,14 +12,14 @@ from governance.archive import retention
 from lineage.kinds import NodeKind, Source
 from lineage.models import JobIO, JobLatestRun, Node
 from tests.conftest import client_for, make_user
-from tests.marquez.test_marquez_job_io_rows import _when, assert_rows_true
+from tests.support.job_io import when, assert_rows_true
 from tests.support.marquez import DB, PRODUCER, RUN_SCHEMA, _dataset
 
 pytestmark = pytest.mark.django_db
 
 
 def _event(run_id, minutes, inputs, outputs=(), job="load"):
-    return {"eventType": "COMPLETE", "eventTime": _when(minutes), "producer": PRODUCER, "schemaURL": RUN_SCHEMA,
+    return {"eventType": "COMPLETE", "eventTime": when(minutes), "producer": PRODUCER, "schemaURL": RUN_SCHEMA,
             "run": {"runId": run_id}, "job": {"namespace": "etl", "name": job, "facets": {}},
             "inputs": [{"namespace": DB, "name": n} for n in inputs],
             "outputs": [_dataset(n, {"x": "INTEGER"}) for n in outputs]}

@@ -10,7 +10,6 @@ node at several depths and bounds. Runs on SQLite and on PostgreSQL (DATABASE_UR
 """
 from __future__ import annotations
 
-import datetime as dt
 import random
 import uuid
 
@@ -18,17 +17,13 @@ import pytest
 
 from lineage import job_io, store
 from lineage.kinds import NodeKind, Source
-from lineage.marquez.graph import Dataflow, marquez_lineage, node_id_of
+from lineage.marquez.graph import marquez_lineage, node_id_of
 from lineage.models import JobIO, JobLatestRun, Node
 from tests.conftest import client_for, make_user
+from tests.support.job_io import BASE, when, assert_rows_true
 from tests.support.marquez import DB, PRODUCER, RUN_SCHEMA, _dataset
 
 JOB_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"
-BASE = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
-
-
-def _when(minutes: int) -> str:
-    return (BASE + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _history(seed: int, jobs: int = 6, datasets: int = 9, runs: int = 24) -> list[dict]:
@@ -46,12 +41,12 @@ def _history(seed: int, jobs: int = 6, datasets: int = 9, runs: int = 24) -> lis
         for k, kind in enumerate(kinds):
             if rng.random() < 0.3:  # a later event of the run reads something else as well
                 inputs = sorted(set(inputs) | {rng.choice(names)})
-            events.append({"eventType": kind, "eventTime": _when(start + 5 * k), "producer": PRODUCER,
+            events.append({"eventType": kind, "eventTime": when(start + 5 * k), "producer": PRODUCER,
                            "schemaURL": RUN_SCHEMA, "run": {"runId": run_id},
                            "job": {"namespace": "etl", "name": job, "facets": {}},
                            "inputs": [{"namespace": DB, "name": n} for n in inputs], "outputs": outputs})
     for _ in range(rng.randrange(2, 6)):  # design-time io; a newer JobEvent closes what it no longer lists
-        events.append({"eventTime": _when(rng.randrange(0, 600)), "producer": PRODUCER, "schemaURL": JOB_SCHEMA,
+        events.append({"eventTime": when(rng.randrange(0, 600)), "producer": PRODUCER, "schemaURL": JOB_SCHEMA,
                        "job": {"namespace": "etl", "name": f"job{rng.randrange(jobs)}", "facets": {}},
                        "inputs": [{"namespace": DB, "name": n} for n in rng.sample(names, rng.randrange(0, 3))],
                        "outputs": [{"namespace": DB, "name": n} for n in rng.sample(names, rng.randrange(0, 2))]})
@@ -59,20 +54,6 @@ def _history(seed: int, jobs: int = 6, datasets: int = 9, runs: int = 24) -> lis
     events.sort(key=lambda e: e["eventTime"])
     late = [e for e in events if rng.random() < 0.25]
     return [e for e in events if e not in late] + late
-
-
-def _ol_jobs() -> list[int]:
-    return list(Node.objects.filter(source=Source.OPENLINEAGE, kind=NodeKind.JOB).values_list("pk", flat=True))
-
-
-def assert_rows_true() -> None:
-    """The kept rows equal the derivation from the facts, for every OpenLineage job."""
-    jobs = _ol_jobs()
-    derived = Dataflow(derive=True)
-    want_io = derived.job_io(jobs)
-    want_latest = {j: r for j, r in derived.latest_of(jobs).items() if r is not None}
-    assert set(JobIO.objects.values_list("job_id", "dataset_id", "role")) == want_io
-    assert dict(JobLatestRun.objects.values_list("job_id", "run_id")) == want_latest
 
 
 def assert_same_bodies(depths=(0, 1, 2, 20), bounds=(10_000, 4)) -> int:
@@ -119,7 +100,7 @@ def test_rows_follow_a_late_run_and_a_run_moving_ahead(db):
     r1, r2 = (str(uuid.UUID(int=i, version=4)) for i in (1, 2))
 
     def ev(kind, run_id, minutes, inputs):
-        return {"eventType": kind, "eventTime": _when(minutes), "producer": PRODUCER, "schemaURL": RUN_SCHEMA,
+        return {"eventType": kind, "eventTime": when(minutes), "producer": PRODUCER, "schemaURL": RUN_SCHEMA,
                 "run": {"runId": run_id}, "job": {"namespace": "etl", "name": "load", "facets": {}},
                 "inputs": [{"namespace": DB, "name": n} for n in inputs], "outputs": []}
 
@@ -149,7 +130,7 @@ def test_rows_follow_facts_applied_directly_and_edges_closed(db):
     ver = store.NodeKey(ol, "dataset_version", f"{DB}:d@r1")
     t = BASE
     store.apply([store.NodeFact(key=job, namespace="etl", name="j", seen_at=t),
-                 store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": _when(0)}),
+                 store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": when(0)}),
                  store.NodeFact(key=ver, namespace=DB, name="d", seen_at=t),
                  store.EdgeFact("instance_of", job, run, ol, valid_from=t),
                  store.EdgeFact("produced", run, ver, ol, valid_from=t),
@@ -159,20 +140,20 @@ def test_rows_follow_facts_applied_directly_and_edges_closed(db):
     assert JobIO.objects.count() == 2
     # A second run, later: the latest; then a node fact alone moves r1's state time past it.
     r2 = store.NodeKey(ol, "run", "r2")
-    store.apply([store.NodeFact(key=r2, namespace="etl", name="r2", seen_at=t, properties={"state_time": _when(5)}),
+    store.apply([store.NodeFact(key=r2, namespace="etl", name="r2", seen_at=t, properties={"state_time": when(5)}),
                  store.EdgeFact("instance_of", job, r2, ol, valid_from=t)], now=t)
     assert_rows_true()
     assert JobLatestRun.objects.get().run.source_id == "r2" and JobIO.objects.count() == 1
-    store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": _when(9)})],
+    store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": when(9)})],
                 now=t)
     assert_rows_true()
     assert JobLatestRun.objects.get().run.source_id == "r1" and JobIO.objects.count() == 2
     # The kept latest run's rank lowered (a writer replacing its properties): every run is ranked again.
     store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, replace_properties=True,
-                                properties={"state_time": _when(1)})], now=t)
+                                properties={"state_time": when(1)})], now=t)
     assert_rows_true()
     assert JobLatestRun.objects.get().run.source_id == "r2"
-    store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": _when(9)})],
+    store.apply([store.NodeFact(key=run, namespace="etl", name="r1", seen_at=t, properties={"state_time": when(9)})],
                 now=t)
     assert JobLatestRun.objects.get().run.source_id == "r1"
     store.apply([store.EdgeClose("consumed", other, job, at=t)], now=t)
