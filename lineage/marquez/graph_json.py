@@ -18,6 +18,7 @@ SQLite (and `as_of`, which reads revisions) takes the portable path: the propert
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 from django.db import connection
@@ -28,12 +29,24 @@ from lineage.marquez import shapes
 from lineage.marquez.graph import DEFAULT_DEPTH, _edges, _json, _walk, graph_nodes, marquez_lineage
 
 # What the shapes read of a node's properties, as columns: each string the body shows (NULL unless the stored
-# value is a string, as the shapes test isinstance), the schema's fields and the tags as JSON text (parsed
-# only when present), a run's own keys as one small JSON array, and the facets as the stored text.
+# value is a string, as the shapes test isinstance), a dataset's fields as shapes.fields_of writes them (JSON
+# text, embedded), the tags as JSON text (parsed only when present: tag_names' str() of non-string keys is
+# Python's), a run's own keys as one small JSON array, and the facets as the stored text.
 _NODES_SQL = """
-SELECT n.id, n.kind, n.source_id, n.namespace, n.name, n.first_seen, n.last_seen,
+SELECT n.id, n.kind, n.source_id, n.namespace, n.name, ISO(n.first_seen), ISO(n.last_seen),
     CASE WHEN jsonb_typeof(n.properties->'facets') = 'object' THEN (n.properties->'facets')::text ELSE '{}' END,
-    CASE WHEN n.kind = 'dataset' THEN (n.properties->'facets'->'schema'->'fields')::text END,
+    CASE WHEN n.kind = 'dataset' THEN COALESCE((
+        SELECT json_agg(json_strip_nulls(json_build_object('name', e->>'name', 'type', e->>'type',
+            'tags', COALESCE((
+                SELECT json_agg(t #>> '{}' ORDER BY k)
+                FROM jsonb_array_elements(CASE WHEN jsonb_typeof(e->'tags') = 'array' THEN e->'tags' ELSE '[]' END)
+                    WITH ORDINALITY AS ts(t, k)
+                WHERE jsonb_typeof(t) = 'string'), '[]'),
+            'description', CASE WHEN jsonb_typeof(e->'description') = 'string' THEN e->>'description' END)) ORDER BY i)
+        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.properties->'facets'->'schema'->'fields') = 'array'
+            THEN n.properties->'facets'->'schema'->'fields' ELSE '[]' END) WITH ORDINALITY AS fs(e, i)
+        WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'name') = 'string' AND jsonb_typeof(e->'type') = 'string'
+    ), '[]')::text END,
     CASE WHEN n.kind = 'dataset' THEN (n.properties->'facets'->'tags'->'tags')::text END,
     CASE WHEN jsonb_typeof(n.properties->'facets'->'dataSource'->'name') = 'string'
         THEN n.properties->'facets'->'dataSource'->>'name' END,
@@ -50,11 +63,16 @@ SELECT n.id, n.kind, n.source_id, n.namespace, n.name, n.first_seen, n.last_seen
         n.properties->'nominal_end_time')::text END
 FROM lineage_node n WHERE n.id = ANY(%s)
 """
+# A timestamp as shapes.iso writes one (Python's isoformat in UTC, microseconds only when there are some, 'Z').
+_ISO = ("""(to_char(X AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') """
+        """|| CASE WHEN date_trunc('second', X) = X THEN '' ELSE to_char(X AT TIME ZONE 'UTC', '.US') END || 'Z')""")
+_NODES_SQL = re.sub(r"ISO\(([a-z_.]+)\)", lambda m: _ISO.replace("X", m.group(1)), _NODES_SQL)
 _RUN_KEYS = ("run_id", "state", "started_at", "ended_at", "nominal_start_time", "nominal_end_time")
 
 
 class _Node:
-    """A node's columns and what its body reads of its properties (see _NODES_SQL)."""
+    """A node's columns and what its body reads of its properties (see _NODES_SQL); first_seen and last_seen
+    as the body writes them."""
 
     __slots__ = ("pk", "kind", "source_id", "namespace", "name", "first_seen", "last_seen", "facets", "fields",
                  "tags", "source_name", "lifecycle", "description", "job_type", "location", "run")
@@ -78,7 +96,7 @@ def _columns_of(props) -> tuple:
         value = facets.get(name) if isinstance(facets, dict) else None
         return value.get(key) if isinstance(value, dict) else None
 
-    return (shapes.facets(props), sub("schema", "fields"), sub("tags", "tags"), _string(sub("dataSource", "name")),
+    return (shapes.facets(props), shapes.fields_of(props), sub("tags", "tags"), _string(sub("dataSource", "name")),
             _string(sub("lifecycleStateChange", "lifecycleStateChange")), _string(sub("documentation", "description")),
             _string(sub("jobType", "processingType")), _string(sub("sourceCodeLocation", "url")),
             [props.get(k) for k in _RUN_KEYS])
@@ -94,14 +112,14 @@ def _nodes(ids) -> dict[int, _Node]:
             node = out[row[0]] = _Node(row)
             node.facets = orjson.Fragment(node.facets)
             if node.fields is not None:
-                node.fields = _json(node.fields)
+                node.fields = orjson.Fragment(node.fields)
             if node.tags is not None:
                 node.tags = _json(node.tags)
             if node.run is not None:
                 node.run = _json(node.run)
         return out
     for pk, row in graph_nodes(ids).items():
-        out[pk] = _Node((row.pk, row.kind, row.source_id, row.namespace, row.name, row.first_seen, row.last_seen)
+        out[pk] = _Node((row.pk, row.kind, row.source_id, row.namespace, row.name, iso(row.first_seen), iso(row.last_seen))
                         + _columns_of(row.properties))
     return out
 
@@ -113,17 +131,17 @@ iso = shapes.iso
 
 def _dataset(node: _Node) -> dict:
     """shapes.dataset(node, props) from the columns."""
-    props = {"facets": {"schema": {"fields": node.fields}, "tags": {"tags": node.tags}}}
+    props = {"facets": {"tags": {"tags": node.tags}}}
     data = {
         "id": {"namespace": node.namespace, "name": node.name},
         "type": "DB_TABLE",
         "name": node.name,
         "physicalName": node.name,
-        "createdAt": iso(node.first_seen),
-        "updatedAt": iso(node.last_seen),
+        "createdAt": node.first_seen,
+        "updatedAt": node.last_seen,
         "namespace": node.namespace,
         "sourceName": node.source_name or node.namespace,
-        "fields": shapes.fields_of(props) if node.fields is not None else [],
+        "fields": node.fields if node.fields is not None else [],
         "tags": shapes.tag_names(props) if node.tags is not None else [],
     }
     if node.lifecycle is not None:
@@ -139,8 +157,8 @@ def _run(run: _Node, job: _Node) -> dict:
     """shapes.run(run, props, job=job) from the columns."""
     run_id, state, started, ended, nominal_start, nominal_end = run.run
     state = shapes.RUN_STATES.get(str(state).upper(), "NEW")  # a missing or null state: "NEW", as shapes.run
-    data = {"id": shapes.run_uuid(run_id or run.source_id), "createdAt": iso(run.first_seen),
-            "updatedAt": iso(run.last_seen)}
+    data = {"id": shapes.run_uuid(run_id or run.source_id), "createdAt": run.first_seen,
+            "updatedAt": run.last_seen}
     for key, value in (("nominalStartTime", nominal_start), ("nominalEndTime", nominal_end)):
         value = iso(value)
         if value is not None:
@@ -172,8 +190,8 @@ def _job(node: _Node, inputs: list, outputs: list, run: _Node | None) -> dict:
         "type": _JOB_TYPES.get(node.job_type, "BATCH"),
         "name": node.name,
         "simpleName": node.name.rsplit(".", 1)[-1],
-        "createdAt": iso(node.first_seen),
-        "updatedAt": iso(node.last_seen),
+        "createdAt": node.first_seen,
+        "updatedAt": node.last_seen,
         "namespace": node.namespace,
         "inputs": inputs,
         "outputs": outputs,

@@ -70,8 +70,9 @@ def _facts():
                                     source=OL, valid_from=T))
         facts.append(store.EdgeFact(kind="produced", src=store.NodeKey(OL, "run", f"run-{(j + 1) % 4}"), dst=ds,
                                     source=OL, valid_from=T))
-    # A job with no run: its latestRun is absent.
-    facts.append(store.NodeFact(key=store.NodeKey(OL, "job", "etl:idle"), namespace="etl", name="idle", seen_at=T))
+    # A job with no run: its latestRun is absent (seen at a whole second: no microseconds in its times).
+    facts.append(store.NodeFact(key=store.NodeKey(OL, "job", "etl:idle"), namespace="etl", name="idle",
+                                seen_at=T.replace(microsecond=0)))
     facts.append(store.EdgeFact(kind="consumed", src=store.NodeKey(OL, "dataset", "ns:d0"),
                                 dst=store.NodeKey(OL, "job", "etl:idle"), source=OL, valid_from=T))
     return facts
@@ -104,6 +105,7 @@ def test_the_answer_shows_what_the_odd_facets_hold(odd):
     assert job0["latestRun"]["durationMs"] == 1500 and job0["latestRun"]["facets"]["n"] == 1.1
     assert graph["job:etl:job1"]["data"]["latestRun"]["facets"] == {}
     assert "latestRun" not in graph["job:etl:idle"]["data"]
+    assert graph["job:etl:idle"]["data"]["createdAt"] == "2024-05-01T12:30:15Z"
 
 
 def test_the_endpoint_answers_the_same_value(odd):
