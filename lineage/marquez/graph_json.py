@@ -36,13 +36,9 @@ _NODES_SQL = """
 SELECT n.id, n.kind, n.source_id, n.namespace, n.name, ISO(n.first_seen), ISO(n.last_seen),
     CASE WHEN jsonb_typeof(n.properties->'facets') = 'object' THEN (n.properties->'facets')::text ELSE '{}' END,
     CASE WHEN n.kind = 'dataset' THEN COALESCE((
-        SELECT json_agg(json_strip_nulls(json_build_object('name', e->>'name', 'type', e->>'type',
-            'tags', COALESCE((
-                SELECT json_agg(t #>> '{}' ORDER BY k)
-                FROM jsonb_array_elements(CASE WHEN jsonb_typeof(e->'tags') = 'array' THEN e->'tags' ELSE '[]' END)
-                    WITH ORDINALITY AS ts(t, k)
-                WHERE jsonb_typeof(t) = 'string'), '[]'),
-            'description', CASE WHEN jsonb_typeof(e->'description') = 'string' THEN e->>'description' END)) ORDER BY i)
+        SELECT json_agg(CASE WHEN jsonb_typeof(e->'description') = 'string'
+            THEN json_build_object('name', e->>'name', 'type', e->>'type', 'tags', TAGS, 'description', e->>'description')
+            ELSE json_build_object('name', e->>'name', 'type', e->>'type', 'tags', TAGS) END ORDER BY i)
         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.properties->'facets'->'schema'->'fields') = 'array'
             THEN n.properties->'facets'->'schema'->'fields' ELSE '[]' END) WITH ORDINALITY AS fs(e, i)
         WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'name') = 'string' AND jsonb_typeof(e->'type') = 'string'
@@ -66,6 +62,11 @@ FROM lineage_node n WHERE n.id = ANY(%s)
 # A timestamp as shapes.iso writes one (Python's isoformat in UTC, microseconds only when there are some, 'Z').
 _ISO = ("""(to_char(X AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') """
         """|| CASE WHEN date_trunc('second', X) = X THEN '' ELSE to_char(X AT TIME ZONE 'UTC', '.US') END || 'Z')""")
+# A field's tags: its string tags, in order ([] when there are none or `tags` is not a list).
+_TAGS = ("""CASE WHEN jsonb_typeof(e->'tags') = 'array' THEN COALESCE((SELECT json_agg(t #>> '{}' ORDER BY k) """
+         """FROM jsonb_array_elements(e->'tags') WITH ORDINALITY AS ts(t, k) WHERE jsonb_typeof(t) = 'string'), """
+         """'[]') ELSE '[]' END""")
+_NODES_SQL = _NODES_SQL.replace("TAGS", _TAGS)
 _NODES_SQL = re.sub(r"ISO\(([a-z_.]+)\)", lambda m: _ISO.replace("X", m.group(1)), _NODES_SQL)
 _RUN_KEYS = ("run_id", "state", "started_at", "ended_at", "nominal_start_time", "nominal_end_time")
 
