@@ -114,3 +114,20 @@ def test_the_endpoint_answers_the_same_value(odd):
     r = client.get("/api/v1/lineage", {"nodeId": "dataset:ns:d6", "depth": 20})
     assert r.status_code == 200, r.content
     assert json.loads(r.content) == marquez_lineage("dataset:ns:d6", 20)
+
+
+def test_the_collector_is_on_again_after_an_answer_and_after_an_error(odd):
+    import gc
+
+    assert gc.isenabled()
+    marquez_lineage_json("job:etl:job0", 20)
+    assert gc.isenabled()
+    with pytest.raises(LookupError):
+        marquez_lineage_json("job:etl:nope", 1)
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        marquez_lineage_json("job:etl:job0", 20)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
