@@ -1,6 +1,6 @@
 """Plain-SQL helpers shared by the Marquez reads: one statement text for "now" and for `as_of`.
 
-Templates name their variable parts `{ids}` (an IN list) and `{live:ALIAS}` (the edge ALIAS holds: open now,
+Templates name their variable parts `IN ({ids})` (an IN list on SQLite, one array, `= ANY(%s)`, on PostgreSQL) and `{live:ALIAS}` (the edge ALIAS holds: open now,
 or valid at `as_of` as lineage.graph defines it); `render` fills them in reading order, so the positional
 parameters line up on both PostgreSQL and SQLite.
 """
