@@ -309,10 +309,59 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
     """Marquez's lineage graph around `node_id` ('dataset:NS:NAME' or 'job:NS:NAME'), `depth` jobs deep.
 
     Now, the walk reads the kept rows of lineage.job_io; `derive=True` derives them from the facts as an
-    `as_of` read does (the tests compare the two bodies).
+    `as_of` read does (the tests compare the two bodies). The HTTP endpoint answers through
+    `marquez_lineage_json`, the same JSON value built closer to the rows.
 
     Raises ValueError for a malformed nodeId or depth, LookupError when the node is not in the store.
     """
+    walk = _walk(node_id, depth, as_of=as_of, max_nodes=max_nodes, derive=derive)
+    level_of, flow = walk.level_of, walk.flow
+    # The nodes and the jobs' latest runs in one read, as lineage.graph loads its answers (no ORM per row).
+    # Every job of the answer had its io read (job_io), so its latest run is known already.
+    latest_ids = {job: run for job, run in flow.latest.items() if job in level_of and run is not None}
+    loaded = graph_nodes(set(level_of) | set(latest_ids.values()))
+    nodes = {pk: loaded[pk] for pk in level_of if pk in loaded}
+    props = props_at(loaded.values(), as_of)
+    latest = {job: (loaded[run], props[run]) for job, run in latest_ids.items() if run in loaded}
+    name_of, inputs, outputs, in_edges, out_edges = _edges(nodes, walk.pairs)
+
+    def ordered(ids_) -> list[Node]:
+        return sorted((nodes[i] for i in ids_), key=lambda n: (n.namespace, n.name))
+
+    graph = []
+    for pk, node in nodes.items():
+        if node.kind == NodeKind.JOB:
+            run = latest.get(pk)
+            data = shapes.job(node, props[pk], inputs=ordered(inputs.get(pk, ())), outputs=ordered(outputs.get(pk, ())),
+                              latest_run=shapes.run(run[0], run[1], job=node) if run else None,
+                              latest_run_node=run[0] if run else None)
+            node_type = "JOB"
+        else:
+            data, node_type = shapes.dataset(node, props[pk]), "DATASET"
+        graph.append({
+            "id": name_of[pk],
+            "type": node_type,
+            "data": data,
+            "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],
+            "outEdges": [{"origin": o, "destination": d} for o, d in sorted(out_edges[pk])],
+        })
+    graph.sort(key=lambda item: item["id"])
+    answer = {"graph": graph}
+    if walk.truncated:
+        answer["truncated"] = True
+    return answer
+
+
+class _Walk:
+    __slots__ = ("level_of", "pairs", "flow", "truncated")
+
+    def __init__(self, level_of, pairs, flow, truncated):
+        self.level_of, self.pairs, self.flow, self.truncated = level_of, pairs, flow, truncated
+
+
+def _walk(node_id: str, depth, *, as_of=None, max_nodes: int = MAX_NODES, derive: bool = False) -> _Walk:
+    """Every job and dataset reached from `node_id` (with its level), the (job, dataset, role) pairs read, and
+    the Dataflow that read them (its `latest`: each reached job's latest run)."""
     try:
         depth = int(depth)
     except (TypeError, ValueError):
@@ -351,14 +400,11 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
         for job in frontier:
             level_of[job] = level + 1
         level += 1
+    return _Walk(level_of, pairs, flow, truncated)
 
-    # The nodes and the jobs' latest runs in one read, as lineage.graph loads its answers (no ORM per row).
-    # Every job of the answer had its io read (job_io), so its latest run is known already.
-    latest_ids = {job: run for job, run in flow.latest.items() if job in level_of and run is not None}
-    loaded = graph_nodes(set(level_of) | set(latest_ids.values()))
-    nodes = {pk: loaded[pk] for pk in level_of if pk in loaded}
-    props = props_at(loaded.values(), as_of)
-    latest = {job: (loaded[run], props[run]) for job, run in latest_ids.items() if run in loaded}
+
+def _edges(nodes: dict, pairs):
+    """Node ids, each job's inputs and outputs, each node's in and out edges (as nodeId pairs)."""
     name_of = {pk: node_id_of(node) for pk, node in nodes.items()}
     inputs: dict[int, set[int]] = {}
     outputs: dict[int, set[int]] = {}
@@ -376,30 +422,4 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
             inputs.setdefault(job, set()).add(dataset)
             out_edges[dataset].add((d_id, j_id))
             in_edges[job].add((d_id, j_id))
-
-    def ordered(ids_) -> list[Node]:
-        return sorted((nodes[i] for i in ids_), key=lambda n: (n.namespace, n.name))
-
-    graph = []
-    for pk, node in nodes.items():
-        if node.kind == NodeKind.JOB:
-            run = latest.get(pk)
-            data = shapes.job(node, props[pk], inputs=ordered(inputs.get(pk, ())), outputs=ordered(outputs.get(pk, ())),
-                              latest_run=shapes.run(run[0], run[1], job=node) if run else None,
-                              latest_run_node=run[0] if run else None)
-            node_type = "JOB"
-        else:
-            data, node_type = shapes.dataset(node, props[pk]), "DATASET"
-        graph.append({
-            "id": name_of[pk],
-            "type": node_type,
-            "data": data,
-            "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],
-            "outEdges": [{"origin": o, "destination": d} for o, d in sorted(out_edges[pk])],
-        })
-    graph.sort(key=lambda item: item["id"])
-    answer = {"graph": graph}
-    if truncated:
-        answer["truncated"] = True
-    return answer
-
+    return name_of, inputs, outputs, in_edges, out_edges

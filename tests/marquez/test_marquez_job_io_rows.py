@@ -10,6 +10,7 @@ node at several depths and bounds. Runs on SQLite and on PostgreSQL (DATABASE_UR
 """
 from __future__ import annotations
 
+import json
 import random
 import uuid
 
@@ -18,6 +19,7 @@ import pytest
 from lineage import job_io, store
 from lineage.kinds import NodeKind, Source
 from lineage.marquez.graph import marquez_lineage, node_id_of
+from lineage.marquez.graph_json import marquez_lineage_json
 from lineage.models import JobIO, JobLatestRun, Node
 from tests.conftest import client_for, make_user
 from tests.support.job_io import BASE, when, assert_rows_true
@@ -64,6 +66,9 @@ def assert_same_bodies(depths=(0, 1, 2, 20), bounds=(10_000, 4)) -> int:
             for bound in bounds:
                 kept = marquez_lineage(node_id_of(node), depth, max_nodes=bound)
                 assert kept == marquez_lineage(node_id_of(node), depth, max_nodes=bound, derive=True), (
+                    node_id_of(node), depth, bound)
+                # The HTTP endpoint's body (written close to the rows) is the same JSON value.
+                assert json.loads(marquez_lineage_json(node_id_of(node), depth, max_nodes=bound)) == kept, (
                     node_id_of(node), depth, bound)
                 compared += 1
     return compared
