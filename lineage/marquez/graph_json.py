@@ -85,10 +85,6 @@ class _Node:
          self.location, self.run) = row
 
 
-def _string(value):
-    return value if isinstance(value, str) else None
-
-
 def _columns_of(props) -> tuple:
     """The portable path: _NODES_SQL's columns from parsed properties (SQLite hands back the stored text)."""
     props = props if isinstance(props, dict) else {}
@@ -98,9 +94,9 @@ def _columns_of(props) -> tuple:
         value = facets.get(name) if isinstance(facets, dict) else None
         return value.get(key) if isinstance(value, dict) else None
 
-    return (shapes.facets(props), shapes.fields_of(props), sub("tags", "tags"), _string(sub("dataSource", "name")),
-            _string(sub("lifecycleStateChange", "lifecycleStateChange")), _string(sub("documentation", "description")),
-            _string(sub("jobType", "processingType")), _string(sub("sourceCodeLocation", "url")),
+    return (shapes.facets(props), shapes.fields_of(props), sub("tags", "tags"), shapes.string(sub("dataSource", "name")),
+            shapes.string(sub("lifecycleStateChange", "lifecycleStateChange")), shapes.string(sub("documentation", "description")),
+            shapes.string(sub("jobType", "processingType")), shapes.string(sub("sourceCodeLocation", "url")),
             [props.get(k) for k in _RUN_KEYS])
 
 

@@ -75,6 +75,11 @@ def facets(props: dict) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def string(value) -> str | None:
+    """`value` if it is a string, else None: stored facets are what producers sent."""
+    return value if isinstance(value, str) else None
+
+
 def facet(props: dict, name: str) -> dict:
     value = facets(props).get(name)
     return value if isinstance(value, dict) else {}
@@ -211,8 +216,10 @@ def run(node: Node, props: dict, *, job: Node | None = None, inputs=(), outputs=
 
 def job(node: Node, props: dict, *, inputs=(), outputs=(), latest_run: dict | None = None,
         latest_run_node: Node | None = None, updated_at=None) -> dict:
-    job_type = facet(props, "jobType").get("processingType")
-    location = facet(props, "sourceCodeLocation").get("url")
+    # Stored facets are what producers sent (non-strict events included): only strings are read as such,
+    # so a list or object in these places answers the defaults instead of failing the whole answer.
+    job_type = string(facet(props, "jobType").get("processingType"))
+    location = string(facet(props, "sourceCodeLocation").get("url"))
     return compact({
         "id": ref(node),
         "type": {"STREAMING": "STREAM", "STREAM": "STREAM", "SERVICE": "SERVICE"}.get(job_type, "BATCH"),

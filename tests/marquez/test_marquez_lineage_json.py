@@ -55,6 +55,9 @@ def _facts():
          {"run_id": "", "state": 3, "started_at": "not a time", "ended_at": None, "facets": "not an object"}),
         ({}, {"state": "FAIL", "started_at": "2024-05-01T10:00:00", "ended_at": "bad"}),
         ({"facets": []}, {}),
+        # Unhashable where a string is expected: both builders answer the defaults (the dict lookup of the
+        # old one failed the whole answer before).
+        ({"facets": {"jobType": {"processingType": ["STREAMING"]}, "sourceCodeLocation": {"url": {"u": 1}}}}, {}),
     ]):
         job = store.NodeKey(OL, "job", f"etl:job{i}")
         run = store.NodeKey(OL, "run", f"run-{i}")
@@ -131,3 +134,17 @@ def test_the_collector_is_on_again_after_an_answer_and_after_an_error(odd):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces/etl/jobs", "/api/v1/namespaces/etl/jobs/job4",
+                                  "/api/v1/lineage?nodeId=job:etl:job4&depth=1"])
+def test_unhashable_facet_values_answer_the_defaults(odd, path):
+    """A job whose jobType.processingType is a list and whose sourceCodeLocation.url an object (a non-strict
+    producer's facets) is listed and shown with the defaults, never a 5xx."""
+    client = client_for(make_user("reader", "engineer"))
+    r = client.get(path)
+    assert r.status_code == 200, r.content
+    body = json.loads(r.content)
+    jobs = body.get("jobs") or ([body] if "type" in body else [n["data"] for n in body["graph"] if n["type"] == "JOB"])
+    job4 = next(j for j in jobs if j["name"] == "job4")
+    assert job4["type"] == "BATCH" and "location" not in job4
