@@ -304,6 +304,17 @@ def _trim(ids: set[int], room: int) -> tuple[set[int], bool]:
     return set(sorted(ids)[:max(room, 0)]), True
 
 
+def graph_item(node_id: str, node_type: str, data, in_edges, out_edges) -> dict:
+    """One node of Marquez's lineage graph, its edges in a stable order (both answer builders)."""
+    return {
+        "id": node_id,
+        "type": node_type,
+        "data": data,
+        "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges)],
+        "outEdges": [{"origin": o, "destination": d} for o, d in sorted(out_edges)],
+    }
+
+
 def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max_nodes: int = MAX_NODES,
                     derive: bool = False) -> dict:
     """Marquez's lineage graph around `node_id` ('dataset:NS:NAME' or 'job:NS:NAME'), `depth` jobs deep.
@@ -338,13 +349,7 @@ def marquez_lineage(node_id: str, depth: int = DEFAULT_DEPTH, *, as_of=None, max
             node_type = "JOB"
         else:
             data, node_type = shapes.dataset(node, props[pk]), "DATASET"
-        graph.append({
-            "id": name_of[pk],
-            "type": node_type,
-            "data": data,
-            "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],
-            "outEdges": [{"origin": o, "destination": d} for o, d in sorted(out_edges[pk])],
-        })
+        graph.append(graph_item(name_of[pk], node_type, data, in_edges[pk], out_edges[pk]))
     graph.sort(key=lambda item: item["id"])
     answer = {"graph": graph}
     if walk.truncated:

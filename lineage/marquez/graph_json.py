@@ -27,7 +27,7 @@ from django.db import connection
 from lineage.graph import MAX_NODES
 from lineage.kinds import NodeKind
 from lineage.marquez import shapes
-from lineage.marquez.graph import DEFAULT_DEPTH, _edges, _json, _walk, graph_nodes, marquez_lineage
+from lineage.marquez.graph import DEFAULT_DEPTH, _edges, _json, _walk, graph_item, graph_nodes, marquez_lineage
 
 # What the shapes read of a node's properties, as columns: each string the body shows (NULL unless the stored
 # value is a string, as the shapes test isinstance), a dataset's fields as shapes.fields_of writes them (JSON
@@ -253,13 +253,7 @@ def _now_json(node_id: str, depth, max_nodes: int) -> bytes:
             node_type = "JOB"
         else:
             data, node_type = _dataset(node), "DATASET"
-        graph.append({
-            "id": name_of[pk],
-            "type": node_type,
-            "data": data,
-            "inEdges": [{"origin": o, "destination": d} for o, d in sorted(in_edges[pk])],
-            "outEdges": [{"origin": o, "destination": d} for o, d in sorted(out_edges[pk])],
-        })
+        graph.append(graph_item(name_of[pk], node_type, data, in_edges[pk], out_edges[pk]))
     answer = {"graph": graph}
     if walk.truncated:
         answer["truncated"] = True
