@@ -41,9 +41,12 @@ def timestamp(params, name: str) -> dt.datetime | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    value = parse_datetime(raw.strip().replace(" ", "+")) if isinstance(raw, str) else None
+    try:  # Django's parsers answer None for a malformed text and raise for a well-formed impossible one
+        value = parse_datetime(raw.strip().replace(" ", "+")) if isinstance(raw, str) else None
+        day = parse_date(raw) if value is None and isinstance(raw, str) else None
+    except ValueError:
+        value = day = None
     if value is None:
-        day = parse_date(raw) if isinstance(raw, str) else None
         if day is None:
             raise BadRequest(f"query param {name} must be an ISO 8601 date-time, not {raw!r}")
         value = dt.datetime.combine(day, dt.time.min)

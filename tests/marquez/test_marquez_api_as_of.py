@@ -58,3 +58,13 @@ def test_lists_page_with_limit_and_offset(reader):
     assert [v["version"] for v in first["versions"] + second["versions"]] == [R2, R1]
     assert first["totalCount"] == second["totalCount"] == 2
     assert reader.get("/api/v1/namespaces", {"limit": 1001}).status_code == 400
+
+
+@pytest.mark.parametrize("value", ["2024-13-45T99:99:99", "2024-02-30", "2024-02-30T10:00:00Z", "yesterday"])
+@pytest.mark.parametrize("path,query", [("/api/v1/lineage", {"nodeId": f"dataset:{DB}:public.raw"}),
+                                        ("/api/v1/namespaces", {}), ("/api/v1/namespaces/etl/jobs", {})])
+def test_an_impossible_or_malformed_as_of_is_a_400(reader, path, query, value):
+    """Well-formed but impossible dates (month 13, February 30) make Django's parsers raise, not answer None."""
+    r = reader.get(path, {**query, "as_of": value})
+    assert r.status_code == 400, r.content
+    assert "as_of" in r.json()["message"]
