@@ -14,15 +14,13 @@ a repeat of an event (also within one group) is a duplicate, and its producer is
 group is durable. A group the database refuses whole is written again one event per transaction, so one
 bad event is refused alone (lineage.ingest.service._write_singles).
 
-The writer role is handed on before the group waits for its WAL flush: `write` commits without waiting
-for the flush (synchronous_commit off for that transaction) and returns what is left to do, the wait;
-the next writer starts its transaction while this one's flush is under way (concurrent flushes share
-one fsync), and this group's producers are answered only once the wait is over. Holding the role
-through the flush had 8 concurrent clients using about half of 2 cores. The writer may hand the role on
-earlier still (`hand_on`): the ingest does once all that is left of its transaction is the round trip
-that carries its last INSERT, the COMMIT and, after it, the wait for the WAL flush (the next writer's
-transaction then waits at the database for the row locks it shares with this one, and for nothing
-else), so its `write` returns nothing left to do.
+The writer role is handed on before the group's last round trip (`hand_on`): the ingest calls it once
+all that is left of its transaction is the round trip that carries its last INSERT, the COMMIT and, after
+it, the wait for the WAL flush (synchronous_commit off for the transaction, then an explicit wait, so the
+row locks are not held through the fsync). The next writer's transaction then waits at the database for
+the row locks it shares with this one, and for nothing else; concurrent flushes share one fsync, and this
+group's producers are answered only once its `write` has returned. Holding the role through the flush had
+8 concurrent clients using about half of 2 cores.
 
 Only the threads of one process can share a group (gunicorn's gthread worker, Django's threaded live
 server); a sync worker serves one request at a time, and each of its groups is a group of one.
@@ -40,9 +38,8 @@ class GroupCommitter:
     A submitter whose item was not written yet when the previous call ended becomes the next writer, in
     its own thread (with its own database connection), so there is no background thread to start, to
     stop around a fork, or to die unnoticed. `write` records the outcome on each item; an exception out
-    of it is recorded on every item of its group that has none. `write` may return a callable: the part
-    of the work that needs no writer role (waiting for durability), run after the role is handed on and
-    before the group's items are done."""
+    of it is recorded on every item of its group that has none. `write` may hand the role on (`hand_on`)
+    before it returns; the group's items are done only once it has."""
 
     def __init__(self, write: Callable[[list], None]):
         self._write = write
@@ -79,24 +76,15 @@ class GroupCommitter:
             for member in group:
                 member._group_taken = True
         self._local.holding = True
-        finish = None
         try:
-            finish = self._write(group)
+            self._write(group)
         except BaseException as exc:
             self._fail(group, item, exc)
             if not isinstance(exc, Exception):
                 self.hand_on()
                 self._end(group)
                 raise
-        self.hand_on()  # if `write` did not: the next writer may start while this group waits for its flush
-        try:
-            if finish is not None:
-                finish()
-        except BaseException as exc:
-            self._fail(group, item, exc)
-            if not isinstance(exc, Exception):
-                self._end(group)
-                raise
+        self.hand_on()  # if `write` did not
         self._end(group)
 
     @staticmethod
