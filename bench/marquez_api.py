@@ -22,8 +22,10 @@ Bearer token, JSON decoded, interleaved per start dataset (random datasets of th
 With --write-cost it measures instead what keeping lineage.job_io's rows adds to the ingest, in-process
 on a database of its own (the graph database's name with `_writes` before `_bench`, emptied first): after
 --history demo events (devtools.ingest_demo, batches, untimed), rounds of single events (ingest_event, each
-its own transaction) and of batches of 250 (ingest_batch), the refresh on and off (lineage.job_io.refresh
-replaced by a no-op) alternating, CPU of this process and of its PostgreSQL backend (/proc) per event.
+its own transaction) and of batches of 250 (ingest_batch), in rotating rounds: the refresh as shipped, the
+refresh with every write taking its full path (lineage.job_io.RERANK = False), and no refresh
+(lineage.job_io.refresh replaced by a no-op); CPU of this process and of its PostgreSQL backend (/proc)
+per event.
 The demo's jobs run once per generated day, so every event's jobs have a growing run history.
 
 Goals: the Marquez reads at the same bound within 2x our endpoint's p95 (`ratio:` lines); the answers'
@@ -246,6 +248,10 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
         return out
 
     real = job_io.refresh
+    # "kept": the refresh as shipped (the rerank path for writes that open and close no edge); "full":
+    # every write through the full refresh (job_io.RERANK = False, the path before the rerank); "none":
+    # no refresh. Rotated per round so that drift in the machine's load spreads over the three.
+    modes = ("kept", "full", "none")
     with context.acting_as(context.for_user(user, service="bench:marquez-writes")):
         for start in range(0, history, 250):
             service.ingest_batch(events(min(250, history - start)), user)
@@ -253,10 +259,11 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
             cur.execute("ANALYZE")
             cur.execute("SELECT pg_backend_pid()")
             pid = cur.fetchone()[0]
-        per: dict[tuple[str, bool], list[float]] = {}
+        per: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         for r in range(rounds):
-            for on in ((True, False) if r % 2 == 0 else (False, True)):
-                job_io.refresh = real if on else (lambda *a, **k: None)
+            for mode in modes[r % 3:] + modes[:r % 3]:
+                job_io.refresh = (lambda *a, **k: None) if mode == "none" else real
+                job_io.RERANK = mode != "full"
                 try:
                     for label, n, run in (("single", singles, lambda evs: [service.ingest_event(e, user) for e in evs]),
                                           ("batch of 250", batches * 250,
@@ -266,18 +273,30 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
                         app, db = time.process_time(), _backend_cpu(pid)
                         run(evs)
                         app, db = (time.process_time() - app) * 1000 / n, (_backend_cpu(pid) - db) * 1000 / n
-                        per.setdefault((label, on), []).append((app + db, app, db))
+                        per.setdefault((label, mode), []).append((app + db, app, db))
                 finally:
                     job_io.refresh = real
+                    job_io.RERANK = True
+                if mode == "none":
+                    # Untimed: the rows true again (the refresh keeps them from the rows it finds, and
+                    # the next rounds would otherwise pay for the writes this one skipped).
+                    job_io.refresh_all()
     print(f"\nkeeping lineage.job_io's rows, in-process on PostgreSQL, {Node.objects.count()} nodes, "
-          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds each way "
+          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds, each way in each "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print(f"{'ingest':<14} {'with ms/event':>14} {'without':>9} {'added':>7} {'added %':>8} {'app added':>10} "
-          f"{'PG added':>9}   (CPU per event, medians over rounds; app = this process, PG = its backend)")
+    print("CPU per event, medians over rounds (app = this process, PG = its backend); added = over no refresh;")
+    print("kept = the refresh as shipped (rerank path where no edge opened or closed), full = every write recomputed")
+    print(f"{'ingest':<14} {'none ms':>8} {'kept':>7} {'added':>7} {'added %':>8} {'app':>6} {'PG':>6}  "
+          f"{'full':>7} {'added':>7} {'added %':>8} {'app':>6} {'PG':>6}")
     for label in ("single", "batch of 250"):
-        on, off = ([statistics.median(x[i] for x in per[(label, flag)]) for i in range(3)] for flag in (True, False))
-        print(f"{label:<14} {on[0]:14.3f} {off[0]:9.3f} {on[0] - off[0]:7.3f} {100 * (on[0] - off[0]) / off[0]:7.1f}% "
-              f"{on[1] - off[1]:10.3f} {on[2] - off[2]:9.3f}")
+        med = {mode: [statistics.median(x[i] for x in per[(label, mode)]) for i in range(3)] for mode in modes}
+        off = med["none"]
+        line = f"{label:<14} {off[0]:8.3f}"
+        for mode in ("kept", "full"):
+            on = med[mode]
+            line += (f" {on[0]:7.3f} {on[0] - off[0]:7.3f} {100 * (on[0] - off[0]) / off[0]:7.1f}% "
+                     f"{on[1] - off[1]:6.3f} {on[2] - off[2]:6.3f} ")
+        print(line)
 
 
 def main(argv=None) -> int:
@@ -289,7 +308,7 @@ def main(argv=None) -> int:
     parser.add_argument("--write-cost", action="store_true",
                         help="measure what keeping lineage.job_io's rows adds to the ingest instead (see above)")
     parser.add_argument("--history", type=int, default=3000, help="--write-cost: events stored first (default 3000)")
-    parser.add_argument("--rounds", type=int, default=6, help="--write-cost: rounds each way (default 6)")
+    parser.add_argument("--rounds", type=int, default=6, help="--write-cost: rounds, each running every way once (default 6)")
     args = parser.parse_args(argv)
     if args.write_cost:
         url = _database_url(args.database_url, DEFAULT_URL)

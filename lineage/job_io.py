@@ -38,6 +38,8 @@ from django.db import connection
 from lineage.kinds import EdgeKind, NodeKind, Source
 
 _OL = Source.OPENLINEAGE.value
+# False: every write takes the full refresh (bench.marquez_api --write-cost compares the two paths).
+RERANK = True
 _HOLDER_KINDS = (NodeKind.JOB.value, NodeKind.RUN.value)
 _EDGE_KINDS = (EdgeKind.PRODUCED.value, EdgeKind.CONSUMED.value, EdgeKind.INSTANCE_OF.value,
                EdgeKind.VERSION_OF.value)
@@ -190,22 +192,73 @@ FUNCTION_SQL = ("CREATE OR REPLACE FUNCTION lineage_job_io_refresh(p_holders big
 _PG_REFRESH = "SELECT lineage_job_io_refresh(%s::bigint[], %s::bigint[])"
 _PG_REFRESH_ALL = _pg_statement(_ALL_JOBS, _RANK_FULL)
 
+# The rerank path (refresh): a write that opened and closed no edge the derivation reads, so no job's
+# io can change unless its latest run does. For each job of the named runs (live instance_of edges from
+# an OpenLineage job), the kept latest run K stands for every run the write did not name (kept rank >=
+# theirs). The job needs the full refresh when it has no kept row, when K's rank is now below its kept
+# rank (another run may now lead), or when a named run now ranks above K (state_time, last_seen, id, as
+# the derivation orders). Otherwise K stays the latest and only its kept rank follows K's node.
+# {r_state_time}, {k_state_time}: as in _RANK_INCREMENTAL, for r (a named run) and k (the kept run);
+# {runs}: the test of e.dst_id against the named runs.
+_RERANK_STALE = """
+SELECT 1 FROM lineage_edge e
+JOIN lineage_node r ON r.id = e.dst_id
+JOIN lineage_node j ON j.id = e.src_id
+LEFT JOIN lineage_job_latest_run l ON l.job_id = e.src_id
+LEFT JOIN lineage_node k ON k.id = l.run_id
+WHERE e.dst_id {runs} AND e.kind = 'instance_of' AND e.valid_to IS NULL AND r.kind = 'run'
+    AND j.kind = 'job' AND j.source = 'openlineage'
+    AND (k.id IS NULL
+         OR (COALESCE({k_state_time}, ''), k.last_seen) < (l.state_time, l.last_seen)
+         OR (COALESCE({r_state_time}, ''), r.last_seen, r.id) > (COALESCE({k_state_time}, ''), k.last_seen, k.id))"""
+# The kept rank of the kept runs among the named ones, where it moved (most single events raise the
+# latest run's last_seen; a restated event changes nothing and writes nothing).
+_RERANK_UPDATE = """
+UPDATE lineage_job_latest_run SET state_time = (
+    SELECT COALESCE({r_state_time}, '') FROM lineage_node r WHERE r.id = lineage_job_latest_run.run_id),
+    last_seen = (SELECT r.last_seen FROM lineage_node r WHERE r.id = lineage_job_latest_run.run_id)
+WHERE run_id IN ({runs}) AND EXISTS (
+    SELECT 1 FROM lineage_node r WHERE r.id = lineage_job_latest_run.run_id
+        AND (COALESCE({r_state_time}, '') <> lineage_job_latest_run.state_time
+             OR r.last_seen <> lineage_job_latest_run.last_seen))"""
+_PG_RERANK_UPDATE = """
+UPDATE lineage_job_latest_run l SET state_time = COALESCE({r_state_time}, ''), last_seen = r.last_seen
+FROM lineage_node r
+WHERE r.id = ANY(p_runs) AND l.run_id = r.id
+    AND (l.state_time, l.last_seen) IS DISTINCT FROM (COALESCE({r_state_time}, ''), r.last_seen)"""
+
+
+def _state_time(alias: str, vendor: str) -> str:
+    return (_PG_STATE_TIME if vendor == "postgresql" else _SQLITE_STATE_TIME).replace("r.", alias + ".", 1)
+
+
+# PostgreSQL: one function, its two statements' plans kept per connection like the refresh's; the
+# refresh's own (large) plan is made only on a connection whose writes need it. Created by migration
+# 0009 (`RERANK_FUNCTION_SQL`), the same way as FUNCTION_SQL.
+RERANK_FUNCTION_SQL = (
+    "CREATE OR REPLACE FUNCTION lineage_job_io_rerank(p_runs bigint[]) "
+    "RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$\nBEGIN\nIF EXISTS ("
+    + _RERANK_STALE.format(runs="= ANY(p_runs)", r_state_time=_state_time("r", "postgresql"),
+                           k_state_time=_state_time("k", "postgresql"))
+    + ") THEN\n    PERFORM lineage_job_io_refresh(p_runs, '{}'::bigint[]);\nELSE"
+    + _PG_RERANK_UPDATE.format(r_state_time=_state_time("r", "postgresql"))
+    + ";\nEND IF;\nEND\n$fn$")
+_PG_RERANK = "SELECT lineage_job_io_rerank(%s::bigint[])"
+
 
 def touched(node_facts, edge_items, nodes) -> tuple[list[int], list[int]]:
     """(holder ids, version ids) a write named: the jobs and runs of its node facts, the holder ends of
     its produced/consumed edges, both ends of instance_of edges, and the versions of version_of edges.
     `nodes`: NodeKey -> saved Node (the store's session). Only OpenLineage nodes can change an OpenLineage
     job's io (the derivation reads OpenLineage nodes only), so other sources' writes cost nothing here."""
-    holders: set[int] = set()
+    holders = set(_ranked_runs(node_facts, nodes))
+    holders.update(_node_ids(node_facts, nodes, (NodeKind.JOB.value,)))
     versions: set[int] = set()
 
     def pk(key):
         node = nodes.get(key)
         return None if node is None else node.pk
 
-    for fact in node_facts:
-        if fact.key.kind in _HOLDER_KINDS and fact.key.source == _OL:
-            holders.add(pk(fact.key))
     for item in edge_items:
         kind = item.kind
         if kind not in _EDGE_KINDS or (item.src.source != _OL and item.dst.source != _OL):
@@ -224,18 +277,56 @@ def touched(node_facts, edge_items, nodes) -> tuple[list[int], list[int]]:
     return sorted(holders), sorted(versions)
 
 
-def refresh(writes, node_facts, edge_items, nodes) -> None:
-    """Recompute the rows of the jobs a store.apply write may have changed (see the module docstring).
+def _node_ids(node_facts, nodes, kinds) -> list[int]:
+    out = []
+    for fact in node_facts:
+        key = fact.key
+        if key.kind in kinds and key.source == _OL:
+            node = nodes.get(key)
+            if node is not None and node.pk is not None:
+                out.append(node.pk)
+    return out
+
+
+def _ranked_runs(node_facts, nodes) -> list[int]:
+    """The OpenLineage runs a write named by a node fact: only a node fact can change a run's rank (its
+    state_time property, its last_seen)."""
+    return _node_ids(node_facts, nodes, (NodeKind.RUN.value,))
+
+
+def refresh(writes, node_facts, edge_changes, nodes) -> None:
+    """Keep the rows true after a store.apply write (see the module docstring).
+    `edge_changes`: the write's EdgeFact / EdgeClose items that OPENED or CLOSED an edge (the store's
+    session knows, lineage.store._Session.apply_edges); an item that only restated an open edge (its
+    last_seen, properties or valid_from) cannot change what the derivation reads (open edges' ends).
     `writes`: the store's held writes (lineage.store._Writes): on PostgreSQL the statement rides with them,
-    after the fact writes it reads, and costs no round trip of its own."""
-    holders, versions = touched(node_facts, edge_items, nodes)
-    if not holders and not versions:
+    after the fact writes it reads, and costs no round trip of its own.
+
+    Two paths. A write that opened or closed an edge the derivation reads (produced, consumed,
+    instance_of, version_of, at an OpenLineage end) has the jobs it can have changed recomputed (the
+    full refresh). Otherwise nothing structural changed, and only the rank of the runs it named can
+    have moved: `rerank` (see RERANK_SQL) keeps the kept latest run's rank, and recomputes only a job
+    whose kept latest run is overtaken by a run the write named, or lowered. The common single event
+    (START/RUNNING/COMPLETE of a run already its job's latest, restating its io) takes the second."""
+    holders, versions = touched((), edge_changes, nodes)
+    if holders or versions or not RERANK:
+        holders, versions = touched(node_facts, edge_changes, nodes)
+        if not holders and not versions:
+            return
+        if connection.vendor == "postgresql":
+            writes.run(_PG_REFRESH, [holders, versions])
+            return
+        writes.flush()
+        _portable_refresh(holders, versions)
+        return
+    runs = sorted(set(_ranked_runs(node_facts, nodes)))
+    if not runs:
         return
     if connection.vendor == "postgresql":
-        writes.run(_PG_REFRESH, [holders, versions])
+        writes.run(_PG_RERANK, [runs])
         return
     writes.flush()
-    _portable_refresh(holders, versions)
+    _portable_rerank(runs)
 
 
 def holders_around(node_id: int) -> list[int]:
@@ -269,6 +360,19 @@ def refresh_holders(holder_ids) -> None:
             cur.execute(_PG_REFRESH, [holders, []])
         return
     _portable_refresh(holders, ())
+
+
+def _portable_rerank(runs) -> None:
+    """RERANK_FUNCTION_SQL's work as portable statements (SQLite)."""
+    vendor = connection.vendor
+    marks = _in(runs)
+    with connection.cursor() as cur:
+        cur.execute(_RERANK_STALE.format(runs=f"IN ({marks})", r_state_time=_state_time("r", vendor),
+                                         k_state_time=_state_time("k", vendor)) + " LIMIT 1", list(runs))
+        if cur.fetchone() is not None:
+            _portable_refresh(runs, ())
+            return
+        cur.execute(_RERANK_UPDATE.format(runs=marks, r_state_time=_state_time("r", vendor)), list(runs))
 
 
 def _in(ids) -> str:

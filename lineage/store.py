@@ -584,6 +584,7 @@ class _Session:
         self.result = ApplyResult()
         self.writes = _Writes()
         self.open_edges: dict[tuple, Edge] | None = None  # read ahead by flush_nodes (fast path)
+        self.edge_changes: list = []  # the edge items that opened or closed an edge (for job_io)
 
     # -- raw payloads ---------------------------------------------------------------------------------
     def load_raw(self, payloads: list[RawPayload], assume_new: bool = False, reserved_ids=()) -> None:
@@ -819,6 +820,7 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
                                 last_seen=valid_from, properties=item.properties, raw=raw)
                     new_edges.append(edge)
                     open_edges[key] = edge
+                    self.edge_changes.append(item)
                     self.result.edges_created += 1
                     continue
                 updates = {}
@@ -846,6 +848,7 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
                 edge.valid_to = _aware(item.at, self.now)
                 mark(edge, {"valid_to"})
                 self.result.edges_closed += 1
+                self.edge_changes.append(item)
         if new_edges:
             # In key order, for the same reason as new nodes (the open-edge unique index).
             new_edges.sort(key=lambda e: (e.src_id, e.dst_id, e.kind))
@@ -978,7 +981,7 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
         session.flush_nodes(edge_items)
         session.apply_edges(edge_items)
         # Derived rows the Marquez reads walk (each job's current io): kept true by every write.
-        job_io.refresh(session.writes, node_facts, edge_items, session.nodes)
+        job_io.refresh(session.writes, node_facts, session.edge_changes, session.nodes)
         if also_insert is not None:
             extra = also_insert(session.raw)
             model = None
