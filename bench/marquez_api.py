@@ -22,10 +22,10 @@ Bearer token, JSON decoded, interleaved per start dataset (random datasets of th
 With --write-cost it measures instead what keeping lineage.job_io's rows adds to the ingest, in-process
 on a database of its own (the graph database's name with `_writes` before `_bench`, emptied first): after
 --history demo events (devtools.ingest_demo, batches, untimed), rounds of single events (ingest_event, each
-its own transaction) and of batches of 250 (ingest_batch), in rotating rounds: the refresh as shipped, the
-refresh with every write taking its full path (lineage.job_io.RERANK = False), and no refresh
-(lineage.job_io.refresh replaced by a no-op); CPU of this process and of its PostgreSQL backend (/proc)
-per event.
+its own transaction) and of batches of 250 (ingest_batch), CPU of this process and of its PostgreSQL
+backend (/proc) per event, three ways: the refresh as shipped ("kept"), the refresh with every write taking
+its full path ("full", lineage.job_io.RERANK = False: the path before the rerank one) alternating with it
+event by event, and in blocks between them no refresh ("none", lineage.job_io.refresh a no-op).
 The demo's jobs run once per generated day, so every event's jobs have a growing run history.
 
 Goals: the Marquez reads at the same bound within 2x our endpoint's p95 (`ratio:` lines); the answers'
@@ -248,9 +248,15 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
         return out
 
     real = job_io.refresh
-    # "kept": the refresh as shipped (the rerank path for writes that open and close no edge); "full":
-    # every write through the full refresh (job_io.RERANK = False, the path before the rerank); "none":
-    # no refresh. Rotated per round so that drift in the machine's load spreads over the three.
+
+    def none(*a, **k):
+        return None
+
+    # Modes: "kept", the refresh as shipped (the rerank path for writes that open and close no edge);
+    # "full", every write through the full refresh (job_io.RERANK = False, the path before the rerank);
+    # "none", no refresh. kept and full both keep the rows true, so they alternate event by event (batch
+    # by batch) within one block, and the machine's load drift falls on both alike; none leaves the rows
+    # false, so it runs as a block of its own, the rows derived again after it, untimed.
     modes = ("kept", "full", "none")
     with context.acting_as(context.for_user(user, service="bench:marquez-writes")):
         for start in range(0, history, 250):
@@ -260,27 +266,39 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
             cur.execute("SELECT pg_backend_pid()")
             pid = cur.fetchone()[0]
         per: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        pick = random.Random(seed)
         for r in range(rounds):
-            for mode in modes[r % 3:] + modes[:r % 3]:
-                job_io.refresh = (lambda *a, **k: None) if mode == "none" else real
-                job_io.RERANK = mode != "full"
-                try:
-                    for label, n, run in (("single", singles, lambda evs: [service.ingest_event(e, user) for e in evs]),
-                                          ("batch of 250", batches * 250,
-                                           lambda evs: [service.ingest_batch(evs[i:i + 250], user)
-                                                        for i in range(0, len(evs), 250)])):
-                        evs = events(n)
-                        app, db = time.process_time(), _backend_cpu(pid)
-                        run(evs)
-                        app, db = (time.process_time() - app) * 1000 / n, (_backend_cpu(pid) - db) * 1000 / n
-                        per.setdefault((label, mode), []).append((app + db, app, db))
-                finally:
-                    job_io.refresh = real
-                    job_io.RERANK = True
-                if mode == "none":
-                    # Untimed: the rows true again (the refresh keeps them from the rows it finds, and
-                    # the next rounds would otherwise pay for the writes this one skipped).
-                    job_io.refresh_all()
+            for block in (("on", "none") if r % 2 == 0 else ("none", "on")):
+                for label, size, n in (("single", 1, singles), ("batch of 250", 250, batches * 250)):
+                    evs = events(n)
+                    sums = {}
+                    for i in range(0, n, size):
+                        # Singles at random, not by turns: the demo's events come in a near-regular
+                        # pattern (a run's START, then its COMPLETE) that turns would split by kind.
+                        # Batches by turns, one each way per round.
+                        turn = pick.random() < 0.5 if size == 1 else (i // size + r) % 2 == 0
+                        mode = "none" if block == "none" else ("kept" if turn else "full")
+                        job_io.refresh = none if mode == "none" else real
+                        job_io.RERANK = mode != "full"
+                        try:
+                            app, db = time.process_time(), _backend_cpu(pid)
+                            if size == 1:
+                                service.ingest_event(evs[i], user)
+                            else:
+                                service.ingest_batch(evs[i:i + size], user)
+                            app, db = time.process_time() - app, _backend_cpu(pid) - db
+                        finally:
+                            job_io.refresh = real
+                            job_io.RERANK = True
+                        got = sums.setdefault(mode, [0, 0.0, 0.0])
+                        got[0] += min(size, n - i)
+                        got[1] += app
+                        got[2] += db
+                    for mode, (count, app, db) in sums.items():
+                        per.setdefault((label, mode), []).append(
+                            ((app + db) * 1000 / count, app * 1000 / count, db * 1000 / count))
+                if block == "none":
+                    job_io.refresh_all()  # the rows true again, untimed
     print(f"\nkeeping lineage.job_io's rows, in-process on PostgreSQL, {Node.objects.count()} nodes, "
           f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds, each way in each "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")

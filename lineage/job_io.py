@@ -16,15 +16,21 @@ dataset here it is one index range per dataset. The rows are "now" only: `as_of`
 Why here and how: the rows must be true after every write, so lineage.store.apply calls `refresh` with
 the facts it applied (ingest, harvests, restore and tests all write through it). Only the jobs the write
 can have changed are recomputed, set-at-a-time:
-- jobs named by a node or edge fact; the jobs of runs named by a node fact (their state_time or
-  last_seen, hence the ranking, may have changed) or by a produced/consumed/instance_of edge;
-- for a version named by a version_of edge, the jobs of its producer and the jobs that read it directly or
-  whose latest run read it.
+- jobs named by a node fact or by an edge item that opened or closed an edge; the jobs of runs named by a
+  node fact (their state_time or last_seen, hence the ranking, may have changed) or at the end of such a
+  produced/consumed/instance_of edge;
+- for a version whose version_of edge opened or closed, the jobs of its producer and the jobs that read it
+  directly or whose latest run read it.
 On PostgreSQL that is ONE statement (the affected jobs, their ranked latest runs, their io, and the delete
 of rows no longer true, the insert of new ones, and the latest-run upsert as data-modifying CTEs), in a
 PL/pgSQL function so that its plan is kept (FUNCTION_SQL), called with the store's other held writes so
 it costs no round trip of its own. SQLite runs the same derivation as a
 few portable statements (one writer at a time, round trips are free there).
+
+Why a second, cheap path: most single events (RUNNING/COMPLETE of a run, restating its io) open and close
+no edge, and then no job's io can change unless its latest run does; recomputing their jobs anyway was most
+of the upkeep's cost per single event. The store says which edge items opened or closed an edge, and such a
+write only re-ranks the runs it named against the kept latest runs (`refresh`).
 
 Concurrency (PostgreSQL, READ COMMITTED): the statement reads the facts as committed when it starts. The
 OpenLineage ingest locks every node an event names (its job and run among them) before writing
@@ -305,7 +311,7 @@ def refresh(writes, node_facts, edge_changes, nodes) -> None:
     Two paths. A write that opened or closed an edge the derivation reads (produced, consumed,
     instance_of, version_of, at an OpenLineage end) has the jobs it can have changed recomputed (the
     full refresh). Otherwise nothing structural changed, and only the rank of the runs it named can
-    have moved: `rerank` (see RERANK_SQL) keeps the kept latest run's rank, and recomputes only a job
+    have moved: the rerank path (RERANK_FUNCTION_SQL, _portable_rerank) keeps the kept latest run's rank, and recomputes only a job
     whose kept latest run is overtaken by a run the write named, or lowered. The common single event
     (START/RUNNING/COMPLETE of a run already its job's latest, restating its io) takes the second."""
     holders, versions = touched((), edge_changes, nodes)
