@@ -327,6 +327,8 @@ def main(argv=None) -> int:
                         help="measure what keeping lineage.job_io's rows adds to the ingest instead (see above)")
     parser.add_argument("--history", type=int, default=3000, help="--write-cost: events stored first (default 3000)")
     parser.add_argument("--rounds", type=int, default=6, help="--write-cost: rounds, each running every way once (default 6)")
+    parser.add_argument("--singles", type=int, default=100,
+                        help="--write-cost: single events per round and block (default 100)")
     args = parser.parse_args(argv)
     if args.write_cost:
         url = _database_url(args.database_url, DEFAULT_URL)
@@ -334,7 +336,7 @@ def main(argv=None) -> int:
         url = base + "_writes_bench"
         os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
         _setup_django(url)
-        write_cost(url, args.history, args.rounds, singles=100, batches=2, seed=args.seed)
+        write_cost(url, args.history, args.rounds, singles=args.singles, batches=2, seed=args.seed)
         return 0
     if args.nodes < 10 * LAYERS * 10:
         raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")

@@ -108,14 +108,17 @@ pool(job_id, run_id, st, last_seen) AS (
     WHERE e.kind = 'instance_of' AND e.valid_to IS NULL AND r.kind = 'run' AND e.src_id IN (SELECT job_id FROM stale)
 ),"""
 # (job, run) of the affected jobs: the runs the write named, and the kept latest runs, over live
-# instance_of edges.
+# instance_of edges. OFFSET 0 keeps the kept run's edge a probe of the open-edge index by (job, run, kind):
+# flattened into a semi join, the function's generic plan read every open instance_of edge of the job and
+# kept the one to the run (79 index entries and their heap rows for a job of 79 runs, growing with the
+# job's history).
 _CAND_PAIRS = """
     SELECT job_id, run_id FROM runs_of WHERE job_id IN (SELECT id FROM jobs)
     UNION
     SELECT l.job_id, l.run_id FROM lineage_job_latest_run l
     WHERE l.job_id IN (SELECT id FROM jobs) AND EXISTS (
         SELECT 1 FROM lineage_edge e WHERE e.src_id = l.job_id AND e.dst_id = l.run_id
-            AND e.kind = 'instance_of' AND e.valid_to IS NULL)
+            AND e.kind = 'instance_of' AND e.valid_to IS NULL OFFSET 0)
 """
 # Every run of the jobs ranked: the backfill.
 _RANK_FULL = """
@@ -398,7 +401,9 @@ def _portable_refresh(holders=(), versions=(), conn=None, all_jobs: bool = False
         head = _AFFECTED.format(holder_set=_in(holders), version_set=_in(versions))
         rank, params = _RANK_INCREMENTAL, list(holders) + list(versions) * 3
     with conn.cursor() as cur:
-        cur.execute("WITH " + head + "," + rank.format(state_time=state_time, cand_pairs=_CAND_PAIRS) + _LATEST
+        # SQLite takes OFFSET only after a LIMIT, and plans the EXISTS as a probe anyway.
+        cand_pairs = _CAND_PAIRS if conn.vendor == "postgresql" else _CAND_PAIRS.replace(" OFFSET 0", "")
+        cur.execute("WITH " + head + "," + rank.format(state_time=state_time, cand_pairs=cand_pairs) + _LATEST
                     + " SELECT j.id, l.run_id, l.st, l.last_seen FROM jobs j LEFT JOIN latest l ON l.job_id = j.id",
                     params)
         found = cur.fetchall()
