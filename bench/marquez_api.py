@@ -24,8 +24,9 @@ on a database of its own (the graph database's name with `_writes` before `_benc
 --history demo events (devtools.ingest_demo, batches, untimed), rounds of single events (ingest_event, each
 its own transaction) and of batches of 250 (ingest_batch), CPU of this process and of its PostgreSQL
 backend (/proc) per event, three ways: the refresh as shipped ("kept"), the refresh with every write taking
-its full path ("full", lineage.job_io.RERANK = False: the path before the rerank one) alternating with it
-event by event, and in blocks between them no refresh ("none", lineage.job_io.refresh a no-op).
+its full path ("full", lineage.job_io.RERANK = False: the path before the rerank one) and no refresh
+("none", lineage.job_io.refresh a no-op, the rows derived again after it, untimed), the way chosen at
+random per single event (batches: two each way per round, shuffled).
 The demo's jobs run once per generated day, so every event's jobs have a growing run history.
 
 Goals: the Marquez reads at the same bound within 2x our endpoint's p95 (`ratio:` lines); the answers'
@@ -209,6 +210,13 @@ def measure(url: str, queries: int, seed: int) -> dict:
 
 
 def _backend_cpu(pid: int) -> float:
+    """Seconds of CPU the backend has run: /proc/PID/schedstat's nanoseconds where the kernel keeps them
+    (a single event costs a few ms, and /proc/PID/stat counts in 10 ms ticks), else stat's ticks."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -254,9 +262,9 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
 
     # Modes: "kept", the refresh as shipped (the rerank path for writes that open and close no edge);
     # "full", every write through the full refresh (job_io.RERANK = False, the path before the rerank);
-    # "none", no refresh. kept and full both keep the rows true, so they alternate event by event (batch
-    # by batch) within one block, and the machine's load drift falls on both alike; none leaves the rows
-    # false, so it runs as a block of its own, the rows derived again after it, untimed.
+    # "none", no refresh. Chosen at random per single event and per batch (turns would follow the demo's
+    # near-regular pattern: a run's START, then its COMPLETE), so that the machine's load drift falls on
+    # the three alike. "none" leaves the rows false: they are derived again after it, untimed.
     modes = ("kept", "full", "none")
     with context.acting_as(context.for_user(user, service="bench:marquez-writes")):
         for start in range(0, history, 250):
@@ -267,40 +275,37 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
             pid = cur.fetchone()[0]
         per: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         pick = random.Random(seed)
-        for r in range(rounds):
-            for block in (("on", "none") if r % 2 == 0 else ("none", "on")):
-                for label, size, n in (("single", 1, singles), ("batch of 250", 250, batches * 250)):
-                    evs = events(n)
-                    sums = {}
-                    for i in range(0, n, size):
-                        # Singles at random, not by turns: the demo's events come in a near-regular
-                        # pattern (a run's START, then its COMPLETE) that turns would split by kind.
-                        # Batches by turns, one each way per round.
-                        turn = pick.random() < 0.5 if size == 1 else (i // size + r) % 2 == 0
-                        mode = "none" if block == "none" else ("kept" if turn else "full")
-                        job_io.refresh = none if mode == "none" else real
-                        job_io.RERANK = mode != "full"
-                        try:
-                            app, db = time.process_time(), _backend_cpu(pid)
-                            if size == 1:
-                                service.ingest_event(evs[i], user)
-                            else:
-                                service.ingest_batch(evs[i:i + size], user)
-                            app, db = time.process_time() - app, _backend_cpu(pid) - db
-                        finally:
-                            job_io.refresh = real
-                            job_io.RERANK = True
-                        got = sums.setdefault(mode, [0, 0.0, 0.0])
-                        got[0] += min(size, n - i)
-                        got[1] += app
-                        got[2] += db
-                    for mode, (count, app, db) in sums.items():
-                        per.setdefault((label, mode), []).append(
-                            ((app + db) * 1000 / count, app * 1000 / count, db * 1000 / count))
-                if block == "none":
-                    job_io.refresh_all()  # the rows true again, untimed
+        for _ in range(rounds):
+            for label, size in (("single", 1), ("batch of 250", 250)):
+                sums = {}
+                # Singles: a way at random per event; batches: `batches` per way and round, shuffled.
+                order = ([pick.choice(modes) for _ in range(singles)] if size == 1
+                         else pick.sample(modes * batches, len(modes) * batches))
+                for mode in order:
+                    chunk = events(size)
+                    job_io.refresh = none if mode == "none" else real
+                    job_io.RERANK = mode != "full"
+                    try:
+                        app, db = time.process_time(), _backend_cpu(pid)
+                        if size == 1:
+                            service.ingest_event(chunk[0], user)
+                        else:
+                            service.ingest_batch(chunk, user)
+                        app, db = time.process_time() - app, _backend_cpu(pid) - db
+                    finally:
+                        job_io.refresh = real
+                        job_io.RERANK = True
+                    if mode == "none":
+                        job_io.refresh_all()
+                    got = sums.setdefault(mode, [0, 0.0, 0.0])
+                    got[0] += len(chunk)
+                    got[1] += app
+                    got[2] += db
+                for mode, (count, app, db) in sums.items():
+                    per.setdefault((label, mode), []).append(
+                        ((app + db) * 1000 / count, app * 1000 / count, db * 1000 / count))
     print(f"\nkeeping lineage.job_io's rows, in-process on PostgreSQL, {Node.objects.count()} nodes, "
-          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds, each way in each "
+          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print("CPU per event, medians over rounds (app = this process, PG = its backend); added = over no refresh;")
     print("kept = the refresh as shipped (rerank path where no edge opened or closed), full = every write recomputed")
