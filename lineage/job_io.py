@@ -46,7 +46,6 @@ from lineage.kinds import EdgeKind, NodeKind, Source
 _OL = Source.OPENLINEAGE.value
 # False: every write takes the full refresh (bench.marquez_api --write-cost compares the two paths).
 RERANK = True
-_HOLDER_KINDS = (NodeKind.JOB.value, NodeKind.RUN.value)
 _EDGE_KINDS = (EdgeKind.PRODUCED.value, EdgeKind.CONSUMED.value, EdgeKind.INSTANCE_OF.value,
                EdgeKind.VERSION_OF.value)
 
@@ -260,8 +259,7 @@ def touched(node_facts, edge_items, nodes) -> tuple[list[int], list[int]]:
     its produced/consumed edges, both ends of instance_of edges, and the versions of version_of edges.
     `nodes`: NodeKey -> saved Node (the store's session). Only OpenLineage nodes can change an OpenLineage
     job's io (the derivation reads OpenLineage nodes only), so other sources' writes cost nothing here."""
-    holders = set(_ranked_runs(node_facts, nodes))
-    holders.update(_node_ids(node_facts, nodes, (NodeKind.JOB.value,)))
+    holders = set(_node_ids(node_facts, nodes, (NodeKind.JOB.value, NodeKind.RUN.value)))
     versions: set[int] = set()
 
     def pk(key):
@@ -314,9 +312,10 @@ def refresh(writes, node_facts, edge_changes, nodes) -> None:
     Two paths. A write that opened or closed an edge the derivation reads (produced, consumed,
     instance_of, version_of, at an OpenLineage end) has the jobs it can have changed recomputed (the
     full refresh). Otherwise nothing structural changed, and only the rank of the runs it named can
-    have moved: the rerank path (RERANK_FUNCTION_SQL, _portable_rerank) keeps the kept latest run's rank, and recomputes only a job
-    whose kept latest run is overtaken by a run the write named, or lowered. The common single event
-    (START/RUNNING/COMPLETE of a run already its job's latest, restating its io) takes the second."""
+    have moved: the rerank path (RERANK_FUNCTION_SQL, _portable_rerank) moves the kept latest run's
+    rank, and recomputes only a job whose kept latest run a named run overtook, or whose kept latest
+    run's rank fell. The common single event (RUNNING/COMPLETE of a run already its job's latest,
+    restating its io) takes the second; a new run's first event, the first."""
     holders, versions = touched((), edge_changes, nodes)
     if holders or versions or not RERANK:
         holders, versions = touched(node_facts, edge_changes, nodes)
