@@ -75,9 +75,11 @@ import datetime as dt
 import json
 from collections import defaultdict
 
+import orjson
 from django.db import connection, connections
 from django.db.models.base import ModelState
 
+from lineage.ingest.canonical import has_long_number
 from lineage.ingest.events import DatasetRef, ParsedEvent
 from lineage.ingest.models import EventKind
 from lineage.kinds import EdgeKind, NodeKind, Source
@@ -87,6 +89,20 @@ from lineage.store import EdgeClose, EdgeFact, NodeFact, NodeKey, RawPayload, lo
 OL = Source.OPENLINEAGE.value
 TERMINAL = ("COMPLETE", "ABORT", "FAIL")
 STATE_RANK = {"START": 0, "RUNNING": 1, "COMPLETE": 3, "ABORT": 3, "FAIL": 3}
+# The enums' values as plain module constants: an enum member's `.value` is a descriptor lookup (about half
+# a microsecond), and the mapping reads them some thirty times per event.
+_EDGEKIND_CONSUMED = EdgeKind.CONSUMED.value
+_EDGEKIND_INSTANCE_OF = EdgeKind.INSTANCE_OF.value
+_EDGEKIND_PARENT_OF = EdgeKind.PARENT_OF.value
+_EDGEKIND_PRODUCED = EdgeKind.PRODUCED.value
+_EDGEKIND_VERSION_OF = EdgeKind.VERSION_OF.value
+_EVENTKIND_DATASET = EventKind.DATASET.value
+_EVENTKIND_JOB = EventKind.JOB.value
+_EVENTKIND_RUN = EventKind.RUN.value
+_NODEKIND_DATASET = NodeKind.DATASET.value
+_NODEKIND_DATASET_VERSION = NodeKind.DATASET_VERSION.value
+_NODEKIND_JOB = NodeKind.JOB.value
+_NODEKIND_RUN = NodeKind.RUN.value
 # How many recent versions per input dataset one query brings back before falling back to a precise query.
 VERSION_WINDOW = 8
 # Input datasets whose versions one query reads.
@@ -94,19 +110,19 @@ VERSIONS_PER_QUERY = 200
 
 
 def job_key(namespace: str, name: str) -> NodeKey:
-    return NodeKey(OL, NodeKind.JOB.value, f"{namespace}:{name}")
+    return NodeKey(OL, _NODEKIND_JOB, f"{namespace}:{name}")
 
 
 def run_key(run_id: str) -> NodeKey:
-    return NodeKey(OL, NodeKind.RUN.value, run_id)
+    return NodeKey(OL, _NODEKIND_RUN, run_id)
 
 
 def dataset_key(namespace: str, name: str) -> NodeKey:
-    return NodeKey(OL, NodeKind.DATASET.value, f"{namespace}:{name}")
+    return NodeKey(OL, _NODEKIND_DATASET, f"{namespace}:{name}")
 
 
 def version_key(namespace: str, name: str, run_id: str) -> NodeKey:
-    return NodeKey(OL, NodeKind.DATASET_VERSION.value, f"{namespace}:{name}@{run_id}")
+    return NodeKey(OL, _NODEKIND_DATASET_VERSION, f"{namespace}:{name}@{run_id}")
 
 
 def iso(value: dt.datetime) -> str:
@@ -195,13 +211,13 @@ class Mapper:
     def keys(self) -> set[NodeKey]:
         keys: set[NodeKey] = set()
         for e in self.events:
-            if e.kind == EventKind.DATASET:
+            if e.kind == _EVENTKIND_DATASET:
                 keys.add(dataset_key(e.dataset.namespace, e.dataset.name))
                 continue
             keys.add(job_key(e.job_namespace, e.job_name))
             for d in e.inputs + e.outputs:
                 keys.add(dataset_key(d.namespace, d.name))
-            if e.kind == EventKind.RUN:
+            if e.kind == _EVENTKIND_RUN:
                 keys.add(run_key(e.run_id))
                 for d in e.outputs:
                     keys.add(version_key(d.namespace, d.name, e.run_id))
@@ -257,7 +273,7 @@ class Mapper:
                     1 + i, version_columns,
                     f"(SELECT id, source_id, first_seen FROM {table} WHERE namespace = %s AND name = %s AND kind = %s "
                     f"AND source = %s AND first_seen <= %s ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v"))
-                params += [ns, name, NodeKind.DATASET_VERSION.value, OL, before]
+                params += [ns, name, _NODEKIND_DATASET_VERSION, OL, before]
         for sql, more in also:
             parts.append(sql)
             params += more
@@ -277,7 +293,7 @@ class Mapper:
         key_arrays = [[k.source for k in ordered], [k.kind for k in ordered], [k.source_id for k in ordered]]
         before = self._latest() if datasets else None
         version_arrays = [[ns for ns, _ in datasets], [name for _, name in datasets],
-                          NodeKind.DATASET_VERSION.value, OL, before]
+                          _NODEKIND_DATASET_VERSION, OL, before]
         return key_arrays, version_arrays
 
     def take_preload(self, rows) -> list:
@@ -286,25 +302,24 @@ class Mapper:
         found: dict[NodeKey, Node] = {}
         datasets = self._wanted_datasets()
         versions, others = [], []
-        converters = _converters()
+        converters = _flat_converters()
         alias = connection.alias
         db = connections[alias]  # resolved once: the proxy looks the thread's connection up per attribute
-        new = Node.__new__
+        new, make_state, tuple_new = Node.__new__, ModelState, tuple.__new__  # tuple_new(NodeKey, …): no Python frame
         for row in rows:
             tag = row[0]
             if tag == 0:
                 values = list(row[1:])
-                for i, convs in converters:
-                    for conv in convs:
-                        values[i] = conv(values[i], _FIELDS[i], db)
+                for i, conv, f in converters:
+                    values[i] = conv(values[i], f, db)
                 # What Node.from_db leaves, without Model.__init__'s per-field descriptor work (a third of a
                 # millisecond per event, with the row locks held): as lineage.store._instances does.
                 node = new(Node)
                 node.__dict__.update(zip(_ATTNAMES, values))
-                state = ModelState()
+                state = make_state()
                 state.adding, state.db = False, alias
                 node._state = state
-                found[NodeKey(node.source, node.kind, node.source_id)] = node
+                found[tuple_new(NodeKey, (values[_SOURCE], values[_KIND], values[_SOURCE_ID]))] = node
             elif tag > 0:
                 versions.append((row[1 + _ID], row[1 + _SOURCE_ID], row[1 + _FIRST_SEEN], tag - 1))
             else:
@@ -316,7 +331,7 @@ class Mapper:
         return others
 
     def _wanted_datasets(self) -> list[tuple[str, str]]:
-        return sorted({(d.namespace, d.name) for e in self.events if e.kind == EventKind.RUN for d in e.inputs})
+        return sorted({(d.namespace, d.name) for e in self.events if e.kind == _EVENTKIND_RUN for d in e.inputs})
 
     def _latest(self) -> dt.datetime:
         return max(e.event_time for e in self.events)
@@ -334,7 +349,7 @@ class Mapper:
                 f"WHERE namespace = %s AND name = %s AND kind = %s AND source = %s AND first_seen <= %s "
                 f"ORDER BY first_seen DESC, id DESC LIMIT {VERSION_WINDOW}) v{i}"
             )
-            params += [ns, name, NodeKind.DATASET_VERSION.value, OL, before]
+            params += [ns, name, _NODEKIND_DATASET_VERSION, OL, before]
         return " UNION ALL ".join(parts), params
 
     def _take_versions(self, datasets: list[tuple[str, str]], rows) -> None:
@@ -356,7 +371,7 @@ class Mapper:
         candidates += [v for v in self.stored_versions.get(pair, []) if v[0] <= when and v[1] != own]
         if not candidates and pair in self.window_full:
             row = (
-                Node.objects.filter(source=OL, kind=NodeKind.DATASET_VERSION.value, namespace=d.namespace,
+                Node.objects.filter(source=OL, kind=_NODEKIND_DATASET_VERSION, namespace=d.namespace,
                                     name=d.name, first_seen__lte=dt.datetime.fromisoformat(when))
                 .exclude(source_id=own).order_by("-first_seen", "-id")
                 .values_list("first_seen", "source_id", "id").first()
@@ -366,14 +381,14 @@ class Mapper:
                 self.version_ids[row[1]] = (row[2], pair, row[0])
         if not candidates:
             return dataset_key(d.namespace, d.name)
-        key = NodeKey(OL, NodeKind.DATASET_VERSION.value, max(candidates)[1])
+        key = NodeKey(OL, _NODEKIND_DATASET_VERSION, max(candidates)[1])
         if key not in self.nodes and key.source_id in self.version_ids:
             # Only an edge's end: the store needs its id, never its properties (not read, not locked).
             pk, (ns, name), first_seen = self.version_ids[key.source_id]
             # What Node.from_db gives for these fields (the others deferred: read from the database if
             # ever asked for), without Model.__init__, as take_preload builds its nodes.
             node = Node.__new__(Node)
-            node.__dict__.update(id=pk, source=OL, kind=NodeKind.DATASET_VERSION.value, source_id=key.source_id,
+            node.__dict__.update(id=pk, source=OL, kind=_NODEKIND_DATASET_VERSION, source_id=key.source_id,
                                  namespace=ns, name=name, first_seen=_as_datetime(first_seen))
             state = ModelState()
             state.adding, state.db = False, connection.alias
@@ -386,9 +401,9 @@ class Mapper:
         return dict(self.props.get(key) or {})
 
     def facts(self, e: ParsedEvent, raw: RawPayload) -> list:
-        if e.kind == EventKind.DATASET:
+        if e.kind == _EVENTKIND_DATASET:
             return [self._dataset_fact(e.dataset, e.event_time, raw)]
-        if e.kind == EventKind.JOB:
+        if e.kind == _EVENTKIND_JOB:
             return self._job_event(e, raw)
         return self._run_event(e, raw)
 
@@ -455,7 +470,7 @@ class Mapper:
         _derive_run(props)
         facts.append(self._node(rk, props, name=e.run_id, namespace=e.job_namespace,
                                 display_name=f"{e.job_name} {e.run_id}", when=t, raw=raw))
-        facts.append(EdgeFact(EdgeKind.INSTANCE_OF.value, jk, rk, OL, valid_from=t, raw=raw))
+        facts.append(EdgeFact(_EDGEKIND_INSTANCE_OF, jk, rk, OL, valid_from=t, raw=raw))
 
         parent = _parent(e.run_facets)
         if parent and parent[0] != e.run_id:
@@ -472,13 +487,13 @@ class Mapper:
             _derive_run(pprops)
             facts.append(self._node(prk, pprops, name=parent_run, namespace=pprops["job"]["namespace"],
                                     display_name=f"{pprops['job']['name']} {parent_run}", when=t, raw=None))
-            facts.append(EdgeFact(EdgeKind.INSTANCE_OF.value, pjk, prk, OL, valid_from=t, raw=raw))
-            facts.append(EdgeFact(EdgeKind.PARENT_OF.value, prk, rk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_INSTANCE_OF, pjk, prk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_PARENT_OF, prk, rk, OL, valid_from=t, raw=raw))
 
         for d in e.inputs:
             facts.append(self._dataset_fact(d, t, raw))
             source = self._resolve_input(d, when, e.run_id)
-            facts.append(EdgeFact(EdgeKind.CONSUMED.value, source, rk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_CONSUMED, source, rk, OL, valid_from=t, raw=raw))
         for d in e.outputs:
             dk, vk = dataset_key(d.namespace, d.name), version_key(d.namespace, d.name, e.run_id)
             facts.append(self._dataset_fact(d, t, raw))
@@ -494,8 +509,8 @@ class Mapper:
             self.new_versions[(d.namespace, d.name)].append((first, vk.source_id))
             facts.append(self._node(vk, vprops, name=d.name, namespace=d.namespace,
                                     display_name=f"{d.name}@{e.run_id}", when=t, raw=raw))
-            facts.append(EdgeFact(EdgeKind.PRODUCED.value, rk, vk, OL, valid_from=t, raw=raw))
-            facts.append(EdgeFact(EdgeKind.VERSION_OF.value, vk, dk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_PRODUCED, rk, vk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_VERSION_OF, vk, dk, OL, valid_from=t, raw=raw))
         return facts
 
     def _job_event(self, e: ParsedEvent, raw: RawPayload) -> list:
@@ -513,26 +528,26 @@ class Mapper:
         for d in e.inputs + e.outputs:
             facts.append(self._dataset_fact(d, t, raw))
         for key in ins:
-            facts.append(EdgeFact(EdgeKind.CONSUMED.value, NodeKey(OL, "dataset", key), jk, OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_CONSUMED, NodeKey(OL, "dataset", key), jk, OL, valid_from=t, raw=raw))
         for key in outs:
-            facts.append(EdgeFact(EdgeKind.PRODUCED.value, jk, NodeKey(OL, "dataset", key), OL, valid_from=t, raw=raw))
+            facts.append(EdgeFact(_EDGEKIND_PRODUCED, jk, NodeKey(OL, "dataset", key), OL, valid_from=t, raw=raw))
         if newest:
             # What the job no longer declares stops holding now.
             for key in previous_ins:
                 if key not in ins:
-                    facts.append(EdgeClose(EdgeKind.CONSUMED.value, NodeKey(OL, "dataset", key), jk, at=t))
+                    facts.append(EdgeClose(_EDGEKIND_CONSUMED, NodeKey(OL, "dataset", key), jk, at=t))
             for key in previous_outs:
                 if key not in outs:
-                    facts.append(EdgeClose(EdgeKind.PRODUCED.value, jk, NodeKey(OL, "dataset", key), at=t))
+                    facts.append(EdgeClose(_EDGEKIND_PRODUCED, jk, NodeKey(OL, "dataset", key), at=t))
         else:
             # A late, older declaration: what the newer one dropped held only until the newer one.
             until = dt.datetime.fromisoformat(declared_at)
             for key in ins:
                 if key not in previous_ins:
-                    facts.append(EdgeClose(EdgeKind.CONSUMED.value, NodeKey(OL, "dataset", key), jk, at=until))
+                    facts.append(EdgeClose(_EDGEKIND_CONSUMED, NodeKey(OL, "dataset", key), jk, at=until))
             for key in outs:
                 if key not in previous_outs:
-                    facts.append(EdgeClose(EdgeKind.PRODUCED.value, jk, NodeKey(OL, "dataset", key), at=until))
+                    facts.append(EdgeClose(_EDGEKIND_PRODUCED, jk, NodeKey(OL, "dataset", key), at=until))
         return facts
 
 
@@ -542,6 +557,7 @@ _FIELDS = Node._meta.concrete_fields
 _COLUMNS = [f.column for f in _FIELDS]
 _ATTNAMES = [f.attname for f in _FIELDS]
 _ID, _SOURCE_ID, _FIRST_SEEN = (_COLUMNS.index(c) for c in ("id", "source_id", "first_seen"))
+_KIND, _SOURCE = (_COLUMNS.index(c) for c in ("kind", "source"))
 _CONVERTERS: dict[str, list] = {}
 
 
@@ -582,13 +598,34 @@ def _converters() -> list:
     read through orjson where it gives the same values (lineage.store._json_from_db), as the store's own
     reads of nodes do."""
     if connection.vendor not in _CONVERTERS:
-        from lineage.store import _json_from_db, _plain_json
+        from lineage.store import _plain_json
 
         table = Node._meta.db_table
         _CONVERTERS[connection.vendor] = [
             (i, tuple(_json_from_db if _plain_json(f, conv) else conv for conv in convs)) for i, f in enumerate(_FIELDS)
             if (convs := tuple(connection.ops.get_db_converters(f.get_col(table)) + f.get_db_converters(connection)))]
     return _CONVERTERS[connection.vendor]
+
+
+def _flat_converters() -> list:
+    """`_converters` as (column index, converter, field) triples, one per converter, built once per vendor."""
+    if connection.vendor not in _FLAT_CONVERTERS:
+        _FLAT_CONVERTERS[connection.vendor] = [(i, conv, _FIELDS[i]) for i, convs in _converters() for conv in convs]
+    return _FLAT_CONVERTERS[connection.vendor]
+
+
+_FLAT_CONVERTERS: dict[str, list] = {}
+
+
+def _json_from_db(value, field, db):
+    """lineage.store._json_from_db (orjson, json's way for a text with an integer orjson could read as a
+    float), with the long-number test of lineage.ingest.canonical.has_long_number: the same values."""
+    if value is None or not isinstance(value, str) or has_long_number(value):
+        return field.from_db_value(value, None, db)
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return field.from_db_value(value, None, db)
 
 
 def _keys_where(keys) -> tuple[str, list]:
