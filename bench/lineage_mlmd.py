@@ -35,8 +35,8 @@ Which row is "our query layer": get_lineage_subgraph hands back objects (protobu
 lineage() (rows read by attribute like model instances: every column its callers read, node properties
 only when a caller asks for them, as the dashboard and the provenance card do; the MLMD store here holds
 no properties either); that pair is the like-for-like comparison and the goal is stated on it.
-lineage() runs one statement (lineage.graph_answer: walk, node rows, edges looked up from the walk's side)
-and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay
+lineage() runs one statement (lineage.graph_answer: walk, node rows, edges from the walk's side: those the
+walk followed, plus a lookup for the nodes of its last level) and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay
 PostgreSQL's text until an attribute is read (then a datetime, as the model's), much as MLMD's protobuf
 messages make Python values of their fields only when read; neither side reads its fields inside the
 timing (check_same_answers compares the node and edge sets outside it; tests/lineage/

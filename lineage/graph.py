@@ -370,7 +370,7 @@ def lineage(
     edges: bool = True,
 ) -> GraphResult:
     """The lineage subgraph around `start_ids`: the walk, the node rows and the edges between them in one round
-    trip on PostgreSQL, edges looked up from the walk's side (lineage.graph_answer.rows).
+    trip on PostgreSQL, edges from the walk's side (lineage.graph_answer.rows).
 
     Nodes and edges are light rows read like model instances: nodes have pk/id, kind, source, source_id,
     namespace, name, display_name, first_seen, last_seen, raw_id and depth, plus `properties` (the current
