@@ -30,7 +30,13 @@ which every repeated observation updates, so those updates would stop being HOT 
 indexes), fetching the node rows with `id = ANY(array)` or in id order (no better than the nested loop),
 rendering timestamps with a `::text` cast instead of to_char (as slow once the fractions need padding).
 Building model instances with every column (the previous lineage()) cost ~4 ms more, the dict(zip())
-bodies ~0.6 ms more.
+bodies ~0.6 ms more. Since the walk carries its edges (_edge_rows), only the last level's nodes are probed
+(half the nodes upstream, a third downstream on the bench graph): downstream backend CPU 8.1 -> 6.8 ms per
+answer (it also stopped reading edge_one_open beside edge_src_from), upstream within noise (its walk already
+read edge_dst_from), measured side by side at load 3-4 on 2 cores. Also measured and rejected: writing each
+node and edge as JSON text in the database (concatenation, to_json only for strings that need escaping) and
+joining them there, so the worker handles one string: it saved the worker ~1.2-2 ms but cost PostgreSQL as
+much or more (~2 µs a row), no net gain.
 
 SQLite has no arrays: the walk goes one statement per level there (lineage.graph._walk_by_level) and the
 rows come in one more statement; the tuples are the same, so the body is the same on both databases.
