@@ -335,7 +335,8 @@ def _instances(model, sql: str, params: list, cls=None) -> list:
 
 
 def _from_rows(model, names: tuple, rows, cls=None) -> list:
-    key = (model, connection.vendor, names)
+    db = connections[DEFAULT_DB_ALIAS]  # what the `connection` proxy resolves to, once
+    key = (model, db.vendor, names)
     plan = _READ_PLANS.get(key)
     if plan is None:
         by_column = {f.column: f for f in model._meta.concrete_fields}
@@ -349,7 +350,6 @@ def _from_rows(model, names: tuple, rows, cls=None) -> list:
         plan = ([fields[i].attname for i in order], order, converting, tuple(f.attname for f in fields))
         _READ_PLANS[key] = plan
     attnames, order, converting, column_attnames = plan
-    db = connections[DEFAULT_DB_ALIAS]  # what the `connection` proxy resolves to, once
     if cls is not None:
         new = cls.__new__
         out = []
@@ -453,19 +453,29 @@ class _Writes:
         self.held: list[str] = []
         self.pending: list = []  # statements the held text prepares (see _ConnectionStatements)
         if self.batched:
-            self.db.ensure_connection()
-            self.mogrify = self.db.connection.cursor().mogrify  # psycopg2's own: what Django's would do
+            state = _statements(self.db)
+            self.mogrify, self.literals = state.mogrify, state.literals
 
     def run(self, sql: str, params: list) -> None:
+        if self.batched:
+            self.held.append(self.mogrify(sql, params).decode())
+            return
         with connection.cursor() as cur:
-            if self.batched:
-                self.held.append(cur.cursor.mogrify(sql, params).decode())
-            else:
-                cur.execute(sql, params)
+            cur.execute(sql, params)
 
     def run_prepared(self, stmt: "_Statement", params: list, rows: int = 1) -> None:
-        """Hold an EXECUTE of `stmt` (PostgreSQL fast path) for `rows` rows."""
-        self.held.append(self.mogrify(_call(stmt, self.pending, self.db, rows), params).decode())
+        """Hold an EXECUTE of `stmt` (PostgreSQL fast path) for `rows` rows; `params`: one list per
+        parameter (stmt.types, arrays all)."""
+        sql = _call(stmt, self.pending, self.db, rows)
+        if self.literals:
+            args = tuple(map(_array_literal, params, stmt.types))
+            if None not in args:
+                text = sql % args
+                if "\x00" not in text and (text.isascii() or _encodes(text)):
+                    self.held.append(text)
+                    return
+        # What _array_literal leaves to psycopg2 (and its errors: a NUL, a lone surrogate)
+        self.held.append(self.mogrify(sql, params).decode())
 
     def execute(self, cur, sql: str, params: list) -> None:
         """Run a statement with parameters, the held writes ahead of it in the same round trip."""
@@ -515,6 +525,63 @@ class _Writes:
                     _run(cur, text, None, self.pending, self.db)
                 else:
                     cur.execute(text)
+
+
+def _array_literal(values: list, kind: str) -> str | None:
+    """An array parameter of an EXECUTE as SQL text, what psycopg2's mogrify makes of it (`ARRAY[…]`, or
+    '{}' when empty; the statement casts it to `kind`), at a third of its cost: mogrify adapts each value
+    through an adapter object (a datetime through Python code), and took a fifth of a single event's
+    store CPU. Only for the types the fast path sends — strings (text, and JSON as text), ints, aware
+    datetimes, booleans, None — and only on a connection in UTF-8 with standard_conforming_strings on
+    (`_Writes.literals`), where a string literal is its text between single quotes, each quote doubled,
+    backslashes literal. None for anything else (psycopg2 then quotes the statement, as before)."""
+    if not values:
+        return "'{}'"
+    parts = []
+    add = parts.append
+    if kind == "text[]" or kind == "jsonb[]":
+        for v in values:
+            if type(v) is str:
+                add("'" + v.replace("'", "''") + "'" if "'" in v else "'" + v + "'")
+            elif v is None:
+                add("NULL")
+            else:
+                return None
+    elif kind == "bigint[]" or kind == "integer[]":
+        for v in values:
+            if type(v) is int:
+                add(str(v))
+            elif v is None:
+                add("NULL")
+            else:
+                return None
+    elif kind == "timestamptz[]":
+        for v in values:
+            if type(v) is dt.datetime and v.tzinfo is not None:
+                add("'" + v.isoformat() + "'")
+            elif v is None:
+                add("NULL")
+            else:
+                return None
+    elif kind == "boolean[]":
+        for v in values:
+            if v is None:
+                add("NULL")
+            elif type(v) is bool:
+                add("true" if v else "false")
+            else:
+                return None
+    else:
+        return None
+    return "ARRAY[" + ",".join(parts) + "]"
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _INSERT_PLANS: dict[tuple, tuple] = {}
@@ -966,13 +1033,15 @@ class _Session:
                 edge.valid_to = _aware(item.at, self.now)
                 mark(edge, ("valid_to",))
                 self.result.edges_closed += 1
+        if dirty:
+            # Before the inserts: an edge this call closed and then stated again is a new open row, which
+            # the open-edge unique index admits only once the old one's valid_to is written.
+            entries = dirty.values()
+            _update(Edge, [edge for edge, _ in entries], set().union(*(names for _, names in entries)), self.writes)
         if new_edges:
             # In key order, for the same reason as new nodes (the open-edge unique index).
             new_edges.sort(key=_EDGE_ORDER)
             insert(new_edges, self.writes, Edge)
-        if dirty:
-            entries = dirty.values()
-            _update(Edge, [edge for edge, _ in entries], set().union(*(names for _, names in entries)), self.writes)
 
 
 _EDGE_COLUMNS = tuple(f.column for f in Edge._meta.concrete_fields)
@@ -1008,6 +1077,10 @@ def _update_plan(model, fields: tuple, vendor: str) -> tuple:
     return plan
 
 
+_FAST_UPDATES: dict[tuple, tuple] = {}  # (model, attnames) -> (statement, [(attname, preparer)]), PostgreSQL
+_PK = operator.attrgetter("pk")
+
+
 def _update(model, objects: list, fields: set[str], writes: _Writes | None = None) -> None:
     """One UPDATE … FROM (rows) for all changed rows of `model` (its instances or _Row rows; `fields`:
     attribute names), on PostgreSQL and SQLite (3.33+) alike.
@@ -1017,16 +1090,22 @@ def _update(model, objects: list, fields: set[str], writes: _Writes | None = Non
     changed fields are written back as they are."""
     # Rows in id order (the order the join meets them for the few rows an event updates), so concurrent
     # writers take their row locks in one order.
-    objects = sorted(objects, key=lambda obj: obj.pk)
+    objects = sorted(objects, key=_PK)
+    names = tuple(sorted(fields))
     if writes is not None and writes.batched:
-        db_fields = [model._meta.get_field(name) for name in sorted(fields)]
+        plan = _FAST_UPDATES.get((model, names))
+        if plan is None:
+            db_fields = [model._meta.get_field(name) for name in names]
+            plan = _FAST_UPDATES[(model, names)] = (
+                _update_statement(model, db_fields), [(f.attname, _fast_preparer(f)) for f in db_fields])
+        stmt, preparers = plan
         columns = [[obj.pk for obj in objects]]
-        for f in db_fields:
-            prep, attname = _fast_preparer(f), f.attname
-            columns.append([prep(getattr(obj, attname)) for obj in objects])
-        writes.run_prepared(_update_statement(model, db_fields), columns, len(objects))
+        for attname, prep in preparers:
+            values = [getattr(obj, attname) for obj in objects]
+            columns.append(values if prep is _same else list(map(prep, values)))
+        writes.run_prepared(stmt, columns, len(objects))
         return
-    head, tail, row_sql, width, preparers = _update_plan(model, tuple(sorted(fields)), connection.vendor)
+    head, tail, row_sql, width, preparers = _update_plan(model, names, connection.vendor)
     for chunk in _chunks(objects, 500):
         params: list = []
         for obj in chunk:
@@ -1175,6 +1254,10 @@ class _ConnectionStatements:
 
     def __init__(self, raw):
         self.raw = weakref.ref(raw)
+        # psycopg2's own quoting (what Django's cursor would do), and whether _array_literal's is the
+        # server's reading (see there): asked once per connection, not per apply.
+        self.mogrify = raw.cursor().mogrify
+        self.literals = raw.encoding == "UTF8" and raw.get_parameter_status("standard_conforming_strings") == "on"
         self.ready: dict = {}
         self.serial = 0
         # (outermost atomic block, plan_cache_mode SET LOCAL last in its transaction): a guess that only
@@ -1191,8 +1274,10 @@ class _ConnectionStatements:
 
 def _statements(db=None) -> _ConnectionStatements:
     db = db or connections[DEFAULT_DB_ALIAS]
-    db.ensure_connection()
     raw = db.connection
+    if raw is None:  # (ensure_connection does nothing else; as an async-unsafe method it cost a call layer)
+        db.ensure_connection()
+        raw = db.connection
     state = getattr(db, "_lineage_statements", None)
     if state is None or state.raw() is not raw:
         state = _ConnectionStatements(raw)
