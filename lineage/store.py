@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import operator
 import re
@@ -1259,7 +1260,6 @@ class _ConnectionStatements:
         self.mogrify = raw.cursor().mogrify
         self.literals = raw.encoding == "UTF8" and raw.get_parameter_status("standard_conforming_strings") == "on"
         self.ready: dict = {}
-        self.serial = 0
         # (outermost atomic block, plan_cache_mode SET LOCAL last in its transaction): a guess that only
         # costs time when wrong (a savepoint rolled back, one Atomic reused by a decorated function).
         self.mode: tuple = (None, None)
@@ -1284,6 +1284,8 @@ def _statements(db=None) -> _ConnectionStatements:
         db._lineage_statements = state
     return state
 
+
+_SERIALS = itertools.count(1)
 
 # Array length from which an EXECUTE is planned for its values (plan_cache_mode auto) instead of taking
 # the generic plan: see _call.
@@ -1325,8 +1327,9 @@ def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
         state.replan[stmt.key] = min(2 * due, due + 1024)
         del state.ready[stmt.key]
         head += f"DEALLOCATE {name}; "
-    state.serial += 1
-    name = f"ll_{stmt.tag}_{state.serial}"
+    # A process-wide serial: a connection's state made anew (after a 26000, see _run) must not reuse a
+    # name its statements still hold there (PostgreSQL refuses a second PREPARE of one name).
+    name = f"ll_{stmt.tag}_{next(_SERIALS)}"
     pending.append((stmt.key, name))
     return f"{head}PREPARE {name}{stmt.type_list} AS {stmt.body}; EXECUTE {name}{stmt.args}"
 

@@ -164,20 +164,59 @@ def freeze(at: dt.datetime = T0) -> int:
     """Archive every third node, as an evidence bundle's restore does (later harvests never rewrite them)."""
     from lineage.models import Node
 
-    ids = sorted(Node.objects.values_list("id", flat=True))[::3]
+    # by natural key, not id: stores that handed out ids in another order freeze the same nodes
+    ids = [row[-1] for row in sorted(Node.objects.values_list("source", "kind", "source_id", "id"))[::3]]
     return Node.objects.filter(pk__in=ids).update(archived_at=at)
 
 
-def run_harvest(seed: int = 1, calls: int = 40) -> list[dict]:
-    """Apply `harvest_calls(seed)` in order, each in its own call; the counts of each call."""
+def run_harvest(seed: int = 1, calls: int = 40, *, fact_at_a_time: bool = False) -> list[dict]:
+    """Apply `harvest_calls(seed)` in order, each in its own call; the counts of each call.
+
+    `fact_at_a_time`: each fact in a call of its own instead, in the order `apply` gives a call's facts
+    their meaning (raw payloads, node facts, then edges and closes as given); the counts are then None."""
     sequence, archive_after = harvest_calls(seed, calls)
     counts = []
     for i, facts in enumerate(sequence):
         if i == archive_after:
             freeze()
-        counts.append(store.apply(facts).as_counts())
+        if not fact_at_a_time:
+            counts.append(store.apply(facts).as_counts())
+            continue
+        payloads = [f for f in facts if isinstance(f, RawPayload)]
+        nodes = [f for f in facts if isinstance(f, NodeFact)]
+        edges = [f for f in facts if isinstance(f, (EdgeFact, EdgeClose))]
+        for fact in payloads + nodes + edges:
+            store.apply([fact])
+        counts.append(None)
     return counts
 
 
 def vendor() -> str:
     return connection.vendor
+
+
+FROZEN = dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone.utc)
+
+
+def freeze_clock(monkeypatch) -> dt.datetime:
+    """`django.utils.timezone.now` and every DateTimeField default return one fixed instant, so that the
+    wall-clock columns (recorded_at, received_at, the `now` of facts without a time) compare too."""
+    from django.apps import apps
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: FROZEN)
+    for model in apps.get_models():
+        for f in model._meta.concrete_fields:
+            if isinstance(f, models.DateTimeField) and f.has_default():
+                # Field.get_default goes through a cached property holding the default callable.
+                monkeypatch.setattr(f, "_get_default", lambda: FROZEN)
+    return FROZEN
+
+
+def wipe() -> None:
+    from lineage.models import Edge, Node, NodeRevision, RawRecord
+
+    Edge.objects.all().delete()
+    NodeRevision.objects.all().delete()
+    Node.objects.all().delete()
+    RawRecord.objects.all().delete()
