@@ -629,7 +629,7 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
     What bulk_create does, without its per-call compilation cost; PostgreSQL and SQLite (3.35+) both
     return the ids in the order of the VALUES rows, as bulk_create itself relies on. With `writes`, the
     rows are inserted through it, without RETURNING: for rows whose ids nothing reads (they stay None).
-    `model` names the model when the objects are plain rows with its attributes (`_RevisionRow`).
+    `model` names the model when the objects are plain rows with its attributes (`_Row`, `_RevisionRow`).
     `with_pk`: the objects carry their ids already (reserved, see `id_reservation`), inserted as given.
     `carry`: held writes to send ahead of the INSERT … RETURNING, in the same round trip."""
     if not objects:
