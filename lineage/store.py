@@ -146,9 +146,8 @@ class ApplyResult:
 
     @property
     def nodes(self) -> dict:
-        """NodeKey -> Node, as saved by the call. Made from the call's rows on first use: the ingest never
-        asks, and a model instance per node was a fifth of a single event's store CPU; a Node the caller
-        passed in (`apply(nodes=...)`) is that instance, brought up to date."""
+        """NodeKey -> Node, as saved by the call. Made from the call's rows on first use (the ingest never
+        asks); a Node the caller passed in (`apply(nodes=...)`) is that instance, brought up to date."""
         if self._nodes is None:
             self._nodes = {key: row.as_model() for key, row in self._node_rows.items()}
         return self._nodes
@@ -171,9 +170,10 @@ class _Row:
     """A row of a lineage table as `apply` holds it: the model's attribute names (`id`, `src_id`,
     `raw_id` …) in a plain object, no Model.__init__, descriptors or ModelState. `apply` reads and
     changes a few attributes of each row several times per fact, and writes them out as columns
-    (operator.attrgetter); as model instances, making, reading (`pk` is a property over a field
-    lookup) and setting them (a foreign key through its descriptor) was about a fifth of a single
-    event's store CPU.
+    (operator.attrgetter); model instances cost more to make (ModelState, defaults), to read (`pk` is a
+    property over a field lookup) and to set (a foreign key through its descriptor): measured with
+    bench.store_apply against main, store.apply's CPU per single event 0.47 ms with rows, 0.50 with
+    instances.
 
     A row made from a model instance the caller passed keeps it (`_model`): a field that instance had
     deferred is read through it when first asked for (Django's deferred loading), and `as_model`
@@ -530,9 +530,9 @@ class _Writes:
 
 def _array_literal(values: list, kind: str) -> str | None:
     """An array parameter of an EXECUTE as SQL text, what psycopg2's mogrify makes of it (`ARRAY[…]`, or
-    '{}' when empty; the statement casts it to `kind`), at a third of its cost: mogrify adapts each value
-    through an adapter object (a datetime through Python code), and took a fifth of a single event's
-    store CPU. Only for the types the fast path sends — strings (text, and JSON as text), ints, aware
+    '{}' when empty; the statement casts it to `kind`), at under half its cost: mogrify adapts each value
+    through an adapter object (a datetime through Python code), and was the largest Python item of a
+    single event's store.apply under cProfile (0.17 of 0.9 ms). Only for the types the fast path sends — strings (text, and JSON as text), ints, aware
     datetimes, booleans, None — and only on a connection in UTF-8 with standard_conforming_strings on
     (`_Writes.literals`), where a string literal is its text between single quotes, each quote doubled,
     backslashes literal. None for anything else (psycopg2 then quotes the statement, as before)."""
