@@ -536,6 +536,20 @@ def _array_literal(values: list, kind: str) -> str | None:
     datetimes, booleans, None — and only on a connection in UTF-8 with standard_conforming_strings on
     (`_Writes.literals`), where a string literal is its text between single quotes, each quote doubled,
     backslashes literal. None for anything else (psycopg2 then quotes the statement, as before)."""
+    if len(values) == 1:  # most arrays of a single event: one value, no list to build
+        v = values[0]
+        if v is None:
+            return "ARRAY[NULL]"
+        t = type(v)
+        if t is str and (kind == "text[]" or kind == "jsonb[]"):
+            return "ARRAY['" + v.replace("'", "''") + "']" if "'" in v else "ARRAY['" + v + "']"
+        if t is int and (kind == "bigint[]" or kind == "integer[]"):
+            return f"ARRAY[{v}]"
+        if t is dt.datetime and kind == "timestamptz[]" and v.tzinfo is not None:
+            return "ARRAY['" + v.isoformat() + "']"
+        if t is bool and kind == "boolean[]":
+            return "ARRAY[true]" if v else "ARRAY[false]"
+        return None
     if not values:
         return "'{}'"
     parts = []

@@ -35,18 +35,20 @@ def _read(text: str, kind: str):
     ("boolean[]", [True, False, None]), ("text[]", []), ("bigint[]", [None]), ("timestamptz[]", []),
 ])
 def test_postgresql_reads_the_same_values_as_from_mogrify(kind, values):
-    mogrified = connection.connection.cursor().mogrify("%s", [values]).decode()
-    mine = store._array_literal(values, kind)
-    assert mine is not None
-    assert _read(mine, kind) == _read(mogrified, kind)
-    if kind == "text[]":
-        assert _read(mine, kind) == values
+    # the whole list, then each value alone (one-value arrays take a shorter way)
+    for array in [values] + [[v] for v in values]:
+        mogrified = connection.connection.cursor().mogrify("%s", [array]).decode()
+        mine = store._array_literal(array, kind)
+        assert mine is not None, array
+        assert _read(mine, kind) == _read(mogrified, kind), array
+        if kind == "text[]":
+            assert _read(mine, kind) == array
 
 
 @pytest.mark.parametrize("kind, values", [
     ("bigint[]", [True]), ("bigint[]", [1.0]), ("text[]", [1]), ("text[]", [b"bytes"]),
     ("timestamptz[]", [dt.datetime(2024, 1, 1)]), ("timestamptz[]", [dt.date(2024, 1, 1)]), ("boolean[]", [1]),
-    ("numeric[]", [1]),
+    ("numeric[]", [1]), ("text[]", ["a", 1]), ("bigint[]", [1, "2"]), ("timestamptz[]", [None, dt.datetime(2024, 1, 1)]),
 ])
 def test_values_it_does_not_quote_are_left_to_psycopg2(kind, values):
     assert store._array_literal(values, kind) is None
