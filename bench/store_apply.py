@@ -1,7 +1,8 @@
-"""App CPU per single OpenLineage event in-process, this code beside another checkout, alternating rounds.
+"""App CPU per OpenLineage event in-process, this code beside another checkout, alternating rounds.
 
-    python -m bench.store_apply --baseline /work/main          # 8 rounds of 150 single events per side
-    python -m bench.store_apply --baseline /path --rounds 12 --per-round 200 --history 1500
+    python -m bench.store_apply --baseline /work/main          # 8 rounds of 150 single events and 500
+                                                               # batched ones per side
+    python -m bench.store_apply --baseline /path --rounds 12 --per-round 200 --history 1500 --batched 0
 
 Why in-process: over HTTP (bench.ingest) a single POST's server CPU includes gunicorn, the request
 parsing and authentication, and its spread between runs on this shared 2-core machine is wider than
@@ -10,11 +11,13 @@ and `--baseline`'s, each on its own fresh PostgreSQL database: `--database-url` 
 stores `--history` events in batches untimed, then, round by round — the sides alternating, so machine
 load falls on both alike — ingests `--per-round` single events through lineage.ingest.service.ingest_event
 (the path a single POST takes after authentication: parse, strict judgement, mapping, lineage.store.apply,
-audit entry, commit and WAL flush), the same events on both sides. Per side it reports, per event, medians
-over rounds: the process's CPU (time.process_time), its PostgreSQL backend's CPU (/proc), and the CPU
-spent inside lineage.store.apply (thread CPU time around each call). Prints
-`ratio: store_apply_app_cpu_per_baseline VALUE` (this side / baseline, app CPU per event) and the same
-for store.apply alone and for the backend, the absolute figures (this machine's) beside them.
+audit entry, commit and WAL flush), the same events on both sides, then `--batched` events through
+lineage.ingest.service.ingest_batch, 250 per batch. Per side it reports, per event, medians over rounds:
+the process's CPU (time.process_time), its PostgreSQL backend's CPU (/proc, in clock ticks: 10 ms over a
+round), and the CPU spent inside lineage.store.apply (thread CPU time around each call). Prints
+`ratio: store_apply_app_cpu_per_baseline VALUE` (this side / baseline, app CPU per single event; the
+median of the rounds' ratios) and the same for store.apply alone and for the backend, then the same
+three for batched events (`store_apply_batch_…`), the absolute figures (this machine's) beside them.
 
 Environment: SECRET_KEY, AUDIT_HMAC_KEY as for any benchmark (bench env of the Makefile).
 """
@@ -31,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_store_apply_bench"
+BATCH = 250  # events per batch in the batch rounds
 
 
 def _backend_cpu(pid: int) -> float:
@@ -50,7 +54,8 @@ def _events(seed: int, count: int) -> list[dict]:
 
 
 def child() -> None:
-    """One side: reads commands from stdin ("history N", "round N", "quit"), answers one JSON line each."""
+    """One side: reads commands from stdin ("history N", "round N", "batch N", "quit"), answers one JSON
+    line each."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     import django
 
@@ -98,13 +103,18 @@ def child() -> None:
                 cur.execute("ANALYZE")
             print(json.dumps({"done": n}), flush=True)
             continue
-        batch = [next(single) for _ in range(n)]
+        events = [next(single) for _ in range(n)]
         spent[0] = 0.0
         db0, me0, wall0 = _backend_cpu(backend), time.process_time(), time.perf_counter()
         with context.acting_as(ctx):
-            for event in batch:
-                p = service.ingest_event(event, user)
-                assert not p.duplicate
+            if command == "batch":
+                for start in range(0, n, BATCH):
+                    answer = service.ingest_batch(events[start:start + BATCH], user)
+                    assert answer["summary"]["failed"] == 0 and not answer["summary"]["duplicates"], answer["summary"]
+            else:
+                for event in events:
+                    p = service.ingest_event(event, user)
+                    assert not p.duplicate
         me, wall, db = time.process_time() - me0, time.perf_counter() - wall0, _backend_cpu(backend) - db0
         print(json.dumps({"app": me / n, "db": db / n, "apply": spent[0] / n, "wall": wall / n}), flush=True)
 
@@ -134,10 +144,10 @@ def _ask(proc: subprocess.Popen, command: str) -> dict:
     return json.loads(line)
 
 
-def run(baseline: Path, url: str, rounds: int, per_round: int, history: int, seed: int) -> None:
+def run(baseline: Path, url: str, rounds: int, per_round: int, history: int, seed: int, batched: int = 0) -> None:
     sides = {"this": ROOT, "baseline": baseline}
-    procs = {name: _start(root, f"{url}_{'a' if name == 'this' else 'b'}", seed, rounds * per_round + 10)
-             for name, root in sides.items()}
+    procs = {name: _start(root, f"{url}_{'a' if name == 'this' else 'b'}", seed,
+                          rounds * (per_round + batched) + 10) for name, root in sides.items()}
     try:
         for proc in procs.values():
             proc.stdout.readline()
@@ -146,10 +156,13 @@ def run(baseline: Path, url: str, rounds: int, per_round: int, history: int, see
         for proc in procs.values():
             _ask(proc, "round 10")  # warm-up: imports, prepared statements, caches
         figures: dict[str, list[dict]] = {name: [] for name in sides}
+        batches: dict[str, list[dict]] = {name: [] for name in sides}
         for r in range(rounds):
             order = list(sides) if r % 2 == 0 else list(reversed(sides))
             for name in order:
                 figures[name].append(_ask(procs[name], f"round {per_round}"))
+            for name in order if batched else ():
+                batches[name].append(_ask(procs[name], f"batch {batched}"))
         for proc in procs.values():
             proc.stdin.write("quit\n")
             proc.stdin.flush()
@@ -159,17 +172,23 @@ def run(baseline: Path, url: str, rounds: int, per_round: int, history: int, see
             if proc.poll() is None:
                 proc.kill()
 
-    def med(name, key):
-        return statistics.median(f[key] for f in figures[name]) * 1000
+    print(f"# {rounds} rounds x {per_round} single events (and {batched} in batches of {BATCH}) per side, "
+          f"{history} events of history; this = {ROOT}, baseline = {baseline}; ms per event, medians over rounds "
+          "(this machine)")
+    for label, data in (("single", figures), ("batch", batches)):
+        if not data["this"]:
+            continue
 
-    print(f"# {rounds} rounds x {per_round} single events per side, {history} events of history; "
-          f"this = {ROOT}, baseline = {baseline}; ms per event, medians over rounds (this machine)")
-    for key in ("app", "apply", "db", "wall"):
-        print(f"{key:>6}: this {med('this', key):.3f}  baseline {med('baseline', key):.3f}")
-    for key, label in (("app", "app_cpu"), ("apply", "apply_cpu"), ("db", "db_cpu")):
-        ratios = [a[key] / b[key] for a, b in zip(figures["this"], figures["baseline"]) if b[key]]
-        print(f"ratio: store_apply_{label}_per_baseline {statistics.median(ratios):.3f} "
-              f"(this {med('this', key):.3f} ms / baseline {med('baseline', key):.3f} ms per event)")
+        def med(name, key):
+            return statistics.median(f[key] for f in data[name]) * 1000
+
+        for key in ("app", "apply", "db", "wall"):
+            print(f"{label} {key:>6}: this {med('this', key):.3f}  baseline {med('baseline', key):.3f}")
+        prefix = "store_apply" if label == "single" else "store_apply_batch"
+        for key, name in (("app", "app_cpu"), ("apply", "apply_cpu"), ("db", "db_cpu")):
+            ratios = [a[key] / b[key] for a, b in zip(data["this"], data["baseline"]) if b[key]]
+            print(f"ratio: {prefix}_{name}_per_baseline {statistics.median(ratios):.3f} "
+                  f"(this {med('this', key):.3f} ms / baseline {med('baseline', key):.3f} ms per event)")
 
 
 def main() -> None:
@@ -180,11 +199,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--per-round", type=int, default=150)
     parser.add_argument("--history", type=int, default=1000)
+    parser.add_argument("--batched", type=int, default=500,
+                        help=f"events per round also sent in batches of {BATCH} (0: single events only)")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("PostgreSQL only: the single-event fast path is what this measures")
-    run(args.baseline.resolve(), args.database_url, args.rounds, args.per_round, args.history, args.seed)
+    run(args.baseline.resolve(), args.database_url, args.rounds, args.per_round, args.history, args.seed,
+        args.batched)
 
 
 if __name__ == "__main__":
