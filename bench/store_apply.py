@@ -1,13 +1,15 @@
 """App CPU per OpenLineage event in-process, this code beside another checkout, alternating rounds.
 
-    python -m bench.store_apply --baseline /work/main          # 8 rounds of 150 single events and 500
-                                                               # batched ones per side
+    python -m bench.store_apply                        # this code beside `main` (a git worktree of it): 8
+                                                       # rounds of 150 single events and 500 batched per side
+    python -m bench.store_apply --baseline-ref d357a95 # beside another git ref
     python -m bench.store_apply --baseline /path --rounds 12 --per-round 200 --history 1500 --batched 0
 
 Why in-process: over HTTP (bench.ingest) a single POST's server CPU includes gunicorn, the request
 parsing and authentication, and its spread between runs on this shared 2-core machine is wider than
 what one change to the write path saves. Here each side is a Python process of its own (this checkout,
-and `--baseline`'s, each on its own fresh PostgreSQL database: `--database-url` + "_a" / "_b") that
+and `--baseline`'s checkout, or a detached `git worktree` of `--baseline-ref` made for the run and
+removed afterwards, each on its own fresh PostgreSQL database: `--database-url` + "_a" / "_b") that
 stores `--history` events in batches untimed, then, round by round — the sides alternating, so machine
 load falls on both alike — ingests `--per-round` single events through lineage.ingest.service.ingest_event
 (the path a single POST takes after authentication: parse, strict judgement, mapping, lineage.store.apply,
@@ -24,11 +26,13 @@ Environment: SECRET_KEY, AUDIT_HMAC_KEY as for any benchmark (bench env of the M
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -193,7 +197,8 @@ def run(baseline: Path, url: str, rounds: int, per_round: int, history: int, see
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", required=True, type=Path, help="another checkout of this project")
+    parser.add_argument("--baseline", type=Path, help="another checkout of this project (instead of --baseline-ref)")
+    parser.add_argument("--baseline-ref", default="main", help="git ref to compare with (default main)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL,
                         help="base URL: the sides use it with _a / _b appended (re-created empty)")
     parser.add_argument("--rounds", type=int, default=8)
@@ -205,8 +210,20 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("PostgreSQL only: the single-event fast path is what this measures")
-    run(args.baseline.resolve(), args.database_url, args.rounds, args.per_round, args.history, args.seed,
-        args.batched)
+    with contextlib.ExitStack() as stack:
+        baseline = args.baseline.resolve() if args.baseline else stack.enter_context(_worktree(args.baseline_ref))
+        run(baseline, args.database_url, args.rounds, args.per_round, args.history, args.seed, args.batched)
+
+
+@contextlib.contextmanager
+def _worktree(ref: str):
+    """A detached `git worktree` of `ref`, removed afterwards (as bench.ingest's baseline)."""
+    where = Path(tempfile.mkdtemp(prefix="ll_bench_ref_")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(where), ref], cwd=ROOT, check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False)
 
 
 if __name__ == "__main__":
