@@ -22,8 +22,12 @@ Bearer token, JSON decoded, interleaved per start dataset (random datasets of th
 With --write-cost it measures instead what keeping lineage.job_io's rows adds to the ingest, in-process
 on a database of its own (the graph database's name with `_writes` before `_bench`, emptied first): after
 --history demo events (devtools.ingest_demo, batches, untimed), rounds of single events (ingest_event, each
-its own transaction) and of batches of 250 (ingest_batch), the refresh on and off (lineage.job_io.refresh
-replaced by a no-op) alternating, CPU of this process and of its PostgreSQL backend (/proc) per event.
+its own transaction) and of batches of 250 (ingest_batch), CPU of this process and of its PostgreSQL
+backend (/proc) per event, three ways: the refresh as shipped ("kept"), the refresh with every write taking
+its full path ("full", lineage.job_io.RERANK = False: the path before the rerank one) and no refresh
+("none", lineage.job_io.refresh a no-op, the rows derived again after it, untimed), the way chosen at
+random per single event (batches: two each way per round, shuffled); and "old", the call before the rerank
+path (every edge item handed to the full refresh, restated ones too).
 The demo's jobs run once per generated day, so every event's jobs have a growing run history.
 
 Goals: the Marquez reads at the same bound within 2x our endpoint's p95 (`ratio:` lines); the answers'
@@ -207,6 +211,13 @@ def measure(url: str, queries: int, seed: int) -> dict:
 
 
 def _backend_cpu(pid: int) -> float:
+    """Seconds of CPU the backend has run: /proc/PID/schedstat's nanoseconds where the kernel keeps them
+    (a single event costs a few ms, and /proc/PID/stat counts in 10 ms ticks), else stat's ticks."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -246,6 +257,24 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
         return out
 
     real = job_io.refresh
+
+    def none(*a, **k):
+        return None
+
+    # Modes: "kept", the refresh as shipped (the rerank path for writes that open and close no edge);
+    # "full", every write through the full refresh (job_io.RERANK = False); "old", the call as it was
+    # before the rerank path: the full refresh handed every edge item of the write, restated ones too
+    # (their versions' readers looked up), not only those that opened or closed an edge; "none", no
+    # refresh. Chosen at random per single event and per batch (turns would follow the demo's
+    # near-regular pattern: a run's START, then its COMPLETE), so that the machine's load drift falls on
+    # them alike. "none" leaves the rows false: they are derived again after it, untimed.
+    modes = ("kept", "full", "old", "none")
+    from lineage import store
+    apply_edges = store._Session.apply_edges
+
+    def apply_edges_old(session, items):
+        apply_edges(session, items)
+        session.edge_changes = list(items)
     with context.acting_as(context.for_user(user, service="bench:marquez-writes")):
         for start in range(0, history, 250):
             service.ingest_batch(events(min(250, history - start)), user)
@@ -253,31 +282,57 @@ def write_cost(url: str, history: int, rounds: int, singles: int, batches: int, 
             cur.execute("ANALYZE")
             cur.execute("SELECT pg_backend_pid()")
             pid = cur.fetchone()[0]
-        per: dict[tuple[str, bool], list[float]] = {}
-        for r in range(rounds):
-            for on in ((True, False) if r % 2 == 0 else (False, True)):
-                job_io.refresh = real if on else (lambda *a, **k: None)
-                try:
-                    for label, n, run in (("single", singles, lambda evs: [service.ingest_event(e, user) for e in evs]),
-                                          ("batch of 250", batches * 250,
-                                           lambda evs: [service.ingest_batch(evs[i:i + 250], user)
-                                                        for i in range(0, len(evs), 250)])):
-                        evs = events(n)
+        per: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        pick = random.Random(seed)
+        for _ in range(rounds):
+            for label, size in (("single", 1), ("batch of 250", 250)):
+                sums = {}
+                # Singles: a way at random per event; batches: `batches` per way and round, shuffled.
+                order = ([pick.choice(modes) for _ in range(singles)] if size == 1
+                         else pick.sample(modes * batches, len(modes) * batches))
+                for mode in order:
+                    chunk = events(size)
+                    job_io.refresh = none if mode == "none" else real
+                    job_io.RERANK = mode == "kept"
+                    if mode == "old":
+                        store._Session.apply_edges = apply_edges_old
+                    try:
                         app, db = time.process_time(), _backend_cpu(pid)
-                        run(evs)
-                        app, db = (time.process_time() - app) * 1000 / n, (_backend_cpu(pid) - db) * 1000 / n
-                        per.setdefault((label, on), []).append((app + db, app, db))
-                finally:
-                    job_io.refresh = real
+                        if size == 1:
+                            service.ingest_event(chunk[0], user)
+                        else:
+                            service.ingest_batch(chunk, user)
+                        app, db = time.process_time() - app, _backend_cpu(pid) - db
+                    finally:
+                        job_io.refresh = real
+                        job_io.RERANK = True
+                        store._Session.apply_edges = apply_edges
+                    if mode == "none":
+                        job_io.refresh_all()
+                    got = sums.setdefault(mode, [0, 0.0, 0.0])
+                    got[0] += len(chunk)
+                    got[1] += app
+                    got[2] += db
+                for mode, (count, app, db) in sums.items():
+                    per.setdefault((label, mode), []).append(
+                        ((app + db) * 1000 / count, app * 1000 / count, db * 1000 / count))
     print(f"\nkeeping lineage.job_io's rows, in-process on PostgreSQL, {Node.objects.count()} nodes, "
-          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds each way "
+          f"{Edge.objects.count()} edges, {JobIO.objects.count()} job io rows; {rounds} rounds "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print(f"{'ingest':<14} {'with ms/event':>14} {'without':>9} {'added':>7} {'added %':>8} {'app added':>10} "
-          f"{'PG added':>9}   (CPU per event, medians over rounds; app = this process, PG = its backend)")
+    print("CPU per event, medians over rounds (app = this process, PG = its backend); added = over no refresh;")
+    print("kept = the refresh as shipped (rerank path where no edge opened or closed), full = every write recomputed,")
+    print("old = every write recomputed with the jobs and versions of every edge item (the call before the rerank path)")
+    print(f"{'ingest':<14} {'none ms':>8}" + "".join(
+        f" {name:>7} {'added':>7} {'added %':>8} {'app':>6} {'PG':>6} " for name in ("kept", "full", "old")))
     for label in ("single", "batch of 250"):
-        on, off = ([statistics.median(x[i] for x in per[(label, flag)]) for i in range(3)] for flag in (True, False))
-        print(f"{label:<14} {on[0]:14.3f} {off[0]:9.3f} {on[0] - off[0]:7.3f} {100 * (on[0] - off[0]) / off[0]:7.1f}% "
-              f"{on[1] - off[1]:10.3f} {on[2] - off[2]:9.3f}")
+        med = {mode: [statistics.median(x[i] for x in per[(label, mode)]) for i in range(3)] for mode in modes}
+        off = med["none"]
+        line = f"{label:<14} {off[0]:8.3f}"
+        for mode in ("kept", "full", "old"):
+            on = med[mode]
+            line += (f" {on[0]:7.3f} {on[0] - off[0]:7.3f} {100 * (on[0] - off[0]) / off[0]:7.1f}% "
+                     f"{on[1] - off[1]:6.3f} {on[2] - off[2]:6.3f} ")
+        print(line)
 
 
 def main(argv=None) -> int:
@@ -289,7 +344,9 @@ def main(argv=None) -> int:
     parser.add_argument("--write-cost", action="store_true",
                         help="measure what keeping lineage.job_io's rows adds to the ingest instead (see above)")
     parser.add_argument("--history", type=int, default=3000, help="--write-cost: events stored first (default 3000)")
-    parser.add_argument("--rounds", type=int, default=6, help="--write-cost: rounds each way (default 6)")
+    parser.add_argument("--rounds", type=int, default=6, help="--write-cost: rounds, each running every way once (default 6)")
+    parser.add_argument("--singles", type=int, default=100,
+                        help="--write-cost: single events per round and block (default 100)")
     args = parser.parse_args(argv)
     if args.write_cost:
         url = _database_url(args.database_url, DEFAULT_URL)
@@ -297,7 +354,7 @@ def main(argv=None) -> int:
         url = base + "_writes_bench"
         os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
         _setup_django(url)
-        write_cost(url, args.history, args.rounds, singles=100, batches=2, seed=args.seed)
+        write_cost(url, args.history, args.rounds, singles=args.singles, batches=2, seed=args.seed)
         return 0
     if args.nodes < 10 * LAYERS * 10:
         raise SystemExit(f"--nodes must be at least {10 * LAYERS * 10}")

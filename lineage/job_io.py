@@ -16,15 +16,21 @@ dataset here it is one index range per dataset. The rows are "now" only: `as_of`
 Why here and how: the rows must be true after every write, so lineage.store.apply calls `refresh` with
 the facts it applied (ingest, harvests, restore and tests all write through it). Only the jobs the write
 can have changed are recomputed, set-at-a-time:
-- jobs named by a node or edge fact; the jobs of runs named by a node fact (their state_time or
-  last_seen, hence the ranking, may have changed) or by a produced/consumed/instance_of edge;
-- for a version named by a version_of edge, the jobs of its producer and the jobs that read it directly or
-  whose latest run read it.
+- jobs named by a node fact or by an edge item that opened or closed an edge; the jobs of runs named by a
+  node fact (their state_time or last_seen, hence the ranking, may have changed) or at the end of such a
+  produced/consumed/instance_of edge;
+- for a version whose version_of edge opened or closed, the jobs of its producer and the jobs that read it
+  directly or whose latest run read it.
 On PostgreSQL that is ONE statement (the affected jobs, their ranked latest runs, their io, and the delete
 of rows no longer true, the insert of new ones, and the latest-run upsert as data-modifying CTEs), in a
 PL/pgSQL function so that its plan is kept (FUNCTION_SQL), called with the store's other held writes so
 it costs no round trip of its own. SQLite runs the same derivation as a
 few portable statements (one writer at a time, round trips are free there).
+
+Why a second, cheap path: most single events (RUNNING/COMPLETE of a run, restating its io) open and close
+no edge, and then no job's io can change unless its latest run does; recomputing their jobs anyway was most
+of the upkeep's cost per single event. The store says which edge items opened or closed an edge, and such a
+write only re-ranks the runs it named against the kept latest runs (`refresh`).
 
 Concurrency (PostgreSQL, READ COMMITTED): the statement reads the facts as committed when it starts. The
 OpenLineage ingest locks every node an event names (its job and run among them) before writing
@@ -38,7 +44,8 @@ from django.db import connection
 from lineage.kinds import EdgeKind, NodeKind, Source
 
 _OL = Source.OPENLINEAGE.value
-_HOLDER_KINDS = (NodeKind.JOB.value, NodeKind.RUN.value)
+# False: every write takes the full refresh (bench.marquez_api --write-cost compares the two paths).
+RERANK = True
 _EDGE_KINDS = (EdgeKind.PRODUCED.value, EdgeKind.CONSUMED.value, EdgeKind.INSTANCE_OF.value,
                EdgeKind.VERSION_OF.value)
 
@@ -100,14 +107,17 @@ pool(job_id, run_id, st, last_seen) AS (
     WHERE e.kind = 'instance_of' AND e.valid_to IS NULL AND r.kind = 'run' AND e.src_id IN (SELECT job_id FROM stale)
 ),"""
 # (job, run) of the affected jobs: the runs the write named, and the kept latest runs, over live
-# instance_of edges.
+# instance_of edges. OFFSET 0 keeps the kept run's edge a probe of the open-edge index by (job, run, kind):
+# flattened into a semi join, the function's generic plan read every open instance_of edge of the job and
+# kept the one to the run (79 index entries and their heap rows for a job of 79 runs, growing with the
+# job's history).
 _CAND_PAIRS = """
     SELECT job_id, run_id FROM runs_of WHERE job_id IN (SELECT id FROM jobs)
     UNION
     SELECT l.job_id, l.run_id FROM lineage_job_latest_run l
     WHERE l.job_id IN (SELECT id FROM jobs) AND EXISTS (
         SELECT 1 FROM lineage_edge e WHERE e.src_id = l.job_id AND e.dst_id = l.run_id
-            AND e.kind = 'instance_of' AND e.valid_to IS NULL)
+            AND e.kind = 'instance_of' AND e.valid_to IS NULL OFFSET 0)
 """
 # Every run of the jobs ranked: the backfill.
 _RANK_FULL = """
@@ -190,22 +200,72 @@ FUNCTION_SQL = ("CREATE OR REPLACE FUNCTION lineage_job_io_refresh(p_holders big
 _PG_REFRESH = "SELECT lineage_job_io_refresh(%s::bigint[], %s::bigint[])"
 _PG_REFRESH_ALL = _pg_statement(_ALL_JOBS, _RANK_FULL)
 
+# The rerank path (refresh): a write that opened and closed no edge the derivation reads, so no job's
+# io can change unless its latest run does. For each job of the named runs (live instance_of edges from
+# an OpenLineage job), the kept latest run K stands for every run the write did not name (kept rank >=
+# theirs). The job needs the full refresh when it has no kept row, when K's rank is now below its kept
+# rank (another run may now lead), or when a named run now ranks above K (state_time, last_seen, id, as
+# the derivation orders). Otherwise K stays the latest and only its kept rank follows K's node.
+# {r_state_time}, {k_state_time}: as in _RANK_INCREMENTAL, for r (a named run) and k (the kept run);
+# {runs}: the test of e.dst_id against the named runs.
+_RERANK_STALE = """
+SELECT 1 FROM lineage_edge e
+JOIN lineage_node r ON r.id = e.dst_id
+JOIN lineage_node j ON j.id = e.src_id
+LEFT JOIN lineage_job_latest_run l ON l.job_id = e.src_id
+LEFT JOIN lineage_node k ON k.id = l.run_id
+WHERE e.dst_id {runs} AND e.kind = 'instance_of' AND e.valid_to IS NULL AND r.kind = 'run'
+    AND j.kind = 'job' AND j.source = 'openlineage'
+    AND (k.id IS NULL
+         OR (COALESCE({k_state_time}, ''), k.last_seen) < (l.state_time, l.last_seen)
+         OR (COALESCE({r_state_time}, ''), r.last_seen, r.id) > (COALESCE({k_state_time}, ''), k.last_seen, k.id))"""
+# The kept rank of the kept runs among the named ones, where it moved (most single events raise the
+# latest run's last_seen; a restated event changes nothing and writes nothing).
+_RERANK_UPDATE = """
+UPDATE lineage_job_latest_run SET state_time = (
+    SELECT COALESCE({r_state_time}, '') FROM lineage_node r WHERE r.id = lineage_job_latest_run.run_id),
+    last_seen = (SELECT r.last_seen FROM lineage_node r WHERE r.id = lineage_job_latest_run.run_id)
+WHERE run_id IN ({runs}) AND EXISTS (
+    SELECT 1 FROM lineage_node r WHERE r.id = lineage_job_latest_run.run_id
+        AND (COALESCE({r_state_time}, '') <> lineage_job_latest_run.state_time
+             OR r.last_seen <> lineage_job_latest_run.last_seen))"""
+_PG_RERANK_UPDATE = """
+UPDATE lineage_job_latest_run l SET state_time = COALESCE({r_state_time}, ''), last_seen = r.last_seen
+FROM lineage_node r
+WHERE r.id = ANY(p_runs) AND l.run_id = r.id
+    AND (l.state_time, l.last_seen) IS DISTINCT FROM (COALESCE({r_state_time}, ''), r.last_seen)"""
+
+
+def _state_time(alias: str, vendor: str) -> str:
+    return (_PG_STATE_TIME if vendor == "postgresql" else _SQLITE_STATE_TIME).replace("r.", alias + ".", 1)
+
+
+# PostgreSQL: one function, its two statements' plans kept per connection like the refresh's; the
+# refresh's own (large) plan is made only on a connection whose writes need it. Created by migration
+# 0009 (`RERANK_FUNCTION_SQL`), the same way as FUNCTION_SQL.
+RERANK_FUNCTION_SQL = (
+    "CREATE OR REPLACE FUNCTION lineage_job_io_rerank(p_runs bigint[]) "
+    "RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$\nBEGIN\nIF EXISTS ("
+    + _RERANK_STALE.format(runs="= ANY(p_runs)", r_state_time=_state_time("r", "postgresql"),
+                           k_state_time=_state_time("k", "postgresql"))
+    + ") THEN\n    PERFORM lineage_job_io_refresh(p_runs, '{}'::bigint[]);\nELSE"
+    + _PG_RERANK_UPDATE.format(r_state_time=_state_time("r", "postgresql"))
+    + ";\nEND IF;\nEND\n$fn$")
+_PG_RERANK = "SELECT lineage_job_io_rerank(%s::bigint[])"
+
 
 def touched(node_facts, edge_items, nodes) -> tuple[list[int], list[int]]:
     """(holder ids, version ids) a write named: the jobs and runs of its node facts, the holder ends of
     its produced/consumed edges, both ends of instance_of edges, and the versions of version_of edges.
     `nodes`: NodeKey -> saved Node (the store's session). Only OpenLineage nodes can change an OpenLineage
     job's io (the derivation reads OpenLineage nodes only), so other sources' writes cost nothing here."""
-    holders: set[int] = set()
+    holders = set(_node_ids(node_facts, nodes, (NodeKind.JOB.value, NodeKind.RUN.value)))
     versions: set[int] = set()
 
     def pk(key):
         node = nodes.get(key)
         return None if node is None else node.pk
 
-    for fact in node_facts:
-        if fact.key.kind in _HOLDER_KINDS and fact.key.source == _OL:
-            holders.add(pk(fact.key))
     for item in edge_items:
         kind = item.kind
         if kind not in _EDGE_KINDS or (item.src.source != _OL and item.dst.source != _OL):
@@ -224,18 +284,57 @@ def touched(node_facts, edge_items, nodes) -> tuple[list[int], list[int]]:
     return sorted(holders), sorted(versions)
 
 
-def refresh(writes, node_facts, edge_items, nodes) -> None:
-    """Recompute the rows of the jobs a store.apply write may have changed (see the module docstring).
+def _node_ids(node_facts, nodes, kinds) -> list[int]:
+    out = []
+    for fact in node_facts:
+        key = fact.key
+        if key.kind in kinds and key.source == _OL:
+            node = nodes.get(key)
+            if node is not None and node.pk is not None:
+                out.append(node.pk)
+    return out
+
+
+def _ranked_runs(node_facts, nodes) -> list[int]:
+    """The OpenLineage runs a write named by a node fact: only a node fact can change a run's rank (its
+    state_time property, its last_seen)."""
+    return _node_ids(node_facts, nodes, (NodeKind.RUN.value,))
+
+
+def refresh(writes, node_facts, edge_changes, nodes) -> None:
+    """Keep the rows true after a store.apply write (see the module docstring).
+    `edge_changes`: the write's EdgeFact / EdgeClose items that OPENED or CLOSED an edge (the store's
+    session knows, lineage.store._Session.apply_edges); an item that only restated an open edge (its
+    last_seen, properties or valid_from) cannot change what the derivation reads (open edges' ends).
     `writes`: the store's held writes (lineage.store._Writes): on PostgreSQL the statement rides with them,
-    after the fact writes it reads, and costs no round trip of its own."""
-    holders, versions = touched(node_facts, edge_items, nodes)
-    if not holders and not versions:
+    after the fact writes it reads, and costs no round trip of its own.
+
+    Two paths. A write that opened or closed an edge the derivation reads (produced, consumed,
+    instance_of, version_of, at an OpenLineage end) has the jobs it can have changed recomputed (the
+    full refresh). Otherwise nothing structural changed, and only the rank of the runs it named can
+    have moved: the rerank path (RERANK_FUNCTION_SQL, _portable_rerank) moves the kept latest run's
+    rank, and recomputes only a job whose kept latest run a named run overtook, or whose kept latest
+    run's rank fell. The common single event (RUNNING/COMPLETE of a run already its job's latest,
+    restating its io) takes the second; a new run's first event, the first."""
+    holders, versions = touched((), edge_changes, nodes)
+    if holders or versions or not RERANK:
+        holders, versions = touched(node_facts, edge_changes, nodes)
+        if not holders and not versions:
+            return
+        if connection.vendor == "postgresql":
+            writes.run(_PG_REFRESH, [holders, versions])
+            return
+        writes.flush()
+        _portable_refresh(holders, versions)
+        return
+    runs = sorted(set(_ranked_runs(node_facts, nodes)))
+    if not runs:
         return
     if connection.vendor == "postgresql":
-        writes.run(_PG_REFRESH, [holders, versions])
+        writes.run(_PG_RERANK, [runs])
         return
     writes.flush()
-    _portable_refresh(holders, versions)
+    _portable_rerank(runs)
 
 
 def holders_around(node_id: int) -> list[int]:
@@ -271,6 +370,19 @@ def refresh_holders(holder_ids) -> None:
     _portable_refresh(holders, ())
 
 
+def _portable_rerank(runs) -> None:
+    """RERANK_FUNCTION_SQL's work as portable statements (SQLite)."""
+    vendor = connection.vendor
+    marks = _in(runs)
+    with connection.cursor() as cur:
+        cur.execute(_RERANK_STALE.format(runs=f"IN ({marks})", r_state_time=_state_time("r", vendor),
+                                         k_state_time=_state_time("k", vendor)) + " LIMIT 1", list(runs))
+        if cur.fetchone() is not None:
+            _portable_refresh(runs, ())
+            return
+        cur.execute(_RERANK_UPDATE.format(runs=marks, r_state_time=_state_time("r", vendor)), list(runs))
+
+
 def _in(ids) -> str:
     if not ids:
         return "SELECT NULL WHERE 1 = 0"
@@ -288,7 +400,9 @@ def _portable_refresh(holders=(), versions=(), conn=None, all_jobs: bool = False
         head = _AFFECTED.format(holder_set=_in(holders), version_set=_in(versions))
         rank, params = _RANK_INCREMENTAL, list(holders) + list(versions) * 3
     with conn.cursor() as cur:
-        cur.execute("WITH " + head + "," + rank.format(state_time=state_time, cand_pairs=_CAND_PAIRS) + _LATEST
+        # SQLite takes OFFSET only after a LIMIT, and plans the EXISTS as a probe anyway.
+        cand_pairs = _CAND_PAIRS if conn.vendor == "postgresql" else _CAND_PAIRS.replace(" OFFSET 0", "")
+        cur.execute("WITH " + head + "," + rank.format(state_time=state_time, cand_pairs=cand_pairs) + _LATEST
                     + " SELECT j.id, l.run_id, l.st, l.last_seen FROM jobs j LEFT JOIN latest l ON l.job_id = j.id",
                     params)
         found = cur.fetchall()

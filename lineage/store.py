@@ -755,6 +755,7 @@ class _Session:
         self.result = ApplyResult()
         self.writes = _Writes()
         self.open_edges: dict[tuple, _EdgeRow] | None = None  # read ahead by flush_nodes (fast path)
+        self.edge_changes: list = []  # the edge items that opened or closed an edge (for job_io)
         self.defaults: dict = {}
 
     def recorded_at(self, model) -> dt.datetime:
@@ -1018,6 +1019,7 @@ class _Session:
                                          recorded_at=recorded_at)
                     new_edges.append(edge)
                     open_edges[key] = edge
+                    self.edge_changes.append(item)
                     self.result.edges_created += 1
                     continue
                 updates = []
@@ -1048,6 +1050,7 @@ class _Session:
                 edge.valid_to = _aware(item.at, self.now)
                 mark(edge, ("valid_to",))
                 self.result.edges_closed += 1
+                self.edge_changes.append(item)
         if dirty:
             # Before the inserts: an edge this call closed and then stated again is a new open row, which
             # the open-edge unique index admits only once the old one's valid_to is written.
@@ -1194,7 +1197,7 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
         session.flush_nodes(edge_items)
         session.apply_edges(edge_items)
         # Derived rows the Marquez reads walk (each job's current io): kept true by every write.
-        job_io.refresh(session.writes, node_facts, edge_items, session.nodes)
+        job_io.refresh(session.writes, node_facts, session.edge_changes, session.nodes)
         if also_insert is not None:
             extra = also_insert(session.raw)
             model = None
