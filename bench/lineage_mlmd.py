@@ -35,13 +35,13 @@ Which row is "our query layer": get_lineage_subgraph hands back objects (protobu
 lineage() (rows read by attribute like model instances: every column its callers read, node properties
 only when a caller asks for them, as the dashboard and the provenance card do; the MLMD store here holds
 no properties either); that pair is the like-for-like comparison and the goal is stated on it.
-lineage() runs one statement (lineage.graph_answer: walk, node rows, edges looked up from the walk's side)
-and wraps each row in a tuple subclass (lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay
-PostgreSQL's text until an attribute is read (then a datetime, as the model's), much as MLMD's protobuf
-messages make Python values of their fields only when read; neither side reads its fields inside the
-timing (check_same_answers compares the node and edge sets outside it; tests/lineage/
-test_lineage_rows_timestamps.py holds the timestamps to the driver's datetimes). The "body" row is
-lineage.graph_answer.body(): the same single statement with only the response's columns, the tuples
+lineage() runs one statement (lineage.graph_answer: walk, node rows, edges from the walk's side: those the
+walk followed, plus a lookup for the nodes of its last level) and wraps each row in a tuple subclass
+(lineage.graph_answer.NodeRow / EdgeRow), whose timestamps stay PostgreSQL's text until an attribute is read
+(then a datetime, as the model's), much as MLMD's protobuf messages make Python values of their fields only
+when read; neither side reads its fields inside the timing (check_same_answers compares the node and edge sets
+outside it; tests/lineage/test_lineage_rows_timestamps.py holds the timestamps to the driver's datetimes).
+The "body" row is lineage.graph_answer.body(): the same single statement with only the response's columns, the tuples
 serialised by orjson, i.e. the bytes the API sends; it is finished text, not objects, so it has a ratio line
 of its own and is never counted as lineage(). The "JSON stmt" row is lineage.graph_json.lineage_json(), the
 body the API sent on PostgreSQL before (json_agg in the database), for comparison.

@@ -209,7 +209,12 @@ def _walk_statement(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
             " JOIN lineage_node n ON n.id = a.id ORDER BY a.depth, a.id"), params
 
 
-def _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough) -> tuple[str, str, dict]:
+# The edge columns the walk can carry (walk_edges in _walk_parts), each as an array per level, in this order.
+WALK_EDGE_COLUMNS = ("id", "kind", "source", "valid_from", "valid_to", "raw_id", "src_id", "dst_id")
+
+
+def _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, enough,
+                walk_edges: bool = False) -> tuple[str, str, dict]:
     """The pieces of the one-statement walk on PostgreSQL, for callers that build on its answer
     (lineage.graph_json too): (`WITH RECURSIVE walk(...) AS (...)`, the SELECT of the answer rows (id, depth)
     nearest first then by id, at most `enough`, the named parameters both use).
@@ -218,13 +223,20 @@ def _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, eno
     node seen so far, the nodes first reached at this level and how many answer nodes are known. Each
     level is an index scan per direction over `= ANY(frontier)`, minus that direction's visited array (a
     hashed EXCEPT, so linear in the sizes); the recursion stops at `depth`, on empty frontiers, or once
-    `enough` answer nodes are known (whole levels only)."""
+    `enough` answer nodes are known (whole levels only).
+
+    `walk_edges` (one direction only): each level's row also carries the edges it followed (every column of
+    WALK_EDGE_COLUMNS as an array, `e_id`, `e_kind`, …), read from the covering edge index the walk scans anyway
+    (edge_src_from / edge_dst_from), so that a caller wanting the edges between the answer's nodes need not
+    look up again the edges of the nodes the walk expanded (lineage.graph_answer._edge_rows)."""
     params = {"starts": list(start_ids), "depth": depth, "as_of": as_of, "edge_kinds": list(edge_kinds or []),
               "node_kinds": list(node_kinds or []), "enough": enough}
     holds = _holds_sql(as_of, edge_kinds)
     # A node that did not exist yet at `as_of` is not walked through either.
     exists = "" if as_of is None else " AND first_seen <= %(as_of)s"
     empty = "'{}'::bigint[]"
+    if walk_edges and len(directions) != 1:
+        raise ValueError("walk_edges needs one direction")
     walked, next_ids = [], {}
     for one in ("upstream", "downstream"):
         if one not in directions:
@@ -233,10 +245,17 @@ def _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, eno
         near, far = ("dst_id", "src_id") if one == "upstream" else ("src_id", "dst_id")
         alias = "up" if one == "upstream" else "dn"
         join = "" if as_of is None else f" JOIN lineage_node n ON n.id = e.{far}{exists.replace('first_seen', 'n.first_seen')}"
-        walked.append(
-            f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(x.id), {empty}) AS ids FROM ("
-            f"SELECT e.{far} AS id FROM lineage_edge e{join} WHERE e.{near} = ANY(w.{alias}_front) AND {holds}"
-            f" EXCEPT SELECT unnest(w.{alias}_seen)) x) {alias}")
+        followed = f"FROM lineage_edge e{join} WHERE e.{near} = ANY(w.{alias}_front) AND {holds}"
+        if walk_edges:
+            # The level's edges once, as arrays; the new ids are their far ends minus the visited ones.
+            aggregates = ", ".join(f"array_agg(e.{column}) AS e_{column}" for column in WALK_EDGE_COLUMNS)
+            walked.append(f" CROSS JOIN LATERAL (SELECT {aggregates} {followed}) ed"
+                          f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(x.id), {empty}) AS ids FROM ("
+                          f"SELECT unnest(ed.e_{far}) AS id EXCEPT SELECT unnest(w.{alias}_seen)) x) {alias}")
+        else:
+            walked.append(
+                f" CROSS JOIN LATERAL (SELECT coalesce(array_agg(x.id), {empty}) AS ids FROM ("
+                f"SELECT e.{far} AS id {followed} EXCEPT SELECT unnest(w.{alias}_seen)) x) {alias}")
         next_ids[one] = f"{alias}.ids"
     up, dn = next_ids["upstream"], next_ids["downstream"]
     if node_kinds:
@@ -256,13 +275,19 @@ def _walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds, eno
     go_on = "w.depth < %(depth)s AND (cardinality(w.up_front) > 0 OR cardinality(w.dn_front) > 0)"
     if enough is not None:
         go_on += " AND w.found < %(enough)s"
+    edge_names = edge_seed = edge_step = ""
+    if walk_edges:
+        edge_names = "".join(f", e_{column}" for column in WALK_EDGE_COLUMNS)
+        types = {"kind": "varchar", "source": "varchar", "valid_from": "timestamptz", "valid_to": "timestamptz"}
+        edge_seed = "".join(f", NULL::{types.get(column, 'bigint')}[]" for column in WALK_EDGE_COLUMNS)
+        edge_step = "".join(f", ed.e_{column}" for column in WALK_EDGE_COLUMNS)
     sql = (
-        "WITH RECURSIVE walk(depth, up_front, up_seen, dn_front, dn_seen, seen, new_ids, found) AS ("
-        f" SELECT 0, {seed_up}, {seed_up}, {seed_dn}, {seed_dn}, s.ids, s.ids, cardinality(s.ids)::bigint"
+        f"WITH RECURSIVE walk(depth, up_front, up_seen, dn_front, dn_seen, seen, new_ids, found{edge_names}) AS ("
+        f" SELECT 0, {seed_up}, {seed_up}, {seed_dn}, {seed_dn}, s.ids, s.ids, cardinality(s.ids)::bigint{edge_seed}"
         f" FROM (SELECT coalesce(array_agg(id), {empty}) AS ids FROM lineage_node WHERE id = ANY(%(starts)s){exists}) s"
         " UNION ALL"
         f" SELECT w.depth + 1, {up}, w.up_seen || {up}, {dn}, w.dn_seen || {dn}, w.seen || fresh.ids, fresh.ids,"
-        " w.found + fresh.counted"
+        f" w.found + fresh.counted{edge_step}"
         f" FROM walk w{''.join(walked)}{fresh} WHERE {go_on})"
     )
     answer = "SELECT r.id, l.depth FROM walk l CROSS JOIN LATERAL unnest(l.new_ids) AS r(id)"
@@ -345,7 +370,7 @@ def lineage(
     edges: bool = True,
 ) -> GraphResult:
     """The lineage subgraph around `start_ids`: the walk, the node rows and the edges between them in one round
-    trip on PostgreSQL, edges looked up from the walk's side (lineage.graph_answer.rows).
+    trip on PostgreSQL, edges from the walk's side (lineage.graph_answer.rows).
 
     Nodes and edges are light rows read like model instances: nodes have pk/id, kind, source, source_id,
     namespace, name, display_name, first_seen, last_seen, raw_id and depth, plus `properties` (the current

@@ -7,8 +7,9 @@ model instances turned into dicts afterwards cost more than the walk. Here:
 - one round trip: the walk (lineage.graph._walk_parts), the kept node rows and the edges come back as one
   UNION ALL result, a tag column saying which is which, a header row first (how many nodes the walk found,
   whether the start nodes exist at all);
-- the edges are looked up from the walk's side (per kept node through the edge index, the far end checked
-  against the kept set by a hash join), see _edge_rows;
+- the edges come from the walk's side, the far end checked against the kept set by a hash join: walking one
+  direction, the walk carries the edges it followed and only its last level's nodes are looked up again (per
+  node through the edge index), see _edge_rows;
 - only the columns a caller needs: the response's (timestamps already rendered as the response writes
   them), or for lineage.graph.lineage() the same columns as datetimes, plus properties only when asked;
   node and edge rows share one layout (no padding columns), see NODE_COLUMNS;
@@ -29,7 +30,13 @@ which every repeated observation updates, so those updates would stop being HOT 
 indexes), fetching the node rows with `id = ANY(array)` or in id order (no better than the nested loop),
 rendering timestamps with a `::text` cast instead of to_char (as slow once the fractions need padding).
 Building model instances with every column (the previous lineage()) cost ~4 ms more, the dict(zip())
-bodies ~0.6 ms more.
+bodies ~0.6 ms more. Since the walk carries its edges (_edge_rows), only the last level's nodes are probed
+(half the nodes upstream, a third downstream on the bench graph): downstream backend CPU 8.1 -> 6.8 ms per
+answer (it also stopped reading edge_one_open beside edge_src_from), upstream within noise (its walk already
+read edge_dst_from), measured side by side at load 3-4 on 2 cores. Also measured and rejected: writing each
+node and edge as JSON text in the database (concatenation, to_json only for strings that need escaping) and
+joining them there, so the worker handles one string: it saved the worker ~1.2-2 ms but cost PostgreSQL as
+much or more (~2 µs a row), no net gain.
 
 SQLite has no arrays: the walk goes one statement per level there (lineage.graph._walk_by_level) and the
 rows come in one more statement; the tuples are the same, so the body is the same on both databases.
@@ -168,16 +175,23 @@ def _quoted(kind: str) -> str:
     return "'" + str(kind).replace("'", "''") + "'"
 
 
-def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
+def _edge_rows(directions, as_of, edge_kinds, node_kinds=None) -> tuple[str, str]:
     """(extra CTE or "", FROM … WHERE of the edges `e` holding at as_of, of edge_kinds, with both ends kept).
 
     Walking one direction, the kept nodes were reached through their edges on the walk's side (their
     in-edges upstream, out-edges downstream), which mostly lead to other kept nodes, while their other side
-    fans out to nodes never walked (a dataset consumed by many runs). So the edges are looked up from the
-    walk's side, per kept node through the edge index, and the far end checked against the kept set by a
-    hash join; the CTE is materialized so the planner cannot turn the lookup around. Walking both ways, both
-    sides are dense; the planner picks. Any edge between two kept nodes has its near end kept, so this finds
-    exactly the edges `src = ANY(kept) AND dst = ANY(kept)` finds.
+    fans out to nodes never walked (a dataset consumed by many runs). So the edges come from the walk's side,
+    the far end checked against the kept set by a hash join: for every level but the last, the edges the walk
+    itself followed (it carries them, graph._walk_parts with walk_edges, read from the same covering index
+    entries it scans anyway); for the nodes of the last level, which the walk reached but never expanded, one
+    probe of the edge index each. The CTE is materialized so the planner cannot turn the lookup around.
+    Walking both ways, both sides are dense; the planner picks. Any edge between two kept nodes has its near
+    end kept, so this finds exactly the edges `src = ANY(kept) AND dst = ANY(kept)` finds.
+
+    Why carried: looking every kept node's edges up again cost an index probe per node (~40% of the backend's
+    CPU downstream, where the walk also read edge_one_open and the lookup edge_src_from: two indexes' pages in
+    shared buffers for the same keys); carried, the walk and the last level's probes read edge_src_from /
+    edge_dst_from only.
 
     The kind test cannot become an index condition: on edge_one_open (src, dst, kind) `kind = ANY(...)` would
     be one more index descent per kind for every kept node, to drop edges a filter drops just as well."""
@@ -186,9 +200,17 @@ def _edge_rows(directions, as_of, edge_kinds) -> tuple[str, str]:
         holds += " AND (e.kind = ANY(%(edge_kinds)s)) IS TRUE"
     if len(directions) == 1:
         near, far = ("dst_id", "src_id") if directions[0] == "upstream" else ("src_id", "dst_id")
+        columns = ", ".join(graph.WALK_EDGE_COLUMNS)
+        carried = ", ".join(f"l.e_{column}" for column in graph.WALK_EDGE_COLUMNS)
+        # Without a node-kinds filter every node the walk expanded is kept (the walk stops at whole levels once
+        # max_nodes + 1 are known, so only its last level can be cut); with one, the near end is checked too.
+        near_kept = f" JOIN kept s ON s.id = u.{near}" if node_kinds else ""
         # Only the columns the answer reads go into the materialized rows (never `properties`).
-        cte = (", reached AS MATERIALIZED (SELECT e.id, e.kind, e.source, e.valid_from, e.valid_to, e.raw_id,"
-               f" e.src_id, e.dst_id FROM kept s JOIN lineage_edge e ON e.{near} = s.id WHERE {holds})")
+        cte = (f", reached AS MATERIALIZED (SELECT u.* FROM walk l CROSS JOIN LATERAL unnest({carried}) AS u({columns})"
+               f"{near_kept}"
+               f" UNION ALL SELECT {', '.join(f'e.{column}' for column in graph.WALK_EDGE_COLUMNS)}"
+               f" FROM kept s JOIN lineage_edge e ON e.{near} = s.id"
+               f" WHERE s.depth = (SELECT max(depth) FROM walk) AND {holds})")
         return cte, f"FROM reached e JOIN kept t ON t.id = e.{far}"
     return "", f"FROM kept s JOIN lineage_edge e ON e.src_id = s.id JOIN kept t ON t.id = e.dst_id WHERE {holds}"
 
@@ -204,6 +226,28 @@ def _union(timestamps: str, properties, edge_from: str | None, header: str) -> s
     return (f"SELECT 0, {header}, {', '.join(head)}"
             f" UNION ALL SELECT 1, {', '.join(node)} FROM kept k JOIN lineage_node n ON n.id = k.id{edges}"
             + ("" if connection.vendor == "postgresql" else " ORDER BY 1, 2, 3"))
+
+
+# How many nodes the walk found (one more than max_nodes says truncated), how many start nodes exist at all.
+_HEADER = ("(SELECT count(*) FROM answer)::integer,"
+           " (SELECT count(*) FROM lineage_node WHERE id = ANY(%(starts)s))::bigint")
+
+
+def _pg_prefix(start_ids, directions, depth, as_of, node_kinds, edge_kinds, max_nodes, edges: bool):
+    """(the WITH … part of the one statement on PostgreSQL: walk, answer, kept and the edges' CTE; the FROM …
+    of the edge rows, or None without edges; the named parameters). `as_of` as graph._db_time gives it.
+
+    Walking one direction, the walk carries the edges it follows (graph._walk_parts, walk_edges), so that only
+    the last level's nodes need an edge lookup of their own (_edge_rows)."""
+    walked = edges and len(directions) == 1
+    # One more than asked for: finding it is what says the answer was truncated.
+    walk, answer, params = graph._walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
+                                             max_nodes + 1, walk_edges=walked)
+    params["max_nodes"] = max_nodes
+    edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds, node_kinds) if edges else ("", None)
+    prefix = (f"{walk}, answer AS MATERIALIZED ({answer}),"
+              f" kept AS MATERIALIZED (SELECT id, depth FROM answer ORDER BY depth, id LIMIT %(max_nodes)s){edge_cte}")
+    return prefix, edge_from, params
 
 
 @dataclass
@@ -225,16 +269,9 @@ def rows(start_ids, *, directions, depth, as_of, node_kinds, edge_kinds, max_nod
     False."""
     as_of = graph._db_time(as_of)
     if connection.vendor == "postgresql":
-        # One more than asked for: finding it is what says the answer was truncated.
-        walk, answer, params = graph._walk_parts(start_ids, directions, depth, as_of, edge_kinds, node_kinds,
-                                                 max_nodes + 1)
-        params["max_nodes"] = max_nodes
-        edge_cte, edge_from = _edge_rows(directions, as_of, edge_kinds) if edges else ("", None)
-        header = ("(SELECT count(*) FROM answer)::integer,"
-                  " (SELECT count(*) FROM lineage_node WHERE id = ANY(%(starts)s))::bigint")
-        sql = (f"{walk}, answer AS MATERIALIZED ({answer}),"
-               f" kept AS MATERIALIZED (SELECT id, depth FROM answer ORDER BY depth, id LIMIT %(max_nodes)s)"
-               f"{edge_cte} {_union(timestamps, properties, edge_from, header)}")
+        prefix, edge_from, params = _pg_prefix(start_ids, directions, depth, as_of, node_kinds, edge_kinds, max_nodes,
+                                               edges)
+        sql = f"{prefix} {_union(timestamps, properties, edge_from, _HEADER)}"
         with connection.cursor() as cur:
             _execute_prepared(cur, sql, params)
             fetched = cur.fetchall()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import operator
 import re
@@ -136,9 +137,20 @@ class ApplyResult:
     nodes_updated: int = 0
     edges_created: int = 0
     edges_closed: int = 0
-    nodes: dict = field(default_factory=dict)  # NodeKey -> Node
-    raw: dict = field(default_factory=dict)  # (source, kind, source_id, digest) -> RawRecord
+    # (source, kind, source_id, digest) -> the raw record's row (`.pk`, `.source` … as a RawRecord reads,
+    # without its body when it was stored before the call): what `also_insert` is given too.
+    raw: dict = field(default_factory=dict)
     pending_sql: str = ""  # apply(hold_writes=True): writes the caller sends ahead of its next statement
+    _node_rows: dict = field(default_factory=dict, repr=False, compare=False)
+    _nodes: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def nodes(self) -> dict:
+        """NodeKey -> Node, as saved by the call. Made from the call's rows on first use (the ingest never
+        asks); a Node the caller passed in (`apply(nodes=...)`) is that instance, brought up to date."""
+        if self._nodes is None:
+            self._nodes = {key: row.as_model() for key, row in self._node_rows.items()}
+        return self._nodes
 
     def as_counts(self) -> dict:
         return {
@@ -152,6 +164,84 @@ class ApplyResult:
     def add(self, other: "ApplyResult") -> None:
         for name in ("raw_created", "nodes_created", "nodes_updated", "edges_created", "edges_closed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class _Row:
+    """A row of a lineage table as `apply` holds it: the model's attribute names (`id`, `src_id`,
+    `raw_id` …) in a plain object, no Model.__init__, descriptors or ModelState. `apply` reads and
+    changes a few attributes of each row several times per fact, and writes them out as columns
+    (operator.attrgetter); model instances cost more to make (ModelState, defaults), to read (`pk` is a
+    property over a field lookup) and to set (a foreign key through its descriptor): measured with
+    bench.store_apply against main, store.apply's CPU per single event 0.47 ms with rows, 0.50 with
+    instances.
+
+    A row made from a model instance the caller passed keeps it (`_model`): a field that instance had
+    deferred is read through it when first asked for (Django's deferred loading), and `as_model`
+    hands back that instance with the row's values."""
+
+    model = None
+
+    @property
+    def pk(self):
+        return self.id
+
+    @pk.setter
+    def pk(self, value):
+        self.id = value
+
+    def __getattr__(self, name):  # only for an attribute the row lacks
+        model = self.__dict__.get("_model")
+        if model is None or name.startswith("_"):
+            raise AttributeError(name)
+        value = getattr(model, name)
+        self.__dict__[name] = value
+        return value
+
+    @classmethod
+    def of(cls, instance) -> "_Row":
+        """The row of a model instance (the values it holds; deferred fields on demand, see above)."""
+        if isinstance(instance, _Row):
+            return instance
+        row = cls.__new__(cls)
+        data = row.__dict__
+        data.update(instance.__dict__)
+        data.pop("_state", None)
+        data["_model"] = instance
+        return row
+
+    def as_model(self):
+        """A saved instance of the row's model with the row's values."""
+        data = self.__dict__
+        instance = data.get("_model")
+        attnames = _ATTNAMES[self.model]
+        values = {name: data[name] for name in attnames if name in data}
+        if instance is not None:
+            instance.__dict__.update(values)
+            return instance
+        instance = self.model.__new__(self.model)
+        instance.__dict__.update(values)
+        state = ModelState()
+        state.adding, state.db = False, connection.alias
+        instance._state = state
+        return instance
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.__dict__.get('id')}>"
+
+
+class _NodeRow(_Row):
+    model = Node
+
+
+class _EdgeRow(_Row):
+    model = Edge
+
+
+class _RawRow(_Row):
+    model = RawRecord
+
+
+_ATTNAMES = {model: tuple(f.attname for f in model._meta.concrete_fields) for model in (Node, Edge, RawRecord)}
 
 
 def canonical_digest(body) -> str:
@@ -184,11 +274,12 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
+def load_nodes(keys, *, lock: bool = False, _cls=None) -> dict[NodeKey, Node]:
     """Existing nodes for `keys`, in as few queries as the chunking allows.
 
     `lock=True` takes row locks (SELECT … FOR UPDATE on PostgreSQL; SQLite serializes writers anyway) so a
     caller can read properties, merge, and write them back through `apply(..., nodes=...)` safely.
+    (`_cls`: `apply`'s own reads take the nodes as rows, see _Row.)
     """
     found: dict[NodeKey, Node] = {}
     if fast_path():
@@ -202,7 +293,7 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
             _run(cur, sql, params, pending)
             names = tuple(f.column for f in Node._meta.concrete_fields)
             rows = cur.fetchall()
-        for node in _from_rows(Node, names, rows):
+        for node in _from_rows(Node, names, rows, _cls):
             found[NodeKey(node.source, node.kind, node.source_id)] = node
         return found
     by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -224,7 +315,7 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
         if lock:
             # Always lock in id order, so two writers touching the same nodes cannot deadlock on them.
             sql += " ORDER BY id" + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-        for node in _instances(Node, sql, params):
+        for node in _instances(Node, sql, params, _cls):
             found[NodeKey(node.source, node.kind, node.source_id)] = node
     return found
 
@@ -232,19 +323,21 @@ def load_nodes(keys, *, lock: bool = False) -> dict[NodeKey, Node]:
 _READ_PLANS: dict[tuple, tuple] = {}
 
 
-def _instances(model, sql: str, params: list) -> list:
+def _instances(model, sql: str, params: list, cls=None) -> list:
     """Model instances for `SELECT *` rows of `model`'s table: what Model.objects.raw gives, without its
     per-query setup (column resolution, converter lookup), which cost more than the rows themselves for
-    the handful an event reads. Columns are matched by name, not assumed in the model's field order."""
+    the handful an event reads. Columns are matched by name, not assumed in the model's field order.
+    `cls`: a _Row class to make instead of model instances."""
     with connection.cursor() as cur:
         cur.execute(sql, params)
         names = tuple(d[0] for d in cur.description)
         rows = cur.fetchall()
-    return _from_rows(model, names, rows)
+    return _from_rows(model, names, rows, cls)
 
 
-def _from_rows(model, names: tuple, rows) -> list:
-    key = (model, connection.vendor, names)
+def _from_rows(model, names: tuple, rows, cls=None) -> list:
+    db = connections[DEFAULT_DB_ALIAS]  # what the `connection` proxy resolves to, once
+    key = (model, db.vendor, names)
     plan = _READ_PLANS.get(key)
     if plan is None:
         by_column = {f.column: f for f in model._meta.concrete_fields}
@@ -254,17 +347,30 @@ def _from_rows(model, names: tuple, rows) -> list:
                             for conv in connection.ops.get_db_converters(f.get_col(model._meta.db_table))
                             + f.get_db_converters(connection))
                       for f in fields]
-        plan = ([fields[i].attname for i in order], order, converters, fields)
+        converting = [(i, convs, fields[i]) for i, convs in enumerate(converters) if convs]
+        plan = ([fields[i].attname for i in order], order, converting, tuple(f.attname for f in fields))
         _READ_PLANS[key] = plan
-    attnames, order, converters, fields = plan
-    alias = connection.alias
+    attnames, order, converting, column_attnames = plan
+    if cls is not None:
+        new = cls.__new__
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, convs, f in converting:
+                for conv in convs:
+                    values[i] = conv(values[i], f, db)
+            obj = new(cls)
+            obj.__dict__.update(zip(column_attnames, values))
+            out.append(obj)
+        return out
+    alias = db.alias
     new = model.__new__
     out = []
     for row in rows:
         values = list(row)
-        for i, convs in enumerate(converters):
+        for i, convs, f in converting:
             for conv in convs:
-                values[i] = conv(values[i], fields[i], connection)
+                values[i] = conv(values[i], f, db)
         # What Model.from_db leaves (attribute values, a ModelState "from this database, not adding"),
         # without Model.__init__'s per-field descriptor work, which cost more than converting the row; the
         # lineage models have no pre_init/post_init receivers, which is all __init__ would add besides.
@@ -348,19 +454,29 @@ class _Writes:
         self.held: list[str] = []
         self.pending: list = []  # statements the held text prepares (see _ConnectionStatements)
         if self.batched:
-            self.db.ensure_connection()
-            self.mogrify = self.db.connection.cursor().mogrify  # psycopg2's own: what Django's would do
+            state = _statements(self.db)
+            self.mogrify, self.literals = state.mogrify, state.literals
 
     def run(self, sql: str, params: list) -> None:
+        if self.batched:
+            self.held.append(self.mogrify(sql, params).decode())
+            return
         with connection.cursor() as cur:
-            if self.batched:
-                self.held.append(cur.cursor.mogrify(sql, params).decode())
-            else:
-                cur.execute(sql, params)
+            cur.execute(sql, params)
 
     def run_prepared(self, stmt: "_Statement", params: list, rows: int = 1) -> None:
-        """Hold an EXECUTE of `stmt` (PostgreSQL fast path) for `rows` rows."""
-        self.held.append(self.mogrify(_call(stmt, self.pending, self.db, rows), params).decode())
+        """Hold an EXECUTE of `stmt` (PostgreSQL fast path) for `rows` rows; `params`: one list per
+        parameter (stmt.types, arrays all)."""
+        sql = _call(stmt, self.pending, self.db, rows)
+        if self.literals:
+            args = tuple(map(_array_literal, params, stmt.types))
+            if None not in args:
+                text = sql % args
+                if "\x00" not in text and (text.isascii() or _encodes(text)):
+                    self.held.append(text)
+                    return
+        # What _array_literal leaves to psycopg2 (and its errors: a NUL, a lone surrogate)
+        self.held.append(self.mogrify(sql, params).decode())
 
     def execute(self, cur, sql: str, params: list) -> None:
         """Run a statement with parameters, the held writes ahead of it in the same round trip."""
@@ -412,6 +528,77 @@ class _Writes:
                     cur.execute(text)
 
 
+def _array_literal(values: list, kind: str) -> str | None:
+    """An array parameter of an EXECUTE as SQL text, what psycopg2's mogrify makes of it (`ARRAY[…]`, or
+    '{}' when empty; the statement casts it to `kind`), at under half its cost: mogrify adapts each value
+    through an adapter object (a datetime through Python code), and was the largest Python item of a
+    single event's store.apply under cProfile (0.17 of 0.9 ms). Only for the types the fast path sends — strings (text, and JSON as text), ints, aware
+    datetimes, booleans, None — and only on a connection in UTF-8 with standard_conforming_strings on
+    (`_Writes.literals`), where a string literal is its text between single quotes, each quote doubled,
+    backslashes literal. None for anything else (psycopg2 then quotes the statement, as before)."""
+    if len(values) == 1:  # most arrays of a single event: one value, no list to build
+        v = values[0]
+        if v is None:
+            return "ARRAY[NULL]"
+        t = type(v)
+        if t is str and (kind == "text[]" or kind == "jsonb[]"):
+            return "ARRAY['" + v.replace("'", "''") + "']" if "'" in v else "ARRAY['" + v + "']"
+        if t is int and (kind == "bigint[]" or kind == "integer[]"):
+            return f"ARRAY[{v}]"
+        if t is dt.datetime and kind == "timestamptz[]" and v.tzinfo is not None:
+            return "ARRAY['" + v.isoformat() + "']"
+        if t is bool and kind == "boolean[]":
+            return "ARRAY[true]" if v else "ARRAY[false]"
+        return None
+    if not values:
+        return "'{}'"
+    parts = []
+    add = parts.append
+    if kind == "text[]" or kind == "jsonb[]":
+        for v in values:
+            if type(v) is str:
+                add("'" + v.replace("'", "''") + "'" if "'" in v else "'" + v + "'")
+            elif v is None:
+                add("NULL")
+            else:
+                return None
+    elif kind == "bigint[]" or kind == "integer[]":
+        for v in values:
+            if type(v) is int:
+                add(str(v))
+            elif v is None:
+                add("NULL")
+            else:
+                return None
+    elif kind == "timestamptz[]":
+        for v in values:
+            if type(v) is dt.datetime and v.tzinfo is not None:
+                add("'" + v.isoformat() + "'")
+            elif v is None:
+                add("NULL")
+            else:
+                return None
+    elif kind == "boolean[]":
+        for v in values:
+            if v is None:
+                add("NULL")
+            elif type(v) is bool:
+                add("true" if v else "false")
+            else:
+                return None
+    else:
+        return None
+    return "ARRAY[" + ",".join(parts) + "]"
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _INSERT_PLANS: dict[tuple, tuple] = {}
 
 
@@ -456,7 +643,7 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
     What bulk_create does, without its per-call compilation cost; PostgreSQL and SQLite (3.35+) both
     return the ids in the order of the VALUES rows, as bulk_create itself relies on. With `writes`, the
     rows are inserted through it, without RETURNING: for rows whose ids nothing reads (they stay None).
-    `model` names the model when the objects are plain rows with its attributes (`_RevisionRow`).
+    `model` names the model when the objects are plain rows with its attributes (`_Row`, `_RevisionRow`).
     `with_pk`: the objects carry their ids already (reserved, see `id_reservation`), inserted as given.
     `carry`: held writes to send ahead of the INSERT … RETURNING, in the same round trip."""
     if not objects:
@@ -469,10 +656,7 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
         columns = [list(col) if prep is _same else list(map(prep, col)) for col, prep in zip(zip(*rows), preparers)]
         ids = _write_columns(model, fields, columns, writes, carry)
         if ids is not None:
-            for obj, pk in zip(objects, ids):
-                obj.pk = pk
-                obj._state.adding = False
-                obj._state.db = DEFAULT_DB_ALIAS
+            _saved(objects, ids, DEFAULT_DB_ALIAS)
         return
     meta = model._meta
     quote = connection.ops.quote_name
@@ -496,10 +680,17 @@ def insert(objects: list, writes: _Writes | None = None, model=None, *, with_pk:
             prefix = carry.prefix() if carry is not None else ""
             cur.execute(f"{prefix}{sql} RETURNING {quote(meta.pk.column)}", params)
             ids = [r[0] for r in cur.fetchall()]
-        for obj, pk in zip(chunk, ids):
-            obj.pk = pk
-            obj._state.adding = False
-            obj._state.db = connection.alias
+        _saved(chunk, ids, connection.alias)
+
+
+def _saved(objects: list, ids: list, alias: str) -> None:
+    """Inserted objects get their ids; model instances (not _Row rows) are marked saved to `alias` too."""
+    for obj, pk in zip(objects, ids):
+        obj.pk = pk
+        state = getattr(obj, "_state", None)
+        if state is not None:
+            state.adding = False
+            state.db = alias
 
 
 _FAST_PLANS: dict[tuple, tuple] = {}
@@ -540,51 +731,40 @@ def _write_columns(model, fields: list, columns: list[list], writes: "_Writes | 
         return [r[0] for r in cur.fetchall()]
 
 
-_NEW_PLANS: dict = {}
-
-
-def _new(model, **values):
-    """An unsaved instance of `model`, as `model(**values)` makes it (defaults for what is not given, a
-    related object given by field name kept in the instance's cache), without Model.__init__'s generic
-    keyword handling, descriptors and signals: a third of a batch's store CPU went into __init__ for the
-    few nodes, edges and raw records of each event. The lineage models have no pre_init/post_init
-    receivers, which is all __init__ would add besides."""
-    plan = _NEW_PLANS.get(model)
-    if plan is None:
-        plan = _NEW_PLANS[model] = (
-            [(f.attname, f.name, f.get_default, f.is_relation) for f in model._meta.concrete_fields])
-    obj = model.__new__(model)
-    data = obj.__dict__
-    state = ModelState()
-    for attname, name, default, relation in plan:
-        if relation and name in values:
-            related = values[name]
-            data[attname] = None if related is None else related.pk
-            state.fields_cache[name] = related
-        elif attname in values:
-            data[attname] = values[attname]
-        else:
-            data[attname] = default()
-    obj._state = state
-    return obj
+_NODE_ORDER = operator.attrgetter("source", "kind", "source_id")
+_EDGE_ORDER = operator.attrgetter("src_id", "dst_id", "kind")
+_ROW_DEFAULTS = {model: model._meta.get_field(name) for model, name in
+                 ((Node, "recorded_at"), (Edge, "recorded_at"))}
 
 
 class _Session:
-    """One `apply` call: what is loaded, what is pending, and the counts."""
+    """One `apply` call: what is loaded, what is pending, and the counts. Nodes, edges and raw records
+    are held as rows (_Row), made straight from the facts or the database's answer; a Node the caller
+    passes in is taken as a row of its values (see _Row.of)."""
 
-    def __init__(self, now: dt.datetime, nodes: dict[NodeKey, Node] | None):
+    def __init__(self, now: dt.datetime, nodes: dict[NodeKey, Node | None] | None):
         self.now = now
-        self.raw: dict[tuple, RawRecord] = {}
-        self.nodes: dict[NodeKey, Node] = dict(nodes or {})
-        self.new_nodes: list[Node] = []
-        self.created_nodes: list[Node] = []  # inserted by this call: no edge can touch them yet
-        self.dirty_nodes: dict[int, set[str]] = {}  # id(node) -> changed fields (existing nodes only)
-        # (node, valid_from, properties, raw record): NodeRevision rows, made into rows only when written
-        self.revisions: list[tuple[Node, dt.datetime, dict, RawRecord | None]] = []
+        self.raw: dict[tuple, _RawRow] = {}
+        self.nodes: dict[NodeKey, _NodeRow | None] = (
+            {key: None if node is None else _NodeRow.of(node) for key, node in nodes.items()} if nodes else {})
+        self.new_nodes: list[_NodeRow] = []
+        self.created_nodes: set[int] = set()  # id() of rows inserted by this call: no edge can touch them yet
+        self.dirty_nodes: dict[int, tuple[_NodeRow, set[str]]] = {}  # id(row) -> (row, changed attnames)
+        # (node, valid_from, properties, raw row): NodeRevision rows, made into tuples only when written
+        self.revisions: list[tuple[_NodeRow, dt.datetime, dict, _RawRow | None]] = []
         self.result = ApplyResult()
         self.writes = _Writes()
-        self.open_edges: dict[tuple, Edge] | None = None  # read ahead by flush_nodes (fast path)
+        self.open_edges: dict[tuple, _EdgeRow] | None = None  # read ahead by flush_nodes (fast path)
         self.edge_changes: list = []  # the edge items that opened or closed an edge (for job_io)
+        self.defaults: dict = {}
+
+    def recorded_at(self, model) -> dt.datetime:
+        """The `recorded_at` default of `model`'s rows inserted by this call: one instant per call (the
+        field's default, asked once, not once per row)."""
+        value = self.defaults.get(model)
+        if value is None:
+            value = self.defaults[model] = _ROW_DEFAULTS[model].get_default()
+        return value
 
     # -- raw payloads ---------------------------------------------------------------------------------
     def load_raw(self, payloads: list[RawPayload], assume_new: bool = False, reserved_ids=()) -> None:
@@ -595,55 +775,53 @@ class _Session:
                 wanted.setdefault(cache_key, payload)
         if not wanted:
             return
-        digests = [] if assume_new else sorted({key[3] for key in wanted})
-        for chunk in _chunks(digests):
-            for record in RawRecord.objects.filter(digest__in=chunk).defer("body"):
-                cache_key = (record.source, record.kind, record.source_id, record.digest)
-                if cache_key in wanted:
-                    self.raw[cache_key] = record
-        missing_payloads = [p for key, p in wanted.items() if key not in self.raw]
-        missing = [
-_new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.digest, body=p.body,
-                 received_at=self.now)
-            for p in missing_payloads
-        ]
-        if missing and self.writes.batched:
+        if not assume_new:
+            table = connection.ops.quote_name(RawRecord._meta.db_table)
+            for chunk in _chunks(sorted({key[3] for key in wanted})):
+                with connection.cursor() as cur:
+                    cur.execute(f"SELECT id, source, kind, source_id, digest FROM {table} "
+                                f"WHERE digest IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                    found = cur.fetchall()
+                for pk, source, kind, source_id, digest in found:
+                    cache_key = (source, kind, source_id, digest)
+                    if cache_key in wanted:
+                        row = _RawRow.__new__(_RawRow)
+                        row.__dict__.update(id=pk, source=source, kind=kind, source_id=source_id, digest=digest)
+                        self.raw[cache_key] = row
+        missing = [(key, p) for key, p in wanted.items() if key not in self.raw]
+        if not missing:
+            return
+        rows = []
+        for (source, kind, source_id, digest), p in missing:
+            row = _RawRow.__new__(_RawRow)
+            row.__dict__.update(id=None, source=source, kind=kind, source_id=source_id, digest=digest, body=p.body,
+                                received_at=self.now)
+            rows.append(row)
+        if self.writes.batched:
             # The rows' columns straight from the payloads, the body as its canonical text where known.
-            fields, _, _ = _fast_plan(RawRecord, True)
-            values = {"source": [p.source for p in missing_payloads], "kind": [p.kind for p in missing_payloads],
-                      "source_id": [p.source_id for p in missing_payloads],
-                      "digest": [p.digest for p in missing_payloads],
-                      "body": [p.text if p.text is not None else _json_text(p.body) for p in missing_payloads],
-                      "received_at": [self.now] * len(missing)}
+            payloads = [p for _, p in missing]
+            values = {"source": [p.source for p in payloads], "kind": [p.kind for p in payloads],
+                      "source_id": [p.source_id for p in payloads], "digest": [key[3] for key, _ in missing],
+                      "body": [p.text if p.text is not None else _json_text(p.body) for p in payloads],
+                      "received_at": [self.now] * len(payloads)}
             if len(reserved_ids) >= len(missing):
                 # Ids the caller reserved: the insert needs no answer, so it rides with the next statement.
+                fields = _fast_plan(RawRecord, True)[0]
                 ids = list(reserved_ids[:len(missing)])
                 _write_columns(RawRecord, fields, [ids if f.primary_key else values[f.attname] for f in fields],
                                self.writes, None)
             else:
                 fields = _fast_plan(RawRecord, False)[0]
                 ids = _write_columns(RawRecord, fields, [values[f.attname] for f in fields], None, self.writes)
-            for record, pk in zip(missing, ids):
-                record.pk = pk
-                record._state.adding = False
-                record._state.db = DEFAULT_DB_ALIAS
-                self.raw[(record.source, record.kind, record.source_id, record.digest)] = record
-            self.result.raw_created += len(missing)
-        elif missing:
-            if self.writes.batched and len(reserved_ids) >= len(missing):
-                # Ids the caller reserved: the insert needs no answer, so it rides with the next statement.
-                for record, pk in zip(missing, reserved_ids):
-                    record.pk = pk
-                    record._state.adding = False
-                    record._state.db = connection.alias
-                insert(missing, self.writes, with_pk=True)
-            else:
-                insert(missing, carry=self.writes)
-            for record in missing:
-                self.raw[(record.source, record.kind, record.source_id, record.digest)] = record
-            self.result.raw_created += len(missing)
+            for row, pk in zip(rows, ids):
+                row.id = pk
+        else:
+            insert(rows, model=RawRecord, carry=self.writes)
+        for (key, _), row in zip(missing, rows):
+            self.raw[key] = row
+        self.result.raw_created += len(missing)
 
-    def raw_record(self, payload: RawPayload | None) -> RawRecord | None:
+    def raw_record(self, payload: RawPayload | None) -> _RawRow | None:
         if payload is None:
             return None
         cache_key = (payload.source, payload.kind, payload.source_id, payload.digest)
@@ -656,118 +834,132 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
         # A key the caller passed with None is known not to exist: no need to ask again.
         missing = {k for k in keys if k not in self.nodes}
         if missing:
-            found = load_nodes(missing)
+            found = load_nodes(missing, _cls=_NodeRow)
             self.nodes.update({k: found.get(k) for k in missing})
 
-    def _mark(self, node: Node, attrs) -> None:
-        if node.pk is not None:
-            self.dirty_nodes.setdefault(id(node), set()).update(attrs)
+    def _new_node(self, key: NodeKey, name: str, namespace: str, display_name: str, properties: dict,
+                  seen: dt.datetime, raw_id) -> _NodeRow:
+        node = _NodeRow.__new__(_NodeRow)
+        node.__dict__.update(id=None, kind=key.kind, source=key.source, source_id=key.source_id, namespace=namespace,
+                             name=name, display_name=display_name, properties=properties, first_seen=seen,
+                             last_seen=seen, raw_id=raw_id, recorded_at=self.recorded_at(Node), archived_at=None)
+        self.new_nodes.append(node)
+        self.nodes[key] = node
+        self.result.nodes_created += 1
+        return node
 
-    def placeholder(self, key: NodeKey) -> Node:
+    def placeholder(self, key: NodeKey) -> _NodeRow:
         node = self.nodes.get(key)
         if node is None:
             # An edge may name a node before any fact describes it (e.g. an input dataset): create a
             # placeholder named after its id; a later NodeFact fills it in.
-            node = _new(Node, source=key.source, kind=key.kind, source_id=key.source_id, name=key.source_id,
-                        first_seen=self.now, last_seen=self.now, properties={})
-            self.new_nodes.append(node)
-            self.nodes[key] = node
-            self.result.nodes_created += 1
+            node = self._new_node(key, key.source_id, "", "", {}, self.now, None)
         return node
 
-    def put_node(self, fact: NodeFact) -> Node:
+    def put_node(self, fact: NodeFact) -> _NodeRow:
         seen = _aware(fact.seen_at, self.now)
         raw = self.raw_record(fact.raw)
         node = self.nodes.get(fact.key)
         if node is None:
-            node = _new(Node, source=fact.key.source, kind=fact.key.kind, source_id=fact.key.source_id,
-                        namespace=fact.namespace, name=fact.name, display_name=fact.display_name,
-                        properties=fact.properties, first_seen=seen, last_seen=seen, raw=raw)
-            self.new_nodes.append(node)
+            node = self._new_node(fact.key, fact.name, fact.namespace, fact.display_name, fact.properties, seen,
+                                  None if raw is None else raw.id)
             self.revisions.append((node, seen, fact.properties, raw))
-            self.nodes[fact.key] = node
-            self.result.nodes_created += 1
             return node
+        props = node.properties
         if _older(fact, seen, node):
-            new_props = {**fact.properties, **node.properties}
+            new_props = {**fact.properties, **props}
         elif fact.replace_properties:
             new_props = fact.properties
         else:
-            new_props = {**node.properties, **fact.properties}
+            new_props = {**props, **fact.properties}
         if node.archived_at is not None:
             # Frozen by an evidence bundle: record what the source says now as a revision only.
-            if new_props != node.properties:
+            if new_props != props:
                 self.revisions.append((node, seen, new_props, raw))
             return node
-        changed = {}
-        if new_props != node.properties:
-            changed["properties"] = new_props
+        # Each comparison below reads the values the node held before this fact (first_seen and
+        # last_seen change last).
+        changed = []
+        if new_props != props:
+            changed.append("properties")
             self.revisions.append((node, max(seen, node.first_seen), new_props, raw))
-        for attr in ("name", "namespace", "display_name"):
-            value = getattr(fact, attr)
-            if value and value != getattr(node, attr):
-                changed[attr] = value
-        if raw is not None and node.raw_id != raw.pk and seen >= node.last_seen:
-            changed["raw"] = raw
+            node.properties = new_props
+        if fact.name and fact.name != node.name:
+            changed.append("name")
+            node.name = fact.name
+        if fact.namespace and fact.namespace != node.namespace:
+            changed.append("namespace")
+            node.namespace = fact.namespace
+        if fact.display_name and fact.display_name != node.display_name:
+            changed.append("display_name")
+            node.display_name = fact.display_name
+        if raw is not None and node.raw_id != raw.id and seen >= node.last_seen:
+            changed.append("raw_id")
+            node.raw_id = raw.id
+        if changed and node.id is not None:
+            self.result.nodes_updated += 1
         if seen < node.first_seen:
-            changed["first_seen"] = seen
+            changed.append("first_seen")
+            node.first_seen = seen
         if seen > node.last_seen:
-            changed["last_seen"] = seen
-        if changed:
-            for attr, value in changed.items():
-                setattr(node, attr, value)
-            self._mark(node, changed)
-            if set(changed) - {"last_seen", "first_seen"} and node.pk is not None:
-                self.result.nodes_updated += 1
+            changed.append("last_seen")
+            node.last_seen = seen
+        if changed and node.id is not None:
+            entry = self.dirty_nodes.get(id(node))
+            if entry is None:
+                self.dirty_nodes[id(node)] = (node, set(changed))
+            else:
+                entry[1].update(changed)
         return node
 
     def flush_nodes(self, edge_items=()) -> None:
-        if self.new_nodes:
+        new = self.new_nodes
+        if new:
             # Inserted in key order: two transactions creating some of the same nodes then wait on each
             # other's unique-index entries in one order, never crosswise (a deadlock PostgreSQL would break
             # only after deadlock_timeout, a second by default, with one of them failed).
-            self.new_nodes.sort(key=lambda n: (n.source, n.kind, n.source_id))
-        if self.writes.batched and (self.new_nodes or edge_items):
+            new.sort(key=_NODE_ORDER)
+        if self.writes.batched and (new or edge_items):
             # The open edges the items may touch and the new nodes' ids in one round trip (see
             # _edges_statement); the nodes then go in with the writes held after it.
-            self.open_edges = self.read_open_edges(edge_items, reserve=len(self.new_nodes))
-            if self.new_nodes:
-                insert(self.new_nodes, self.writes, with_pk=True)
-                self.created_nodes.extend(self.new_nodes)
-        elif self.new_nodes:
-            insert(self.new_nodes, carry=self.writes)
-            self.created_nodes.extend(self.new_nodes)
+            self.open_edges = self.read_open_edges(edge_items, reserve=len(new))
+            if new:
+                insert(new, self.writes, Node, with_pk=True)
+        elif new:
+            insert(new, model=Node, carry=self.writes)
+        self.created_nodes.update(map(id, new))
         if self.revisions:
             recorded_at = timezone.now()
-            rows = [_RevisionRow(node.pk, valid_from, properties, raw.pk if raw is not None else None, recorded_at)
+            rows = [_RevisionRow(node.id, valid_from, properties, None if raw is None else raw.id, recorded_at)
                     for node, valid_from, properties, raw in self.revisions]
             insert(rows, self.writes, model=NodeRevision)
         if self.dirty_nodes:
-            nodes_by_id = {id(n): n for n in self.nodes.values() if n is not None}
-            _update([nodes_by_id[i] for i in self.dirty_nodes], set().union(*self.dirty_nodes.values()), self.writes)
+            entries = self.dirty_nodes.values()
+            _update(Node, [node for node, _ in entries], set().union(*(names for _, names in entries)), self.writes)
         self.new_nodes, self.revisions, self.dirty_nodes = [], [], {}
 
     # -- edges ----------------------------------------------------------------------------------------
-    def read_open_edges(self, items: list, reserve: int = 0) -> dict[tuple, Edge]:
+    def read_open_edges(self, items: list, reserve: int = 0) -> dict[tuple, _EdgeRow]:
         """The open edges between the (src, dst) pairs `items` name, by (src id, dst id, kind).
 
         Only the exact pairs can matter, and a pair with a node created in this call has no edge yet.
         Asking by pair uses the open-edge unique index; asking by "src in ids and dst in ids" read every
         open edge of a hub dataset (hundreds per event as the graph grows). `reserve` (fast path): ids to
         reserve in the same round trip for `self.new_nodes`, which get them in order."""
-        created = {id(n) for n in self.created_nodes}
+        created = self.created_nodes
+        nodes = self.nodes
         pairs = set()
         for item in items:
-            src, dst = self.nodes.get(item.src), self.nodes.get(item.dst)
-            if (src is not None and dst is not None and id(src) not in created and id(dst) not in created
-                    and src.pk is not None and dst.pk is not None):
-                pairs.add((src.pk, dst.pk))
-        open_edges: dict[tuple, Edge] = {}
+            src, dst = nodes.get(item.src), nodes.get(item.dst)
+            if src is not None and dst is not None:
+                src_id, dst_id = src.id, dst.id
+                if src_id is not None and dst_id is not None and id(src) not in created and id(dst) not in created:
+                    pairs.add((src_id, dst_id))
+        open_edges: dict[tuple, _EdgeRow] = {}
         if self.writes.batched:
             if not pairs and not reserve:
                 return open_edges
             pairs = sorted(pairs)
-            names = tuple(f.column for f in Edge._meta.concrete_fields)
             with connection.cursor() as cur:
                 # The held writes ride along (see _Writes); the edges read here are not among them.
                 self.writes.execute(cur, _call(_edges_statement(), self.writes.pending, self.writes.db, len(pairs)),
@@ -780,10 +972,8 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
                 else:
                     edge_rows.append(row[1:])
             for node, pk in zip(self.new_nodes, sorted(reserved)):
-                node.pk = pk
-                node._state.adding = False
-                node._state.db = DEFAULT_DB_ALIAS
-            for edge in _from_rows(Edge, names, edge_rows):
+                node.id = pk
+            for edge in _from_rows(Edge, _EDGE_COLUMNS, edge_rows, _EdgeRow):
                 open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
             return open_edges
         table = connection.ops.quote_name(Edge._meta.db_table)
@@ -791,7 +981,7 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
             # The held node writes ride along (see _Writes); the edges read here are not among them.
             sql = (f"{self.writes.prefix()}SELECT * FROM {table} WHERE valid_to IS NULL AND (src_id, dst_id) IN "
                    f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})")
-            for edge in _instances(Edge, sql, [v for pair in chunk for v in pair]):
+            for edge in _instances(Edge, sql, [v for pair in chunk for v in pair], _EdgeRow):
                 open_edges[(edge.src_id, edge.dst_id, edge.kind)] = edge
         return open_edges
 
@@ -799,64 +989,80 @@ _new(RawRecord, source=p.source, kind=p.kind, source_id=p.source_id, digest=p.di
         if not items:
             return
         open_edges = self.open_edges if self.open_edges is not None else self.read_open_edges(items)
-        new_edges: list[Edge] = []
-        dirty: dict[int, set[str]] = {}
-        edges_by_obj: dict[int, Edge] = {}
+        nodes = self.nodes
+        new_edges: list[_EdgeRow] = []
+        dirty: dict[int, tuple[_EdgeRow, set[str]]] = {}
+        recorded_at = None
 
-        def mark(edge: Edge, attrs) -> None:
-            if edge.pk is not None and attrs:
-                dirty.setdefault(id(edge), set()).update(attrs)
-                edges_by_obj[id(edge)] = edge
+        def mark(edge: _EdgeRow, attrs) -> None:
+            if edge.id is not None and attrs:
+                entry = dirty.get(id(edge))
+                if entry is None:
+                    dirty[id(edge)] = (edge, set(attrs))
+                else:
+                    entry[1].update(attrs)
 
         for item in items:
-            if isinstance(item, EdgeFact):
-                src, dst = self.nodes[item.src], self.nodes[item.dst]
+            if type(item) is EdgeFact or isinstance(item, EdgeFact):
+                src_id, dst_id = nodes[item.src].id, nodes[item.dst].id
                 valid_from = _aware(item.valid_from, self.now)
                 raw = self.raw_record(item.raw)
-                key = (src.pk, dst.pk, item.kind)
+                key = (src_id, dst_id, item.kind)
                 edge = open_edges.get(key)
                 if edge is None:
-                    edge = _new(Edge, kind=item.kind, src=src, dst=dst, source=item.source, valid_from=valid_from,
-                                last_seen=valid_from, properties=item.properties, raw=raw)
+                    if recorded_at is None:
+                        recorded_at = self.recorded_at(Edge)
+                    edge = _EdgeRow.__new__(_EdgeRow)
+                    edge.__dict__.update(id=None, kind=item.kind, src_id=src_id, dst_id=dst_id, source=item.source,
+                                         valid_from=valid_from, valid_to=None, last_seen=valid_from,
+                                         properties=item.properties, raw_id=None if raw is None else raw.id,
+                                         recorded_at=recorded_at)
                     new_edges.append(edge)
                     open_edges[key] = edge
                     self.edge_changes.append(item)
                     self.result.edges_created += 1
                     continue
-                updates = {}
+                updates = []
                 if valid_from < edge.valid_from:
                     # Out-of-order arrival (COMPLETE before START): the edge held from the earlier time,
                     # and the payload that says so becomes its evidence.
-                    updates["valid_from"] = valid_from
+                    edge.valid_from = valid_from
+                    updates.append("valid_from")
                     if raw is not None:
-                        updates["raw"] = raw
+                        edge.raw_id = raw.id
+                        updates.append("raw_id")
                 if valid_from > edge.last_seen:
-                    updates["last_seen"] = valid_from
-                merged = {**edge.properties, **item.properties}
-                if merged != edge.properties:
-                    updates["properties"] = merged
-                for attr, value in updates.items():
-                    setattr(edge, attr, value)
+                    edge.last_seen = valid_from
+                    updates.append("last_seen")
+                if item.properties:
+                    merged = {**edge.properties, **item.properties}
+                    if merged != edge.properties:
+                        edge.properties = merged
+                        updates.append("properties")
                 mark(edge, updates)
             else:  # EdgeClose
-                src, dst = self.nodes.get(item.src), self.nodes.get(item.dst)
+                src, dst = nodes.get(item.src), nodes.get(item.dst)
                 if src is None or dst is None:
                     continue
-                edge = open_edges.pop((src.pk, dst.pk, item.kind), None)
+                edge = open_edges.pop((src.id, dst.id, item.kind), None)
                 if edge is None:
                     continue
                 edge.valid_to = _aware(item.at, self.now)
-                mark(edge, {"valid_to"})
+                mark(edge, ("valid_to",))
                 self.result.edges_closed += 1
                 self.edge_changes.append(item)
+        if dirty:
+            # Before the inserts: an edge this call closed and then stated again is a new open row, which
+            # the open-edge unique index admits only once the old one's valid_to is written.
+            entries = dirty.values()
+            _update(Edge, [edge for edge, _ in entries], set().union(*(names for _, names in entries)), self.writes)
         if new_edges:
             # In key order, for the same reason as new nodes (the open-edge unique index).
-            new_edges.sort(key=lambda e: (e.src_id, e.dst_id, e.kind))
-            insert(new_edges, self.writes)
-        if dirty:
-            _update(list(edges_by_obj.values()), set().union(*dirty.values()), self.writes)
+            new_edges.sort(key=_EDGE_ORDER)
+            insert(new_edges, self.writes, Edge)
 
 
+_EDGE_COLUMNS = tuple(f.column for f in Edge._meta.concrete_fields)
 _UPDATE_PLANS: dict[tuple, tuple] = {}
 
 
@@ -889,25 +1095,35 @@ def _update_plan(model, fields: tuple, vendor: str) -> tuple:
     return plan
 
 
-def _update(objects: list, fields: set[str], writes: _Writes | None = None) -> None:
-    """One UPDATE … FROM (rows) for all changed rows of a model, on PostgreSQL and SQLite (3.33+) alike.
+_FAST_UPDATES: dict[tuple, tuple] = {}  # (model, attnames) -> (statement, [(attname, preparer)]), PostgreSQL
+_PK = operator.attrgetter("pk")
+
+
+def _update(model, objects: list, fields: set[str], writes: _Writes | None = None) -> None:
+    """One UPDATE … FROM (rows) for all changed rows of `model` (its instances or _Row rows; `fields`:
+    attribute names), on PostgreSQL and SQLite (3.33+) alike.
 
     Django's bulk_update builds a CASE WHEN per row and field, which costs more to compile and plan than
     the write itself for the handful of rows an event touches. Unchanged values among the union of
     changed fields are written back as they are."""
-    model = type(objects[0])
     # Rows in id order (the order the join meets them for the few rows an event updates), so concurrent
     # writers take their row locks in one order.
-    objects = sorted(objects, key=lambda obj: obj.pk)
+    objects = sorted(objects, key=_PK)
+    names = tuple(sorted(fields))
     if writes is not None and writes.batched:
-        db_fields = [model._meta.get_field(name) for name in sorted(fields)]
+        plan = _FAST_UPDATES.get((model, names))
+        if plan is None:
+            db_fields = [model._meta.get_field(name) for name in names]
+            plan = _FAST_UPDATES[(model, names)] = (
+                _update_statement(model, db_fields), [(f.attname, _fast_preparer(f)) for f in db_fields])
+        stmt, preparers = plan
         columns = [[obj.pk for obj in objects]]
-        for f in db_fields:
-            prep, attname = _fast_preparer(f), f.attname
-            columns.append([prep(getattr(obj, attname)) for obj in objects])
-        writes.run_prepared(_update_statement(model, db_fields), columns, len(objects))
+        for attname, prep in preparers:
+            values = [getattr(obj, attname) for obj in objects]
+            columns.append(values if prep is _same else list(map(prep, values)))
+        writes.run_prepared(stmt, columns, len(objects))
         return
-    head, tail, row_sql, width, preparers = _update_plan(model, tuple(sorted(fields)), connection.vendor)
+    head, tail, row_sql, width, preparers = _update_plan(model, names, connection.vendor)
     for chunk in _chunks(objects, 500):
         params: list = []
         for obj in chunk:
@@ -992,7 +1208,7 @@ def apply(facts, *, now: dt.datetime | None = None, nodes: dict[NodeKey, Node | 
             session.result.pending_sql = session.writes.take()
         else:
             session.writes.flush()
-    session.result.nodes = {k: n for k, n in session.nodes.items() if n is not None}
+    session.result._node_rows = {k: n for k, n in session.nodes.items() if n is not None}
     session.result.raw = session.raw
     return session.result
 
@@ -1056,8 +1272,11 @@ class _ConnectionStatements:
 
     def __init__(self, raw):
         self.raw = weakref.ref(raw)
+        # psycopg2's own quoting (what Django's cursor would do), and whether _array_literal's is the
+        # server's reading (see there): asked once per connection, not per apply.
+        self.mogrify = raw.cursor().mogrify
+        self.literals = raw.encoding == "UTF8" and raw.get_parameter_status("standard_conforming_strings") == "on"
         self.ready: dict = {}
-        self.serial = 0
         # (outermost atomic block, plan_cache_mode SET LOCAL last in its transaction): a guess that only
         # costs time when wrong (a savepoint rolled back, one Atomic reused by a decorated function).
         self.mode: tuple = (None, None)
@@ -1072,14 +1291,18 @@ class _ConnectionStatements:
 
 def _statements(db=None) -> _ConnectionStatements:
     db = db or connections[DEFAULT_DB_ALIAS]
-    db.ensure_connection()
     raw = db.connection
+    if raw is None:  # (ensure_connection does nothing else; as an async-unsafe method it cost a call layer)
+        db.ensure_connection()
+        raw = db.connection
     state = getattr(db, "_lineage_statements", None)
     if state is None or state.raw() is not raw:
         state = _ConnectionStatements(raw)
         db._lineage_statements = state
     return state
 
+
+_SERIALS = itertools.count(1)
 
 # Array length from which an EXECUTE is planned for its values (plan_cache_mode auto) instead of taking
 # the generic plan: see _call.
@@ -1121,8 +1344,9 @@ def _call(stmt: _Statement, pending: list, db=None, rows: int = 1) -> str:
         state.replan[stmt.key] = min(2 * due, due + 1024)
         del state.ready[stmt.key]
         head += f"DEALLOCATE {name}; "
-    state.serial += 1
-    name = f"ll_{stmt.tag}_{state.serial}"
+    # A process-wide serial: a connection's state made anew (after a 26000, see _run) must not reuse a
+    # name its statements still hold there (PostgreSQL refuses a second PREPARE of one name).
+    name = f"ll_{stmt.tag}_{next(_SERIALS)}"
     pending.append((stmt.key, name))
     return f"{head}PREPARE {name}{stmt.type_list} AS {stmt.body}; EXECUTE {name}{stmt.args}"
 
