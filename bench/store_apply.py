@@ -1,7 +1,8 @@
 """App CPU per OpenLineage event in-process, this code beside another checkout, alternating rounds.
 
-    python -m bench.store_apply                        # this code beside `main` (a git worktree of it): 8
+    python -m bench.store_apply                        # this code beside 170e77e (a git worktree of it): 8
                                                        # rounds of 150 single events and 500 batched per side
+    python -m bench.store_apply --baseline-ref main    # a branch beside main
     python -m bench.store_apply --baseline-ref d357a95 # beside another git ref
     python -m bench.store_apply --baseline /path --rounds 12 --per-round 200 --history 1500 --batched 0
 
@@ -21,6 +22,10 @@ round), and the CPU spent inside lineage.store.apply (thread CPU time around eac
 median of the rounds' ratios) and the same for store.apply alone and for the backend, then the same
 three for batched events (`store_apply_batch_…`), the absolute figures (this machine's) beside them.
 
+The default baseline is 170e77e, main before store.apply held plain rows instead of model instances and
+quoted its own array literals (issue 18): beside `main` itself, `make bench` on main would compare the code
+with itself.
+
 Environment: SECRET_KEY, AUDIT_HMAC_KEY as for any benchmark (bench env of the Makefile).
 """
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ll_store_apply_bench"
+BEFORE_ROWS = "170e77e"  # main before store.apply's rows (see the docstring)
 BATCH = 250  # events per batch in the batch rounds
 
 
@@ -198,7 +204,8 @@ def run(baseline: Path, url: str, rounds: int, per_round: int, history: int, see
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, help="another checkout of this project (instead of --baseline-ref)")
-    parser.add_argument("--baseline-ref", default="main", help="git ref to compare with (default main)")
+    parser.add_argument("--baseline-ref", default=BEFORE_ROWS,
+                        help=f"git ref to compare with (default {BEFORE_ROWS}, before the rows change)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL,
                         help="base URL: the sides use it with _a / _b appended (re-created empty)")
     parser.add_argument("--rounds", type=int, default=8)
