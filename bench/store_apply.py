@@ -53,6 +53,9 @@ def _backend_cpu(pid: int) -> float:
 
 
 def _events(seed: int, count: int) -> list[dict]:
+    """bench.ingest's event draw, kept here on purpose: this file runs in both checkouts (PYTHONPATH is the
+    side's root), and importing it from bench.ingest would take each side's own copy, which another ref may
+    draw differently; both sides must ingest the same events."""
     from devtools.ingest_demo import generate_events
 
     events: list[dict] = []

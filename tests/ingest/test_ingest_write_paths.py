@@ -38,6 +38,7 @@ from lineage.ingest.events import IngestRejected
 from lineage.ingest.models import IngestedEvent
 from lineage.models import Edge, Node, NodeRevision, RawRecord
 from tests.conftest import shared_fixture
+from tests.support.store_tables import snapshot
 
 # SQLite has only the portable path (one statement per execute).
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -55,35 +56,6 @@ def frozen_clock(monkeypatch):
                 # Field.get_default goes through a cached property holding the default callable.
                 monkeypatch.setattr(f, "_get_default", lambda: FROZEN)
     return FROZEN
-
-
-def _natural_keys() -> dict:
-    return {
-        RawRecord: {r[0]: r[1:] for r in RawRecord.objects.values_list("id", "source", "kind", "source_id", "digest")},
-        Node: {r[0]: r[1:] for r in Node.objects.values_list("id", "source", "kind", "source_id")},
-        get_user_model(): dict(get_user_model().objects.values_list("id", "username")),
-    }
-
-
-def _table(model, keys: dict) -> list[tuple]:
-    """Every column of every row but the id, foreign keys as the natural key of the row they point at."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    rows = []
-    for values in model.objects.values_list(*[f.attname for f in fields]):
-        row = []
-        for f, value in zip(fields, values):
-            if f.is_relation and value is not None:
-                value = keys[f.related_model][value]
-            elif isinstance(f, models.JSONField):
-                value = json.dumps(value, sort_keys=True)
-            row.append((f.column, value))
-        rows.append(tuple(row))
-    return sorted(rows, key=repr)
-
-
-def _snapshot() -> dict[str, list[tuple]]:
-    keys = _natural_keys()
-    return {model._meta.db_table: _table(model, keys) for model in TABLES}
 
 
 def _digest(rows: list[tuple]) -> str:
@@ -164,7 +136,7 @@ def test_fast_path_leaves_the_same_tables_as_the_portable_path(monkeypatch, froz
 
     spy = _Spy(monkeypatch)
     fast_answers = _ingest(corpus, generated, user)
-    fast = _snapshot()
+    fast = snapshot()
     assert spy.copies and spy.executes and spy.held_at_audit, "the fast path did not run"
     statements = store._statements()
     assert statements.ready, "no statement was ever known prepared: every use prepared again"
@@ -178,14 +150,14 @@ def test_fast_path_leaves_the_same_tables_as_the_portable_path(monkeypatch, froz
     spy.copies = spy.executes = 0
     portable_answers = _ingest(corpus, generated, user)
     assert not spy.copies and not spy.executes
-    portable = _snapshot()
+    portable = snapshot()
 
     assert portable_answers == fast_answers
     assert {t: (len(rows), _digest(rows)) for t, rows in portable.items()} == \
         {t: (len(rows), _digest(rows)) for t, rows in fast.items()}, _first_difference(fast, portable)
     for table, rows in fast.items():
         assert rows, f"{table} is empty: the comparison would prove nothing about it"
-    assert any(row for row in fast["lineage_node"] if ("recorded_at", FROZEN) in row)
+    assert any(row for row in fast["lineage_node"] if ("recorded_at", FROZEN.isoformat()) in row)
     assert verify_chain().ok  # the writes sent with the chain's lock left a chain that verifies
 
 
