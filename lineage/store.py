@@ -355,10 +355,7 @@ def _from_rows(model, names: tuple, rows, cls=None) -> list:
         new = cls.__new__
         out = []
         for row in rows:
-            values = list(row)
-            for i, convs, f in converting:
-                for conv in convs:
-                    values[i] = conv(values[i], f, db)
+            values = _converted(row, converting, db)
             obj = new(cls)
             obj.__dict__.update(zip(column_attnames, values))
             out.append(obj)
@@ -367,10 +364,7 @@ def _from_rows(model, names: tuple, rows, cls=None) -> list:
     new = model.__new__
     out = []
     for row in rows:
-        values = list(row)
-        for i, convs, f in converting:
-            for conv in convs:
-                values[i] = conv(values[i], f, db)
+        values = _converted(row, converting, db)
         # What Model.from_db leaves (attribute values, a ModelState "from this database, not adding"),
         # without Model.__init__'s per-field descriptor work, which cost more than converting the row; the
         # lineage models have no pre_init/post_init receivers, which is all __init__ would add besides.
@@ -382,6 +376,15 @@ def _from_rows(model, names: tuple, rows, cls=None) -> list:
         obj._state = state
         out.append(obj)
     return out
+
+
+def _converted(row, converting, db) -> list:
+    """A row's values with the database converters of the columns that have any applied."""
+    values = list(row)
+    for i, convs, f in converting:
+        for conv in convs:
+            values[i] = conv(values[i], f, db)
+    return values
 
 
 def _plain_json(field, converter) -> bool:
